@@ -20,7 +20,6 @@ def _import_torch():
         import torch
     except ImportError:
         return None
-    torch.set_default_dtype(torch.float64)
     return torch
 
 
