@@ -13,8 +13,9 @@ wins):
    one-time :class:`SampleDataWarning`.
 
 A directory may hold the files gzip-compressed (``train-images-idx3-ubyte.gz``, as published)
-or raw (``train-images-idx3-ubyte``). ``root="sample"`` asks for the shipped sample directly
-(a directory literally named ``sample`` is ``root="./sample"``).
+or raw (``train-images-idx3-ubyte``). ``root="sample"`` (that exact string) asks for the
+shipped sample directly; a directory literally named ``sample`` is ``root="./sample"`` or
+``root=Path("sample")``.
 
 Checksums are SHA-256 digests of the *decompressed* IDX bytes. The published ``.gz`` archives
 and Debian's re-compressed copies differ byte for byte (Debian's gzip headers omit the file
@@ -162,7 +163,7 @@ class FashionMNIST(ArrayDataset):
         if split not in FILES:
             raise ValueError(f"FashionMNIST: split must be 'train' or 'test', got {split!r}")
         self.files: tuple[Path, ...] = ()
-        if root is not None and str(root) == SAMPLE:
+        if isinstance(root, str) and root == SAMPLE:      # the string, never a Path
             images, labels = load_sample(split)
             super().__init__(images, labels, CLASSES, split, SAMPLE, is_sample=True)
             return

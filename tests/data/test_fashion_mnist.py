@@ -237,3 +237,12 @@ def test_failed_download_leaves_no_cache_directory_behind():
     with pytest.raises(DatasetNotFoundError):
         FashionMNIST("test", allow_sample=False)
     assert not cache_dir().exists()
+
+
+def test_a_directory_named_sample_is_still_reachable(tmp_path, fakes, monkeypatch):
+    from pathlib import Path
+    fakes.make_dir(tmp_path / "sample")
+    monkeypatch.chdir(tmp_path)
+    for root in ("./sample", Path("sample")):
+        data = FashionMNIST("test", root=root, download=False, allow_sample=False)
+        assert not data.is_sample and len(data) == 20
