@@ -1,0 +1,397 @@
+"""max_pool2d, avg_pool2d, global_avg_pool2d: finite differences, PyTorch, dtypes, errors.
+
+The kernels against their NumPy twins are tested in tests/kernels/test_pool_kernels.py.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minicnn.functional.pool import (avg_pool2d_backward, avg_pool2d_forward,
+                                     global_avg_pool2d_backward, global_avg_pool2d_forward,
+                                     max_pool2d_backward, max_pool2d_forward)
+from minicnn.gradcheck import numerical_gradient, rel_error
+
+# (x shape, kernel_size, stride, padding): kernel 1/2/3/5, stride 1/2/3, padding 0/1/2,
+# overlapping windows, gaps between windows, non-square inputs and kernels, batch and channels 1
+GRID = [
+    ((2, 3, 6, 6), 2, None, 0),                # the lecture's MaxPool2d(2): the 2x2 fast path
+    ((2, 2, 7, 9), 2, 2, 0),                   # 2x2 with an odd row and column left over
+    ((1, 1, 5, 4), 1, 1, 0),                   # kernel 1: identity
+    ((1, 2, 5, 5), 1, 2, 0),                   # kernel 1, stride 2: subsampling
+    ((2, 2, 7, 7), 3, 2, 1),                   # overlapping, padded
+    ((1, 3, 6, 5), 3, 1, 0),                   # overlapping by 2, non-square input
+    ((2, 1, 6, 7), 3, 1, 1),                   # overlapping by 2, padded
+    ((2, 2, 7, 8), 3, 2, 0),                   # overlapping, floor mode drops a column
+    ((1, 2, 9, 8), 3, 3, 1),                   # stride 3, padded
+    ((2, 1, 7, 9), 2, 3, 0),                   # stride > kernel: gaps between windows
+    ((1, 2, 8, 6), (3, 2), (2, 1), (1, 0)),    # non-square kernel, stride and padding
+    ((1, 2, 5, 7), (1, 3), (1, 2), (0, 1)),
+    ((2, 2, 5, 5), 2, 2, 1),                   # kernel 2 with padding 1
+    ((1, 2, 6, 6), 2, 1, 1),
+    ((1, 2, 7, 6), 5, 2, 2),                   # kernel 5
+]
+GRID_IDS = [f"x{shape}-k{k}-s{s}-p{p}".replace(" ", "") for shape, k, s, p in GRID]
+
+THRESHOLD = 1e-7
+
+
+def distinct(rng, shape):
+    """Values without ties, spaced 4/size apart (>> the step h=1e-6): the max of every window
+    is unique, so finite differences of max pooling are meaningful."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size) / size * 4.0 - 2.0).reshape(shape)
+
+
+def check_pool_gradient(forward, backward, x, rng, **kwargs):
+    out, cache = forward(x, **kwargs)
+    dout = rng.standard_normal(out.shape)
+    dx = backward(dout, cache)
+    numeric = numerical_gradient(lambda: forward(x, **kwargs)[0], x, dout, h=1e-6)
+    return rel_error(dx, numeric)
+
+
+# ------------------------------------------------------------------ finite differences
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", GRID, ids=GRID_IDS)
+def test_max_pool2d_backward_matches_finite_differences(rng, shape, kernel, stride, padding):
+    error = check_pool_gradient(max_pool2d_forward, max_pool2d_backward, distinct(rng, shape),
+                                rng, kernel_size=kernel, stride=stride, padding=padding)
+    assert error < THRESHOLD
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", GRID, ids=GRID_IDS)
+def test_avg_pool2d_backward_matches_finite_differences(rng, shape, kernel, stride, padding):
+    error = check_pool_gradient(avg_pool2d_forward, avg_pool2d_backward,
+                                rng.standard_normal(shape), rng,
+                                kernel_size=kernel, stride=stride, padding=padding)
+    assert error < THRESHOLD
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (1, 1, 1, 1), (1, 4, 3, 7)])
+def test_global_avg_pool2d_backward_matches_finite_differences(rng, shape):
+    error = check_pool_gradient(lambda x: global_avg_pool2d_forward(x),
+                                global_avg_pool2d_backward, rng.standard_normal(shape), rng)
+    assert error < THRESHOLD
+
+
+def test_max_pool2d_backward_adds_up_overlapping_windows():
+    # one large value inside every 3x3 window (stride 1) of a 4x4 input wins all four windows
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 2] = 5.0
+    out, cache = max_pool2d_forward(x, 3, stride=1)
+    dout = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    dx = max_pool2d_backward(dout, cache)
+    expected = np.zeros_like(x)
+    expected[0, 0, 1, 2] = 10.0
+    np.testing.assert_array_equal(out, np.full((1, 1, 2, 2), 5.0))
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_max_pool2d_tie_sends_gradient_to_the_first_maximum_in_row_major_order():
+    x = np.array([[[[0.0, 7.0, 7.0, 1.0],
+                    [7.0, 7.0, 2.0, 3.0]]]])
+    out, (_, argmax, *_) = max_pool2d_forward(x, 2)
+    np.testing.assert_array_equal(argmax, [[[[1, 2]]]])     # (0, 1) and (0, 2): row-major first
+    dx = max_pool2d_backward(np.array([[[[2.0, 3.0]]]]), (x.shape, argmax, (2, 2), (2, 2), (0, 0)))
+    np.testing.assert_array_equal(dx, [[[[0.0, 2.0, 3.0, 0.0], [0.0, 0.0, 0.0, 0.0]]]])
+
+
+def test_max_pool2d_padding_never_wins_against_negative_inputs():
+    x = -np.arange(1.0, 10.0).reshape(1, 1, 3, 3)            # all negative: zero padding would win
+    out, _ = max_pool2d_forward(x, 2, stride=2, padding=1)
+    np.testing.assert_array_equal(out, [[[[-1.0, -2.0], [-4.0, -5.0]]]])
+
+
+def test_avg_pool2d_counts_padding_in_the_divisor():
+    x = np.ones((1, 1, 2, 2))
+    out, _ = avg_pool2d_forward(x, 2, stride=2, padding=1)
+    np.testing.assert_array_equal(out, np.full((1, 1, 2, 2), 0.25))
+
+
+def test_global_avg_pool2d_forward_is_the_mean_of_each_map(rng):
+    x = rng.standard_normal((2, 3, 4, 5))
+    out, _ = global_avg_pool2d_forward(x)
+    assert out.shape == (2, 3, 1, 1)
+    np.testing.assert_allclose(out[..., 0, 0], x.mean(axis=(2, 3)), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ dtypes and layouts
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["max", "avg", "global"])
+def test_pooling_keeps_the_dtype(rng, dtype, kind):
+    x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
+    if kind == "max":
+        out, cache = max_pool2d_forward(x, 3, stride=2, padding=1)
+        dx = max_pool2d_backward(np.ones_like(out), cache)
+    elif kind == "avg":
+        out, cache = avg_pool2d_forward(x, 3, stride=2, padding=1)
+        dx = avg_pool2d_backward(np.ones_like(out), cache)
+    else:
+        out, cache = global_avg_pool2d_forward(x)
+        dx = global_avg_pool2d_backward(np.ones_like(out), cache)
+    assert out.dtype == dtype and dx.dtype == dtype and dx.shape == x.shape
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 1)])
+def test_pooling_accepts_non_contiguous_input(rng, kernel, stride, padding):
+    base = rng.standard_normal((2, 5, 8, 3))
+    x = base.transpose(0, 3, 1, 2)                            # (2, 3, 5, 8), not C-contiguous
+    for forward in (max_pool2d_forward, avg_pool2d_forward):
+        out, _ = forward(x, kernel, stride, padding)
+        expected, _ = forward(np.ascontiguousarray(x), kernel, stride, padding)
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_max_pool2d_stride_defaults_to_kernel_size(rng):
+    x = rng.standard_normal((1, 2, 9, 9))
+    out, cache = max_pool2d_forward(x, 3)
+    assert out.shape == (1, 2, 3, 3) and cache[3] == (3, 3)
+
+
+def test_max_pool2d_cache_is_plain_data(rng):
+    x = rng.standard_normal((2, 3, 6, 4))
+    _, cache = max_pool2d_forward(x, (3, 2), stride=(2, 1), padding=(1, 0))
+    x_shape, argmax, kernel, stride, padding = cache
+    assert x_shape == (2, 3, 6, 4)
+    assert isinstance(argmax, np.ndarray) and argmax.dtype == np.int64
+    assert argmax.shape == (2, 3, 3, 3)
+    assert (kernel, stride, padding) == ((3, 2), (2, 1), (1, 0))
+
+
+def test_max_pool2d_propagates_nan():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 1, 1] = np.nan                                    # not first in its window
+    out, cache = max_pool2d_forward(x, 2)
+    assert np.isnan(out[0, 0, 0, 0]) and np.isnan(out).sum() == 1
+    assert cache[1][0, 0, 0, 0] == 5
+
+
+# ------------------------------------------------------------------ against PyTorch
+
+
+def _torch_pool(torch, kind, x, dout, kernel, stride, padding):
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    if kind == "max":
+        out, indices = torch.nn.functional.max_pool2d(xt, kernel, stride, padding,
+                                                      return_indices=True)
+    else:
+        out = torch.nn.functional.avg_pool2d(xt, kernel, stride, padding)
+        indices = None
+    out.backward(torch.from_numpy(dout))
+    return (out.detach().numpy(), None if indices is None else indices.numpy(),
+            xt.grad.numpy())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, kernel, stride, padding", GRID, ids=GRID_IDS)
+def test_max_pool2d_matches_torch(torch, rng, dtype, shape, kernel, stride, padding):
+    x = rng.standard_normal(shape).astype(dtype)
+    out, cache = max_pool2d_forward(x, kernel, stride, padding)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    out_t, indices_t, dx_t = _torch_pool(torch, "max", x, dout, kernel, stride, padding)
+    np.testing.assert_array_equal(out, out_t)
+    np.testing.assert_array_equal(cache[1], indices_t)
+    np.testing.assert_allclose(max_pool2d_backward(dout, cache), dx_t, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shape, kernel, stride, padding", GRID, ids=GRID_IDS)
+def test_max_pool2d_ties_match_torch(torch, rng, shape, kernel, stride, padding):
+    # values from {0, 1, 2}: most windows hold a tied maximum; the gradient must go to the
+    # same single position PyTorch's CPU kernel picks (the first in row-major window order)
+    x = rng.integers(0, 3, size=shape).astype(np.float64)
+    out, cache = max_pool2d_forward(x, kernel, stride, padding)
+    dout = rng.standard_normal(out.shape)
+    out_t, indices_t, dx_t = _torch_pool(torch, "max", x, dout, kernel, stride, padding)
+    np.testing.assert_array_equal(out, out_t)
+    np.testing.assert_array_equal(cache[1], indices_t)
+    np.testing.assert_allclose(max_pool2d_backward(dout, cache), dx_t, rtol=1e-12)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 1), (3, 1, 1), (3, 2, 1)])
+def test_max_pool2d_all_minus_inf_windows_match_torch(torch, rng, kernel, stride, padding):
+    x = np.full((1, 2, 5, 6), -np.inf)
+    x[0, 1, 2, 3] = 1.0
+    out, cache = max_pool2d_forward(x, kernel, stride, padding)
+    dout = rng.standard_normal(out.shape)
+    out_t, indices_t, dx_t = _torch_pool(torch, "max", x, dout, kernel, stride, padding)
+    np.testing.assert_array_equal(out, out_t)
+    np.testing.assert_array_equal(cache[1], indices_t)
+    np.testing.assert_array_equal(max_pool2d_backward(dout, cache), dx_t)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 2, 1)])
+def test_max_pool2d_nan_positions_match_torch(torch, rng, kernel, stride, padding):
+    x = rng.standard_normal((2, 2, 7, 7))
+    x[0, 0, 1, 1] = x[1, 1, 4, 5] = x[1, 1, 5, 5] = np.nan
+    out, _ = max_pool2d_forward(x, kernel, stride, padding)
+    out_t, _, _ = _torch_pool(torch, "max", x, np.ones_like(out), kernel, stride, padding)
+    np.testing.assert_array_equal(out, out_t)                 # NaN where torch has NaN
+
+
+@pytest.mark.torch
+def test_max_pool2d_backward_runs_on_a_cache_from_torch(torch, rng):
+    x = rng.integers(0, 4, size=(2, 3, 7, 8)).astype(np.float32)
+    dout = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    out_t, indices_t, dx_t = _torch_pool(torch, "max", x, dout, 3, 2, 1)
+    cache = (x.shape, indices_t, 3, 2, 1)                     # plain ints, like torch's args
+    np.testing.assert_allclose(max_pool2d_backward(dout, cache), dx_t, rtol=1e-6)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, kernel, stride, padding", GRID, ids=GRID_IDS)
+def test_avg_pool2d_matches_torch(torch, rng, dtype, shape, kernel, stride, padding):
+    x = rng.standard_normal(shape).astype(dtype)
+    out, cache = avg_pool2d_forward(x, kernel, stride, padding)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    out_t, _, dx_t = _torch_pool(torch, "avg", x, dout, kernel, stride, padding)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out, out_t, **tol)
+    np.testing.assert_allclose(avg_pool2d_backward(dout, cache), dx_t, **tol)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (1, 1, 1, 1), (3, 2, 7, 7)])
+def test_global_avg_pool2d_matches_torch_adaptive_avg_pool2d(torch, rng, dtype, shape):
+    x = rng.standard_normal(shape).astype(dtype)
+    out, cache = global_avg_pool2d_forward(x)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    out_t = torch.nn.functional.adaptive_avg_pool2d(xt, 1)
+    out_t.backward(torch.from_numpy(dout))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out, out_t.detach().numpy(), **tol)
+    np.testing.assert_allclose(global_avg_pool2d_backward(dout, cache), xt.grad.numpy(), **tol)
+
+
+@st.composite
+def pool_cases(draw):
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    padding = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
+    height = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), 10))
+    width = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), 10))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), height, width)
+    return shape, kernel, stride, padding, draw(st.sampled_from(["float32", "float64"])), \
+        draw(st.booleans()), draw(st.integers(0, 2**32 - 1))
+
+
+@pytest.mark.torch
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])   # torch is a module
+@given(case=pool_cases())
+def test_pooling_matches_torch_on_random_shapes(torch, case):
+    shape, kernel, stride, padding, dtype, ties, seed = case
+    rng = np.random.default_rng(seed)
+    if ties:
+        x = rng.integers(0, 3, size=shape).astype(dtype)
+    else:
+        x = rng.standard_normal(shape).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14)
+    for kind, forward, backward in (("max", max_pool2d_forward, max_pool2d_backward),
+                                    ("avg", avg_pool2d_forward, avg_pool2d_backward)):
+        out, cache = forward(x, kernel, stride, padding)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        out_t, indices_t, dx_t = _torch_pool(torch, kind, x, dout, kernel, stride, padding)
+        np.testing.assert_allclose(out, out_t, **tol)
+        if kind == "max":
+            np.testing.assert_array_equal(cache[1], indices_t)
+        np.testing.assert_allclose(backward(dout, cache), dx_t, **tol)
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("forward, name", [(max_pool2d_forward, "max_pool2d_forward"),
+                                           (avg_pool2d_forward, "avg_pool2d_forward")])
+class TestBadInput:
+    def test_wrong_rank(self, forward, name):
+        with pytest.raises(ValueError, match=rf"{name}: x must be 4-d, got shape \(2, 3, 4\)"):
+            forward(np.zeros((2, 3, 4)), 2)
+
+    def test_integer_input(self, forward, name):
+        with pytest.raises(TypeError, match=f"{name}: x must be float32 or float64, got dtype "
+                                            "int64"):
+            forward(np.zeros((1, 1, 4, 4), dtype=np.int64), 2)
+
+    def test_not_an_array(self, forward, name):
+        with pytest.raises(TypeError, match=f"{name}: x must be a numpy.ndarray, got list"):
+            forward([[[[1.0]]]], 1)
+
+    def test_padding_more_than_half_the_kernel(self, forward, name):
+        with pytest.raises(ValueError, match=rf"{name}: padding \(2, 2\) is more than half of "
+                                             rf"kernel_size \(3, 3\)"):
+            forward(np.zeros((1, 1, 8, 8)), 3, padding=2)
+
+    def test_kernel_larger_than_padded_input(self, forward, name):
+        with pytest.raises(ValueError, match=rf"{name}: kernel 5 is larger than the padded input "
+                                             rf"along H \(H=3 .*x has shape \(1, 1, 3, 8\)"):
+            forward(np.zeros((1, 1, 3, 8)), 5, padding=0)
+
+    @pytest.mark.parametrize("kwargs, error, message", [
+        (dict(kernel_size=0), ValueError, r"kernel_size must be >= 1, got 0"),
+        (dict(kernel_size=2, stride=0), ValueError, r"stride must be >= 1, got 0"),
+        (dict(kernel_size=2, padding=-1), ValueError, r"padding must be >= 0, got -1"),
+        (dict(kernel_size=2.0), TypeError, r"kernel_size must be an int or a pair of ints"),
+        (dict(kernel_size=(2, 2, 2)), ValueError, r"kernel_size must be an int or a pair"),
+    ])
+    def test_bad_arguments(self, forward, name, kwargs, error, message):
+        with pytest.raises(error, match=f"{name}: {message}"):
+            forward(np.zeros((1, 1, 6, 6)), **kwargs)
+
+
+def test_max_pool2d_backward_rejects_dout_of_the_wrong_shape(rng):
+    out, cache = max_pool2d_forward(rng.standard_normal((2, 3, 4, 4)), 2)
+    with pytest.raises(ValueError, match=r"max_pool2d_backward: dout must have the forward "
+                                         r"output's shape \(2, 3, 2, 2\).*got \(2, 3, 2, 3\)"):
+        max_pool2d_backward(np.zeros((2, 3, 2, 3)), cache)
+
+
+def test_avg_pool2d_backward_rejects_dout_of_the_wrong_shape(rng):
+    out, cache = avg_pool2d_forward(rng.standard_normal((2, 3, 5, 5)), 3, 1, 1)
+    with pytest.raises(ValueError, match=r"avg_pool2d_backward: dout must have the forward "
+                                         r"output's shape \(2, 3, 5, 5\)"):
+        avg_pool2d_backward(np.zeros((2, 3, 4, 4)), cache)
+
+
+def test_max_pool2d_backward_rejects_a_cache_that_is_not_the_tuple(rng):
+    out, cache = max_pool2d_forward(rng.standard_normal((1, 1, 4, 4)), 2)
+    with pytest.raises(TypeError, match=r"max_pool2d_backward: cache must be the tuple "
+                                        r"\(x_shape, argmax, kernel_size, stride, padding\)"):
+        max_pool2d_backward(np.zeros_like(out), cache[:2])
+
+
+def test_max_pool2d_backward_rejects_argmax_outside_the_input(rng):
+    out, (x_shape, argmax, *rest) = max_pool2d_forward(rng.standard_normal((1, 2, 4, 4)), 2)
+    argmax = argmax.copy()
+    argmax[0, 1, 1, 1] = 16
+    argmax[0, 0, 0, 0] = -1
+    with pytest.raises(ValueError, match=r"max_pool2d_backward: 2 argmax entries lie outside "
+                                         r"\[0, H\*W\) = \[0, 16\)"):
+        max_pool2d_backward(np.ones_like(out), (x_shape, argmax, *rest))
+
+
+def test_max_pool2d_backward_rejects_float_argmax(rng):
+    out, (x_shape, argmax, *rest) = max_pool2d_forward(rng.standard_normal((1, 1, 4, 4)), 2)
+    with pytest.raises(TypeError, match=r"max_pool2d_backward: the cache's argmax must be an "
+                                        r"integer numpy array.*float64"):
+        max_pool2d_backward(np.ones_like(out), (x_shape, argmax.astype(float), *rest))
+
+
+def test_global_avg_pool2d_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"global_avg_pool2d_forward: x must be 4-d, got "
+                                         r"shape \(3, 4\)"):
+        global_avg_pool2d_forward(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"global_avg_pool2d_backward: dout must have shape "
+                                         r"\(N, C, 1, 1\) = \(2, 3, 1, 1\).*got \(2, 3, 2, 2\)"):
+        global_avg_pool2d_backward(np.zeros((2, 3, 2, 2)), ((2, 3, 4, 4),))
