@@ -1,0 +1,189 @@
+"""Run a student's functions on prepared inputs and write what they returned.
+
+This file is deliberately standalone (it imports only the standard library, NumPy and the
+code under test), because the grader runs it as a *script* in a separate process::
+
+    python -I _child.py SUBMISSION_ROOT WORK_DIR
+
+with a copy taken from the grader's own installation, never the submission's. It reads
+``WORK_DIR/spec.json`` (the calls to make), ``WORK_DIR/inputs.npz`` (the arrays) and
+``WORK_DIR/ref_caches.pkl`` (reference caches, written by the grader), and writes, for each
+call, ``WORK_DIR/out/<n>.npz`` (the arrays the student's code returned) and
+``WORK_DIR/out/<n>.json`` (``ok`` or the error). The grader compares the arrays itself; nothing
+the student's code prints or returns is taken as a verdict.
+
+``execute_call`` is also used in-process by the public tests of a student copy.
+
+A call (one entry of ``spec["calls"]``) is a dict:
+
+    id         name of the call (used in messages)
+    kind       "function" (default) or "optimizer"
+    module     module that holds the functions, e.g. "minicnn.functional"
+    forward    name of the forward function, or None to call only ``backward`` on a
+               reference cache (``ref_cache``)
+    args, kwargs   argument specs: {"a": name} an array (copied per call), {"v": value},
+               {"t": [...]} a tuple, {"rng": seed} a numpy Generator, {"none": 1} None
+    backward   name of the backward function, or None
+    dout       array name of the upstream gradient, or None for ``backward(cache)``
+    ref_cache  key of a reference cache in ref_caches.pkl (when ``forward`` is None)
+    save_args  indices of positional array arguments to save after the call (in-place updates)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+
+def _decode(spec, arrays, np):
+    if "a" in spec:
+        return np.array(arrays[spec["a"]], copy=True)
+    if "v" in spec:
+        return spec["v"]
+    if "t" in spec:
+        return tuple(_decode(s, arrays, np) if isinstance(s, dict) else s for s in spec["t"])
+    if "rng" in spec:
+        return np.random.default_rng(spec["rng"])
+    if "none" in spec:
+        return None
+    raise ValueError(f"bad argument spec {spec!r}")
+
+
+def _as_array(value, np):
+    """Whatever the student returned, as a plain numeric ndarray (or a description why not)."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiub":
+            raise TypeError(f"returned an array of dtype {value.dtype}, expected a float array")
+        return np.array(value, copy=True)           # (0-d stays 0-d)
+    if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
+        return np.asarray(value)
+    raise TypeError(f"returned {type(value).__name__}, expected a numpy array")
+
+
+def _optimizer_call(call, arrays, np, importlib):
+    """Build Parameters, run ``steps`` optimizer steps with given gradients, save the values."""
+    nn = importlib.import_module(call.get("param_module", "minicnn.nn"))
+    optim = importlib.import_module(call["module"])
+    Parameter = getattr(nn, "Parameter")
+    params = [Parameter(np.array(arrays[name], copy=True)) for name in call["params"]]
+    opt = getattr(optim, call["optimizer"])(params, **call.get("kwargs", {}))
+    outputs = {}
+    for step, grad_names in enumerate(call["grads"]):
+        for p, g in zip(params, grad_names):
+            p.grad = np.array(arrays[g], copy=True)
+        opt.step()
+        for i, p in enumerate(params):
+            outputs[f"step{step}/param{i}"] = _as_array(p.data, np)
+    return outputs
+
+
+def execute_call(call, arrays, ref_caches=None):
+    """Run one call; return ``{output name: array}``. Exceptions propagate to the caller."""
+    import importlib
+
+    import numpy as np
+
+    if call.get("kind") == "optimizer":
+        return _optimizer_call(call, arrays, np, importlib)
+    module = importlib.import_module(call["module"])
+    outputs = {}
+    if call.get("forward"):
+        forward = getattr(module, call["forward"])
+        args = [_decode(s, arrays, np) for s in call.get("args", [])]
+        kwargs = {k: _decode(s, arrays, np) for k, s in call.get("kwargs", {}).items()}
+        result = forward(*args, **kwargs)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(f"{call['forward']} returned {type(result).__name__}, "
+                            f"expected a pair (out, cache)")
+        out, cache = result
+        outputs["out"] = _as_array(out, np)
+        for index in call.get("save_args", []):
+            outputs[f"arg{index}"] = _as_array(args[index], np)
+    else:
+        cache = (ref_caches or {})[call["ref_cache"]]
+    if call.get("backward"):
+        backward = getattr(module, call["backward"])
+        if call.get("dout") is None:
+            grads = backward(cache)
+        else:
+            grads = backward(np.array(arrays[call["dout"]], copy=True), cache)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        for i, grad in enumerate(grads):
+            outputs[f"grad{i}"] = None if grad is None else _as_array(grad, np)
+        outputs = {k: v for k, v in outputs.items() if v is not None}
+    return outputs
+
+
+def _describe(exc):
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    for frame in reversed(frames):
+        if os.path.basename(frame.filename) != "_child.py":
+            where = f" (at {os.path.basename(frame.filename)}:{frame.lineno} in {frame.name})"
+            break
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _limit_resources():
+    """No core dumps, and no file larger than 64 MB (a print loop cannot fill the disk)."""
+    try:
+        import resource
+
+        limit = 64 * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def main(argv):
+    root, work = argv[0], argv[1]
+    _limit_resources()
+    # The submission first; nothing may fall back to the grader's own (editable) minicnn.
+    sys.path.insert(0, root)
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if not getattr(f, "__module__", "").startswith("__editable__")]
+    import pickle
+
+    import numpy as np
+
+    with open(os.path.join(work, "spec.json")) as fh:
+        spec = json.load(fh)
+    with np.load(os.path.join(work, "inputs.npz"), allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    ref_caches = {}
+    if os.path.exists(os.path.join(work, "ref_caches.pkl")):
+        with open(os.path.join(work, "ref_caches.pkl"), "rb") as fh:
+            ref_caches = pickle.load(fh)
+    out_dir = os.path.join(work, "out")
+    os.makedirs(out_dir, exist_ok=True)
+    devnull = open(os.devnull, "w")
+    for n, call in enumerate(spec["calls"]):
+        status = {"id": call["id"], "ok": False}
+        try:
+            sys.stdout = devnull                     # what the student prints goes nowhere
+            outputs = execute_call(call, arrays, ref_caches)
+            sys.stdout = sys.__stdout__
+            np.savez(os.path.join(out_dir, f"{n}.npz"), **outputs)
+            status["ok"] = True
+        except SystemExit as exc:                    # sys.exit() in student code
+            status["error"] = f"SystemExit({exc.code!r}): the code called sys.exit()"
+        except BaseException as exc:                 # noqa: BLE001 - report everything
+            status["error"] = _describe(exc)[:2000]
+        sys.stdout = sys.__stdout__
+        with open(os.path.join(out_dir, f"{n}.json"), "w") as fh:
+            json.dump(status, fh)
+    # Which files were imported as minicnn: the grader checks they come from the submission.
+    loaded = {name: getattr(mod, "__file__", None) for name, mod in list(sys.modules.items())
+              if name == "minicnn" or name.startswith("minicnn.")}
+    with open(os.path.join(out_dir, "modules.json"), "w") as fh:
+        json.dump(loaded, fh)
+    with open(os.path.join(out_dir, "done"), "w") as fh:
+        fh.write("done")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,241 @@
+"""Evaluate one task on one copy of minicnn: build the cases, run the student's code in a
+separate process, judge what came back, and sum it up in one line.
+
+Used by ``check`` (public cases, expected values stored in the student copy) and by
+``grade`` (hidden cases, expected values from the grader's own minicnn).
+
+Scoring: a task earns its points when every value check passes. When every value is right
+but a float32 case came back in another dtype, it earns ``DTYPE_CREDIT`` of its points.
+Anything else (a wrong value, an exception, a time-out, an early exit) earns 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from minicnn.assignments.checks import CheckResult, tag_hints, task_seed
+from minicnn.assignments.runner import run_calls
+
+DTYPE_CREDIT = 0.75
+PUBLIC_DATA = "minicnn/assignments/public_data"
+
+
+@dataclass
+class TaskReport:
+    task: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    results: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"task": self.task, "points": self.points, "max_points": self.max_points,
+                "passed": self.passed, "message": self.message}
+
+
+# ----------------------------------------------------------------------------- case sets
+
+
+def hidden_cases(task, seed: int):
+    """Fresh random hidden cases for ``task`` (the grids live in ``hidden``)."""
+    from minicnn.assignments.hidden import HIDDEN_PARAMS
+
+    rng = np.random.default_rng([seed, task_seed(task.id)])
+    return task.spec.cases(HIDDEN_PARAMS[task.id], rng)
+
+
+def public_cases(task):
+    """The public cases of ``task``: fixed seed, the same on every machine."""
+    return task.spec.cases(task.spec.public_params(), np.random.default_rng(task_seed(task.id)))
+
+
+def reference_module(spec):
+    """The grader's own implementation (this installation's), imported in-process."""
+    import importlib
+
+    return importlib.import_module(spec.module)
+
+
+def compute_expected(task, cases, ref) -> dict:
+    """``{case name: {output: array}}`` from the reference; also fills each case's
+    reference caches (for the backward fallback)."""
+    expected = {}
+    for case in cases:
+        task.spec.prepare(case, ref)
+        expected[case.name] = task.spec.expected(case, ref)
+    return expected
+
+
+def public_data_path(root, task_id) -> Path:
+    return Path(root) / PUBLIC_DATA / f"{task_id}.npz"
+
+
+def save_public_data(path, cases, expected) -> None:
+    arrays = {}
+    for case in cases:
+        for name, value in case.arrays.items():
+            arrays[f"{case.name}/input/{name}"] = value
+        for name, value in expected.get(case.name, {}).items():
+            arrays[f"{case.name}/expected/{name}"] = np.asarray(value)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+
+
+def load_public_data(path, cases) -> dict:
+    """Replace each case's inputs by the stored ones; return the stored expected values."""
+    expected = {case.name: {} for case in cases}
+    with np.load(path, allow_pickle=False) as data:
+        stored = {k: data[k] for k in data.files}
+    for case in cases:
+        for key, value in stored.items():
+            name, _, rest = key.partition("/")
+            if name != case.name:
+                continue
+            kind, _, array_name = rest.partition("/")
+            if kind == "input":
+                case.arrays[array_name] = value
+            elif kind == "expected":
+                expected[case.name][array_name] = value
+    return expected
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def evaluate(task, root, *, cases, expected, timeout: float, public: bool = False) -> TaskReport:
+    """Run ``cases`` of ``task`` on the code under ``root`` and judge them."""
+    calls, arrays, ref_caches = [], {}, {}
+    for case in cases:
+        for name, value in case.arrays.items():
+            arrays[f"{case.name}/{name}"] = value
+        for call in case.calls:
+            if public and call.get("forward") is None and call.get("kind") != "optimizer":
+                continue                                 # no reference caches in a student copy
+            calls.append(_prefix_arrays(call, case.name))
+        for key, cache in case.ref_caches.items():
+            ref_caches[key] = cache
+    run = run_calls(root, calls, arrays, ref_caches, timeout=timeout)
+    results = []
+    for case in cases:
+        outcomes = {}
+        for call in case.calls:
+            outcome = run.outcomes.get(call["id"])
+            if outcome is None:
+                from minicnn.assignments.checks import CallOutcome
+
+                outcome = CallOutcome(error="not run")
+            outcomes[call["id"]] = outcome
+        results.extend(task.spec.judge(case, outcomes, expected.get(case.name, {})))
+    report = summarize(task, cases, results, run)
+    report.seconds = run.seconds
+    return report
+
+
+def _prefix_arrays(call, prefix):
+    """Array names are per case in the spec; in the shared inputs file they get a prefix."""
+    def fix(spec):
+        if isinstance(spec, dict):
+            if "a" in spec:
+                return {"a": f"{prefix}/{spec['a']}"}
+            if "t" in spec:
+                return {"t": [fix(s) for s in spec["t"]]}
+        return spec
+
+    call = dict(call)
+    call["args"] = [fix(s) for s in call.get("args", [])]
+    call["kwargs"] = {k: fix(s) for k, s in call.get("kwargs", {}).items()}
+    if call.get("dout"):
+        call["dout"] = f"{prefix}/{call['dout']}"
+    if call.get("kind") == "optimizer":
+        call["params"] = [f"{prefix}/{n}" for n in call["params"]]
+        call["grads"] = [[f"{prefix}/{n}" for n in step] for step in call["grads"]]
+    return call
+
+
+def _names(items):
+    items = list(dict.fromkeys(items))
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def summarize(task, cases, results, run) -> TaskReport:
+    """Points and a one-paragraph diagnosis for a task from its check results."""
+    max_points = task.points
+    outcomes = list(run.outcomes.values())
+    errors = [o.error for o in outcomes if not o.ok and o.error]
+    if outcomes and errors and len(errors) == len(outcomes) and \
+            all(e.startswith("NotImplementedError") for e in errors):
+        own = next((e for e in errors if f"{task.id}:" in e), None)
+        if own is None:                  # e.g. a backward check stopped in the forward stub
+            other = errors[0].split(":", 2)[1].strip() if errors[0].count(":") >= 2 else ""
+            return TaskReport(task.id, 0, max_points, False,
+                              f"not implemented: its checks need {other or 'another task'} "
+                              f"first ({errors[0][:200]})", results)
+        return TaskReport(task.id, 0, max_points, False, f"not implemented ({own[:200]})",
+                          results)
+    if run.problem and (run.timed_out or run.foreign_modules
+                        or any(not o.ok for o in outcomes)):
+        return TaskReport(task.id, 0, max_points, False, run.problem, results)
+    values = [r for r in results if r.kind == "value"]
+    dtypes = [r for r in results if r.kind == "dtype"]
+    failed = [r for r in values if not r.passed]
+    n_cases = len(cases)
+    if not failed:
+        bad_dtypes = [r for r in dtypes if not r.passed]
+        if not bad_dtypes:
+            return TaskReport(task.id, max_points, max_points, True,
+                              f"all {len(values)} checks passed on {n_cases} cases", results)
+        points = round(max_points * DTYPE_CREDIT, 2)
+        what = _names(r.what.replace("dtype of ", "") for r in bad_dtypes)
+        return TaskReport(task.id, points, max_points, False,
+                          f"values correct, but the dtype is not preserved: {what} is "
+                          f"{bad_dtypes[0].detail}; {TAG_HINT_FLOAT32}", results)
+    parts = []
+    raised = [r for r in failed if r.error is None and _looks_like_exception(r.detail)]
+    if raised:
+        first = raised[0]
+        parts.append(f"raised {first.detail[:300]} (case {first.case})")
+    wrong = [r for r in failed if r not in raised]
+    by_what: dict[str, list[CheckResult]] = {}
+    for r in wrong:
+        by_what.setdefault(r.what, []).append(r)
+    for what, items in by_what.items():
+        cases_failed = list(dict.fromkeys(r.case for r in items))
+        errs = [r.error for r in items if r.error is not None and math.isfinite(r.error)]
+        err_text = f": relative error {max(errs):.1e}" if errs else ""
+        if not errs and items[0].detail:
+            err_text = f": {items[0].detail}"
+        parts.append(f"{what} wrong{err_text} in {len(cases_failed)} of {n_cases} case(s) "
+                     f"({', '.join(cases_failed[:4])}{', ...' if len(cases_failed) > 4 else ''})")
+    correct = [r.what for r in values if r.passed and r.what not in by_what
+               and r.what not in {"forward's cache"} and not r.what.startswith("out (")]
+    correct = [w for w in dict.fromkeys(correct)
+               if w not in by_what and not any(w == r.what for r in failed)]
+    if correct and by_what:
+        parts.append(f"{_names(correct)} correct")
+    hints = list(dict.fromkeys(r.hint for r in failed if r.hint))
+    failed_cases = {r.case for r in failed}
+    tags = {case.name: case.tags for case in cases}
+    hints += tag_hints([tags[c] for c in failed_cases if c in tags],
+                       [tags[c.name] for c in cases if c.name not in failed_cases])
+    message = "; ".join(parts)
+    if hints:
+        message += "; hint: " + " / ".join(dict.fromkeys(hints[:3]))
+    return TaskReport(task.id, 0, max_points, False, message, results)
+
+
+TAG_HINT_FLOAT32 = "float32 input must give float32 results"
+
+
+def _looks_like_exception(detail: str) -> bool:
+    head = detail.split(":", 1)[0]
+    return head.endswith(("Error", "Exception", "Exit", "Interrupt")) or \
+        head.startswith("SystemExit") or detail.startswith("no result") or \
+        detail.startswith("timed out") or detail.startswith("not run")

@@ -1,0 +1,142 @@
+"""Grade submissions against the hidden checks.
+
+A submission is a directory holding a ``minicnn/`` package (a student's copy of the release,
+or this source tree itself, which earns full points). Every task runs in its own process
+(``runner``), with a time limit; the expected values come from the grader's own minicnn,
+computed in the grader's process on fresh random inputs (``seed``). A task's result depends
+only on that task's code: what one task's code does (raise, hang, exit, print) costs that
+task's points only.
+
+``grade_many`` grades every subdirectory of a directory (one per student) and writes a CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from minicnn.assignments.engine import (TaskReport, compute_expected, evaluate, hidden_cases,
+                                        reference_module)
+from minicnn.assignments.registry import get_tasks
+from minicnn.assignments.runner import submission_root
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass
+class GradeReport:
+    submission: str
+    seed: int
+    tasks: list = field(default_factory=list)      # TaskReport
+    error: str = ""
+
+    @property
+    def total(self) -> float:
+        return round(sum(t.points for t in self.tasks), 2)
+
+    @property
+    def max_total(self) -> float:
+        return round(sum(t.max_points for t in self.tasks), 2)
+
+    def as_dict(self) -> dict:
+        data = {"submission": self.submission, "seed": self.seed, "total": self.total,
+                "max_total": self.max_total, "tasks": [t.as_dict() for t in self.tasks]}
+        if self.error:
+            data["error"] = self.error
+        return data
+
+    def table(self) -> str:
+        width = max([len(t.task) for t in self.tasks] + [4])
+        lines = [f"{'task':<{width}}  {'points':>11}  result  diagnostic"]
+        for t in self.tasks:
+            pts = f"{_fmt(t.points)}/{_fmt(t.max_points)}"
+            verdict = "PASS" if t.passed else ("PART" if t.points > 0 else "FAIL")
+            lines.append(f"{t.task:<{width}}  {pts:>11}  {verdict:<6}  {t.message}")
+        lines.append(f"{'total':<{width}}  {_fmt(self.total) + '/' + _fmt(self.max_total):>11}")
+        return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:g}"
+
+
+def grade_task(task, root, *, seed: int, timeout: float) -> TaskReport:
+    """Grade one task of the submission under ``root`` (a directory with minicnn/)."""
+    ref = reference_module(task.spec)
+    cases = hidden_cases(task, seed)
+    expected = compute_expected(task, cases, ref)
+    return evaluate(task, root, cases=cases, expected=expected, timeout=timeout)
+
+
+def grade_submission(path, task_ids=None, *, seed=None, timeout=DEFAULT_TIMEOUT,
+                     jobs=None, progress=None) -> GradeReport:
+    """Grade one submission; never raises for anything inside the submission."""
+    tasks = get_tasks(task_ids)
+    seed = int(seed) if seed is not None else secrets.randbits(32)
+    report = GradeReport(str(path), seed)
+    try:
+        root = submission_root(path)
+    except FileNotFoundError as exc:
+        report.error = str(exc)
+        report.tasks = [TaskReport(t.id, 0, t.points, False, str(exc)) for t in tasks]
+        return report
+    jobs = jobs or max(1, min(len(tasks), os.cpu_count() or 1))
+
+    def one(task):
+        try:
+            result = grade_task(task, root, seed=seed, timeout=timeout)
+        except Exception as exc:   # noqa: BLE001 - a grader bug must not lose the others
+            result = TaskReport(task.id, 0, task.points, False,
+                                f"grader error: {type(exc).__name__}: {exc}")
+        if progress:
+            progress(result)
+        return result
+
+    if jobs == 1:
+        report.tasks = [one(t) for t in tasks]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            report.tasks = list(pool.map(one, tasks))
+    return report
+
+
+def is_submission(path) -> bool:
+    try:
+        submission_root(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def grade_many(directory, task_ids=None, *, seed=None, timeout=DEFAULT_TIMEOUT, jobs=None,
+               progress=None) -> list[GradeReport]:
+    """Grade every subdirectory of ``directory`` (one student each), in name order."""
+    seed = int(seed) if seed is not None else secrets.randbits(32)
+    reports = []
+    for sub in sorted(p for p in Path(directory).iterdir() if p.is_dir()
+                      and not p.name.startswith(".")):
+        reports.append(grade_submission(sub, task_ids, seed=seed, timeout=timeout, jobs=jobs,
+                                        progress=progress))
+    return reports
+
+
+def write_csv(reports, path) -> None:
+    """One row per student: student, points of each task, total (and max_total)."""
+    task_ids = [t.task for t in reports[0].tasks] if reports else []
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", *task_ids, "total", "max_total"])
+        for report in reports:
+            points = {t.task: t.points for t in report.tasks}
+            writer.writerow([Path(report.submission).name,
+                             *[_fmt(points.get(t, 0)) for t in task_ids],
+                             _fmt(report.total), _fmt(report.max_total)])
+
+
+def write_json(data, path) -> None:
+    Path(path).write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,116 @@
+"""Hidden check grids, used by ``grade`` only. This file is left out of a student release.
+
+Each entry is a list of case parameters for the task's spec (see ``families``); the inputs
+themselves are drawn fresh at every grading run (``--seed`` fixes them). The grids cover
+what students get wrong: stride > 1, overlapping windows (kernel 3 with stride 2 and 1),
+padding, odd and non-square shapes, a batch of one, 1x1 and 5x5 kernels, float32, and a
+finite-difference check of every backward pass (against the reference forward).
+"""
+
+from __future__ import annotations
+
+_CONV = [
+    dict(name="k3_s1_p0", N=2, C=3, H=6, W=6, F=4, k=3),
+    dict(name="k3_s2_p1", N=2, C=2, H=7, W=7, F=3, k=3, stride=2, padding=1,
+         tags=("stride", "padding")),
+    dict(name="k3_s2_p0_odd", N=2, C=3, H=9, W=7, F=2, k=3, stride=2,
+         tags=("stride", "nonsquare")),
+    dict(name="k5_s1_p2", N=1, C=2, H=7, W=6, F=3, k=5, padding=2,
+         tags=("padding", "batch1", "nonsquare")),
+    dict(name="k1", N=3, C=4, H=5, W=5, F=2, k=1, tags=("kernel1",)),
+    dict(name="k2x3_s(2,1)", N=2, C=2, H=6, W=7, F=3, k=(2, 3), stride=(2, 1),
+         padding=(1, 0), tags=("stride", "padding", "nonsquare")),
+    dict(name="batch1_k3_s3", N=1, C=1, H=9, W=9, F=2, k=3, stride=3,
+         tags=("stride", "batch1")),
+    dict(name="float32_s2", N=2, C=3, H=8, W=8, F=4, k=3, stride=2, padding=1,
+         dtype="float32", tags=("stride", "padding")),
+]
+_CONV_FD = [dict(name="finite_difference", N=2, C=2, H=5, W=6, F=2, k=3, stride=2, padding=1,
+                 finite_difference=True, tags=("stride", "padding", "nonsquare"))]
+
+_POOL = [
+    dict(name="k2_s2", N=2, C=3, H=6, W=6, k=2, stride=2),
+    dict(name="k3_s2_overlap", N=2, C=2, H=7, W=7, k=3, stride=2, tags=("stride", "overlap")),
+    dict(name="k3_s1_overlap", N=1, C=2, H=6, W=5, k=3, stride=1,
+         tags=("overlap", "batch1", "nonsquare")),
+    dict(name="k3_s2_p1", N=2, C=2, H=8, W=7, k=3, stride=2, padding=1,
+         tags=("stride", "overlap", "padding", "nonsquare")),
+    dict(name="k2_s1", N=2, C=1, H=5, W=5, k=2, stride=1, tags=("overlap",)),
+    dict(name="k(2,3)_s(1,2)", N=2, C=2, H=6, W=8, k=(2, 3), stride=(1, 2),
+         tags=("stride", "overlap", "nonsquare")),
+    dict(name="k3_s3_odd", N=1, C=3, H=10, W=11, k=3, stride=None, tags=("batch1", "nonsquare")),
+    dict(name="float32_k3_s2", N=2, C=2, H=7, W=7, k=3, stride=2, dtype="float32",
+         tags=("stride", "overlap")),
+]
+_POOL_FD = [dict(name="finite_difference", N=2, C=2, H=6, W=5, k=3, stride=2, padding=1,
+                 finite_difference=True, tags=("stride", "overlap", "padding", "nonsquare"))]
+_TIES = [dict(name="tied_maxima", N=2, C=3, H=8, W=8, k=2, stride=2, ties=True, tags=("ties",)),
+         dict(name="tied_maxima_k3", N=1, C=2, H=9, W=6, k=3, stride=3, ties=True,
+              tags=("ties", "batch1"))]
+
+_BN = [
+    dict(name="train_4d", shape=(4, 3, 5, 6), training=True, tags=("4d", "training")),
+    dict(name="train_2d", shape=(16, 7), training=True, tags=("2d", "training")),
+    dict(name="train_batch1_4d", shape=(1, 2, 4, 3), training=True,
+         tags=("4d", "training", "batch1")),
+    dict(name="train_momentum0.3", shape=(5, 4, 3, 3), training=True, momentum=0.3, eps=1e-3,
+         tags=("4d", "training")),
+    dict(name="train_float32", shape=(8, 3, 4, 4), training=True, dtype="float32",
+         tags=("4d", "training")),
+]
+_BN_EVAL = [dict(name="eval_4d", shape=(3, 3, 4, 5), training=False, tags=("4d", "eval")),
+            dict(name="eval_2d", shape=(5, 6), training=False, tags=("2d", "eval"))]
+_BN_FD = [dict(name="finite_difference", shape=(3, 2, 3, 3), training=True,
+               finite_difference=True, tags=("4d", "training"))]
+
+_LINEAR = [dict(name="basic", N=6, **{"in": 7, "out": 4}),
+           dict(name="batch1", N=1, **{"in": 5, "out": 3}, tags=("batch1",)),
+           dict(name="wide", N=3, **{"in": 20, "out": 11}),
+           dict(name="float32", N=5, **{"in": 8, "out": 6}, dtype="float32")]
+
+_RELU = [dict(name="4d", shape=(2, 3, 5, 4)), dict(name="2d", shape=(7, 9)),
+         dict(name="float32_4d", shape=(3, 2, 4, 4), dtype="float32")]
+
+_CE = [dict(name="basic", N=8, K=5),
+       dict(name="batch1", N=1, K=10, tags=("batch1",)),
+       dict(name="weighted", N=9, K=4, weighted=True, tags=("weighted",)),
+       dict(name="large_logits", N=6, K=7, scale=500.0, tags=("large_logits",)),
+       dict(name="large_logits_weighted", N=5, K=3, scale=200.0, weighted=True,
+            tags=("large_logits", "weighted")),
+       dict(name="float32", N=6, K=10, dtype="float32")]
+
+_DROPOUT = [dict(name="p0.5", shape=(100, 120), p=0.5),
+            dict(name="p0.1_4d", shape=(16, 8, 9, 9), p=0.1),
+            dict(name="p0.8", shape=(80, 90), p=0.8),
+            dict(name="p0", shape=(10, 10), p=0.0, tags=("eval",)),
+            dict(name="eval", shape=(9, 11), p=0.5, training=False, tags=("eval",)),
+            dict(name="float32_p0.3", shape=(60, 70), p=0.3, dtype="float32")]
+
+
+def _fd(items, extra):
+    return items + extra
+
+
+HIDDEN_PARAMS = {
+    "relu_forward": _RELU,
+    "relu_backward": _fd(_RELU, [dict(name="finite_difference", shape=(3, 5),
+                                      finite_difference=True)]),
+    "linear_forward": _LINEAR,
+    "linear_backward": _fd(_LINEAR, [dict(name="finite_difference", N=3, **{"in": 4, "out": 3},
+                                          finite_difference=True)]),
+    "conv2d_forward": _CONV,
+    "conv2d_backward": _fd(_CONV, _CONV_FD),
+    "conv2d_im2col_forward": _CONV,
+    "conv2d_im2col_backward": _fd(_CONV, _CONV_FD),
+    "max_pool2d_forward": _POOL + _TIES,
+    "max_pool2d_backward": _fd(_POOL, _POOL_FD + _TIES),
+    "avg_pool2d_forward": _POOL,
+    "avg_pool2d_backward": _fd(_POOL, _POOL_FD),
+    "batch_norm_forward": _BN + _BN_EVAL,
+    "batch_norm_backward": _fd(_BN, _BN_FD),
+    "dropout_forward": _DROPOUT,
+    "dropout_backward": _DROPOUT,
+    "cross_entropy_forward": _CE,
+    "cross_entropy_backward": _fd(_CE, [dict(name="finite_difference", N=4, K=5, weighted=True,
+                                             finite_difference=True, tags=("weighted",))]),
+}
