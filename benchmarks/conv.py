@@ -1,0 +1,435 @@
+"""Convolution speed: naive Python loops vs Numba loops vs im2col vs PyTorch, forward and
+forward+backward, on the lecture's two layers and over a sweep of batch, channels, image size
+and kernel size.
+
+    python benchmarks/conv.py                 # the full study (a few minutes on 2 cores)
+    python benchmarks/conv.py --quick         # seconds: tiny sizes, the figures mean nothing
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py --tag coretype-unset
+
+Each row gives the median of several repeats and its interquartile range, the rate in GFLOP/s
+(a forward pass is 2 * N * C_out * H_out * W_out * C_in * k * k flops; forward + backward is
+counted as 3x that: dx and dW each cost one forward's worth), the speedup over the naive loops,
+the time as a multiple of PyTorch's, and the rate as a percentage of this machine's float32
+matrix-product peak, measured in the same run (best of several 2048 x 2048 ``np.matmul``).
+
+The naive method is timed on a small batch (``--naive-batch``, default 2) and its time is
+scaled linearly to the full batch: those rows are marked "extrapolated". Convolution cost is
+exactly linear in N, so the extrapolation is sound, but it is not a measurement at N.
+
+Outputs in ``--out`` (default benchmarks/results/): conv[_TAG].md (tables), conv[_TAG].json
+(every timing), conv[_TAG].png (time against problem size, log scale, one line per method).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+
+import _common as common
+
+METHOD_ORDER = ("naive", "loop", "im2col", "torch")
+METHOD_LABEL = {"naive": "naive (Python loops)", "loop": "loop (Numba)", "im2col": "im2col",
+                "torch": "PyTorch"}
+PASSES = ("fwd", "fwd+bwd")
+
+
+@dataclass(frozen=True)
+class ConvCase:
+    """One convolution problem: input (n, c_in, size, size), weight (c_out, c_in, k, k)."""
+    name: str
+    group: str          # "lecture" or the swept parameter: batch, channels, size, kernel
+    n: int
+    c_in: int
+    c_out: int
+    size: int
+    k: int
+    stride: int = 1
+
+    @property
+    def padding(self) -> int:
+        return self.k // 2
+
+    @property
+    def out_size(self) -> int:
+        return (self.size + 2 * self.padding - self.k) // self.stride + 1
+
+    def flops(self, n: int | None = None) -> float:
+        """Forward flops: 2 * N * C_out * H_out * W_out * C_in * k * k."""
+        n = self.n if n is None else n
+        return 2.0 * n * self.c_out * self.out_size ** 2 * self.c_in * self.k ** 2
+
+    def label(self) -> str:
+        return (f"N={self.n} {self.c_in}->{self.c_out} {self.size}x{self.size} "
+                f"k={self.k} p={self.padding}")
+
+
+def lecture_cases(quick: bool) -> list[ConvCase]:
+    n = 4 if quick else 64
+    return [ConvCase("conv1", "lecture", n, 1, 32, 28, 3),
+            ConvCase("conv2", "lecture", n, 32, 64, 14, 3)]
+
+
+def sweep_cases(quick: bool) -> list[ConvCase]:
+    """Around the lecture's conv2 (N=64, 32->64, 14x14, k=3): vary one thing at a time."""
+    if quick:
+        return [ConvCase("batch=2", "batch", 2, 4, 8, 8, 3),
+                ConvCase("batch=4", "batch", 4, 4, 8, 8, 3)]
+    cases = []
+    for n in (8, 16, 32, 64, 128):
+        cases.append(ConvCase(f"batch={n}", "batch", n, 32, 64, 14, 3))
+    for c in (8, 16, 32, 64, 128):
+        cases.append(ConvCase(f"channels={c}->{2 * c}", "channels", 64, c, 2 * c, 14, 3))
+    for size in (7, 14, 28, 56):
+        cases.append(ConvCase(f"size={size}", "size", 64, 32, 64, size, 3))
+    for k in (1, 3, 5, 7):
+        cases.append(ConvCase(f"kernel={k}", "kernel", 64, 32, 64, 14, k))
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------
+# The functions being timed
+# ---------------------------------------------------------------------------------------------
+
+def make_inputs(case: ConvCase, n: int, seed: int = 0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, case.c_in, case.size, case.size), dtype=np.float32)
+    fan_in = case.c_in * case.k * case.k
+    weight = (rng.standard_normal((case.c_out, case.c_in, case.k, case.k), dtype=np.float32)
+              / np.float32(np.sqrt(fan_in)))
+    bias = rng.standard_normal(case.c_out, dtype=np.float32) * np.float32(0.1)
+    dout = rng.standard_normal((n, case.c_out, case.out_size, case.out_size), dtype=np.float32)
+    return x, weight, bias, dout
+
+
+def minicnn_fns(case: ConvCase, method: str, n: int):
+    """``(forward, forward_backward)`` closures for one minicnn method on batch ``n``."""
+    from minicnn.functional import conv2d_backward, conv2d_forward
+    x, weight, bias, dout = make_inputs(case, n)
+
+    def forward():
+        return conv2d_forward(x, weight, bias, stride=case.stride, padding=case.padding,
+                              method=method)
+
+    def forward_backward():
+        out, cache = forward()
+        return conv2d_backward(dout, cache)
+
+    return forward, forward_backward
+
+
+def torch_fns(case: ConvCase, n: int):
+    """PyTorch's ``conv2d``: forward without autograd; forward + backward through autograd
+    for dx, dW and db (as a training step needs them)."""
+    torch = common.import_torch()
+    import torch.nn.functional as F
+    x, weight, bias, dout = (torch.from_numpy(a) for a in make_inputs(case, n))
+    xg, wg, bg = (t.clone().requires_grad_(True) for t in (x, weight, bias))
+
+    def forward():
+        with torch.no_grad():
+            return F.conv2d(x, weight, bias, stride=case.stride, padding=case.padding)
+
+    def forward_backward():
+        out = F.conv2d(xg, wg, bg, stride=case.stride, padding=case.padding)
+        return torch.autograd.grad(out, (xg, wg, bg), dout)
+
+    return forward, forward_backward
+
+
+def check_against_torch(case: ConvCase, methods, torch) -> dict:
+    """Largest |difference| from PyTorch's output and gradients, per method, on a batch of 2
+    (a benchmark of a wrong result is worthless)."""
+    import numpy as np
+    import torch.nn.functional as F
+    from minicnn.functional import conv2d_backward, conv2d_forward
+    x, weight, bias, dout = make_inputs(case, 2, seed=1)
+    xt, wt, bt = (torch.from_numpy(a).requires_grad_(True) for a in (x, weight, bias))
+    out_t = F.conv2d(xt, wt, bt, stride=case.stride, padding=case.padding)
+    grads_t = torch.autograd.grad(out_t, (xt, wt, bt), torch.from_numpy(dout))
+    errors = {}
+    for method in methods:
+        out, cache = conv2d_forward(x, weight, bias, stride=case.stride, padding=case.padding,
+                                    method=method)
+        grads = conv2d_backward(dout, cache)
+        err = float(np.max(np.abs(out - out_t.detach().numpy())))
+        for g, gt in zip(grads, grads_t):
+            err = max(err, float(np.max(np.abs(g - gt.numpy()))) / max(1.0, float(gt.abs().max())))
+        errors[method] = err
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# The study
+# ---------------------------------------------------------------------------------------------
+
+def available_methods(torch) -> tuple[list[str], str | None]:
+    """The minicnn methods that exist now (others are still being written), and why not."""
+    try:
+        from minicnn.functional import CONV_METHODS
+    except ImportError as exc:  # conv.py not there yet
+        return [], f"minicnn.functional.conv2d_forward not importable: {exc}"
+    return [m for m in ("naive", "loop", "im2col") if m in CONV_METHODS], None
+
+
+def naive_work(case: ConvCase, n: int) -> float:
+    """What the naive loops' time is proportional to: one Python iteration (and one small
+    ``np.sum`` over a (C_in, k, k) window) per output value (n, o, i, j)."""
+    return float(n * case.c_out * case.out_size ** 2)
+
+
+def run_case(case: ConvCase, methods, args, naive_rate: dict) -> list[dict]:
+    """Time every method on ``case``, forward and forward+backward; within a pass the
+    methods are interleaved round by round (see ``common.measure_interleaved``)."""
+    rows = []
+    n_naive = min(case.n, args.naive_batch)
+    for pass_name in PASSES:
+        fns, pending = {}, {}
+        for method in methods:
+            n_timed = n_naive if method == "naive" else case.n
+            row = {"case": asdict(case) | {"label": case.label(), "flops_fwd": case.flops()},
+                   "method": method, "pass": pass_name, "n_timed": n_timed,
+                   "extrapolated": n_timed != case.n}
+            rows.append(row)
+            if method == "naive" and pass_name in naive_rate:
+                predicted = naive_work(case, n_timed) / naive_rate[pass_name]
+                if predicted > args.naive_max_seconds:
+                    row["skipped"] = (f"predicted {predicted:.0f} s per call at N={n_timed} "
+                                      f"> --naive-max-seconds {args.naive_max_seconds:g}")
+                    continue
+            if method == "torch":
+                forward, forward_backward = torch_fns(case, n_timed)
+            else:
+                forward, forward_backward = minicnn_fns(case, method, n_timed)
+            fns[method] = forward if pass_name == "fwd" else forward_backward
+            pending[method] = row
+        timings = common.measure_interleaved(
+            fns, repeats=args.repeats, warmup={m: 0 if m == "naive" else 1 for m in fns},
+            budget=args.budget * len(fns), min_repeats=3)
+        for method, timing in timings.items():
+            row = pending[method]
+            if method == "naive":
+                naive_rate[pass_name] = naive_work(case, row["n_timed"]) / timing.median
+            if row["extrapolated"]:
+                timing = timing.scaled(case.n / row["n_timed"])
+            row["timing"] = timing.to_dict()
+            common.log(f"  {case.name:>18} {pass_name:>7} {method:>7}: "
+                       f"{timing.median * 1e3:10.3f} ms (IQR {timing.iqr_text()} ms, "
+                       f"{timing.repeats}x{timing.number})"
+                       + (f"  [naive at N={row['n_timed']}, x{case.n / row['n_timed']:g}]"
+                          if row["extrapolated"] else ""))
+    return rows
+
+
+def derive(rows: list[dict], peak_gflops: float) -> None:
+    """Add GFLOP/s, % of peak, speedup over naive and ratio to torch to every timed row."""
+    by_key = {(r["case"]["name"], r["case"]["group"], r["pass"], r["method"]): r
+              for r in rows if "timing" in r}
+    for r in rows:
+        if "timing" not in r:
+            continue
+        key = (r["case"]["name"], r["case"]["group"], r["pass"])
+        t = r["timing"]["median"]
+        flops = r["case"]["flops_fwd"] * (3 if r["pass"] == "fwd+bwd" else 1)
+        r["gflops"] = flops / t / 1e9
+        r["pct_peak"] = 100.0 * r["gflops"] / peak_gflops
+        naive = by_key.get(key + ("naive",))
+        torch_row = by_key.get(key + ("torch",))
+        r["speedup_vs_naive"] = naive["timing"]["median"] / t if naive else None
+        r["x_torch_time"] = t / torch_row["timing"]["median"] if torch_row else None
+
+
+def table(rows: list[dict], group_label: str) -> str:
+    headers = [group_label, "pass", "method", "median ms", "IQR ms", "repeats",
+               "GFLOP/s", "% matmul peak", "speedup vs naive", "time / PyTorch's"]
+    body = []
+    for r in rows:
+        method = METHOD_LABEL[r["method"]]
+        if r.get("extrapolated"):
+            method += f" *extrapolated from N={r['n_timed']}*"
+        if "timing" not in r:
+            body.append([r["case"]["name"], r["pass"], method, "skipped", r.get("skipped", ""),
+                         "", "", "", "", ""])
+            continue
+        t = r["timing"]
+        body.append([r["case"]["name"], r["pass"], method,
+                     common.fmt(t["median"] * 1e3), f"{common.fmt(t['q1'] * 1e3)}–"
+                     f"{common.fmt(t['q3'] * 1e3)}", f"{t['repeats']}x{t['number']}",
+                     common.fmt(r["gflops"]), common.fmt(r["pct_peak"], 2),
+                     common.fmt(r["speedup_vs_naive"]) + ("x" if r["speedup_vs_naive"] else ""),
+                     common.fmt(r["x_torch_time"]) + ("x" if r["x_torch_time"] else "")])
+    return common.markdown_table(headers, body, align="lllrrrrrrr")
+
+
+def summary_lines(rows: list[dict]) -> list[str]:
+    """The targets of issue 4, read off the lecture rows."""
+    def find(name, pass_name, method):
+        for r in rows:
+            if (r["case"]["group"] == "lecture" and r["case"]["name"] == name
+                    and r["pass"] == pass_name and r["method"] == method and "timing" in r):
+                return r
+        return None
+
+    lines = []
+    im2col = find("conv2", "fwd+bwd", "im2col")
+    if im2col and im2col.get("x_torch_time"):
+        ratio = im2col["x_torch_time"]
+        lines.append(f"- conv2 forward+backward, im2col: {ratio:.2f}x PyTorch's time "
+                     f"(target: within 2x) -> {'MET' if ratio <= 2 else 'NOT MET'}")
+    for pass_name in PASSES:
+        loop = find("conv2", pass_name, "loop")
+        if loop and loop.get("speedup_vs_naive"):
+            s = loop["speedup_vs_naive"]
+            lines.append(f"- conv2 {pass_name}, Numba loop vs naive: {s:.0f}x faster "
+                         f"(target: >= 100x) -> {'MET' if s >= 100 else 'NOT MET'}")
+    return lines
+
+
+def plot(rows: list[dict], path, title: str) -> None:
+    plt = common.pyplot()
+    groups = [("batch", "batch size N"), ("channels", "C_in (C_out = 2 C_in)"),
+              ("size", "image size H = W"), ("kernel", "kernel size k (padding k // 2)")]
+    groups = [g for g in groups if any(r["case"]["group"] == g[0] for r in rows)]
+    if not groups:
+        return
+    fig, axes = plt.subplots(2, len(groups), figsize=(4.2 * len(groups), 7.5), squeeze=False)
+    colours = {"naive": "tab:red", "loop": "tab:orange", "im2col": "tab:blue",
+               "torch": "tab:green"}
+    key_of = {"batch": "n", "channels": "c_in", "size": "size", "kernel": "k"}
+    for col, (group, xlabel) in enumerate(groups):
+        for row_i, pass_name in enumerate(PASSES):
+            ax = axes[row_i][col]
+            for method in METHOD_ORDER:
+                pts = sorted((r["case"][key_of[group]], r["timing"]["median"] * 1e3,
+                              r["timing"]["q1"] * 1e3, r["timing"]["q3"] * 1e3,
+                              r["extrapolated"])
+                             for r in rows if r["case"]["group"] == group
+                             and r["method"] == method and r["pass"] == pass_name
+                             and "timing" in r)
+                if not pts:
+                    continue
+                xs, ys, lo, hi, extra = zip(*pts)
+                label = METHOD_LABEL[method] + (" (extrapolated from small N)"
+                                                if any(extra) else "")
+                ax.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo)],
+                                          [h - y for y, h in zip(ys, hi)]],
+                            marker="o", ms=4, capsize=2, color=colours[method],
+                            linestyle="--" if any(extra) else "-", label=label)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{pass_name} time per call (ms)")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.set_title(f"{pass_name}, varying {group}", fontsize=10)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = common.make_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed repeats per row (default 7; 3 with --quick)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds per row (a method and a pass): fewer repeats when a "
+                             "call is slow, never fewer than 3 (default 3; 0.2 with --quick)")
+    parser.add_argument("--naive-batch", type=int, default=2,
+                        help="batch on which the naive loops are timed; their time is scaled "
+                             "linearly to the full batch (default %(default)s)")
+    parser.add_argument("--naive-max-seconds", type=float, default=20.0,
+                        help="skip a naive row predicted to take longer per call "
+                             "(default %(default)s)")
+    parser.add_argument("--no-sweep", action="store_true",
+                        help="only the lecture's two layers")
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 7
+    if args.budget is None:
+        args.budget = 0.2 if args.quick else 3.0
+    if args.quick:
+        args.naive_batch = 1
+
+    threads = common.configure_threads(args.threads)
+    torch = common.import_torch(disabled=args.no_torch)
+    methods, missing = available_methods(torch)
+    if torch is not None:
+        methods.append("torch")
+    info = common.machine_info(threads)
+    common.log(common.format_machine(info))
+    if missing:
+        common.log(f"NOTE: {missing}")
+
+    peak_start = common.matmul_peak(512 if args.quick else 2048, repeats=3 if args.quick else 7)
+    common.log(f"float32 matmul peak (start): {peak_start['best_gflops']:.1f} GFLOP/s "
+               f"(median {peak_start['median_gflops']:.1f})")
+
+    checks = {}
+    if torch is not None and len(methods) > 1:
+        for case in lecture_cases(quick=True):
+            checks[case.name] = check_against_torch(case, [m for m in methods if m != "torch"],
+                                                    torch)
+        common.log(f"max |minicnn - PyTorch| (outputs, relative grads): {checks}")
+
+    rows = []
+    naive_rate: dict = {}
+    common.log("lecture layers:")
+    for case in lecture_cases(args.quick):
+        rows += run_case(case, methods, args, naive_rate)
+    if not args.no_sweep:
+        common.log("sweep around conv2:")
+        for case in sweep_cases(args.quick):
+            rows += run_case(case, methods, args, naive_rate)
+
+    peak_end = common.matmul_peak(512 if args.quick else 2048, repeats=3 if args.quick else 7)
+    peak = max(peak_start["best_gflops"], peak_end["best_gflops"])
+    info["load_average_at_end"] = common.load_average()
+    common.log(f"float32 matmul peak (end): {peak_end['best_gflops']:.1f} GFLOP/s; "
+               f"using {peak:.1f}")
+    derive(rows, peak)
+
+    lecture_rows = [r for r in rows if r["case"]["group"] == "lecture"]
+    sweep_rows = [r for r in rows if r["case"]["group"] != "lecture"]
+    summary = summary_lines(rows)
+    md = [f"# Convolution benchmark{' (QUICK: sizes too small to mean anything)' if args.quick else ''}",
+          "", f"Command: `{common.command_line()}`", "", common.format_machine(info), "",
+          f"float32 matmul peak in this run: **{peak:.1f} GFLOP/s** (best of "
+          f"{peak_start['n']}x{peak_start['n']} `np.matmul`; start {peak_start['best_gflops']:.1f}, "
+          f"end {peak_end['best_gflops']:.1f})", ""]
+    if missing:
+        md += [f"NOTE: {missing}", ""]
+    if checks:
+        md += ["Correctness check against PyTorch (max abs error of the output, and of each "
+               "gradient relative to its largest entry, batch 2): "
+               + ", ".join(f"{layer}: " + ", ".join(f"{m} {e:.1e}" for m, e in errs.items())
+                           for layer, errs in checks.items()), ""]
+    md += ["Forward flops = 2 N C_out H_out W_out C_in k^2; forward+backward counted as 3x. "
+           "Median of repeats (repeats x calls averaged per repeat), IQR = interquartile range. "
+           f"Naive rows are timed at N={args.naive_batch} and scaled linearly to the full "
+           "batch (*extrapolated*).", "",
+           "## The lecture's layers", "",
+           "conv1: " + lecture_cases(args.quick)[0].label() + "; conv2: "
+           + lecture_cases(args.quick)[1].label(), "", table(lecture_rows, "layer"), ""]
+    if summary:
+        md += ["Targets:", "", *summary, ""]
+    if sweep_rows:
+        md += ["## Sweep around conv2 (N=64, 32->64, 14x14, k=3, padding k//2)", "",
+               table(sweep_rows, "varied"), ""]
+        png = common.output_path(args, "conv", "png")
+        plot(sweep_rows, png, f"minicnn conv2d vs PyTorch, {threads} threads, "
+                              f"{info['cpu']}; BLAS {common.blas_summary(info)}")
+        md += [f"![time vs problem size]({png.name})", ""]
+    md_path = common.output_path(args, "conv", "md")
+    common.write_text(md_path, "\n".join(md))
+    common.write_json(common.output_path(args, "conv", "json"),
+                      {"command": common.command_line(), "machine": info,
+                       "peak": {"start": peak_start, "end": peak_end, "used_gflops": peak},
+                       "checks": checks, "rows": rows})
+    common.log("\n".join(summary))
+    common.log(f"wrote {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
