@@ -1,0 +1,60 @@
+"""Activation functions: ReLU.
+
+    ReLU(x) = max(0, x)                   dReLU/dx = 1 where x > 0, else 0
+
+The derivative at exactly 0 is taken to be 0, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minicnn.functional._common import check_array
+from minicnn.kernels.elementwise import relu_backward_kernel
+
+
+def relu_forward(x):
+    """Rectified linear unit, elementwise.
+
+    ReLU(x) = max(0, x)
+
+    Parameters
+    ----------
+    x : array of any shape, float32 or float64
+
+    Returns
+    -------
+    out : array, same shape and dtype as x
+    cache : tuple ``(x,)``, the input (the gradient only needs to know where x > 0)
+    """
+    check_array(x, "x", "relu")
+    # BEGIN SOLUTION
+    out = np.maximum(x, 0)      # a Python 0 keeps x's dtype (NEP 50): float32 stays float32
+    cache = (x,)
+    # END SOLUTION
+    return out, cache
+
+
+def relu_backward(dout, cache):
+    """Gradient of ReLU: the upstream gradient passes where the input was positive.
+
+    dL/dx = dL/dout * 1[x > 0]
+
+    Parameters
+    ----------
+    dout : array, same shape as x, upstream gradient dL/dout
+    cache : tuple ``(x,)`` from ``relu_forward``
+
+    Returns
+    -------
+    dx : array, same shape and dtype as x
+    """
+    (x,) = cache
+    check_array(dout, "dout", "relu_backward")
+    if dout.shape != x.shape:
+        raise ValueError(f"relu_backward: dout has shape {dout.shape} but the input to "
+                         f"relu_forward had shape {x.shape}")
+    # BEGIN SOLUTION
+    dx = relu_backward_kernel(dout, x)    # fused: dx = where(x > 0, dout, 0), one pass
+    # END SOLUTION
+    return dx
