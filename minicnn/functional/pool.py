@@ -278,8 +278,9 @@ def _max_pool2d_backward_numpy(dout, argmax, x_shape):
     n_batch, channels, height, width = x_shape
     planes = n_batch * channels
     dx = np.zeros((planes, height * width), dtype=dout.dtype)
-    plane_index = np.broadcast_to(np.arange(planes)[:, None], (planes, argmax.shape[2] * argmax.shape[3]))
-    np.add.at(dx, (plane_index, argmax.reshape(planes, -1)), dout.reshape(planes, -1))
+    flat_argmax = argmax.reshape(planes, -1)                      # (N*C, H_out*W_out)
+    plane_index = np.broadcast_to(np.arange(planes)[:, None], flat_argmax.shape)
+    np.add.at(dx, (plane_index, flat_argmax), dout.reshape(planes, -1))
     return dx.reshape(x_shape)
 
 
