@@ -1,0 +1,406 @@
+"""2-d convolution (cross-correlation, as in PyTorch): forward and backward, three ways.
+
+The lecture's convolution, for image n, filter o and output position (i, j):
+
+    Z[n, o, i, j] = sum_c sum_u sum_v W[o, c, u, v] * X_pad[n, c, i*s + u, j*s + v] + b[o]
+
+where X_pad is the input with p zeros on each side and
+
+    H_out = floor((H - k + 2p) / s) + 1.
+
+Its gradients follow from the chain rule, one term of the sum at a time:
+
+    dL/db[o]          = sum_n sum_i sum_j dZ[n, o, i, j]
+    dL/dW[o, c, u, v] = sum_n sum_i sum_j dZ[n, o, i, j] * X_pad[n, c, i*s + u, j*s + v]
+    dL/dX_pad[n, c, i*s + u, j*s + v] += W[o, c, u, v] * dZ[n, o, i, j]   (for every o, u, v, i, j)
+
+and dL/dX is dL/dX_pad without its padding.
+
+Three implementations compute exactly this (``method=``):
+
+- ``"naive"``  : Python loops that read like the sum above. The reference; very slow.
+- ``"loop"``   : the same loops compiled with Numba (minicnn/kernels/conv.py).
+- ``"im2col"`` : every receptive field unfolded into a column, then ONE matrix product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minicnn.functional._common import as_pair, check_array, output_shape2d
+from minicnn.kernels.conv import (col2im, conv2d_loop_backward_input,
+                                  conv2d_loop_backward_weight, conv2d_loop_forward, im2col)
+
+__all__ = ["CONV_METHODS", "DEFAULT_METHOD", "conv2d_forward", "conv2d_backward"]
+
+CONV_METHODS = ("naive", "loop", "im2col")
+
+# The fastest method for the lecture's layers, float32, N=64, forward + backward, median ms
+# (2-core machine shared with other jobs; PyTorch 2.13 CPU measured in the same run):
+#   TODO numbers
+DEFAULT_METHOD = "im2col"
+
+_FUNC = "conv2d"
+_FUNC_BACKWARD = "conv2d_backward"
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
+    """2-d convolution of a batch of images with a bank of filters.
+
+    Z[n, o, i, j] = sum_c sum_u sum_v W[o, c, u, v] * X_pad[n, c, i*s + u, j*s + v] + b[o]
+
+    Parameters
+    ----------
+    x : (N, C_in, H, W) float32 or float64 array
+    weight : (C_out, C_in, kH, kW) array of x's dtype
+    bias : (C_out,) array of x's dtype, or None for no bias
+    stride : int or (int, int), >= 1
+    padding : int or (int, int), >= 0; zeros added on each side of H and W
+    method : "naive", "loop", "im2col", or None for ``DEFAULT_METHOD``
+
+    Returns
+    -------
+    out : (N, C_out, H_out, W_out) array of x's dtype,
+          H_out = (H + 2*p_h - kH) // s_h + 1, W_out = (W + 2*p_w - kW) // s_w + 1
+    cache : tuple ``(method, saved, weight, stride, padding, x_shape, has_bias)`` of plain data:
+        method : str, which implementation ran (conv2d_backward dispatches on it)
+        saved : for "naive" and "loop", the padded input X_pad (N, C_in, H + 2p_h, W + 2p_w);
+                for "im2col", the columns (C_in*kH*kW, N*H_out*W_out)
+        weight : the weight array (C_out, C_in, kH, kW)
+        stride, padding : (int, int) pairs
+        x_shape : (N, C_in, H, W)
+        has_bias : bool, False when bias was None (then conv2d_backward returns dbias=None)
+
+    Raises
+    ------
+    ValueError, TypeError
+        With a message naming conv2d and the shapes, for a bad rank, a channel or bias
+        mismatch, mismatched dtypes, a kernel larger than the padded input or an unknown method.
+    """
+    method = _check_method(method)
+    stride = as_pair(stride, "stride", _FUNC)
+    padding = as_pair(padding, "padding", _FUNC, minimum=0)
+    _check_inputs(x, weight, bias)
+    n_batch, _, height, width = x.shape
+    out_h, out_w = output_shape2d(height, width, weight.shape[2:], stride, padding, func=_FUNC)
+    weight_c = np.ascontiguousarray(weight)
+
+    if method == "im2col":
+        out, saved = _conv2d_im2col_forward(x, weight_c, bias, stride, padding)
+    else:
+        saved = _pad(x, padding)                          # X_pad: (N, C_in, H + 2p_h, W + 2p_w)
+        if method == "naive":
+            out = _conv2d_naive_forward(saved, weight_c, bias, stride)
+        else:
+            out = conv2d_loop_forward(saved, weight_c, stride[0], stride[1])
+            if bias is not None:
+                out += bias.reshape(1, -1, 1, 1)
+    assert out.shape == (n_batch, weight.shape[0], out_h, out_w)
+    cache = (method, saved, weight_c, stride, padding, tuple(x.shape), bias is not None)
+    return out, cache
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of the convolution with respect to its input, weight and bias.
+
+    dL/db[o]          = sum_n sum_i sum_j dZ[n, o, i, j]
+    dL/dW[o, c, u, v] = sum_n sum_i sum_j dZ[n, o, i, j] * X_pad[n, c, i*s + u, j*s + v]
+    dL/dX_pad[n, c, i*s + u, j*s + v] += W[o, c, u, v] * dZ[n, o, i, j]
+
+    Parameters
+    ----------
+    dout : (N, C_out, H_out, W_out) array, dL/dZ; cast to the forward pass's dtype
+    cache : the cache returned by conv2d_forward (any method; the same method runs backward)
+
+    Returns
+    -------
+    dx : (N, C_in, H, W) array
+    dweight : (C_out, C_in, kH, kW) array
+    dbias : (C_out,) array, or None when the forward pass had no bias
+    """
+    method, saved, weight, stride, padding, x_shape, has_bias = _check_cache(cache)
+    dout = _check_dout(dout, weight, stride, padding, x_shape)
+
+    if method == "im2col":
+        dx, dweight, dbias = _conv2d_im2col_backward(dout, saved, weight, stride, padding,
+                                                     x_shape)
+    else:
+        x_padded = saved
+        if method == "naive":
+            dx_padded, dweight, dbias = _conv2d_naive_backward(dout, x_padded, weight, stride)
+        else:
+            dx_padded = conv2d_loop_backward_input(dout, weight, stride[0], stride[1],
+                                                   x_padded.shape[2], x_padded.shape[3])
+            dweight = conv2d_loop_backward_weight(dout, x_padded, weight.shape[2],
+                                                  weight.shape[3], stride[0], stride[1])
+            dbias = dout.sum(axis=(0, 2, 3))
+        dx = _unpad(dx_padded, padding)
+    return dx, dweight, (dbias if has_bias else None)
+
+
+# --------------------------------------------------------------------------------------------
+# "naive": the lecture's sum as Python loops (the reference every fast path is tested against)
+# --------------------------------------------------------------------------------------------
+
+def _conv2d_naive_forward(x_padded, weight, bias, stride):
+    """Convolution forward pass with plain Python loops, exactly as the lecture writes it.
+
+    Z[n, o, i, j] = sum_c sum_u sum_v W[o, c, u, v] * X_pad[n, c, i*s_h + u, j*s_w + v] + b[o]
+
+    Loop over n, o, i, j; the sum over (c, u, v) is one ``np.sum`` over the window
+    ``X_pad[n, :, i*s_h : i*s_h + kH, j*s_w : j*s_w + kW]`` multiplied by ``W[o]``.
+
+    Parameters
+    ----------
+    x_padded : (N, C_in, H_pad, W_pad) array, the input already zero-padded
+    weight : (C_out, C_in, kH, kW) array
+    bias : (C_out,) array or None (None: no bias term)
+    stride : (s_h, s_w) pair of ints
+
+    Returns
+    -------
+    out : (N, C_out, H_out, W_out) array of x_padded's dtype,
+          H_out = (H_pad - kH) // s_h + 1, W_out = (W_pad - kW) // s_w + 1
+    """
+    # BEGIN SOLUTION
+    n_batch, _, padded_h, padded_w = x_padded.shape
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    stride_h, stride_w = stride
+    out_h = (padded_h - kernel_h) // stride_h + 1
+    out_w = (padded_w - kernel_w) // stride_w + 1
+    out = np.zeros((n_batch, out_channels, out_h, out_w), dtype=x_padded.dtype)
+    for n in range(n_batch):
+        for o in range(out_channels):
+            for i in range(out_h):
+                for j in range(out_w):
+                    top, left = i * stride_h, j * stride_w
+                    window = x_padded[n, :, top:top + kernel_h, left:left + kernel_w]
+                    out[n, o, i, j] = np.sum(weight[o] * window)    # sum over (c, u, v)
+                    if bias is not None:
+                        out[n, o, i, j] += bias[o]
+    return out
+    # END SOLUTION
+
+
+def _conv2d_naive_backward(dout, x_padded, weight, stride):
+    """Convolution backward pass with plain Python loops.
+
+    For every output position (n, o, i, j), with g = dZ[n, o, i, j] and
+    window = X_pad[n, :, i*s_h : i*s_h + kH, j*s_w : j*s_w + kW]  (shape (C_in, kH, kW)):
+
+        dL/db[o]        += g
+        dL/dW[o]        += g * window
+        dL/dX_pad[n, :, i*s_h : i*s_h + kH, j*s_w : j*s_w + kW] += g * W[o]
+
+    (the last line is the lecture's dX_pad[n, c, i*s + u, j*s + v] += W[o, c, u, v] * dZ[n, o, i, j]
+    for all (c, u, v) at once; overlapping windows add up).
+
+    Parameters
+    ----------
+    dout : (N, C_out, H_out, W_out) array, dL/dZ
+    x_padded : (N, C_in, H_pad, W_pad) array, the zero-padded input of the forward pass
+    weight : (C_out, C_in, kH, kW) array
+    stride : (s_h, s_w) pair of ints
+
+    Returns
+    -------
+    dx_padded : (N, C_in, H_pad, W_pad) array, dL/dX_pad (the caller strips the padding)
+    dweight : (C_out, C_in, kH, kW) array
+    dbias : (C_out,) array
+    """
+    # BEGIN SOLUTION
+    n_batch, out_channels, out_h, out_w = dout.shape
+    _, _, kernel_h, kernel_w = weight.shape
+    stride_h, stride_w = stride
+    dx_padded = np.zeros_like(x_padded)
+    dweight = np.zeros_like(weight)
+    dbias = np.zeros(out_channels, dtype=dout.dtype)
+    for n in range(n_batch):
+        for o in range(out_channels):
+            for i in range(out_h):
+                for j in range(out_w):
+                    top, left = i * stride_h, j * stride_w
+                    grad = dout[n, o, i, j]
+                    window = x_padded[n, :, top:top + kernel_h, left:left + kernel_w]
+                    dbias[o] += grad
+                    dweight[o] += grad * window
+                    dx_padded[n, :, top:top + kernel_h, left:left + kernel_w] += grad * weight[o]
+    return dx_padded, dweight, dbias
+    # END SOLUTION
+
+
+# --------------------------------------------------------------------------------------------
+# "im2col": unfold, then one matrix product
+# --------------------------------------------------------------------------------------------
+
+def _conv2d_im2col_forward(x, weight, bias, stride, padding):
+    """Convolution as one matrix product over unfolded receptive fields.
+
+    im2col writes every (C_in, kH, kW) window of X_pad as one column:
+
+        cols[(c, u, v), (n, i, j)] = X_pad[n, c, i*s_h + u, j*s_w + v]
+
+    so the lecture's sum over (c, u, v) becomes a matrix product with the flattened filters:
+
+        Z[n, o, i, j] = (W_mat @ cols)[o, (n, i, j)] + b[o],   W_mat = W.reshape(C_out, -1)
+
+    Parameters
+    ----------
+    x : (N, C_in, H, W) array, unpadded (im2col writes the zeros of the padding itself)
+    weight : (C_out, C_in, kH, kW) C-contiguous array
+    bias : (C_out,) array or None
+    stride, padding : (int, int) pairs
+
+    Returns
+    -------
+    out : (N, C_out, H_out, W_out) C-contiguous array of x's dtype
+    cols : (C_in*kH*kW, N*H_out*W_out) array, kept for the backward pass; built with
+           ``minicnn.kernels.conv.im2col(x, kH, kW, s_h, s_w, p_h, p_w)``
+    """
+    # BEGIN SOLUTION
+    n_batch = x.shape[0]
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    cols = im2col(np.ascontiguousarray(x), kernel_h, kernel_w, *stride, *padding)
+    weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
+    out_matrix = weight_matrix @ cols                            # (C_out, N*H_out*W_out)
+    out_h = (x.shape[2] - kernel_h + 2 * padding[0]) // stride[0] + 1
+    out_w = (x.shape[3] - kernel_w + 2 * padding[1]) // stride[1] + 1
+    # (C_out, N, H_out, W_out) -> (N, C_out, H_out, W_out), copied once into NCHW order
+    out_by_channel = out_matrix.reshape(out_channels, n_batch, out_h, out_w)
+    out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
+    if bias is None:
+        out[...] = out_by_channel.transpose(1, 0, 2, 3)
+    else:
+        np.add(out_by_channel.transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1), out=out)
+    return out, cols
+    # END SOLUTION
+
+
+def _conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
+    """Backward pass of the im2col convolution: two matrix products and a col2im.
+
+    With dZ_mat[o, (n, i, j)] = dZ[n, o, i, j]  (shape (C_out, N*H_out*W_out)):
+
+        dL/db     = dZ_mat.sum(axis=1)
+        dL/dW     = (dZ_mat @ cols.T).reshape(C_out, C_in, kH, kW)
+        dL/dcols  = W_mat.T @ dZ_mat                       (C_in*kH*kW, N*H_out*W_out)
+        dL/dX     = col2im(dL/dcols): every column entry added back onto the input pixel it
+                    was copied from, X_pad[n, c, i*s_h + u, j*s_w + v], padding dropped;
+                    ``minicnn.kernels.conv.col2im(dcols, N, C_in, H, W, kH, kW, s_h, s_w, p_h, p_w)``
+
+    Parameters
+    ----------
+    dout : (N, C_out, H_out, W_out) array
+    cols : (C_in*kH*kW, N*H_out*W_out) array from the forward pass
+    weight : (C_out, C_in, kH, kW) C-contiguous array
+    stride, padding : (int, int) pairs
+    x_shape : (N, C_in, H, W)
+
+    Returns
+    -------
+    dx : (N, C_in, H, W) array
+    dweight : (C_out, C_in, kH, kW) array
+    dbias : (C_out,) array
+    """
+    # BEGIN SOLUTION
+    n_batch, channels, height, width = x_shape
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    # (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out) -> (C_out, N*H_out*W_out): one copy
+    dout_matrix = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)
+    dbias = dout_matrix.sum(axis=1)
+    dweight = (dout_matrix @ cols.T).reshape(weight.shape)
+    dcols = weight.reshape(out_channels, -1).T @ dout_matrix    # (C_in*kH*kW, N*H_out*W_out)
+    dx = col2im(dcols, n_batch, channels, height, width, kernel_h, kernel_w, *stride, *padding)
+    return dx, dweight, dbias
+    # END SOLUTION
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers: padding and input checks
+# --------------------------------------------------------------------------------------------
+
+def _pad(x, padding):
+    """X_pad: ``x`` with ``padding`` zeros on each side of H and W, as a new C-contiguous
+    array (one preallocated buffer and one copy; cheaper than np.pad)."""
+    pad_h, pad_w = padding
+    if pad_h == 0 and pad_w == 0:
+        return np.ascontiguousarray(x)
+    n_batch, channels, height, width = x.shape
+    x_padded = np.zeros((n_batch, channels, height + 2 * pad_h, width + 2 * pad_w),
+                        dtype=x.dtype)
+    x_padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width] = x
+    return x_padded
+
+
+def _unpad(x_padded, padding):
+    """The inverse of _pad: the interior of ``x_padded``, C-contiguous."""
+    pad_h, pad_w = padding
+    if pad_h == 0 and pad_w == 0:
+        return x_padded
+    height = x_padded.shape[2] - 2 * pad_h
+    width = x_padded.shape[3] - 2 * pad_w
+    return np.ascontiguousarray(x_padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
+
+
+def _check_method(method):
+    if method is None:
+        return DEFAULT_METHOD
+    if method not in CONV_METHODS:
+        valid = ", ".join(repr(m) for m in CONV_METHODS)
+        raise ValueError(f"{_FUNC}: unknown method {method!r}; valid methods are {valid} "
+                         f"(or None for the default, {DEFAULT_METHOD!r})")
+    return method
+
+
+def _check_inputs(x, weight, bias):
+    """Fail early, naming conv2d and the shapes, instead of deep inside NumPy."""
+    check_array(x, "x", _FUNC)
+    check_array(weight, "weight", _FUNC)
+    if x.ndim != 4:
+        hint = " (a single image? add the batch axis: x[None])" if x.ndim == 3 else ""
+        raise ValueError(f"{_FUNC}: x must be 4-d (N, C_in, H, W), got shape {x.shape}{hint}")
+    if weight.ndim != 4:
+        raise ValueError(f"{_FUNC}: weight must be 4-d (C_out, C_in, kH, kW), "
+                         f"got shape {weight.shape}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{_FUNC}: x is {x.dtype} but weight is {weight.dtype}; they must "
+                        f"match (convert one, e.g. x.astype(np.{weight.dtype}))")
+    if min(weight.shape) < 1:
+        raise ValueError(f"{_FUNC}: weight shape {weight.shape} has an empty axis; "
+                         f"expected (C_out, C_in, kH, kW), all >= 1")
+    out_channels, in_channels = weight.shape[:2]
+    if x.shape[1] != in_channels:
+        raise ValueError(f"{_FUNC}: input has {x.shape[1]} channels but weight expects "
+                         f"{in_channels} (weight shape {weight.shape}, x shape {x.shape}); "
+                         f"in_channels must equal the channels of the input")
+    if bias is not None:
+        check_array(bias, "bias", _FUNC)
+        if bias.shape != (out_channels,):
+            raise ValueError(f"{_FUNC}: bias must have shape (C_out,) = ({out_channels},) "
+                             f"for weight shape {weight.shape}, got shape {bias.shape}")
+        if bias.dtype != x.dtype:
+            raise TypeError(f"{_FUNC}: bias is {bias.dtype} but x and weight are {x.dtype}; "
+                            f"they must match")
+
+
+def _check_cache(cache):
+    if not (isinstance(cache, tuple) and len(cache) == 7 and cache[0] in CONV_METHODS):
+        raise TypeError(f"{_FUNC_BACKWARD}: cache must be the tuple returned by "
+                        f"conv2d_forward (method, saved, weight, stride, padding, x_shape, "
+                        f"has_bias), got {type(cache).__name__}")
+    return cache
+
+
+def _check_dout(dout, weight, stride, padding, x_shape):
+    check_array(dout, "dout", _FUNC_BACKWARD, ndim=4)
+    out_hw = output_shape2d(x_shape[2], x_shape[3], weight.shape[2:], stride, padding,
+                            func=_FUNC_BACKWARD)
+    expected = (x_shape[0], weight.shape[0], *out_hw)
+    if dout.shape != expected:
+        raise ValueError(f"{_FUNC_BACKWARD}: dout has shape {dout.shape} but the forward "
+                         f"output had shape {expected} (N, C_out, H_out, W_out)")
+    return np.ascontiguousarray(dout, dtype=weight.dtype)
