@@ -156,17 +156,19 @@ def batch_norm_backward_dx_numpy(dout3, x3, mean, a, b, k):
 @njit(cache=True)
 def _relu_forward_flat(x):
     out = np.empty(x.shape, x.dtype)
+    zero = x.dtype.type(0)                    # typed: no int/float unification in the loop
     for i in range(x.size):
         value = x[i]
-        out[i] = 0 if value < 0 else value    # NaN is not < 0: it propagates, as in PyTorch
+        out[i] = zero if value < zero else value    # NaN is not < 0: it propagates, as torch
     return out
 
 
 @njit(cache=True)
 def _relu_backward_flat(dout, x):
     dx = np.empty(dout.shape, dout.dtype)
+    zero = dout.dtype.type(0)
     for i in range(dout.size):
-        dx[i] = dout[i] if x[i] > 0 else 0
+        dx[i] = dout[i] if x[i] > 0 else zero
     return dx
 
 
