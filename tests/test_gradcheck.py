@@ -1,5 +1,7 @@
 """minicnn.gradcheck: the finite-difference tools students and the suite rely on."""
 
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -140,3 +142,41 @@ def test_check_gradients_rejects_non_float_inputs():
 def test_report_threshold():
     assert not GradCheckReport("layer", {"x": 2e-7}).passed
     assert GradCheckReport("layer", {"x": 2e-7}, threshold=1e-6).passed
+
+
+LAYERS = [
+    "conv2d naive", "conv2d loop", "conv2d im2col", "max_pool2d k=2", "max_pool2d k=3 s=2",
+    "max_pool2d k=3 s=1", "avg_pool2d", "global_avg_pool2d", "batch_norm1d train",
+    "batch_norm1d eval", "batch_norm2d train", "batch_norm2d eval", "linear", "flatten", "relu",
+    "dropout", "cross_entropy  ", "cross_entropy weighted",
+]
+
+
+def test_module_checks_every_layer_and_exits_zero():
+    result = subprocess.run([sys.executable, "-m", "minicnn.gradcheck"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for layer in LAYERS:
+        matching = [line for line in lines if layer in line]
+        assert matching, f"no report line for {layer!r}:\n{result.stdout}"
+        assert all(line.startswith("PASS") for line in matching), "\n".join(matching)
+    assert "FAIL" not in result.stdout
+
+
+def test_main_reports_a_layer_that_cannot_run_and_exits_non_zero(monkeypatch, capsys):
+    from minicnn import gradcheck
+
+    def broken():
+        raise NotImplementedError("relu_forward: implement relu_forward")
+
+    def fine():
+        return check_gradients(_square_forward, _square_backward, {"x": np.ones(3) + 0.5},
+                               name="square")
+
+    monkeypatch.setattr(gradcheck, "_layer_checks", lambda rng: [("relu", broken),
+                                                                 ("square", fine)])
+    assert gradcheck.main([]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  relu" in out and "NotImplementedError: relu_forward" in out
+    assert "PASS  square" in out and "1 of 2 gradient checks FAILED: relu" in out
