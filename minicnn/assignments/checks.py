@@ -39,8 +39,9 @@ FD_STEP = 1e-6
 TAG_HINTS = {
     "stride": "did you handle the stride (window (i, j) starts at (i*stride, j*stride))?",
     "padding": "did you handle the padding (pad the input; drop the padded border from dx)?",
-    "overlap": "with overlapping windows (stride < kernel) the gradients of different windows "
-               "must add up (+=, not =)",
+    "overlap": "with overlapping windows (stride < kernel): window (i, j) starts at "
+               "(i*stride, j*stride), and the gradients of windows that share an input add up "
+               "(+=, not =)",
     "batch1": "does it work for a batch of one (no squeeze, no hard-coded N)?",
     "nonsquare": "are the height and width (or kH and kW) swapped somewhere?",
     "kernel1": "does it work for a 1x1 kernel?",
@@ -52,10 +53,13 @@ TAG_HINTS = {
     "weighted": "with class weights, the mean divides by the sum of the target classes' weights",
     "large_logits": "subtract the largest logit before exp (log-sum-exp) so large logits do "
                     "not overflow",
-    "ties": "with tied maxima, the gradient goes to one position only (the first maximum)",
     "weight_decay": "weight_decay: check where it enters the update",
     "momentum": "momentum: check the velocity buffer (PyTorch's convention: v = mu*v + g)",
     "nesterov": "nesterov: the update uses g + mu*v",
+    "adamw": "AdamW decouples weight decay: p = p * (1 - lr*weight_decay), then an Adam step "
+             "on the plain gradient (no L2 term in m and v)",
+    "dampening": "dampening scales the gradient added to the momentum buffer (not on the "
+                 "first step)",
     "float32": "float32 input must give float32 results (check the dtype of what you create)",
 }
 

@@ -87,6 +87,33 @@ _DROPOUT = [dict(name="p0.5", shape=(100, 120), p=0.5),
             dict(name="float32_p0.3", shape=(60, 70), p=0.3, dtype="float32")]
 
 
+_SGD = [dict(name="plain", optimizer="SGD", kwargs={"lr": 0.1}, shapes=[(4, 3), (3,)], steps=3),
+        dict(name="momentum", optimizer="SGD", kwargs={"lr": 0.05, "momentum": 0.9},
+             shapes=[(2, 3, 2)], steps=4, tags=("momentum",)),
+        dict(name="dampening", optimizer="SGD",
+             kwargs={"lr": 0.05, "momentum": 0.8, "dampening": 0.3}, shapes=[(5,)], steps=4,
+             tags=("momentum", "dampening")),
+        dict(name="nesterov", optimizer="SGD",
+             kwargs={"lr": 0.02, "momentum": 0.9, "nesterov": True}, shapes=[(3, 3)], steps=4,
+             tags=("momentum", "nesterov")),
+        dict(name="weight_decay", optimizer="SGD",
+             kwargs={"lr": 0.1, "momentum": 0.5, "weight_decay": 0.05}, shapes=[(6,)], steps=3,
+             tags=("momentum", "weight_decay")),
+        dict(name="float32", optimizer="SGD", kwargs={"lr": 0.1, "momentum": 0.9},
+             shapes=[(4, 4)], steps=3, dtype="float32", tags=("momentum",))]
+
+_ADAM = [dict(name="adam", optimizer="Adam", kwargs={"lr": 0.01}, shapes=[(4, 3), (3,)], steps=4),
+         dict(name="adam_betas", optimizer="Adam",
+              kwargs={"lr": 0.003, "betas": (0.8, 0.99), "eps": 1e-6}, shapes=[(5,)], steps=5),
+         dict(name="adam_weight_decay", optimizer="Adam",
+              kwargs={"lr": 0.01, "weight_decay": 0.1}, shapes=[(2, 4)], steps=3,
+              tags=("weight_decay",)),
+         dict(name="adamw", optimizer="AdamW", kwargs={"lr": 0.01, "weight_decay": 0.1},
+              shapes=[(3, 2), (2,)], steps=4, tags=("weight_decay", "adamw")),
+         dict(name="float32", optimizer="Adam", kwargs={"lr": 0.01}, shapes=[(3, 3)], steps=3,
+              dtype="float32")]
+
+
 def _fd(items, extra):
     return items + extra
 
@@ -110,6 +137,8 @@ HIDDEN_PARAMS = {
     "batch_norm_backward": _fd(_BN, _BN_FD),
     "dropout_forward": _DROPOUT,
     "dropout_backward": _DROPOUT,
+    "sgd_step": _SGD,
+    "adam_step": _ADAM,
     "cross_entropy_forward": _CE,
     "cross_entropy_backward": _fd(_CE, [dict(name="finite_difference", N=4, K=5, weighted=True,
                                              finite_difference=True, tags=("weighted",))]),

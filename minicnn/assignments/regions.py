@@ -115,8 +115,7 @@ def find_regions(source: str, path: str = "<source>") -> list[Region]:
 
 def stub_line(indent: str, task: str, function: str) -> str:
     """The line that replaces a solution in a student copy."""
-    public = function.rsplit(".", 1)[-1]
-    return (f'{indent}raise NotImplementedError("{task}: implement {public} '
+    return (f'{indent}raise NotImplementedError("{task}: implement {function} '
             f'(see the docstring)")')
 
 

@@ -140,6 +140,12 @@ def _tasks() -> list[Task]:
              ((F + "loss.py", "cross_entropy_backward"),),
              fam.CrossEntropyTask("cross_entropy_backward", "backward"),
              ("cross_entropy_forward",)),
+        Task("sgd_step", 4,
+             "SGD.step: PyTorch's update with momentum, dampening, Nesterov and weight decay",
+             (("minicnn/optim/sgd.py", "SGD.step"),), fam.OptimizerTask("sgd_step")),
+        Task("adam_step", 5,
+             "Adam.step (and AdamW's): moments, bias correction, L2 vs decoupled weight decay",
+             (("minicnn/optim/adam.py", "Adam.step"),), fam.OptimizerTask("adam_step")),
     ]
 
 

@@ -46,6 +46,7 @@ class RunResult:
     seconds: float = 0.0
     stderr: str = ""
     foreign_modules: list = field(default_factory=list)   # minicnn files from elsewhere
+    finished: bool = False          # the child got to the end of its calls
 
     @property
     def problem(self) -> str:
@@ -53,7 +54,7 @@ class RunResult:
         if self.timed_out:
             return (f"timed out after {self.seconds:.0f} s (an infinite loop? the time limit "
                     f"is per task)")
-        if self.returncode not in (0, None):
+        if self.returncode not in (0, None) or not self.finished:
             tail = self.stderr.strip().splitlines()[-1:] if self.stderr.strip() else []
             extra = f": {tail[0][:300]}" if tail else ""
             return (f"the process stopped with exit code {self.returncode} before finishing "
@@ -133,6 +134,7 @@ def run_calls(root, calls, arrays, ref_caches=None, timeout=60.0) -> RunResult:
         except OSError:
             pass
         out_dir = work / "out"
+        result.finished = (out_dir / "done").is_file()
         for n, call in enumerate(calls):
             status_path, npz_path = out_dir / f"{n}.json", out_dir / f"{n}.npz"
             outcome = CallOutcome(error=None)

@@ -1,0 +1,312 @@
+"""Release -> (restore | inject a bug | misbehave) -> grade, end to end.
+
+Every grade spawns one process per task, so most tests grade only the tasks they are about.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from minicnn.assignments.grade import grade_submission
+from minicnn.assignments.registry import SOURCE_ROOT, TASKS
+from minicnn.assignments.regions import find_regions, region_text
+from minicnn.assignments.release import restore
+
+from assignment_helpers import SEED, inject, make_copy
+
+pytestmark = pytest.mark.slow
+
+
+def _by_task(report):
+    return {t.task: t for t in report.tasks}
+
+
+def _assert_only_failure(report, bad_task, *phrases):
+    tasks = _by_task(report)
+    bad = tasks.pop(bad_task)
+    assert not bad.passed and bad.points == 0, bad.message
+    for phrase in phrases:
+        assert phrase in bad.message, bad.message
+    for other in tasks.values():
+        assert other.passed and other.points == other.max_points, (other.task, other.message)
+
+
+# ------------------------------------------------------------------ untouched, restored, repo
+
+
+def test_untouched_release_earns_nothing_and_says_not_implemented(full_release):
+    report = grade_submission(full_release, seed=SEED, timeout=60)
+    assert [t.task for t in report.tasks] == list(TASKS)
+    assert report.total == 0 and report.max_total == sum(t.points for t in TASKS.values())
+    for task in report.tasks:
+        assert task.points == 0 and not task.passed
+        assert "not implemented" in task.message, (task.task, task.message)
+        assert task.task in task.message                 # the stub names its task
+
+
+def test_restored_release_earns_full_points(full_release, copy_of):
+    copy = copy_of(full_release)
+    restore(copy)
+    report = grade_submission(copy, seed=SEED, timeout=60)
+    assert report.total == report.max_total, report.table()
+    assert all(t.passed for t in report.tasks)
+
+
+def test_the_source_tree_itself_earns_full_points():
+    tasks = ["conv2d_backward", "max_pool2d_backward", "batch_norm_forward", "dropout_backward",
+             "cross_entropy_forward", "adam_step"]
+    report = grade_submission(SOURCE_ROOT, tasks, seed=SEED + 1, timeout=60)
+    assert report.total == report.max_total, report.table()
+
+
+def test_release_contents(full_release):
+    root = full_release
+    assert not (root / "minicnn/assignments/hidden.py").exists()    # hidden checks stay home
+    files = (root.parent / "released_files.txt").read_text().split("\n")
+    assert not [f for f in files if "__pycache__" in f or f.endswith((".pyc", ".nbi", ".nbc"))]
+    assert (root / "setup.cfg").is_file() and (root / "pyproject.toml").is_file()
+    readme = (root / "README.md").read_text()
+    assert "pip install -e ." in readme and "minicnn assignment check" in readme
+    for task in TASKS.values():
+        assert (root / f"minicnn/assignments/public_data/{task.id}.npz").is_file()
+        test_file = (root / f"tests/test_{task.id}.py").read_text()
+        assert f"@pytest.mark.{task.id}" in test_file
+        for path, function in task.regions:
+            text = (root / path).read_text()
+            regions = [r for r in find_regions(text, path) if r.function == function]
+            assert regions, (task.id, function)                 # markers stay
+            assert region_text(text, function).startswith(
+                f'raise NotImplementedError("{task.id}: implement {function}')
+            assert f"def {function.split('.')[-1]}(" in text   # signature kept
+        for path, function in task.strips:
+            assert "is part of the solution" in region_text((root / path).read_text(), function)
+    # the reference code of the stubbed functions is gone
+    assert "np.sum(weight[o] * window)" not in (root / "minicnn/functional/conv.py").read_text()
+
+
+def _python(code, root, timeout=120):
+    env = dict(os.environ, PYTHONPATH=str(root))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_student_copy_imports_everything_with_every_task_stubbed(full_release):
+    proc = _python("""
+        import importlib, pkgutil, minicnn
+        assert minicnn.__file__.startswith(%r), minicnn.__file__
+        for mod in pkgutil.walk_packages(minicnn.__path__, "minicnn."):
+            if mod.name.endswith("__main__"):
+                continue
+            importlib.import_module(mod.name)
+        print("ok")
+    """ % str(full_release), full_release)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_partial_release_runs_the_layers_it_did_not_select(tmp_path):
+    root = make_copy(tmp_path / "conv_only", ["conv2d_forward", "max_pool2d_backward"],
+                     restored=False)
+    proc = _python("""
+        import numpy as np
+        import minicnn.functional as F
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((2, 3, 8, 8))
+        w = rng.standard_normal((4, 3, 3, 3))
+        out, cache = F.conv2d_forward(x, w, None, stride=2, padding=1, method="im2col")
+        dx, dw, db = F.conv2d_backward(np.ones_like(out), cache)
+        pooled, _ = F.max_pool2d_forward(x, 2)
+        bn, _ = F.batch_norm_forward(x, None, None, None, None, True)
+        try:
+            F.conv2d_forward(x, w, None, method="naive")
+        except NotImplementedError as exc:
+            print(exc)
+    """, root)
+    assert proc.returncode == 0, proc.stderr
+    assert "conv2d_forward: implement _conv2d_naive_forward" in proc.stdout
+
+
+# ------------------------------------------------------------------------------- student bugs
+
+CONV_BACKWARD_STRIDE_IGNORED = ("conv2d_backward", None, lambda ref: ref.replace(
+    "top, left = i * stride_h, j * stride_w", "top, left = i, j"))
+
+MAX_POOL_FORWARD_OWN_CACHE = """
+    kernel, stride, padding, (out_h, out_w) = _pool_arguments(x, kernel_size, stride, padding,
+                                                              "max_pool2d_forward")
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    n_batch, channels, height, width = x.shape
+    x_pad = np.full((n_batch, channels, height + 2 * ph + 4 * kh, width + 2 * pw + 4 * kw),
+                    -np.inf, dtype=x.dtype)
+    x_pad[:, :, ph:ph + height, pw:pw + width] = x
+    out = np.empty((n_batch, channels, out_h, out_w), dtype=x.dtype)
+    for i in range(out_h):
+        for j in range(out_w):
+            window = x_pad[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    cache = (x_pad, kernel, stride, padding, x.shape)
+"""
+
+MAX_POOL_BACKWARD_ALL_TIES = """
+    x_pad, kernel, stride, padding, x_shape = cache
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    dx_pad = np.zeros(x_pad.shape, dtype=dout.dtype)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = x_pad[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            is_max = window == window.max(axis=(2, 3), keepdims=True)
+            # BUG: every tied maximum receives the whole gradient
+            dx_pad[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += (
+                is_max * dout[:, :, i, j][:, :, None, None])
+    dx = dx_pad[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
+"""
+
+MAX_POOL_BACKWARD_WRONG_WINDOW = """
+    x_pad, kernel, stride, padding, x_shape = cache
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    dx_pad = np.zeros(x_pad.shape, dtype=dout.dtype)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            # BUG: the window of output (i, j) is taken to start at (i*kH, j*kW), not i*stride
+            window = x_pad[:, :, i * kh:i * kh + kh, j * kw:j * kw + kw]
+            first = window.reshape(window.shape[0], window.shape[1], -1).argmax(axis=2)
+            u, v = np.divmod(first, kw)
+            for n in range(dout.shape[0]):
+                for c in range(dout.shape[1]):
+                    dx_pad[n, c, i * kh + u[n, c], j * kw + v[n, c]] += dout[n, c, i, j]
+    dx = dx_pad[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
+"""
+
+BATCH_NORM_BACKWARD_NO_MEAN_TERM = """
+    channels = x.shape[1]
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, channels) + (1,) * (x.ndim - 2)
+    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+    gamma = np.ones(channels, dtype=x.dtype) if weight is None else weight
+    m = x.size // channels
+    dweight = None if weight is None else np.sum(dout * x_hat, axis=axes)
+    dbias = None if bias is None else np.sum(dout, axis=axes)
+    dxhat = dout * gamma.reshape(shape)
+    # BUG: the path through the batch mean, - sum(dxhat) / m, is missing
+    dx = inv_std.reshape(shape) * (
+        dxhat - x_hat * np.sum(dxhat * x_hat, axis=axes).reshape(shape) / m)
+"""
+
+DROPOUT_NOT_RESCALED = """
+    if not training or p == 0:
+        return x, (None,)
+    keep = rng.random(x.shape, dtype=x.dtype) >= p
+    mask = keep.astype(x.dtype)          # BUG: not rescaled by 1 / (1 - p)
+    out = x * mask
+    cache = (mask,)
+"""
+
+
+def _ref_region(task_id):
+    path, function = TASKS[task_id].regions[0]
+    return region_text((SOURCE_ROOT / path).read_text(), function)
+
+
+BUGS = {
+    # name: (tasks to release and grade, [(task, region body)], the task that must fail,
+    #        phrases its message must contain)
+    "conv_backward_ignores_stride": (
+        ["conv2d_forward", "conv2d_backward"],
+        [("conv2d_backward", lambda: _ref_region("conv2d_backward").replace(
+            "top, left = i * stride_h, j * stride_w", "top, left = i, j"))],
+        "conv2d_backward", ["dx wrong", "did you handle the stride", "dbias correct"]),
+    "max_pool_gradient_to_every_tie": (
+        ["max_pool2d_forward", "max_pool2d_backward"],
+        [("max_pool2d_forward", lambda: MAX_POOL_FORWARD_OWN_CACHE),
+         ("max_pool2d_backward", lambda: MAX_POOL_BACKWARD_ALL_TIES)],
+        "max_pool2d_backward", ["tied maxima", "ONE maximum only"]),
+    "max_pool_gradient_to_wrong_window": (
+        ["max_pool2d_forward", "max_pool2d_backward"],
+        [("max_pool2d_forward", lambda: MAX_POOL_FORWARD_OWN_CACHE),
+         ("max_pool2d_backward", lambda: MAX_POOL_BACKWARD_WRONG_WINDOW)],
+        "max_pool2d_backward", ["dx wrong", "window (i, j) starts at (i*stride"]),
+    "batch_norm_backward_missing_mean_term": (
+        ["batch_norm_forward", "batch_norm_backward"],
+        [("batch_norm_backward", lambda: BATCH_NORM_BACKWARD_NO_MEAN_TERM)],
+        "batch_norm_backward", ["dx wrong", "dweight and dbias correct", "batch mean"]),
+    "dropout_not_rescaled": (
+        ["dropout_forward", "dropout_backward"],
+        [("dropout_forward", lambda: DROPOUT_NOT_RESCALED)],
+        "dropout_forward", ["not rescaled", "1/(1-p)"]),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_a_typical_bug_costs_its_task_only(bug, tmp_path):
+    tasks, edits, bad_task, phrases = BUGS[bug]
+    root = make_copy(tmp_path / bug, tasks, restored=True)
+    for task_id, body in edits:
+        inject(root, task_id, body())
+    report = grade_submission(root, tasks, seed=SEED + 2, timeout=60)
+    _assert_only_failure(report, bad_task, *phrases)
+
+
+def test_wrong_dtype_earns_partial_credit(tmp_path):
+    root = make_copy(tmp_path / "dtype", ["relu_forward", "relu_backward"], restored=True)
+    inject(root, "relu_forward", "out = np.maximum(x, 0).astype(np.float64)\ncache = (x,)")
+    tasks = _by_task(grade_submission(root, ["relu_forward", "relu_backward"], seed=SEED))
+    assert 0 < tasks["relu_forward"].points < tasks["relu_forward"].max_points
+    assert "dtype is not preserved" in tasks["relu_forward"].message
+    assert tasks["relu_backward"].passed
+
+
+# ------------------------------------------------------------------------- misbehaving code
+
+
+def test_hang_exit_and_print_cost_only_their_own_task(tmp_path):
+    tasks = ["relu_forward", "relu_backward", "linear_forward", "linear_backward",
+             "cross_entropy_forward", "dropout_forward"]
+    root = make_copy(tmp_path / "rogue", tasks, restored=True)
+    inject(root, "relu_forward", "while True:\n    pass")
+    inject(root, "linear_forward", "import sys\nsys.exit(3)")
+    inject(root, "cross_entropy_forward", "import os\nos._exit(0)")
+    inject(root, "dropout_forward", "for _ in range(200):\n    print('debug' * 1000)\n"
+           + _ref_region("dropout_forward"))
+    report = grade_submission(root, tasks, seed=SEED, timeout=15, jobs=2)
+    by = _by_task(report)
+    assert by["relu_forward"].points == 0 and "timed out" in by["relu_forward"].message
+    assert by["linear_forward"].points == 0 and "sys.exit" in by["linear_forward"].message
+    assert by["cross_entropy_forward"].points == 0
+    assert "before finishing" in by["cross_entropy_forward"].message
+    for ok in ("relu_backward", "linear_backward", "dropout_forward"):
+        assert by[ok].passed, (ok, by[ok].message)
+
+
+def test_tampering_with_the_tests_and_the_checking_code_changes_nothing(tmp_path):
+    tasks = ["relu_forward", "linear_backward"]
+    root = make_copy(tmp_path / "tamper", tasks, restored=False)
+    shutil.rmtree(root / "tests")
+    forged = 'print("PASS"); import json; raise SystemExit(0)\n'
+    for name in ("_child.py", "checks.py", "engine.py", "runner.py", "families.py"):
+        (root / "minicnn/assignments" / name).write_text(forged)
+    report = grade_submission(root, tasks, seed=SEED, timeout=60)
+    assert report.total == 0 and all("not implemented" in t.message for t in report.tasks)
+    restore(root, tasks)
+    assert grade_submission(root, tasks, seed=SEED, timeout=60).total == report.max_total
+
+
+def test_a_deleted_module_does_not_fall_back_to_the_graders_code(tmp_path):
+    root = make_copy(tmp_path / "missing", ["cross_entropy_forward"], restored=True)
+    (root / "minicnn/functional/loss.py").unlink()
+    report = grade_submission(root, ["cross_entropy_forward"], seed=SEED, timeout=60)
+    assert report.total == 0
+    assert "loss" in report.tasks[0].message
+
+
+def test_grade_json_shape(tmp_path):
+    root = make_copy(tmp_path / "json", ["relu_forward"], restored=False)
+    data = grade_submission(root, ["relu_forward", "relu_backward"], seed=SEED).as_dict()
+    data = json.loads(json.dumps(data))
+    assert data["total"] == 3 and data["max_total"] == 5
+    assert [t["task"] for t in data["tasks"]] == ["relu_forward", "relu_backward"]
+    assert set(data["tasks"][0]) == {"task", "points", "max_points", "passed", "message"}
