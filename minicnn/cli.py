@@ -1,0 +1,283 @@
+"""The ``minicnn`` command (also ``python -m minicnn``).
+
+    minicnn train [options]            train the lecture's CNN, write a run directory
+    minicnn train --resume RUN_DIR     continue a run exactly where it stopped
+    minicnn evaluate CHECKPOINT        test accuracy, overall and per class
+    minicnn summary                    the CNN's layers, output shapes and parameter counts
+    minicnn assignment ...             instructor tooling (release stubs, grade submissions)
+
+Bad input ends with exit status 1 (2 for a bad command line) and one line on stderr,
+``minicnn: error: ...``; set MINICNN_DEBUG=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+PROG = "minicnn"
+
+
+class CLIError(Exception):
+    """A problem with the user's input: reported as one line, no traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is ONE line on stderr (no usage block)."""
+
+    def error(self, message):  # noqa: D401 (argparse's name)
+        sys.stderr.write(f"{PROG}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def _defaults():
+    from minicnn.train import TrainConfig
+    return TrainConfig()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+# (flag, TrainConfig field, argparse keyword arguments). Every default is None, so that
+# ``--resume`` can tell which settings were given on the command line.
+def _train_options(d):
+    return [
+        ("--epochs", "epochs", dict(type=_positive_int, metavar="N",
+                                    help=f"number of epochs (default {d.epochs}: about 5 "
+                                         f"minutes on 2 cores with the full data set); with "
+                                         f"--resume, the new total")),
+        ("--batch-size", "batch_size", dict(type=_positive_int, metavar="N",
+                                            help=f"images per batch (default {d.batch_size})")),
+        ("--lr", "lr", dict(type=_positive_float, metavar="LR",
+                            help=f"learning rate (default {d.lr:g})")),
+        ("--weight-decay", "weight_decay", dict(type=_nonnegative_float, metavar="WD",
+                                                help=f"L2 penalty; decoupled for adamw "
+                                                     f"(default {d.weight_decay:g})")),
+        ("--optimizer", "optimizer", dict(choices=("adam", "adamw", "sgd"),
+                                          help=f"default {d.optimizer} (sgd uses momentum "
+                                               f"{d.momentum})")),
+        ("--scheduler", "scheduler", dict(choices=("plateau", "step", "cosine", "none"),
+                                          help=f"learning-rate schedule (default {d.scheduler}:"
+                                               f" ReduceLROnPlateau on the validation loss, "
+                                               f"patience {d.patience}, factor {d.factor}; step:"
+                                               f" x{d.factor} every {d.step_size} epochs; "
+                                               f"cosine: over all epochs)")),
+        ("--augment", "augment", dict(action=argparse.BooleanOptionalAction,
+                                      help="RandomHorizontalFlip + RandomCrop(28, padding=2) on "
+                                           "the training images (default on; --no-augment "
+                                           "turns it off)")),
+        ("--dropout", "dropout", dict(type=float, metavar="P",
+                                      help=f"dropout before the last layer (default "
+                                           f"{d.dropout})")),
+        ("--seed", "seed", dict(type=int, metavar="S",
+                                help=f"seed of the weights, the validation split, the data "
+                                     f"order and the augmentation (default {d.seed})")),
+        ("--data-dir", "data_dir", dict(metavar="DIR",
+                                        help="directory holding the Fashion-MNIST IDX files "
+                                             "(default: $MINICNN_DATA, ~/.cache/minicnn, "
+                                             "Debian's dataset-fashion-mnist, else download, "
+                                             "else the bundled sample)")),
+        ("--sample", "sample", dict(action="store_const", const=True,
+                                    help="use the 2,000/500-image sample bundled in the "
+                                         "package (fast; accuracy is lower)")),
+        ("--out", "out", dict(metavar="DIR", help="run directory (default runs/<timestamp>)")),
+        ("--conv-method", "conv_method", dict(choices=("naive", "loop", "im2col"),
+                                              help=f"how convolution is computed (default "
+                                                   f"{d.conv_method}; naive is very slow)")),
+        ("--threads", "threads", dict(type=_positive_int, metavar="N",
+                                      help="threads for NumPy's BLAS and Numba (default: all "
+                                           "cores)")),
+        ("--val-size", "val_size", dict(type=_positive_int, metavar="N",
+                                        help=f"training images held out for validation "
+                                             f"(default {d.val_size}; at most a tenth of a "
+                                             f"smaller data set such as the sample)")),
+        ("--subset", "subset", dict(type=_positive_int, metavar="N",
+                                    help="train on only N images (quick runs)")),
+        ("--figures", "figures", dict(action=argparse.BooleanOptionalAction,
+                                      help="write the PNG figures at the end (default on)")),
+        ("--progress", "progress", dict(action=argparse.BooleanOptionalAction,
+                                        help="progress bar on stderr (default: only when "
+                                             "stderr is a terminal)")),
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = _defaults()
+    parser = _Parser(prog=PROG, description="Convolutional neural networks from scratch in "
+                                            "NumPy: train, evaluate and inspect the lecture's "
+                                            "CNN on Fashion-MNIST.")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train the lecture's CNN on Fashion-MNIST",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Train the lecture's CNN with the lecture's recipe: Adam(lr=1e-3, weight_decay=1e-4),"
+            "\nReduceLROnPlateau(patience=3, factor=0.5) on the validation loss, batch 64,\n"
+            "RandomHorizontalFlip + RandomCrop(28, padding=2), Normalize(0.286, 0.353), 5,000\n"
+            f"training images held out for validation, {d.epochs} epochs (about 5 minutes on 2 "
+            "cores).\n\n"
+            "Writes a run directory: config.json, metrics.csv (one row per epoch), last.npz and\n"
+            "best.npz (lowest validation loss) checkpoints, and PNG figures (curves, confusion\n"
+            "matrix, first-layer filters, feature maps, misclassified images). Stops with an\n"
+            "error if the loss becomes NaN or explodes, keeping the last good checkpoint.\n"
+            "Ctrl-C stops too; `minicnn train --resume RUN_DIR` continues exactly where a run\n"
+            "stopped (optionally with a larger --epochs)."))
+    for flag, dest, kwargs in _train_options(d):
+        train.add_argument(flag, dest=dest, default=None, **kwargs)
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue the run in RUN_DIR from its last.npz")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="test accuracy of a checkpoint, overall and per class",
+        description="Evaluate a checkpoint written by `minicnn train` (last.npz or best.npz) "
+                    "on the Fashion-MNIST test set: overall and per-class accuracy.")
+    evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="a .npz checkpoint")
+    evaluate.add_argument("--data-dir", metavar="DIR", help="directory of the IDX files")
+    evaluate.add_argument("--sample", action="store_true",
+                          help="evaluate on the bundled sample's test split")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=500, metavar="N",
+                          help="images per forward pass (default 500)")
+    evaluate.add_argument("--threads", type=_positive_int, metavar="N",
+                          help="threads for NumPy's BLAS and Numba")
+
+    summary = commands.add_parser("summary", help="print the CNN's layers, shapes and "
+                                                  "parameter counts")
+    summary.add_argument("--num-classes", type=_positive_int, default=10, metavar="K")
+    summary.add_argument("--dropout", type=float, default=d.dropout, metavar="P")
+
+    commands.add_parser("assignment", add_help=False,
+                        help="instructor tooling: release student stubs, grade submissions "
+                             "(minicnn assignment --help)")
+    return parser
+
+
+def _version() -> str:
+    from minicnn import __version__
+    return f"{PROG} {__version__}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+def _cmd_train(args) -> int:
+    from minicnn import train as training
+
+    given = {dest: getattr(args, dest) for _, dest, _ in _train_options(_defaults())
+             if getattr(args, dest) is not None}
+    if args.resume:
+        fixed = sorted(set(given) - set(training.RESUMABLE_OVERRIDES))
+        if fixed:
+            flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
+            raise CLIError(f"{flags} cannot change when resuming (the run's config.json fixes "
+                           f"them); only --epochs, --threads, --data-dir, --figures and "
+                           f"--progress can")
+        result = training.resume(args.resume, **given)
+    else:
+        config = training.TrainConfig(**given)
+        result = training.train(config)
+    print(result.report())
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from minicnn import train as training
+
+    training.set_threads(args.threads)
+    result = training.evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir,
+                                          sample=args.sample, batch_size=args.batch_size,
+                                          log=print)
+    epoch = f" (epoch {result['epoch']})" if result.get("epoch") is not None else ""
+    print(f"{args.checkpoint}{epoch} on {result['images']:,} test images from "
+          f"{result['source']}")
+    print(f"test accuracy {100 * result['acc']:.2f}%  (loss {result['loss']:.4f})")
+    print("per-class accuracy:")
+    width = max(len(name) for name in result["classes"])
+    for name, acc, total in zip(result["classes"], result["per_class"],
+                                result["confusion"].sum(axis=1)):
+        print(f"  {name:<{width}}  {100 * acc:6.2f}%  ({total} images)")
+    return 0
+
+
+def _cmd_summary(args) -> int:
+    from minicnn import summary
+    from minicnn.models import CNN
+
+    model = CNN(num_classes=args.num_classes, dropout=args.dropout)
+    print(summary(model, (1, 28, 28)))
+    return 0
+
+
+def _cmd_assignment(argv) -> int:
+    try:
+        from minicnn.assignments.cli import main as assignment_main
+    except ImportError as exc:
+        raise CLIError(f"the assignment tools are not available in this installation "
+                       f"(minicnn.assignments.cli: {exc})") from None
+    return int(assignment_main(list(argv)) or 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError) and text.startswith("'") and text.endswith("'"):
+        text = text[1:-1]
+    if isinstance(exc, (CLIError, ValueError, FileNotFoundError, OSError, RuntimeError,
+                        TypeError, KeyError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text or 'no message'} (set MINICNN_DEBUG=1 for the traceback)"
+
+
+def main(argv=None) -> int:
+    """Entry point of ``minicnn`` and ``python -m minicnn``; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = os.environ.get("MINICNN_DEBUG", "") not in ("", "0")
+    try:
+        if argv and argv[0] == "assignment":
+            return _cmd_assignment(argv[1:])
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return {"train": _cmd_train, "evaluate": _cmd_evaluate,
+                "summary": _cmd_summary}[args.command](args)
+    except SystemExit as exc:  # argparse (--help, --version, a bad command line)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 (the point: one line, no traceback)
+        if debug:
+            raise
+        sys.stderr.write(f"{PROG}: error: {_one_line(exc)}\n")
+        return 1
