@@ -101,14 +101,16 @@ class Trace:
     def _locate_message(self, module, exc) -> str:
         name = self.name_of(module)
         where = f"at {name}: " if name else ""
+        if module is self.root:
+            return f"{where}{exc}"
         return f"{where}{exc} (fed by {self._source()})"
 
     def _check_batch_norm(self, module, x) -> None:
         from minicnn.nn.layers import _BatchNorm
         if not isinstance(module, _BatchNorm) or not isinstance(x, np.ndarray) or x.ndim < 2:
             return
-        if x.shape[1] == module.num_features:
-            return
+        if x.shape[1] == module.num_features or module is self.root:
+            return          # a BatchNorm on its own: its own check speaks
         got = x.shape[1]
         message = (f"{_label(module, self.name_of(module))} gets {got} {module._noun} from "
                    f"{self._producer()}; num_features must equal the preceding "

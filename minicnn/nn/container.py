@@ -52,6 +52,13 @@ class Sequential(Module):
             raise IndexError(f"Sequential index {index!r} out of range for {len(self)} "
                              f"modules") from None
 
+    def __setitem__(self, index, module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: item must be a Module, got {type(module).__name__}")
+        name = list(self._modules)[index]
+        self._modules[name] = module
+        object.__setattr__(self, "_design_checked", False)
+
     def forward(self, x):
         for module in self._modules.values():
             x = module(x)
