@@ -257,9 +257,24 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text or 'no message'} (set MINICNN_DEBUG=1 for the traceback)"
 
 
+def _threads_before_numpy(argv) -> None:
+    """Honour ``--threads N`` through the environment while NumPy is not imported yet (BLAS
+    reads it once, at import); ``set_threads`` also applies it at run time via threadpoolctl."""
+    if "numpy" in sys.modules:
+        return
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else \
+            (argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else None)
+        if value is not None and value.isdigit() and int(value) >= 1:
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                        "NUMBA_NUM_THREADS"):
+                os.environ[var] = value
+
+
 def main(argv=None) -> int:
     """Entry point of ``minicnn`` and ``python -m minicnn``; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    _threads_before_numpy(argv)
     debug = os.environ.get("MINICNN_DEBUG", "") not in ("", "0")
     try:
         if argv and argv[0] == "assignment":

@@ -569,7 +569,8 @@ class TrainResult:
     def report(self) -> str:
         """The lines ``minicnn train`` ends with."""
         last = self.history[-1]
-        lines = [f"test accuracy {100 * last['test_acc']:.2f}% after {last['epoch']} epochs "
+        epochs = f"{last['epoch']} epoch" + ("s" if last["epoch"] != 1 else "")
+        lines = [f"test accuracy {100 * last['test_acc']:.2f}% after {epochs} "
                  f"(test loss {last['test_loss']:.4f})"]
         if self.best_epoch is not None and self.best_epoch != last["epoch"]:
             best = self.history[self.best_epoch - 1]
