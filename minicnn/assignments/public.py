@@ -30,6 +30,10 @@ def _cases_and_expected(task, root):
     path = public_data_path(root, task.id)
     if path.is_file():
         return cases, load_public_data(path, cases), ""
+    if not (Path(__file__).with_name("hidden.py")).is_file():
+        # a student copy without its data: never take the student's code as the reference
+        raise FileNotFoundError(f"{path}: the public data of {task.id} is missing (was this "
+                                f"copy installed with 'pip install -e .' from the release?)")
     expected = compute_expected(task, cases, reference_module(task.spec))
     for case in cases:
         case.ref_caches = {}

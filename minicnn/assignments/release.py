@@ -97,6 +97,7 @@ def release(out_dir, task_ids=None, *, source_root=None, force=False) -> list:
     manifest = {"tasks": [t.id for t in tasks],
                 "points": {t.id: t.points for t in tasks}}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    _declare_package_data(out / "setup.cfg")
     _write_tests(out, tasks)
     (out / "README.md").write_text(student_readme(tasks), encoding="utf-8")
     return tasks
@@ -159,6 +160,22 @@ def test_{task}(case):
     passed, report = run_public_case(TASK, case)
     assert passed, report
 '''
+
+
+def _declare_package_data(setup_cfg: Path) -> None:
+    """Ship the public data with a (non-editable) install of the student copy too."""
+    if not setup_cfg.is_file():
+        return
+    text = setup_cfg.read_text()
+    line = "minicnn.assignments = public_data/*.npz, release.json"
+    if line in text:
+        return
+    header = "[options.package_data]\n"
+    if header in text:
+        text = text.replace(header, header + line + "\n", 1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + header + line + "\n"
+    setup_cfg.write_text(text)
 
 
 def _write_tests(out: Path, tasks) -> None:

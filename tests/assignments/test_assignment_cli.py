@@ -142,3 +142,22 @@ def test_grade_errors_exit_1(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = run("grade", tmp_path / "empty")
     assert proc.returncode == 1 and "neither a submission" in proc.stderr
+
+
+def test_a_released_copy_installs_and_runs(tmp_path):
+    root = make_copy(tmp_path / "student", ["relu_forward"], restored=False)
+    target = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                           "--no-build-isolation", "--target", str(target), str(root)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (target / "minicnn/assignments/public_data/relu_forward.npz").is_file()
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "import numpy as np, minicnn.functional as F\n"
+            "assert F.__file__.startswith(%r)\n"
+            "out, _ = F.max_pool2d_forward(np.arange(16.).reshape(1, 1, 4, 4), 2)\n"
+            "print(out.ravel().tolist())\n") % (str(target), str(target))
+    proc = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[5.0, 7.0, 13.0, 15.0]"
