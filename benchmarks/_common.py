@@ -56,6 +56,9 @@ def make_parser(description: str) -> argparse.ArgumentParser:
                              "runs under different settings do not overwrite each other")
     parser.add_argument("--no-torch", action="store_true",
                         help="leave PyTorch out even when it is installed")
+    parser.add_argument("--wait-quiet", type=float, default=None, metavar="SECONDS",
+                        help="before timing, wait up to SECONDS for other jobs to leave the "
+                             "cores idle (default 120; 0 with --quick)")
     return parser
 
 
@@ -144,6 +147,14 @@ def blas_info() -> list[dict]:
             for lib in threadpool_info()]
 
 
+def settle(args) -> float | None:
+    """Apply ``--wait-quiet`` (default 120 s, 0 with --quick); returns the busy fraction."""
+    wait = args.wait_quiet if args.wait_quiet is not None else (0.0 if args.quick else 120.0)
+    if wait <= 0:
+        return None
+    return wait_for_quiet(wait)
+
+
 def machine_info(threads: int | None = None) -> dict:
     """Cores, CPU, Python, NumPy + BLAS (and its kernel), Numba, PyTorch, thread counts, env."""
     import numpy as np
@@ -161,6 +172,7 @@ def machine_info(threads: int | None = None) -> dict:
         "blas": blas_info(),
         "env": {var: os.environ.get(var, "(unset)") for var in BLAS_ENV_VARS},
         "load_average_at_start": load_average(),
+        "other_cpu_busy_at_start": None,
     }
     torch = import_torch()
     if torch is not None:
@@ -217,6 +229,8 @@ def format_machine(info: dict) -> str:
         f"- environment: {env}",
         f"- threads requested: {info['threads']}; load average (1/5/15 min) at start "
         f"{info['load_average_at_start']}"
+        + (f" (cores {info['other_cpu_busy_at_start']:.0%} busy with other jobs)"
+           if info.get("other_cpu_busy_at_start") is not None else "")
         + (f", at end {info['load_average_at_end']}" if "load_average_at_end" in info else ""),
         f"- minicnn: {info['minicnn_commit']}",
     ]
@@ -347,6 +361,39 @@ def measure_interleaved(fns: dict, *, repeats: int = 7, warmup: dict | int = 1,
         if gc_was_enabled:
             gc.enable()
     return {name: Timing(times[name], numbers[name]) for name in fns}
+
+
+def cpu_busy_fraction(interval: float = 1.0) -> float | None:
+    """Fraction of all cores' time spent busy over ``interval`` seconds (Linux /proc/stat),
+    counting every process on the machine; None where /proc/stat is missing."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
+        return sum(values[:8]), idle
+    try:
+        total0, idle0 = sample()
+        time.sleep(interval)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_for_quiet(max_wait: float, threshold: float = 0.15) -> float | None:
+    """Wait (at most ``max_wait`` seconds) until the machine's other work keeps less than
+    ``threshold`` of the cores busy: multi-threaded timings (OpenMP barriers above all) are
+    badly hurt when another job holds a core. Returns the busy fraction finally seen."""
+    busy = cpu_busy_fraction(1.0)
+    deadline = time.monotonic() + max_wait
+    announced = False
+    while busy is not None and busy > threshold and time.monotonic() < deadline:
+        if not announced:
+            log(f"machine busy ({busy:.0%} of the cores); waiting up to {max_wait:.0f} s "
+                f"for it to calm down (--wait-quiet)")
+            announced = True
+        busy = cpu_busy_fraction(2.0)
+    return busy
 
 
 def load_average() -> str:

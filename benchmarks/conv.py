@@ -205,7 +205,8 @@ def run_case(case: ConvCase, methods, args, naive_rate: dict) -> list[dict]:
             pending[method] = row
         timings = common.measure_interleaved(
             fns, repeats=args.repeats, warmup={m: 0 if m == "naive" else 1 for m in fns},
-            budget=args.budget * len(fns), min_repeats=3)
+            budget=args.budget * len(fns), min_repeats=min(3, args.repeats),
+            min_repeat_time=0.0 if args.quick else 0.05)
         for method, timing in timings.items():
             row = pending[method]
             if method == "naive":
@@ -345,7 +346,7 @@ def main(argv=None) -> int:
                         help="only the lecture's two layers")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = 3 if args.quick else 7
+        args.repeats = 2 if args.quick else 7
     if args.budget is None:
         args.budget = 0.2 if args.quick else 3.0
     if args.quick:
@@ -356,7 +357,9 @@ def main(argv=None) -> int:
     methods, missing = available_methods(torch)
     if torch is not None:
         methods.append("torch")
+    busy = common.settle(args)
     info = common.machine_info(threads)
+    info["other_cpu_busy_at_start"] = busy
     common.log(common.format_machine(info))
     if missing:
         common.log(f"NOTE: {missing}")

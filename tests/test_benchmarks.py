@@ -1,0 +1,45 @@
+"""Smoke tests of the benchmark scripts: each runs with --quick in a subprocess, exits 0 and
+writes its outputs. No timing is asserted (speed is a benchmark figure, never a test)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+SCRIPTS = {
+    "conv.py": ["conv_quick.md", "conv_quick.json", "conv_quick.png"],
+    "train_step.py": ["train_step_quick.md", "train_step_quick.json",
+                      "train_step_layers_quick.png"],
+    "memory.py": ["memory_quick.md", "memory_quick.json"],
+}
+
+
+def run_script(name, *args, timeout=300):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, str(BENCHMARKS / name), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_benchmark_script_quick_run_writes_its_outputs(script, tmp_path):
+    proc = run_script(script, "--quick", "--out", str(tmp_path))
+    assert proc.returncode == 0, f"{script} --quick failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    for output in SCRIPTS[script]:
+        path = tmp_path / output
+        assert path.exists(), f"{script} --quick did not write {output}: {sorted(tmp_path.iterdir())}"
+        assert path.stat().st_size > 0, f"{script} --quick wrote an empty {output}"
+    # every script prints the machine it ran on, BLAS kernel included
+    assert "BLAS:" in proc.stdout, f"{script} printed no machine information"
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_benchmark_script_has_help(script):
+    proc = run_script(script, "--help", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for option in ("--quick", "--threads", "--out"):
+        assert option in proc.stdout, f"{script} --help does not mention {option}"
