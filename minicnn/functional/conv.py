@@ -28,8 +28,9 @@ from __future__ import annotations
 import numpy as np
 
 from minicnn.functional._common import as_pair, check_array, output_shape2d
-from minicnn.kernels.conv import (col2im, conv2d_loop_backward_input,
-                                  conv2d_loop_backward_weight, conv2d_loop_forward, im2col)
+from minicnn.kernels import conv as conv_kernels
+from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backward_weight,
+                                  conv2d_loop_forward)
 
 __all__ = ["CONV_METHODS", "DEFAULT_METHOD", "conv2d_forward", "conv2d_backward"]
 
@@ -39,6 +40,12 @@ CONV_METHODS = ("naive", "loop", "im2col")
 # (2-core machine shared with other jobs; PyTorch 2.13 CPU measured in the same run):
 #   TODO numbers
 DEFAULT_METHOD = "im2col"
+
+# The "im2col" method unfolds with the Numba kernels (parallel over the batch) rather than
+# their NumPy twins (stride tricks; a loop over the kH*kW offsets): float32, N=64, median ms,
+#   TODO numbers
+im2col = conv_kernels.im2col
+col2im = conv_kernels.col2im
 
 _FUNC = "conv2d"
 _FUNC_BACKWARD = "conv2d_backward"
@@ -170,8 +177,9 @@ def _conv2d_naive_forward(x_padded, weight, bias, stride):
     n_batch, _, padded_h, padded_w = x_padded.shape
     out_channels, _, kernel_h, kernel_w = weight.shape
     stride_h, stride_w = stride
-    out_h = (padded_h - kernel_h) // stride_h + 1
-    out_w = (padded_w - kernel_w) // stride_w + 1
+    # H_out = floor((H_pad - kH) / s_h) + 1 (the padding is already in H_pad)
+    out_h, out_w = output_shape2d(padded_h, padded_w, (kernel_h, kernel_w), stride, (0, 0),
+                                  func=_FUNC)
     out = np.zeros((n_batch, out_channels, out_h, out_w), dtype=x_padded.dtype)
     for n in range(n_batch):
         for o in range(out_channels):
@@ -259,7 +267,7 @@ def _conv2d_im2col_forward(x, weight, bias, stride, padding):
     -------
     out : (N, C_out, H_out, W_out) C-contiguous array of x's dtype
     cols : (C_in*kH*kW, N*H_out*W_out) array, kept for the backward pass; built with
-           ``minicnn.kernels.conv.im2col(x, kH, kW, s_h, s_w, p_h, p_w)``
+           ``im2col(x, kH, kW, s_h, s_w, p_h, p_w)`` (minicnn.kernels.conv)
     """
     # BEGIN SOLUTION
     n_batch = x.shape[0]
@@ -267,8 +275,8 @@ def _conv2d_im2col_forward(x, weight, bias, stride, padding):
     cols = im2col(np.ascontiguousarray(x), kernel_h, kernel_w, *stride, *padding)
     weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
     out_matrix = weight_matrix @ cols                            # (C_out, N*H_out*W_out)
-    out_h = (x.shape[2] - kernel_h + 2 * padding[0]) // stride[0] + 1
-    out_w = (x.shape[3] - kernel_w + 2 * padding[1]) // stride[1] + 1
+    out_h, out_w = output_shape2d(x.shape[2], x.shape[3], (kernel_h, kernel_w), stride,
+                                  padding, func=_FUNC)
     # (C_out, N, H_out, W_out) -> (N, C_out, H_out, W_out), copied once into NCHW order
     out_by_channel = out_matrix.reshape(out_channels, n_batch, out_h, out_w)
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
@@ -290,7 +298,7 @@ def _conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
         dL/dcols  = W_mat.T @ dZ_mat                       (C_in*kH*kW, N*H_out*W_out)
         dL/dX     = col2im(dL/dcols): every column entry added back onto the input pixel it
                     was copied from, X_pad[n, c, i*s_h + u, j*s_w + v], padding dropped;
-                    ``minicnn.kernels.conv.col2im(dcols, N, C_in, H, W, kH, kW, s_h, s_w, p_h, p_w)``
+                    ``col2im(dcols, N, C_in, H, W, kH, kW, s_h, s_w, p_h, p_w)``
 
     Parameters
     ----------

@@ -49,14 +49,26 @@ _REASSOC = {"reassoc", "contract"}
 _BATCH_SLICES = 16
 
 
-def _out_size(size, kernel, stride, padding):
-    # H_out = floor((H - k + 2p) / s) + 1; the caller has already checked that it is >= 1.
-    return (size - kernel + 2 * padding) // stride + 1
+def _windows(x_padded, kernel_h, kernel_w, stride_h, stride_w):
+    """windows[n, c, i, j, u, v] = X_pad[n, c, i*s_h + u, j*s_w + v]: a read-only view of
+    shape (N, C, H_out, W_out, kH, kW), one (kH, kW) window per output position (i, j)."""
+    windows = sliding_window_view(x_padded, (kernel_h, kernel_w), axis=(2, 3))
+    return windows[:, :, ::stride_h, ::stride_w]
 
 
 # --------------------------------------------------------------------------------------------
 # im2col: every receptive field becomes one column
 # --------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _inside(v, stride, pad, size, out_size):
+    """The range [lo, hi) of output positions j whose input index j*stride + v - pad lies in
+    [0, size), i.e. whose kernel offset v does not land on the zero padding."""
+    lo = 0 if v >= pad else (pad - v + stride - 1) // stride   # ceil((pad - v) / stride)
+    lo = min(lo, out_size)             # a window may hang over the padding at every position
+    hi = min(out_size, (size - 1 + pad - v) // stride + 1)
+    return lo, max(lo, hi)
+
 
 @njit(cache=True, parallel=True)
 def im2col(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w):
@@ -83,19 +95,18 @@ def im2col(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w):
             for u in range(kernel_h):
                 for v in range(kernel_w):
                     row = (c * kernel_h + u) * kernel_w + v
+                    # output columns j whose pixel j*s_w + v - p_w lies inside x: [j_lo, j_hi)
+                    j_lo, j_hi = _inside(v, stride_w, pad_w, width, out_w)
                     for i in range(out_h):
                         y = i * stride_h + u - pad_h  # row of x under (i, u); outside = padding
                         start = n * positions + i * out_w
                         if y < 0 or y >= height:
-                            for j in range(out_w):
-                                cols[row, start + j] = 0
-                        else:
-                            for j in range(out_w):
-                                col = j * stride_w + v - pad_w
-                                if col >= 0 and col < width:
-                                    cols[row, start + j] = x[n, c, y, col]
-                                else:
-                                    cols[row, start + j] = 0
+                            cols[row, start:start + out_w] = 0
+                            continue
+                        cols[row, start:start + j_lo] = 0
+                        for j in range(j_lo, j_hi):
+                            cols[row, start + j] = x[n, c, y, j * stride_w + v - pad_w]
+                        cols[row, start + j_hi:start + out_w] = 0
     return cols
 
 
@@ -107,9 +118,8 @@ def im2col_numpy(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w):
     x_padded = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
     n_batch, channels = x.shape[:2]
     # windows[n, c, i, j, u, v] = X_pad[n, c, i*s_h + u, j*s_w + v]: a view, nothing copied yet
-    windows = sliding_window_view(x_padded, (kernel_h, kernel_w), axis=(2, 3))
-    windows = windows[:, :, ::stride_h, ::stride_w]          # (N, C, H_out, W_out, kH, kW)
-    out_h, out_w = windows.shape[2:4]
+    windows = _windows(x_padded, kernel_h, kernel_w, stride_h, stride_w)
+    out_h, out_w = windows.shape[2:4]                         # (N, C, H_out, W_out, kH, kW)
     # (C, kH, kW, N, H_out, W_out): reshape copies the view into the contiguous column matrix
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(
         channels * kernel_h * kernel_w, n_batch * out_h * out_w)
@@ -147,25 +157,24 @@ def col2im(cols, n_batch, channels, height, width, kernel_h, kernel_w, stride_h,
             for u in range(kernel_h):
                 for v in range(kernel_w):
                     row = (c * kernel_h + u) * kernel_w + v
+                    j_lo, j_hi = _inside(v, stride_w, pad_w, width, out_w)
                     for i in range(out_h):
                         y = i * stride_h + u - pad_h
                         if y < 0 or y >= height:
-                            continue
+                            continue                 # this row of X_pad is padding
                         start = n * positions + i * out_w
-                        for j in range(out_w):
-                            col = j * stride_w + v - pad_w
-                            if col >= 0 and col < width:
-                                dx[n, c, y, col] += cols[row, start + j]
+                        for j in range(j_lo, j_hi):
+                            dx[n, c, y, j * stride_w + v - pad_w] += cols[row, start + j]
     return dx
 
 
 def col2im_numpy(cols, n_batch, channels, height, width, kernel_h, kernel_w, stride_h,
                  stride_w, pad_h, pad_w):
     """NumPy twin of :func:`col2im`: one strided slice-add per kernel offset (u, v)."""
-    out_h = _out_size(height, kernel_h, stride_h, pad_h)
-    out_w = _out_size(width, kernel_w, stride_w, pad_w)
     dx_padded = np.zeros((n_batch, channels, height + 2 * pad_h, width + 2 * pad_w),
                          dtype=cols.dtype)
+    # the grid of window positions, hence (H_out, W_out), is that of im2col_numpy
+    out_h, out_w = _windows(dx_padded, kernel_h, kernel_w, stride_h, stride_w).shape[2:4]
     # dcols[c, u, v, n, i, j] is the gradient of X_pad[n, c, i*s_h + u, j*s_w + v]
     dcols = cols.reshape(channels, kernel_h, kernel_w, n_batch, out_h, out_w)
     for u in range(kernel_h):
@@ -226,12 +235,6 @@ def conv2d_loop_forward(x_padded, weight, stride_h, stride_w):
                         total += weight_matrix[o, r] * patch[r]
                     out[n, o, i, j] = total
     return out
-
-
-def _windows(x_padded, kernel_h, kernel_w, stride_h, stride_w):
-    # windows[n, c, i, j, u, v] = X_pad[n, c, i*s_h + u, j*s_w + v], a read-only view
-    windows = sliding_window_view(x_padded, (kernel_h, kernel_w), axis=(2, 3))
-    return windows[:, :, ::stride_h, ::stride_w]
 
 
 def conv2d_loop_forward_numpy(x_padded, weight, stride_h, stride_w):

@@ -26,6 +26,7 @@ GRID = [
     pytest.param(2, 2, 7, 8, 2, (2, 2), 3, 0, id="k2-s3-skips-pixels"),
     pytest.param(2, 2, 6, 7, 3, (3, 1), (1, 2), (2, 0), id="k3x1-s1x2-p2x0"),
     pytest.param(1, 3, 5, 9, 2, (2, 4), (2, 3), (1, 2), id="k2x4-s2x3-p1x2"),
+    pytest.param(2, 2, 1, 2, 2, (5, 5), 1, 2, id="k5-on-1x2-mostly-padding"),
 ]
 
 

@@ -25,6 +25,7 @@ SHAPES = [
     pytest.param(3, 2, 9, 7, (3, 2), (2, 3), (1, 2), id="k3x2-s2x3-p1x2"),
     pytest.param(2, 2, 11, 10, (5, 5), (3, 3), (2, 2), id="k5-s3-p2"),
     pytest.param(1, 4, 3, 8, (3, 4), (1, 2), (0, 1), id="k3x4-short"),
+    pytest.param(2, 2, 1, 2, (5, 5), (1, 3), (2, 2), id="k5-on-1x2-mostly-padding"),
 ]
 
 
