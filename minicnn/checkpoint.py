@@ -74,7 +74,8 @@ def _decode(value, arrays: dict):
         if "__ndarray__" in value:
             return arrays[value["__ndarray__"]]
         if "__items__" in value:
-            return {_hashable(_decode(k, arrays)): _decode(v, arrays) for k, v in value["__items__"]}
+            return {_hashable(_decode(k, arrays)): _decode(v, arrays)
+                    for k, v in value["__items__"]}
         if "__tuple__" in value:
             return tuple(_decode(v, arrays) for v in value["__tuple__"])
         return {k: _decode(v, arrays) for k, v in value.items()}

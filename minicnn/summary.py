@@ -1,4 +1,5 @@
-"""``summary(model, input_shape)``: the lecture's table (section 5), computed, with receptive fields.
+"""``summary(model, input_shape)``: the lecture's table (section 5), computed, with receptive
+fields.
 
     >>> from minicnn import summary
     >>> from minicnn.models import CNN
@@ -245,7 +246,8 @@ def summary(model, input_shape) -> Summary:
                     if not name.endswith("num_batches_tracked"))
     messages = tuple(message for _, message in trace.design_warnings())
     for message in messages:
-        warnings.warn(message, _trace.DesignRuleWarning, stacklevel=_trace.user_stacklevel())
+        warnings.warn(message, _trace.DesignRuleWarning,
+                      stacklevel=_trace.user_stacklevel())
     return Summary(type(model).__name__, shape, tuple(np.shape(out))[1:], tuple(rows), total,
                    total_trainable, n_buffers, messages)
 

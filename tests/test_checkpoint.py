@@ -166,7 +166,7 @@ def test_tampered_file_is_a_clear_error(tmp_path):
         arrays["__header__"] = np.array(str(arrays["__header__"][()])[:-5])
 
     _rewrite(path, break_header)
-    with pytest.raises(ValueError, match=r"d\.npz: not a valid minicnn checkpoint.*JSONDecodeError"):
+    with pytest.raises(ValueError, match=r"d\.npz: not a valid minicnn checkpoint.*JSONDecode"):
         minicnn.load(path, model)
 
     path = minicnn.save(tmp_path / "e.npz", model)

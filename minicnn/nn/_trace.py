@@ -148,8 +148,8 @@ class Trace:
         messages = []
         for i, record in enumerate(records):
             if isinstance(record.module, Dropout) and not head_start < i < final:
-                messages.append(("dropout", f"{record.label} is outside the classifier head: the lecture's "
-                                f"rule puts Dropout {head} only"))
+                messages.append(("dropout", f"{record.label} is outside the classifier head: "
+                                            f"the lecture's rule puts Dropout {head} only"))
         activation = self.activation_after_final_linear()
         if activation is not None:
             messages.append(("activation", f"{activation}: the final Linear should output raw "
