@@ -26,6 +26,7 @@ gives bit-for-bit the weights and metrics of 3 uninterrupted epochs.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -42,9 +43,9 @@ import numpy as np
 __all__ = [
     "TrainConfig", "TrainResult", "TrainingDiverged", "DivergenceGuard", "ProgressBar",
     "train", "resume", "train_one_epoch", "evaluate", "predict", "confusion_matrix",
-    "per_class_accuracy", "set_threads", "build_model", "build_optimizer", "build_scheduler",
-    "load_datasets", "make_transforms", "make_loaders", "write_figures", "evaluate_checkpoint",
-    "METRIC_COLUMNS", "DEFAULT_EPOCHS",
+    "per_class_accuracy", "set_threads", "limit_threads", "build_model", "build_optimizer",
+    "build_scheduler", "load_datasets", "make_transforms", "make_loaders", "write_figures",
+    "evaluate_checkpoint", "METRIC_COLUMNS", "DEFAULT_EPOCHS",
 ]
 
 #: Default number of epochs of ``minicnn train``: chosen so the whole run (training, and
@@ -353,11 +354,12 @@ def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
 
 
 def set_threads(n: int | None) -> None:
-    """Use ``n`` threads for BLAS (NumPy's matrix products) and for Numba's parallel loops.
+    """Use ``n`` threads for BLAS (NumPy's matrix products) and Numba's parallel loops, for
+    the rest of the process (the CLI's ``--threads``; ``limit_threads`` is the scoped form).
 
-    Uses threadpoolctl when it is installed (it works after NumPy is imported); otherwise
-    sets OMP/OPENBLAS/MKL_NUM_THREADS, which only take effect if NumPy is not imported yet.
-    The environment variables are set either way, for child processes.
+    Uses threadpoolctl when it is installed (it works after NumPy is imported); the
+    OMP/OPENBLAS/MKL_NUM_THREADS variables are set too, for child processes and for a NumPy
+    not imported yet.
     """
     if n is None:
         return
@@ -365,17 +367,44 @@ def set_threads(n: int | None) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[var] = str(n)
+    _limit_blas(n)
+    _set_numba_threads(n)
+
+
+def _limit_blas(n: int):
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        pass
-    else:
-        threadpool_limits(limits=n)
+        return None
+    return threadpool_limits(limits=n)
+
+
+def _set_numba_threads(n: int) -> int | None:
+    """Set Numba's thread count (capped at its pool size); returns the previous count."""
     try:
         import numba
     except ImportError:
+        return None
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    return previous
+
+
+@contextlib.contextmanager
+def limit_threads(n: int | None):
+    """``with limit_threads(1): ...``: BLAS and Numba thread counts inside the block only."""
+    if n is None:
+        yield
         return
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    blas = _limit_blas(n)
+    previous = _set_numba_threads(n)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            _set_numba_threads(previous)
+        if blas is not None:
+            blas.restore_original_limits()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -617,12 +646,15 @@ def train(config: TrainConfig | None = None, *, log=print, _resume_from: Path | 
     TrainingDiverged : the loss became NaN/infinite or exploded; ``last.npz`` in the run
         directory is the last good checkpoint (the message says where)
     """
+    config = dataclasses.replace(config or TrainConfig(), **overrides).validate()
+    with limit_threads(config.threads):
+        return _train(config, log or (lambda *args, **kwargs: None), _resume_from)
+
+
+def _train(config: TrainConfig, log, _resume_from) -> TrainResult:
     import minicnn
     from minicnn import nn
 
-    config = dataclasses.replace(config or TrainConfig(), **overrides).validate()
-    log = log or (lambda *args, **kwargs: None)
-    set_threads(config.threads)
     splits = load_datasets(config, log=log)
     in_channels = 1
     model = build_model(config, num_classes=len(splits.classes), in_channels=in_channels)

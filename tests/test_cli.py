@@ -22,7 +22,7 @@ def quick_run(tmp_path_factory):
     """A one-epoch run on 128 sample images, through the CLI."""
     out = tmp_path_factory.mktemp("cli") / "run"
     code = main(["train", "--sample", "--epochs", "1", "--subset", "128", "--batch-size", "32",
-                 "--no-figures", "--out", str(out)])
+                 "--no-figures", "--threads", "1", "--out", str(out)])
     assert code == 0
     return out
 
@@ -101,7 +101,7 @@ def test_train_prints_test_accuracy_and_run_dir_then_evaluate_reads_the_checkpoi
 def test_train_end_message(tmp_path, capsys):
     out_dir = tmp_path / "run"
     assert main(["train", "--sample", "--epochs", "1", "--subset", "64", "--val-size", "64",
-                 "--no-figures", "--out", str(out_dir)]) == 0
+                 "--no-figures", "--threads", "1", "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out and str(out_dir) in out
 

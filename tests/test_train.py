@@ -24,7 +24,7 @@ def _read_metrics(run_dir):
 def _tiny(out, **changes):
     """A few seconds per epoch: 128 sample images, batches of 32."""
     values = dict(sample=True, subset=128, batch_size=32, epochs=1, out=str(out),
-                  progress=False, figures=False)
+                  progress=False, figures=False, threads=1)
     values.update(changes)
     return TrainConfig(**values)
 
@@ -34,7 +34,8 @@ def sample_run(tmp_path_factory):
     """The lecture's recipe for 2 epochs on the bundled sample (1,800 train / 200 val / 500
     test images)."""
     out = tmp_path_factory.mktemp("train") / "run"
-    return train(TrainConfig(sample=True, epochs=2, out=str(out), progress=False), log=None)
+    return train(TrainConfig(sample=True, epochs=2, out=str(out), progress=False, threads=1),
+                 log=None)
 
 
 def test_short_run_on_the_sample_beats_chance_by_a_wide_margin(sample_run):
@@ -191,7 +192,7 @@ def test_config_validation_names_the_setting(change, words):
 
 def test_notebook_pieces_train_one_epoch_and_evaluate(tmp_path):
     from minicnn import nn
-    config = _tiny(tmp_path)
+    config = _tiny(tmp_path, threads=None)
     splits = training.load_datasets(config)
     model = training.build_model(config)
     optimizer = training.build_optimizer(model, config)
@@ -206,3 +207,11 @@ def test_notebook_pieces_train_one_epoch_and_evaluate(tmp_path):
     assert cm.sum() == len(splits.val)
     assert np.nansum(training.per_class_accuracy(cm) * cm.sum(axis=1)) == pytest.approx(
         val_acc * len(splits.val))
+
+
+def test_threads_setting_is_scoped_to_the_run(tmp_path):
+    import numba
+    before = numba.get_num_threads()
+    with training.limit_threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before

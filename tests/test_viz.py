@@ -26,7 +26,8 @@ def test_plot_curves_has_loss_and_accuracy_axes_with_three_splits(tmp_path):
     loss_ax, acc_ax = fig.axes
     assert loss_ax.get_title() == "Loss" and acc_ax.get_title() == "Accuracy"
     assert loss_ax.get_xlabel() == "epoch" and acc_ax.get_ylabel() == "accuracy (%)"
-    labels = [line.get_label() for line in acc_ax.get_lines() if not line.get_label().startswith("_")]
+    labels = [line.get_label() for line in acc_ax.get_lines()
+              if not line.get_label().startswith("_")]
     assert labels[:3] == ["train", "validation", "test"]
     # accuracies in 0..1 are shown as percentages
     assert np.allclose(acc_ax.get_lines()[0].get_ydata(), [100 * r["train_acc"] for r in _rows()])
