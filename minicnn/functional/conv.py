@@ -36,15 +36,22 @@ __all__ = ["CONV_METHODS", "DEFAULT_METHOD", "conv2d_forward", "conv2d_backward"
 
 CONV_METHODS = ("naive", "loop", "im2col")
 
-# The fastest method for the lecture's layers, float32, N=64, forward + backward, median ms
-# (2-core machine shared with other jobs; PyTorch 2.13 CPU measured in the same run):
-#   TODO numbers
+# DEFAULT_METHOD: the fastest method measured on the lecture's layers, float32, N=64, k=3,
+# pad=1, forward + backward, median ms, PyTorch 2.13 CPU in the same run. The machine (2 cores)
+# was shared with other jobs (load average 7-8), so the figures are with 1 thread each for
+# BLAS, Numba and PyTorch, which contention distorts least (naive extrapolated from N=2):
+#                               naive     loop    im2col    PyTorch
+#   conv1  1->32, 28x28         27,000     36       15        17-39
+#   conv2 32->64, 14x14         18,000    120       60        32
+# With 2 threads under that load every multithreaded path (BLAS, prange, PyTorch) slowed
+# 5-20x and the ranking wobbled; the single-threaded ranking was stable across runs.
 DEFAULT_METHOD = "im2col"
 
-# The "im2col" method unfolds with the Numba kernels (parallel over the batch) rather than
-# their NumPy twins (stride tricks; a loop over the kH*kW offsets): float32, N=64, median ms,
-#   TODO numbers
-im2col = conv_kernels.im2col
+# The "im2col" method unfolds with the NumPy twin (stride tricks) and folds back with the Numba
+# col2im (parallel over the batch). Same setting as above, conv2, median ms:
+#   im2col: NumPy 4.7-5.8, Numba 23      col2im: NumPy 14, Numba 9
+# (conv1: all four 0.35-0.46). The Numba im2col's gather loop does not vectorise.
+im2col = conv_kernels.im2col_numpy
 col2im = conv_kernels.col2im
 
 _FUNC = "conv2d"
@@ -75,7 +82,8 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
           H_out = (H + 2*p_h - kH) // s_h + 1, W_out = (W + 2*p_w - kW) // s_w + 1
     cache : tuple ``(method, saved, weight, stride, padding, x_shape, has_bias)`` of plain data:
         method : str, which implementation ran (conv2d_backward dispatches on it)
-        saved : for "naive" and "loop", the padded input X_pad (N, C_in, H + 2p_h, W + 2p_w);
+        saved : for "naive" and "loop", the padded input X_pad (N, C_in, H + 2p_h, W + 2p_w),
+                x itself (not a copy) when there is no padding and x is C-contiguous;
                 for "im2col", the columns (C_in*kH*kW, N*H_out*W_out)
         weight : the weight array (C_out, C_in, kH, kW)
         stride, padding : (int, int) pairs
