@@ -714,8 +714,9 @@ def _train(config: TrainConfig, log, _resume_from) -> TrainResult:
                                                         optimizer, guard=guard, progress=bar,
                                                         epoch=epoch)
             except TrainingDiverged as exc:
+                good = f"epoch {epoch - 1}" if epoch > 1 else "the initial weights"
                 raise TrainingDiverged(f"{exc}. Stopped; the last good checkpoint is "
-                                       f"{last_path} (epoch {epoch - 1})", last_path) from None
+                                       f"{last_path} ({good})", last_path) from None
             train_seconds = time.perf_counter() - start
             val_loss, val_acc, _ = evaluate(model, val_loader, criterion)
             test_loss, test_acc, _ = evaluate(model, test_loader, criterion)
@@ -781,8 +782,9 @@ def write_figures(run_dir: Path, model, history, splits: Splits, test_loader, cr
 def resume(run_dir, *, log=print, **overrides) -> TrainResult:
     """Continue the run in ``run_dir`` from its ``last.npz``, exactly as if it had not stopped.
 
-    Only settings that do not change the numbers may be overridden: ``epochs`` (a new total),
-    ``threads``, ``progress``, ``figures``, ``data_dir``, ``download``.
+    Only settings that do not change the recipe may be overridden: ``epochs`` (a new total),
+    ``threads``, ``progress``, ``figures``, ``data_dir``, ``download``. (Resuming with another
+    thread count can change the last bits of BLAS sums; bit-for-bit needs the same count.)
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
