@@ -10,6 +10,7 @@ one is, but for another Python).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,18 @@ KERNEL_NAME = "minicnn-test-python"
 CELL_TIMEOUT = 300          # seconds per cell; a whole notebook is meant to take about a minute
 
 
+def _thread_limits():
+    """One thread for BLAS and Numba in the kernel (``MINICNN_NOTEBOOK_THREADS`` overrides).
+
+    On a machine shared with other jobs, multi-threaded BLAS and Numba loops oversubscribe the
+    cores and training runs several times slower; one thread keeps the notebooks' run time
+    predictable. The notebooks themselves leave the thread count alone, for students.
+    """
+    threads = os.environ.get("MINICNN_NOTEBOOK_THREADS", "1")
+    return {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                       "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
 @pytest.fixture(scope="module")
 def kernel_dir(tmp_path_factory):
     """A kernel spec for this very interpreter, in a private directory."""
@@ -38,7 +51,7 @@ def kernel_dir(tmp_path_factory):
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": f"Python {sys.version_info.major}.{sys.version_info.minor} (tests)",
             "language": "python",
-            "env": {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "default"}}
+            "env": {"MPLBACKEND": "Agg", **_thread_limits()}}
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     return root
 
