@@ -222,6 +222,78 @@ def run_case(case: ConvCase, methods, args, naive_rate: dict) -> list[dict]:
     return rows
 
 
+def im2col_stages(case: ConvCase, args) -> dict | None:
+    """Time each stage of minicnn's im2col convolution on ``case`` (interleaved), to show
+    where its forward and backward time goes: the unfold, the three matrix products, the
+    layout copies, the bias sum and the fold (col2im). Mirrors
+    ``minicnn.functional.conv._conv2d_im2col_forward/_backward``; returns None (with a note)
+    if the kernels' signatures have changed."""
+    import numpy as np
+    try:
+        from minicnn.kernels.conv import col2im, im2col
+    except ImportError as exc:
+        common.log(f"  (no stage breakdown: {exc})")
+        return None
+    x, weight, bias, dout = make_inputs(case, case.n)
+    k, p, s, n, o = case.k, case.padding, case.stride, case.n, case.c_out
+    h = case.out_size
+    try:
+        cols = im2col(x, k, k, s, s, p, p)
+        w_mat = weight.reshape(o, -1)
+        out_mat = w_mat @ cols
+        dout_mat = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(o, -1)
+        dcols = w_mat.T @ dout_mat
+        col2im(dcols, n, case.c_in, case.size, case.size, k, k, s, s, p, p)
+    except Exception as exc:  # noqa: BLE001  (the kernels are someone else's, still moving)
+        common.log(f"  (no stage breakdown: {type(exc).__name__}: {exc})")
+        return None
+    out = np.empty((n, o, h, h), dtype=np.float32)
+    stages = {
+        "fwd: im2col (unfold)": lambda: im2col(x, k, k, s, s, p, p),
+        "fwd: W_mat @ cols (GEMM)": lambda: w_mat @ cols,
+        "fwd: (C_out,N,H,W) -> NCHW + bias": lambda: np.add(
+            out_mat.reshape(o, n, h, h).transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1),
+            out=out),
+        "bwd: dout NCHW -> (C_out, N*H*W)": lambda: dout.transpose(1, 0, 2, 3).reshape(o, -1),
+        "bwd: db = sum": lambda: dout_mat.sum(axis=1),
+        "bwd: dW = dout_mat @ cols.T (GEMM)": lambda: dout_mat @ cols.T,
+        "bwd: dcols = W_mat.T @ dout_mat (GEMM)": lambda: w_mat.T @ dout_mat,
+        "bwd: col2im (fold)": lambda: col2im(dcols, n, case.c_in, case.size, case.size,
+                                             k, k, s, s, p, p),
+    }
+    if torch := common.import_torch(disabled=args.no_torch):
+        fwd_t, fwdbwd_t = torch_fns(case, case.n)
+        stages["PyTorch forward (reference)"] = fwd_t
+        stages["PyTorch forward+backward (reference)"] = fwdbwd_t
+    timings = common.measure_interleaved(stages, repeats=args.repeats, budget=args.budget * 4,
+                                         min_repeat_time=0.0 if args.quick else 0.02)
+    flops = {"fwd: W_mat @ cols (GEMM)": case.flops(),
+             "bwd: dW = dout_mat @ cols.T (GEMM)": case.flops(),
+             "bwd: dcols = W_mat.T @ dout_mat (GEMM)": case.flops()}
+    return {name: {"timing": t.to_dict(), "flops": flops.get(name)}
+            for name, t in timings.items()}
+
+
+def stages_table(stages: dict, peak: float) -> str:
+    fwd = sum(v["timing"]["median"] for k, v in stages.items() if k.startswith("fwd"))
+    bwd = sum(v["timing"]["median"] for k, v in stages.items() if k.startswith("bwd"))
+    rows = []
+    for name, v in stages.items():
+        t = v["timing"]["median"]
+        share = "–"
+        if name.startswith("fwd"):
+            share = common.fmt(100 * t / fwd, 2)
+        elif name.startswith("bwd"):
+            share = common.fmt(100 * t / bwd, 2)
+        gflops = v["flops"] / t / 1e9 if v.get("flops") else None
+        rows.append([name, common.fmt(t * 1e3), share, common.fmt(gflops),
+                     common.fmt(100 * gflops / peak, 2) if gflops else "–"])
+    rows.append(["sum of fwd stages", common.fmt(fwd * 1e3), "100", "", ""])
+    rows.append(["sum of bwd stages", common.fmt(bwd * 1e3), "100", "", ""])
+    return common.markdown_table(["stage", "median ms", "% of its pass", "GFLOP/s",
+                                  "% matmul peak"], rows)
+
+
 def derive(rows: list[dict], peak_gflops: float) -> None:
     """Add GFLOP/s, % of peak, speedup over naive and ratio to torch to every timed row."""
     by_key = {(r["case"]["name"], r["case"]["group"], r["pass"], r["method"]): r
@@ -385,6 +457,15 @@ def main(argv=None) -> int:
         for case in sweep_cases(args.quick):
             rows += run_case(case, methods, args, naive_rate)
 
+    stages = {}
+    for case in lecture_cases(args.quick):
+        common.log(f"im2col stages, {case.name}:")
+        result = im2col_stages(case, args)
+        if result:
+            stages[case.name] = result
+            for name, v in result.items():
+                common.log(f"  {name:>40}: {v['timing']['median'] * 1e3:9.3f} ms")
+
     peak_end = common.matmul_peak(512 if args.quick else 2048, repeats=3 if args.quick else 7)
     peak = max(peak_start["best_gflops"], peak_end["best_gflops"])
     info["load_average_at_end"] = common.load_average()
@@ -416,6 +497,11 @@ def main(argv=None) -> int:
            + lecture_cases(args.quick)[1].label(), "", table(lecture_rows, "layer"), ""]
     if summary:
         md += ["Targets:", "", *summary, ""]
+    for name, result in stages.items():
+        md += [f"### Where im2col's time goes: {name} ({lecture_cases(args.quick)[0 if name == 'conv1' else 1].label()})",
+               "", "Each stage of `minicnn.functional.conv`'s im2col path timed on its own "
+               "(interleaved, median); the stages of a pass add up to about its time above.",
+               "", stages_table(result, peak), ""]
     if sweep_rows:
         md += ["## Sweep around conv2 (N=64, 32->64, 14x14, k=3, padding k//2)", "",
                table(sweep_rows, "varied"), ""]
@@ -428,7 +514,7 @@ def main(argv=None) -> int:
     common.write_json(common.output_path(args, "conv", "json"),
                       {"command": common.command_line(), "machine": info,
                        "peak": {"start": peak_start, "end": peak_end, "used_gflops": peak},
-                       "checks": checks, "rows": rows})
+                       "checks": checks, "rows": rows, "im2col_stages": stages})
     common.log("\n".join(summary))
     common.log(f"wrote {md_path}")
     return 0

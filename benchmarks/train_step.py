@@ -14,12 +14,15 @@ under ``torch.inference_mode()``). Both frameworks get the same random batch (no
 uniform labels) and ``--threads`` threads: PyTorch's intra-op pool, Numba and BLAS (through
 threadpoolctl) alike.
 
-The per-layer breakdown times each minicnn leaf module's ``forward`` and ``backward`` inside
-real training steps (the methods are wrapped on the instances), plus the loss, zero_grad and
-the optimiser step; "unattributed" is the step time that no wrapper saw (container
-overhead). PyTorch's per-layer figures are taken layer by layer in isolation (forward with
-autograd recording, then ``torch.autograd.grad`` of that layer alone), for comparison; like
-in a real step, PyTorch does not compute the gradient of the input image in conv1.
+The per-layer breakdown times each leaf module's forward and backward inside real training
+steps, alternating one minicnn step and one PyTorch step: minicnn's ``forward``/``backward``
+methods are wrapped on the instances; PyTorch's modules get forward and full-backward hooks
+(conv1's input needs no gradient, as in any training loop, so its backward is the tail of
+``loss.backward()``). Plus the loss, zero_grad and the optimiser step; "unattributed" is the
+step time no timer saw (containers, hooks, Python).
+
+A cProfile listing of minicnn's step (own time per function) shows which Python functions and
+kernels the time lands in.
 
 Outputs in ``--out`` (default benchmarks/results/): train_step[_TAG].md, .json, and
 train_step_layers[_TAG].png (bar chart of the per-layer times).
@@ -216,10 +219,9 @@ class LayerTimer:
         return {k: statistics.median(step.get(k, 0.0) for step in self.steps) for k in keys}
 
 
-def minicnn_layers(args) -> dict:
-    """Median seconds per step spent in each minicnn leaf module's forward and backward, the
-    loss, zero_grad and Adam's step, measured inside real training steps."""
-    import statistics
+def minicnn_layer_step(args):
+    """A minicnn training step whose leaf modules, loss and optimiser are wrapped by a
+    LayerTimer. Returns ``(step, timer, order)``; ``step()`` returns the step's seconds."""
     images, labels = make_batch()
     model, criterion, optimizer = minicnn_setup(args.conv_method)
     train_step, _ = minicnn_step_fns(model, criterion, optimizer, images, labels)
@@ -232,69 +234,119 @@ def minicnn_layers(args) -> dict:
         order.append((name, type(leaf).__name__))
         timer.wrap(name, leaf, "forward", "fwd")
         timer.wrap(name, leaf, "backward", "bwd")
-    timer.wrap("loss (CrossEntropyLoss)", criterion, "forward", "fwd")
-    timer.wrap("loss (CrossEntropyLoss)", criterion, "backward", "bwd")
-    timer.wrap("optimizer", optimizer, "zero_grad", "zero_grad")
-    timer.wrap("optimizer", optimizer, "step", "step")
-    totals, unattributed = [], []
-    steps = 3 if args.quick else args.layer_steps
-    for _ in range(steps):
+    timer.wrap(LOSS, criterion, "forward", "fwd")
+    timer.wrap(LOSS, criterion, "backward", "bwd")
+    timer.wrap(OPTIMIZER, optimizer, "zero_grad", "zero_grad")
+    timer.wrap(OPTIMIZER, optimizer, "step", "step")
+
+    def step():
         timer.begin_step()
         t0 = time.perf_counter()
         train_step()
-        totals.append(time.perf_counter() - t0)
+        total = time.perf_counter() - t0
         timer.end_step()
-        unattributed.append(totals[-1] - sum(timer.steps[-1].values()))
-    medians = timer.medians()
-    return {"order": order, "medians": {f"{k[0]}|{k[1]}": v for k, v in medians.items()},
-            "step_median": statistics.median(totals),
-            "unattributed": statistics.median(unattributed), "steps": steps}
+        return total
+
+    return step, timer, order
 
 
-def torch_layers(args, torch) -> dict:
-    """Median seconds of each PyTorch leaf module's forward (autograd recording) and backward
-    (``torch.autograd.grad`` of that layer alone), each timed in isolation, plus the loss and
-    Adam's step."""
+LOSS = "loss (CrossEntropyLoss)"
+OPTIMIZER = "optimizer"
+
+
+def torch_layer_step(torch):
+    """A PyTorch training step timed per leaf module with hooks: forward = forward pre-hook
+    to forward hook; backward = full backward pre-hook to full backward hook. conv1's input
+    needs no gradient, so its backward hook fires early: its backward is taken as the rest of
+    ``loss.backward()`` after its pre-hook. Returns ``(step, timer, order)``."""
     images, labels = make_batch()
     model, criterion, optimizer = torch_setup(torch)
     model.train()
+    x, y = torch.from_numpy(images), torch.from_numpy(labels)
+    timer = LayerTimer()
     leaves = list(leaf_modules(model))
-    x = torch.from_numpy(images)
-    y = torch.from_numpy(labels)
-    repeats = 3 if args.quick else args.repeats
-    min_time = 0.0 if args.quick else 0.02
+    started: dict = {}
+    first_name = leaves[0][0]
+    last_name = leaves[-1][0]
+
+    def add(key, seconds):
+        timer.current[key] = timer.current.get(key, 0.0) + seconds
+
+    for name, leaf in leaves:
+        leaf.register_forward_pre_hook(
+            lambda mod, inp, name=name: started.__setitem__((name, "fwd"), time.perf_counter()))
+        leaf.register_forward_hook(
+            lambda mod, inp, out, name=name: add(
+                (name, "fwd"), time.perf_counter() - started[(name, "fwd")]))
+        leaf.register_full_backward_pre_hook(
+            lambda mod, gout, name=name: started.__setitem__((name, "bwd"), time.perf_counter()))
+        if name != first_name:
+            leaf.register_full_backward_hook(
+                lambda mod, gin, gout, name=name: add(
+                    (name, "bwd"), time.perf_counter() - started[(name, "bwd")]))
+
+    def step():
+        timer.begin_step()
+        t0 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        t1 = time.perf_counter()
+        logits = model(x)
+        t2 = time.perf_counter()
+        loss = criterion(logits, y)
+        t3 = time.perf_counter()
+        loss.backward()
+        t4 = time.perf_counter()
+        optimizer.step()
+        t5 = time.perf_counter()
+        add((OPTIMIZER, "zero_grad"), t1 - t0)
+        add((LOSS, "fwd"), t3 - t2)
+        add((LOSS, "bwd"), started[(last_name, "bwd")] - t3)
+        add((first_name, "bwd"), t4 - started[(first_name, "bwd")])
+        add((OPTIMIZER, "step"), t5 - t4)
+        timer.end_step()
+        return t5 - t0
+
+    import warnings
+    with warnings.catch_warnings():  # conv1's early backward hook: expected, handled above
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(3):
+            step()
+    timer.steps.clear()
+    return step, timer, [(n, type(m).__name__) for n, m in leaves]
+
+
+def layer_breakdown(args, torch) -> dict:
+    """Median seconds per step in each leaf module's forward and backward, the loss, zero_grad
+    and Adam's step, for minicnn and PyTorch, inside real training steps that alternate between
+    the two (so both see the same machine load)."""
+    import statistics
+    import warnings
+    steps = 3 if args.quick else args.layer_steps
+    runners = {"minicnn": minicnn_layer_step(args)}
+    if torch is not None:
+        runners["torch"] = torch_layer_step(torch)
+    totals = {name: [] for name in runners}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(steps):
+            for name, (step, _, _) in runners.items():
+                totals[name].append(step())
     out = {}
-    inp = x
-    for i, (name, layer) in enumerate(leaves):
-        inp = inp.detach().requires_grad_(i > 0)  # conv1: no gradient for the image
-        out[f"{name}|fwd"] = common.measure(lambda: layer(inp), repeats=repeats,
-                                            min_repeat_time=min_time).median
-        result = layer(inp)
-        dout = torch.randn_like(result)
-        wrt = ([inp] if i > 0 else []) + [p for p in layer.parameters()]
-        if wrt:
-            out[f"{name}|bwd"] = common.measure(
-                lambda: torch.autograd.grad(result, wrt, dout, retain_graph=True),
-                repeats=repeats, min_repeat_time=min_time).median
-        inp = result
-    logits = inp.detach().requires_grad_(True)
-    out["loss (CrossEntropyLoss)|fwd"] = common.measure(lambda: criterion(logits, y),
-                                                        repeats=repeats).median
-    loss = criterion(logits, y)
-    out["loss (CrossEntropyLoss)|bwd"] = common.measure(
-        lambda: torch.autograd.grad(loss, [logits], retain_graph=True), repeats=repeats).median
-    loss = criterion(model(x), y)
-    loss.backward()
-    out["optimizer|step"] = common.measure(optimizer.step, repeats=repeats).median
-    out["optimizer|zero_grad"] = 0.0  # set_to_none: nothing to time
-    return {"order": [(n, type(m).__name__) for n, m in leaves], "medians": out}
+    for name, (_, timer, order) in runners.items():
+        unattributed = [total - sum(record.values())
+                        for total, record in zip(totals[name], timer.steps)]
+        out[name] = {"order": order,
+                     "medians": {f"{k[0]}|{k[1]}": v for k, v in timer.medians().items()},
+                     "step_median": statistics.median(totals[name]),
+                     "unattributed": statistics.median(unattributed), "steps": steps}
+    return out
 
 
 def layer_table(mini: dict, tor: dict | None) -> tuple[str, list]:
     """Rows: one per layer (forward and backward), then loss, optimiser and the remainder."""
     rows = []
     names = [(n, kind) for n, kind in mini["order"]]
-    names += [("loss (CrossEntropyLoss)", "loss"), ("optimizer", "Adam")]
+    names += [(LOSS, "loss"), (OPTIMIZER, "Adam")]
     total = mini["step_median"]
     data = []
     for name, kind in names:
@@ -303,27 +355,25 @@ def layer_table(mini: dict, tor: dict | None) -> tuple[str, list]:
             if key not in mini["medians"]:
                 continue
             t = mini["medians"][key]
-            tt = tor["medians"].get(_torch_name(name, tor) + f"|{pass_name}") if tor else None
+            tt = tor["medians"].get(key) if tor else None
             data.append({"layer": name, "kind": kind, "pass": pass_name, "minicnn_s": t,
                          "torch_s": tt})
-            rows.append([name, kind, pass_name, common.fmt(t * 1e3), common.fmt(100 * t / total, 2),
+            rows.append([name, kind, pass_name, common.fmt(t * 1e3),
+                         common.fmt(100 * t / total, 2),
                          common.fmt(tt * 1e3) if tt is not None else "–",
                          (common.fmt(t / tt) + "x") if tt else "–"])
     rest = mini["unattributed"]
     data.append({"layer": "unattributed", "kind": "", "pass": "", "minicnn_s": rest,
-                 "torch_s": None})
-    rows.append(["unattributed (containers, Python)", "", "", common.fmt(rest * 1e3),
-                 common.fmt(100 * rest / total, 2), "–", "–"])
-    rows.append(["**whole training step**", "", "", f"**{common.fmt(total * 1e3)}**", "100", "",
-                 ""])
-    headers = ["layer", "module", "pass", "minicnn ms", "% of step", "PyTorch ms (isolated)",
+                 "torch_s": tor["unattributed"] if tor else None})
+    rows.append(["unattributed (containers, hooks, Python)", "", "", common.fmt(rest * 1e3),
+                 common.fmt(100 * rest / total, 2),
+                 common.fmt(tor["unattributed"] * 1e3) if tor else "–", "–"])
+    rows.append(["**whole training step**", "", "", f"**{common.fmt(total * 1e3)}**", "100",
+                 f"**{common.fmt(tor['step_median'] * 1e3)}**" if tor else "–",
+                 f"**{common.fmt(total / tor['step_median'])}x**" if tor else "–"])
+    headers = ["layer", "module", "pass", "minicnn ms", "% of minicnn step", "PyTorch ms",
                "minicnn / PyTorch"]
     return common.markdown_table(headers, rows, align="lllrrrr"), data
-
-
-def _torch_name(name: str, tor: dict) -> str:
-    """minicnn and PyTorch share the module tree, hence the dotted names."""
-    return name
 
 
 def plot_layers(data: list, path, title: str) -> None:
@@ -335,10 +385,9 @@ def plot_layers(data: list, path, title: str) -> None:
     tor = np.array([(d["torch_s"] or 0.0) * 1e3 for d in rows])
     y = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.5))
-    ax.barh(y - 0.2, mini, height=0.4, label="minicnn (in a real step)", color="tab:blue")
+    ax.barh(y - 0.2, mini, height=0.4, label="minicnn", color="tab:blue")
     if tor.any():
-        ax.barh(y + 0.2, tor, height=0.4, label="PyTorch (layer in isolation)",
-                color="tab:green")
+        ax.barh(y + 0.2, tor, height=0.4, label="PyTorch", color="tab:green")
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("ms per training step (batch 64)")
@@ -508,8 +557,8 @@ def main(argv=None) -> int:
     tp = throughput(args, torch)
     info["numba_threading_layer"] = common._numba_threading_layer()
     common.log("per-layer breakdown:")
-    mini_layers = minicnn_layers(args)
-    tor_layers = torch_layers(args, torch) if torch is not None else None
+    layers = layer_breakdown(args, torch)
+    mini_layers, tor_layers = layers["minicnn"], layers.get("torch")
     layers_md, layer_data = layer_table(mini_layers, tor_layers)
     common.log(layers_md)
     common.log("cProfile:")
@@ -548,10 +597,11 @@ def main(argv=None) -> int:
                        f"1.0x) -> {'MET' if ratio >= 0.5 else 'NOT MET'}"
                        + (" (stretch met)" if ratio >= 1.0 else ""))
     md += ["## Where minicnn's training step goes", "",
-           f"Median over {mini_layers['steps']} steps of the time inside each module's forward "
-           "/ backward (wrapped on the instances, so nested timings are not double counted: "
-           "only leaf modules are wrapped). PyTorch's figures: each layer alone (see the "
-           "script's docstring).", "", layers_md, ""]
+           f"Median over {mini_layers['steps']} training steps, alternating one minicnn step and "
+           "one PyTorch step, of the time inside each leaf module's forward and backward "
+           "(minicnn: the methods wrapped on the instances; PyTorch: module hooks). The "
+           "medians of the parts need not add up exactly to the median of the whole.", "",
+           layers_md, ""]
     png = common.output_path(args, "train_step_layers", "png")
     plot_layers(layer_data, png, f"lecture CNN, batch 64, {threads} threads: per-layer time")
     md += [f"![per-layer time]({png.name})", ""]
