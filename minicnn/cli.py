@@ -17,6 +17,8 @@ import os
 import sys
 
 PROG = "minicnn"
+# minicnn.train.DEFAULT_THREADS, known here without importing NumPy (tests hold them equal)
+_DEFAULT_THREADS = 1
 
 
 class CLIError(Exception):
@@ -44,6 +46,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _threads(text: str) -> int | None:
+    """``--threads N``: N >= 1, or 0 for the libraries' own default (None)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of threads, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more threads, got {text!r}")
+    return value or None
 
 
 def _positive_float(text: str) -> float:
@@ -112,9 +125,11 @@ def _train_options(d):
         ("--conv-method", "conv_method", dict(choices=("naive", "loop", "im2col"),
                                               help=f"how convolution is computed (default "
                                                    f"{d.conv_method}; naive is very slow)")),
-        ("--threads", "threads", dict(type=_positive_int, metavar="N",
-                                      help="threads for NumPy's BLAS and Numba (default: all "
-                                           "cores)")),
+        ("--threads", "threads", dict(type=_threads, metavar="N",
+                                      help=f"threads for NumPy's BLAS and Numba (default "
+                                           f"{d.threads}: the fastest on a shared 2-core "
+                                           f"machine, and bit-for-bit repeatable; 0 = let "
+                                           f"them decide, usually all cores)")),
         ("--val-size", "val_size", dict(type=_positive_int, metavar="N",
                                         help=f"training images held out for validation "
                                              f"(default {d.val_size}; at most a tenth of a "
@@ -167,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="evaluate on the bundled sample's test split")
     evaluate.add_argument("--batch-size", type=_positive_int, default=500, metavar="N",
                           help="images per forward pass (default 500)")
-    evaluate.add_argument("--threads", type=_positive_int, metavar="N",
-                          help="threads for NumPy's BLAS and Numba")
+    evaluate.add_argument("--threads", type=_threads, default=d.threads, metavar="N",
+                          help=f"threads for NumPy's BLAS and Numba (default {d.threads}; 0 = "
+                               f"let them decide)")
 
     summary = commands.add_parser("summary", help="print the CNN's layers, shapes and "
                                                   "parameter counts")
@@ -213,7 +229,7 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from minicnn import train as training
 
-    training.set_threads(args.threads)
+    training.set_threads(args.threads)  # a one-shot command: for the whole process
     result = training.evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir,
                                           sample=args.sample, batch_size=args.batch_size,
                                           log=print)
@@ -258,17 +274,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _threads_before_numpy(argv) -> None:
-    """Honour ``--threads N`` through the environment while NumPy is not imported yet (BLAS
-    reads it once, at import); ``set_threads`` also applies it at run time via threadpoolctl."""
-    if "numpy" in sys.modules:
+    """Apply ``train``/``evaluate``'s thread count (``--threads N``, default
+    ``DEFAULT_THREADS``) through the environment while NumPy is not imported yet: BLAS reads
+    it once, at import. (Inside, ``limit_threads`` applies it again via threadpoolctl.)"""
+    if "numpy" in sys.modules or not argv or argv[0] not in ("train", "evaluate"):
         return
+    value = str(_DEFAULT_THREADS)
     for i, arg in enumerate(argv):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else \
-            (argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else None)
-        if value is not None and value.isdigit() and int(value) >= 1:
-            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                        "NUMBA_NUM_THREADS"):
-                os.environ[var] = value
+        if arg.startswith("--threads="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--threads" and i + 1 < len(argv):
+            value = argv[i + 1]
+    if value.isdigit() and int(value) >= 1:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = value
 
 
 def main(argv=None) -> int:

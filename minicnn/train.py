@@ -45,7 +45,7 @@ __all__ = [
     "train", "resume", "train_one_epoch", "evaluate", "predict", "confusion_matrix",
     "per_class_accuracy", "set_threads", "limit_threads", "build_model", "build_optimizer",
     "build_scheduler", "load_datasets", "make_transforms", "make_loaders", "write_figures",
-    "evaluate_checkpoint", "METRIC_COLUMNS", "DEFAULT_EPOCHS",
+    "evaluate_checkpoint", "METRIC_COLUMNS", "DEFAULT_EPOCHS", "DEFAULT_THREADS",
 ]
 
 #: Default number of epochs of ``minicnn train``: chosen so the whole run (training, and
@@ -54,6 +54,14 @@ DEFAULT_EPOCHS = 6
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("plateau", "step", "cosine", "none")
+
+#: Default thread count for BLAS and Numba during training. Measured on the 2-core reference
+#: machine (shared, so other processes run too): one thread trains at ~1,100 images/s, two
+#: BLAS threads at 60-190 images/s; OpenBLAS's threads spin-wait on these small matrices
+#: (64 x 288 @ 288 x 12544, 64 x 3136 @ 3136 x 256) and lose the cores to anything else
+#: running. One thread also makes runs repeat bit for bit across machines (Numba's parallel
+#: sums change their last bits with the thread count). ``--threads N`` to try more.
+DEFAULT_THREADS = 1
 
 #: The columns of ``metrics.csv``, in order.
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
@@ -96,7 +104,7 @@ class TrainConfig:
     sample: bool = False             # force the sample bundled in the package
     download: bool = True
     out: str | None = None           # run directory; default runs/<timestamp>
-    threads: int | None = None
+    threads: int | None = DEFAULT_THREADS  # None: leave BLAS and Numba as they are
     figures: bool = True
     progress: bool | None = None     # None: a progress bar when stderr is a terminal
     explode_factor: float = 1e3      # stop when a batch loss exceeds this x the first loss

@@ -166,3 +166,17 @@ def test_threads_flag_limits_numba(monkeypatch):
         assert numba.get_num_threads() == 1
     finally:
         set_threads(before)
+
+
+def test_default_thread_count_reaches_blas_before_numpy_is_imported():
+    import minicnn.cli
+    from minicnn.train import DEFAULT_THREADS
+    assert minicnn.cli._DEFAULT_THREADS == DEFAULT_THREADS
+    code = ("import os, sys; from minicnn.cli import _threads_before_numpy; "
+            "_threads_before_numpy(sys.argv[1:]); "
+            "assert 'numpy' not in sys.modules; print(os.environ['OPENBLAS_NUM_THREADS'])")
+    for argv, expected in ((["train"], str(DEFAULT_THREADS)), (["train", "--threads", "2"], "2"),
+                           (["evaluate", "x.npz", "--threads=3"], "3")):
+        proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.stdout.strip() == expected, proc.stderr
