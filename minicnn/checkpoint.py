@@ -25,11 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from minicnn._atomic import atomic_write
 
 __all__ = ["save", "load", "FORMAT", "VERSION"]
 
@@ -149,20 +150,8 @@ def save(path, model, optimizer=None, scheduler=None, **metadata) -> Path:
     }
     header["sha256"] = _digest(arrays)
     text = json.dumps(header)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_HEADER: np.array(text)}, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **{_HEADER: np.array(text)}, **arrays)
     return path
 
 

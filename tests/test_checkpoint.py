@@ -184,3 +184,15 @@ def test_tampered_file_is_a_clear_error(tmp_path):
         zf.writestr("__header__.npy", b"garbage")
     with pytest.raises(ValueError, match="not a valid minicnn checkpoint"):
         minicnn.load(tmp_path / "fake.npz")
+
+
+def test_saved_checkpoint_has_the_permissions_of_an_ordinary_file(tmp_path):
+    import os
+
+    from minicnn import nn, save
+    old_umask = os.umask(0o022)
+    try:
+        path = save(tmp_path / "model.npz", nn.Linear(3, 2, rng=0))
+    finally:
+        os.umask(old_umask)
+    assert (os.stat(path).st_mode & 0o777) == 0o644

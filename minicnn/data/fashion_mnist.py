@@ -29,12 +29,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.request
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from minicnn._atomic import atomic_write
 
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, parse_idx, read_idx, read_idx_bytes
 
@@ -305,15 +306,10 @@ def _download(base_url: str, name: str, target: Path) -> Path:
     url = base_url.rstrip("/") + "/" + filename
     final = target / filename
     response = url_opener(url, timeout=DOWNLOAD_TIMEOUT)   # fails fast when offline
-    try:
+    with response:
         target.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix="." + filename + ".", suffix=".part", dir=target)
-    except BaseException:
-        response.close()
-        raise
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, response:
+        with atomic_write(final, check=lambda tmp: _verify(tmp, name, url),
+                          suffix=".part") as out:
             total = _content_length(response)
             progress = _Progress(filename, total)
             while True:
@@ -323,13 +319,6 @@ def _download(base_url: str, name: str, target: Path) -> Path:
                 out.write(chunk)
                 progress.update(len(chunk))
             progress.close()
-            out.flush()
-            os.fsync(out.fileno())
-        _verify(tmp, name, url)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return final
 
 
