@@ -7,9 +7,19 @@ import numbers
 
 import numpy as np
 
+from minicnn.kernels.optim import adam_update
 from minicnn.optim.optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW"]
+
+
+def _can_fuse(p, exp_avg, exp_avg_sq):
+    """Can ``adam_update`` run on this parameter: float32/float64 arrays of one dtype and shape,
+    all C-contiguous (so the flat views it writes through are the arrays themselves)?"""
+    arrays = (p.data, p.grad, exp_avg, exp_avg_sq)
+    return (p.data.dtype in (np.float32, np.float64)
+            and all(a.dtype == p.data.dtype and a.shape == p.data.shape
+                    and a.flags.c_contiguous and a.flags.writeable for a in arrays))
 
 
 class Adam(Optimizer):
@@ -66,6 +76,14 @@ class Adam(Optimizer):
                 # BEGIN SOLUTION
                 state["step"] += 1
                 t = state["step"]
+                bias_correction1 = 1 - beta1 ** t
+                bias_correction2 = 1 - beta2 ** t
+                if _can_fuse(p, m, v):
+                    # the lines below as one loop over the elements (minicnn/kernels/optim.py)
+                    adam_update(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1),
+                                v.reshape(-1), lr, beta1, beta2, eps, weight_decay,
+                                self._decoupled, bias_correction1, bias_correction2)
+                    continue
                 grad = p.grad
                 if weight_decay != 0:
                     if self._decoupled:                 # AdamW: shrink the weights directly
@@ -75,8 +93,6 @@ class Adam(Optimizer):
                 m += (1 - beta1) * (grad - m)           # m = beta1 * m + (1 - beta1) * g
                 v *= beta2
                 v += (1 - beta2) * grad * grad          # v = beta2 * v + (1 - beta2) * g**2
-                bias_correction1 = 1 - beta1 ** t
-                bias_correction2 = 1 - beta2 ** t
                 # lr * m_hat / (sqrt(v_hat) + eps), arranged as PyTorch computes it
                 denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
                 p.data -= (lr / bias_correction1) * m / denom
