@@ -229,11 +229,17 @@ def im2col_stages(case: ConvCase, args) -> dict | None:
     ``minicnn.functional.conv._conv2d_im2col_forward/_backward``; returns None (with a note)
     if the kernels' signatures have changed."""
     import numpy as np
-    try:
-        from minicnn.kernels.conv import col2im, im2col
-    except ImportError as exc:
-        common.log(f"  (no stage breakdown: {exc})")
-        return None
+    import minicnn.functional.conv as conv_module
+    im2col = getattr(conv_module, "im2col", None)   # the unfold and fold that the im2col
+    col2im = getattr(conv_module, "col2im", None)   # method uses (Numba kernel or NumPy twin)
+    if im2col is None or col2im is None:
+        try:
+            from minicnn.kernels.conv import col2im, im2col
+        except ImportError as exc:
+            common.log(f"  (no stage breakdown: {exc})")
+            return None
+    impl = {name: f"{fn.__module__}.{getattr(fn, '__name__', '?')}"
+            for name, fn in (("im2col", im2col), ("col2im", col2im))}
     x, weight, bias, dout = make_inputs(case, case.n)
     k, p, s, n, o = case.k, case.padding, case.stride, case.n, case.c_out
     h = case.out_size
@@ -270,11 +276,14 @@ def im2col_stages(case: ConvCase, args) -> dict | None:
     flops = {"fwd: W_mat @ cols (GEMM)": case.flops(),
              "bwd: dW = dout_mat @ cols.T (GEMM)": case.flops(),
              "bwd: dcols = W_mat.T @ dout_mat (GEMM)": case.flops()}
-    return {name: {"timing": t.to_dict(), "flops": flops.get(name)}
-            for name, t in timings.items()}
+    result = {name: {"timing": t.to_dict(), "flops": flops.get(name)}
+              for name, t in timings.items()}
+    result["_impl"] = impl
+    return result
 
 
 def stages_table(stages: dict, peak: float) -> str:
+    stages = {k: v for k, v in stages.items() if not k.startswith("_")}
     fwd = sum(v["timing"]["median"] for k, v in stages.items() if k.startswith("fwd"))
     bwd = sum(v["timing"]["median"] for k, v in stages.items() if k.startswith("bwd"))
     rows = []
@@ -464,6 +473,8 @@ def main(argv=None) -> int:
         if result:
             stages[case.name] = result
             for name, v in result.items():
+                if name.startswith("_"):
+                    continue
                 common.log(f"  {name:>40}: {v['timing']['median'] * 1e3:9.3f} ms")
 
     peak_end = common.matmul_peak(512 if args.quick else 2048, repeats=3 if args.quick else 7)
@@ -500,7 +511,8 @@ def main(argv=None) -> int:
     for name, result in stages.items():
         md += [f"### Where im2col's time goes: {name} ({lecture_cases(args.quick)[0 if name == 'conv1' else 1].label()})",
                "", "Each stage of `minicnn.functional.conv`'s im2col path timed on its own "
-               "(interleaved, median); the stages of a pass add up to about its time above.",
+               "(interleaved, median); the stages of a pass add up to about its time above. "
+               f"Unfold: `{result['_impl']['im2col']}`, fold: `{result['_impl']['col2im']}`.",
                "", stages_table(result, peak), ""]
     if sweep_rows:
         md += ["## Sweep around conv2 (N=64, 32->64, 14x14, k=3, padding k//2)", "",
