@@ -48,9 +48,17 @@ CONV_METHODS = ("naive", "loop", "im2col")
 DEFAULT_METHOD = "im2col"
 
 # The "im2col" method unfolds with the NumPy twin (stride tricks) and folds back with the Numba
-# col2im (parallel over the batch). Same setting as above, conv2, median ms:
+# col2im. Same setting as above, conv2, median ms:
 #   im2col: NumPy 4.7-5.8, Numba 23      col2im: NumPy 14, Numba 9
 # (conv1: all four 0.35-0.46). The Numba im2col's gather loop does not vectorise.
+# Both kernels were then made serial and reordered to walk cols row by row (stride 1: a
+# contiguous inner loop); conv2, median ms, same run, 1 thread / 2 threads (load 5-8):
+#   im2col: NumPy 2.3 / 2.1, Numba before 9.2 / 12.0, after 4.1 / 7.6  -> NumPy stays
+#   col2im: Numba before (prange) 4.6 / 23.9, after (serial) 3.5 / 7.7
+#   conv1 col2im: before 0.40 / 24.0, after 0.39 / 0.38 (waking a thread team on a busy
+#   machine cost more than the whole fold)
+# The Numba im2col copies runs of only W_out (14 or 28) numbers; per-run overhead loses to
+# NumPy's strided copy.
 im2col = conv_kernels.im2col_numpy
 col2im = conv_kernels.col2im
 

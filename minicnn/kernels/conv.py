@@ -70,11 +70,14 @@ def _inside(v, stride, pad, size, out_size):
     return lo, max(lo, hi)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def im2col(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w):
     """Unfold every (C_in, kH, kW) window of the zero-padded ``x`` into one column.
 
     cols[(c, u, v), (n, i, j)] = X_pad[n, c, i*s_h + u, j*s_w + v]
+
+    Loops run in the order of ``cols``' memory, row (c, u, v) by row, so every write is
+    sequential and the innermost loop (stride 1) is a contiguous copy. Serial: see col2im.
 
     Parameters
     ----------
@@ -90,23 +93,32 @@ def im2col(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w):
     out_w = (width - kernel_w + 2 * pad_w) // stride_w + 1
     positions = out_h * out_w
     cols = np.empty((channels * kernel_h * kernel_w, n_batch * positions), dtype=x.dtype)
-    for n in prange(n_batch):  # images are independent: one per thread
-        for c in range(channels):
-            for u in range(kernel_h):
-                for v in range(kernel_w):
-                    row = (c * kernel_h + u) * kernel_w + v
-                    # output columns j whose pixel j*s_w + v - p_w lies inside x: [j_lo, j_hi)
-                    j_lo, j_hi = _inside(v, stride_w, pad_w, width, out_w)
+    zero = x.dtype.type(0)
+    for c in range(channels):
+        for u in range(kernel_h):
+            for v in range(kernel_w):
+                row = (c * kernel_h + u) * kernel_w + v
+                # output columns j whose pixel j*s_w + v - p_w lies inside x: [j_lo, j_hi)
+                j_lo, j_hi = _inside(v, stride_w, pad_w, width, out_w)
+                shift = v - pad_w
+                for n in range(n_batch):
                     for i in range(out_h):
                         y = i * stride_h + u - pad_h  # row of x under (i, u); outside = padding
                         start = n * positions + i * out_w
                         if y < 0 or y >= height:
-                            cols[row, start:start + out_w] = 0
+                            for j in range(out_w):
+                                cols[row, start + j] = zero
                             continue
-                        cols[row, start:start + j_lo] = 0
-                        for j in range(j_lo, j_hi):
-                            cols[row, start + j] = x[n, c, y, j * stride_w + v - pad_w]
-                        cols[row, start + j_hi:start + out_w] = 0
+                        for j in range(j_lo):
+                            cols[row, start + j] = zero
+                        if stride_w == 1:         # a contiguous run of x
+                            for j in range(j_lo, j_hi):
+                                cols[row, start + j] = x[n, c, y, j + shift]
+                        else:
+                            for j in range(j_lo, j_hi):
+                                cols[row, start + j] = x[n, c, y, j * stride_w + shift]
+                        for j in range(j_hi, out_w):
+                            cols[row, start + j] = zero
     return cols
 
 
@@ -131,7 +143,7 @@ def im2col_numpy(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w):
 # col2im: the adjoint of im2col, every column's gradient added back where it was read from
 # --------------------------------------------------------------------------------------------
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def col2im(cols, n_batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w,
            pad_h, pad_w):
     """Scatter-add column gradients back onto the input (the transpose of :func:`im2col`).
@@ -139,6 +151,12 @@ def col2im(cols, n_batch, channels, height, width, kernel_h, kernel_w, stride_h,
     dX_pad[n, c, i*s_h + u, j*s_w + v] += dcols[(c, u, v), (n, i, j)]   for every (u, v, i, j)
 
     then dX = dX_pad without its padding (gradient that lands on the zero padding is dropped).
+
+    Loops run row (c, u, v) by row of ``cols``, so ``cols`` is read sequentially, once; the
+    kH*kW rows of one channel c all add into dX[:, c] (N*H*W numbers, 50 KB for the lecture's
+    conv2), which stays in cache. With stride 1 the innermost loop is a contiguous add.
+    Serial: on the shared 2-core machine a ``prange`` over the batch made this kernel 5-100x
+    slower whenever the other core was busy (figures in minicnn/functional/conv.py).
 
     Parameters
     ----------
@@ -154,19 +172,24 @@ def col2im(cols, n_batch, channels, height, width, kernel_h, kernel_w, stride_h,
     out_w = (width - kernel_w + 2 * pad_w) // stride_w + 1
     positions = out_h * out_w
     dx = np.zeros((n_batch, channels, height, width), dtype=cols.dtype)
-    for n in prange(n_batch):  # each thread writes only its own images: no races
-        for c in range(channels):
-            for u in range(kernel_h):
-                for v in range(kernel_w):
-                    row = (c * kernel_h + u) * kernel_w + v
-                    j_lo, j_hi = _inside(v, stride_w, pad_w, width, out_w)
+    for c in range(channels):
+        for u in range(kernel_h):
+            for v in range(kernel_w):
+                row = (c * kernel_h + u) * kernel_w + v
+                j_lo, j_hi = _inside(v, stride_w, pad_w, width, out_w)
+                shift = v - pad_w
+                for n in range(n_batch):
                     for i in range(out_h):
                         y = i * stride_h + u - pad_h
                         if y < 0 or y >= height:
                             continue                 # this row of X_pad is padding
                         start = n * positions + i * out_w
-                        for j in range(j_lo, j_hi):
-                            dx[n, c, y, j * stride_w + v - pad_w] += cols[row, start + j]
+                        if stride_w == 1:         # a contiguous run of dx
+                            for j in range(j_lo, j_hi):
+                                dx[n, c, y, j + shift] += cols[row, start + j]
+                        else:
+                            for j in range(j_lo, j_hi):
+                                dx[n, c, y, j * stride_w + shift] += cols[row, start + j]
     return dx
 
 
