@@ -272,6 +272,9 @@ def _conv2d_im2col_forward(x, weight, bias, stride, padding):
 
         Z[n, o, i, j] = (W_mat @ cols)[o, (n, i, j)] + b[o],   W_mat = W.reshape(C_out, -1)
 
+    For small layers the product is done image by image, W_mat @ cols[:, n-th block], which
+    lands directly in NCHW order (see _per_image for why and when).
+
     Parameters
     ----------
     x : (N, C_in, H, W) array, unpadded (im2col writes the zeros of the padding itself)
@@ -290,9 +293,15 @@ def _conv2d_im2col_forward(x, weight, bias, stride, padding):
     out_channels, _, kernel_h, kernel_w = weight.shape
     cols = im2col(np.ascontiguousarray(x), kernel_h, kernel_w, *stride, *padding)
     weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
-    out_matrix = weight_matrix @ cols                            # (C_out, N*H_out*W_out)
     out_h, out_w = output_shape2d(x.shape[2], x.shape[3], (kernel_h, kernel_w), stride,
                                   padding, func=_FUNC)
+    if _per_image(weight_matrix, cols, n_batch):
+        # one product per image, each written straight into NCHW order: (N, C_out, H_out*W_out)
+        out = weight_matrix @ _by_image(cols, n_batch)
+        if bias is not None:
+            out += bias[:, None]
+        return out.reshape(n_batch, out_channels, out_h, out_w), cols
+    out_matrix = weight_matrix @ cols                            # (C_out, N*H_out*W_out)
     # (C_out, N, H_out, W_out) -> (N, C_out, H_out, W_out), copied once into NCHW order
     out_by_channel = out_matrix.reshape(out_channels, n_batch, out_h, out_w)
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
@@ -316,9 +325,12 @@ def _conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
                     was copied from, X_pad[n, c, i*s_h + u, j*s_w + v], padding dropped;
                     ``col2im(dcols, N, C_in, H, W, kH, kW, s_h, s_w, p_h, p_w)``
 
+    For small layers the same products run image by image on dZ[n] (C_out, H_out*W_out), a
+    free reshape of dout, so dout is never transposed (see _per_image).
+
     Parameters
     ----------
-    dout : (N, C_out, H_out, W_out) array
+    dout : (N, C_out, H_out, W_out) C-contiguous array
     cols : (C_in*kH*kW, N*H_out*W_out) array from the forward pass
     weight : (C_out, C_in, kH, kW) C-contiguous array
     stride, padding : (int, int) pairs
@@ -333,14 +345,58 @@ def _conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
     # BEGIN SOLUTION
     n_batch, channels, height, width = x_shape
     out_channels, _, kernel_h, kernel_w = weight.shape
-    # (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out) -> (C_out, N*H_out*W_out): one copy
-    dout_matrix = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)
-    dbias = dout_matrix.sum(axis=1)
-    dweight = (dout_matrix @ cols.T).reshape(weight.shape)
-    dcols = weight.reshape(out_channels, -1).T @ dout_matrix    # (C_in*kH*kW, N*H_out*W_out)
+    weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
+    if _per_image(weight_matrix, cols, n_batch):
+        # dZ[n] = dout[n] as (C_out, H_out*W_out) (a free reshape) and cols[n] a view:
+        #   dL/dW = sum_n dZ[n] @ cols[n].T,   dL/dcols[n] = W_mat.T @ dZ[n]
+        dout_by_image = dout.reshape(n_batch, out_channels, -1)
+        cols_by_image = _by_image(cols, n_batch)
+        dbias = dout_by_image.sum(axis=2).sum(axis=0)
+        dweight = np.zeros_like(weight_matrix)
+        product = np.empty_like(weight_matrix)
+        for n in range(n_batch):
+            np.matmul(dout_by_image[n], cols_by_image[n].T, out=product)
+            dweight += product
+        dcols = np.empty_like(cols)
+        np.matmul(weight_matrix.T, dout_by_image, out=_by_image(dcols, n_batch))
+    else:
+        # (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out) -> (C_out, N*H_out*W_out): a copy
+        dout_matrix = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)
+        dbias = dout_matrix.sum(axis=1)
+        dweight = dout_matrix @ cols.T
+        dcols = weight_matrix.T @ dout_matrix                    # (C_in*kH*kW, N*H_out*W_out)
     dx = col2im(dcols, n_batch, channels, height, width, kernel_h, kernel_w, *stride, *padding)
-    return dx, dweight, dbias
+    return dx, dweight.reshape(weight.shape), dbias
     # END SOLUTION
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers: one product per image, or one for the batch
+# --------------------------------------------------------------------------------------------
+
+# OpenBLAS computes a product of m*n*k < 4 * 65536 multiply-adds on one thread (its
+# GEMM_MULTITHREAD_THRESHOLD); larger ones wake its threads. Below that size the im2col method
+# does one product per image (N of them, no transposed copies, each output block small enough
+# to stay in cache); above it, one product for the whole batch, because N products that each
+# wake the BLAS threads are ruinous on a busy machine. Lecture CNN, N=64, float32, median ms:
+#   conv1 (32 x 9 x 784 per image: per image)  forward 1.0 vs 5.5-6.3 for one batch product,
+#     backward products 1.6 vs 6.7 (2 BLAS threads; see the commit message for the step)
+#   conv2 (64 x 288 x 196 per image: one product) forward, 2 BLAS threads: per image 72,
+#     one product 16; 1 thread: both about 10
+_PER_IMAGE_MAX_PRODUCT = 4 * 65536
+
+
+def _per_image(weight_matrix, cols, n_batch):
+    """Is one image's product W_mat @ cols[n] small enough to run per image (see above)?"""
+    rows, positions = cols.shape[0], cols.shape[1] // n_batch
+    return weight_matrix.shape[0] * rows * positions < _PER_IMAGE_MAX_PRODUCT
+
+
+def _by_image(cols, n_batch):
+    """The (C_in*kH*kW, N*H_out*W_out) column matrix seen as N matrices (N, C_in*kH*kW,
+    H_out*W_out), a view: cols_by_image[n] = cols[:, n*H_out*W_out : (n+1)*H_out*W_out]."""
+    rows = cols.shape[0]
+    return cols.reshape(rows, n_batch, -1).transpose(1, 0, 2)
 
 
 # --------------------------------------------------------------------------------------------
