@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minicnn._malloc import keep_freed_memory
+
 __all__ = [
     "TrainConfig", "TrainResult", "TrainingDiverged", "DivergenceGuard", "ProgressBar",
     "train", "resume", "train_one_epoch", "evaluate", "predict", "confusion_matrix",
@@ -658,6 +660,7 @@ def train(config: TrainConfig | None = None, *, log=print, _resume_from: Path | 
         directory is the last good checkpoint (the message says where)
     """
     config = dataclasses.replace(config or TrainConfig(), **overrides).validate()
+    keep_freed_memory()   # ~30% faster steps: no page faults on reused activation buffers
     with limit_threads(config.threads):
         return _train(config, log or (lambda *args, **kwargs: None), _resume_from)
 
