@@ -56,6 +56,11 @@ def make_parser(description: str) -> argparse.ArgumentParser:
                              "runs under different settings do not overwrite each other")
     parser.add_argument("--no-torch", action="store_true",
                         help="leave PyTorch out even when it is installed")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc thresholds alone; by default they are "
+                             "raised as `minicnn train` does (minicnn._malloc), so freed "
+                             "multi-megabyte buffers are reused instead of page-faulted in "
+                             "again every step (applies to PyTorch in the same process too)")
     parser.add_argument("--wait-quiet", type=float, default=None, metavar="SECONDS",
                         help="before timing, wait up to SECONDS for other jobs to leave the "
                              "cores idle (default 120; 0 with --quick)")
@@ -147,6 +152,20 @@ def blas_info() -> list[dict]:
             for lib in threadpool_info()]
 
 
+def apply_malloc(args) -> str:
+    """Raise glibc's mmap/trim thresholds the way ``minicnn train`` does, unless
+    ``--default-malloc``; returns what was done, for the report."""
+    if getattr(args, "default_malloc", False):
+        return "glibc defaults (--default-malloc)"
+    try:
+        from minicnn._malloc import keep_freed_memory
+    except ImportError:
+        return "glibc defaults (minicnn._malloc not available)"
+    if keep_freed_memory():
+        return "freed buffers kept in the process (minicnn._malloc.keep_freed_memory, as `minicnn train`)"
+    return "glibc defaults (mallopt unavailable)"
+
+
 def settle(args) -> float | None:
     """Apply ``--wait-quiet`` (default 120 s, 0 with --quick); returns the busy fraction."""
     wait = args.wait_quiet if args.wait_quiet is not None else (0.0 if args.quick else 120.0)
@@ -233,6 +252,7 @@ def format_machine(info: dict) -> str:
            if info.get("other_cpu_busy_at_start") is not None else "")
         + (f", at end {info['load_average_at_end']}" if "load_average_at_end" in info else ""),
         f"- minicnn: {info['minicnn_commit']}",
+        f"- malloc: {info.get('malloc', 'glibc defaults')}",
     ]
     return "\n".join(lines)
 

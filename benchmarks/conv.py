@@ -406,7 +406,7 @@ def plot(rows: list[dict], path, title: str) -> None:
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=70)
     plt.close(fig)
 
 
@@ -439,7 +439,9 @@ def main(argv=None) -> int:
     if torch is not None:
         methods.append("torch")
     busy = common.settle(args)
+    malloc = common.apply_malloc(args)
     info = common.machine_info(threads)
+    info["malloc"] = malloc
     info["other_cpu_busy_at_start"] = busy
     common.log(common.format_machine(info))
     if missing:

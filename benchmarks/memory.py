@@ -101,10 +101,11 @@ def child(framework: str, steps: int, threads: int) -> int:
     return 0
 
 
-def run_child(framework: str, steps: int, threads: int, extra_env: dict | None = None) -> dict:
+def run_child(framework: str, steps: int, threads: int, extra_env: dict | None = None,
+              default_malloc: bool = False) -> dict:
     env = dict(os.environ) | (extra_env or {})
     cmd = [sys.executable, os.path.abspath(__file__), "--child", framework, "--steps",
-           str(steps), "--threads", str(threads)]
+           str(steps), "--threads", str(threads)] + (["--default-malloc"] if default_malloc else [])
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"{framework} child failed ({proc.returncode}):\n"
@@ -139,27 +140,31 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         common.configure_threads_env_only(args.threads)
+        common.apply_malloc(args)
         return child(args.child, args.steps, args.threads)
     if args.quick:
         args.steps = min(args.steps, 5)
 
     threads = common.configure_threads(args.threads)
     torch = common.import_torch(disabled=args.no_torch)
+    malloc = common.apply_malloc(args)
     info = common.machine_info(threads)
+    info["malloc"] = malloc
     common.log(common.format_machine(info))
 
     results = {}
-    results["minicnn"] = run_child("minicnn", args.steps, threads)
+    results["minicnn"] = run_child("minicnn", args.steps, threads, default_malloc=args.default_malloc)
     common.log(f"  minicnn: peak {results['minicnn'][f'after {args.steps} steps']['peak_mib']:.0f} MiB")
     if args.cold:
         cache_dir = tempfile.mkdtemp(prefix="minicnn-numba-cache-")
         try:
             results["minicnn, cold Numba cache"] = run_child(
-                "minicnn", args.steps, threads, {"NUMBA_CACHE_DIR": cache_dir})
+                "minicnn", args.steps, threads, {"NUMBA_CACHE_DIR": cache_dir},
+                default_malloc=args.default_malloc)
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)
     if torch is not None:
-        results["PyTorch"] = run_child("torch", args.steps, threads)
+        results["PyTorch"] = run_child("torch", args.steps, threads, default_malloc=args.default_malloc)
         common.log(f"  PyTorch: peak {results['PyTorch'][f'after {args.steps} steps']['peak_mib']:.0f} MiB")
 
     md = [f"# Memory benchmark{' (QUICK)' if args.quick else ''}", "",

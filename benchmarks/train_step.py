@@ -549,7 +549,9 @@ def main(argv=None) -> int:
     threads = common.configure_threads(args.threads)
     torch = common.import_torch(disabled=args.no_torch)
     busy = common.settle(args)
+    malloc = common.apply_malloc(args)
     info = common.machine_info(threads)
+    info["malloc"] = malloc
     info["other_cpu_busy_at_start"] = busy
     common.log(common.format_machine(info))
 
