@@ -253,6 +253,11 @@ def im2col_stages(case: ConvCase, args) -> dict | None:
     except Exception as exc:  # noqa: BLE001  (the kernels are someone else's, still moving)
         common.log(f"  (no stage breakdown: {type(exc).__name__}: {exc})")
         return None
+    per_image = getattr(conv_module, "_per_image", None)
+    if per_image is not None and per_image(w_mat, cols, n):
+        common.log(f"  ({case.name}: functional.conv multiplies image by image here; the stage "
+                   f"breakdown models the one-product-per-batch path, so it is skipped)")
+        return None
     out = np.empty((n, o, h, h), dtype=np.float32)
     stages = {
         "fwd: im2col (unfold)": lambda: im2col(x, k, k, s, s, p, p),
