@@ -30,3 +30,11 @@ def torch():
     if module is None:
         pytest.skip("PyTorch is not installed: pip install torch==2.13.0 (or .[torch])")
     return module
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that asks for the ``torch`` fixture carries the ``torch`` marker, so
+    ``pytest -m torch`` runs exactly the PyTorch cross-checks."""
+    for item in items:
+        if "torch" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.torch)
