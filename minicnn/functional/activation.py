@@ -7,10 +7,8 @@ The derivative at exactly 0 is taken to be 0, as in PyTorch.
 
 from __future__ import annotations
 
-import numpy as np
-
 from minicnn.functional._common import check_array
-from minicnn.kernels.elementwise import relu_backward_kernel
+from minicnn.kernels.elementwise import relu_backward_kernel, relu_forward_kernel
 
 
 def relu_forward(x):
@@ -29,7 +27,7 @@ def relu_forward(x):
     """
     check_array(x, "x", "relu")
     # BEGIN SOLUTION
-    out = np.maximum(x, 0)      # a Python 0 keeps x's dtype (NEP 50): float32 stays float32
+    out = relu_forward_kernel(x)    # one pass, same as np.maximum(x, 0) (its NumPy twin)
     cache = (x,)
     # END SOLUTION
     return out, cache
