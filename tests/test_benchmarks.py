@@ -15,6 +15,7 @@ SCRIPTS = {
     "train_step.py": ["train_step_quick.md", "train_step_quick.json",
                       "train_step_layers_quick.png"],
     "memory.py": ["memory_quick.md", "memory_quick.json"],
+    "epoch.py": ["epoch_quick.md", "epoch_quick.json"],
 }
 
 
