@@ -55,12 +55,9 @@ def _take(loader, limit):
 
 def epoch_minicnn(train_loader, eval_loaders, limit) -> dict:
     """Train one epoch and evaluate, as ``minicnn.train`` does (its own building blocks)."""
-    from minicnn import nn, optim
-    from minicnn.models import CNN
+    from train_step import minicnn_setup
 
-    model = CNN(rng=0)
-    criterion = nn.CrossEntropyLoss()
-    optimizer = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    model, criterion, optimizer = minicnn_setup()
     images = 0
     start = time.perf_counter()
     model.train()
@@ -82,15 +79,9 @@ def epoch_minicnn(train_loader, eval_loaders, limit) -> dict:
 
 def epoch_torch(torch, train_loader, eval_loaders, limit) -> dict:
     """The same epoch in PyTorch: the lecture's module tree, the same batches."""
-    nn = torch.nn
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(3136, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.4),
-        nn.Linear(256, 10))
-    criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    from train_step import torch_setup
+
+    model, criterion, optimizer = torch_setup(torch)
     images = 0
     start = time.perf_counter()
     model.train()
