@@ -21,7 +21,27 @@ def _check_optimizer(optimizer, owner: str) -> None:
         raise TypeError(f"{owner}: {type(optimizer).__name__} is not a minicnn.optim Optimizer")
 
 
-class LRScheduler:
+class _SchedulerState:
+    """What every scheduler shares: the last learning rates and a plain-data state."""
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rate of each group after the last ``step()``."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict:
+        """Every attribute except the optimiser (plain scalars and lists)."""
+        return {key: (list(value) if isinstance(value, list) else value)
+                for key, value in self.__dict__.items() if key != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        unknown = set(state_dict) - set(self.state_dict())
+        if unknown:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected entries "
+                             f"{sorted(unknown)} (a state from another scheduler?)")
+        self.__dict__.update(state_dict)
+
+
+class LRScheduler(_SchedulerState):
     """Base of the epoch-indexed schedulers: ``last_epoch`` counts ``step()`` calls.
 
     On construction each group's ``"initial_lr"`` is recorded (``base_lrs``) and ``step()`` is
@@ -48,23 +68,6 @@ class LRScheduler:
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = float(lr)
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rate of each group after the last ``step()``."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """Every attribute except the optimiser (plain scalars and lists)."""
-        return {key: (list(value) if isinstance(value, list) else value)
-                for key, value in self.__dict__.items() if key != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        unknown = set(state_dict) - set(self.state_dict())
-        if unknown:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected entries "
-                             f"{sorted(unknown)} (a state from another scheduler?)")
-        self.__dict__.update(state_dict)
-
 
 class StepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
@@ -110,7 +113,7 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_SchedulerState):
     """Reduce the learning rate when a metric has stopped improving, with PyTorch's rules.
 
     After each ``step(metric)``:
@@ -219,18 +222,7 @@ class ReduceLROnPlateau:
         self.threshold = float(threshold)
         self.threshold_mode = threshold_mode
 
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        return {key: (list(value) if isinstance(value, list) else value)
-                for key, value in self.__dict__.items() if key != "optimizer"}
-
     def load_state_dict(self, state_dict: dict) -> None:
-        unknown = set(state_dict) - set(self.state_dict())
-        if unknown:
-            raise ValueError(f"ReduceLROnPlateau.load_state_dict: unexpected entries "
-                             f"{sorted(unknown)} (a state from another scheduler?)")
-        self.__dict__.update(state_dict)
+        super().load_state_dict(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold,
                              threshold_mode=self.threshold_mode)
