@@ -192,6 +192,11 @@ def verify_regions(root=None, *, require_all_registered=True) -> list[str]:
                 found.setdefault((rel, region.function), []).append(region)
         except RegionError as exc:
             problems.append(str(exc))
+        if not _binds_np(text):
+            # A student fills the region in with NumPy; the file must give them ``np``,
+            # even when the reference solution happens to call a kernel instead.
+            problems.append(f"{rel}: has solution regions but no module-level "
+                            f"'import numpy as np' for the student's code to use")
     for (path, function), task_id in registered.items():
         if (path, function) not in found:
             where = root / path
@@ -203,6 +208,15 @@ def verify_regions(root=None, *, require_all_registered=True) -> list[str]:
                 problems.append(f"{path}:{regions[0].lineno}: region in {function} belongs to "
                                 f"no task (register it in minicnn/assignments/registry.py)")
     return problems
+
+
+def _binds_np(text: str) -> bool:
+    """Whether the module imports NumPy as ``np`` at its top level."""
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Import) and any(
+                alias.name == "numpy" and alias.asname == "np" for alias in node.names):
+            return True
+    return False
 
 
 def _references(tree: ast.AST, names: set) -> list[tuple[str, int, str]]:
