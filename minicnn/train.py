@@ -114,6 +114,13 @@ class TrainConfig:
     progress: bool | None = None     # None: a progress bar when stderr is a terminal
     explode_factor: float = 1e3      # stop when a batch loss exceeds this x the first loss
 
+    def __post_init__(self):
+        # pathlib.Path is welcome for the two directories; keep str so config.json can hold it
+        for name in ("data_dir", "out"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                setattr(self, name, os.fspath(value))
+
     def validate(self) -> "TrainConfig":
         """Raise ``ValueError`` naming the setting, the value and what is allowed."""
         def need(ok, message):

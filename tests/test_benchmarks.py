@@ -46,3 +46,34 @@ def test_benchmark_script_has_help(script):
     assert proc.returncode == 0, proc.stderr
     for option in ("--quick", "--threads", "--out"):
         assert option in proc.stdout, f"{script} --help does not mention {option}"
+
+
+@pytest.mark.slow
+def test_recipe_quick_runs_and_report(tmp_path):
+    """recipe.py trains one seed per call (here a 2-epoch run on the bundled sample) and the
+    report tabulates every finished run; a second run into the same directory is refused."""
+    frameworks = ["minicnn"]
+    try:
+        import torch  # noqa: F401
+        frameworks.append("pytorch")
+    except ImportError:
+        pass
+    for framework in frameworks:
+        proc = run_script("recipe.py", "run", "--framework", framework, "--seed", "3",
+                          "--quick", "--out", str(tmp_path))
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert (tmp_path / f"{framework}_seed3" / "metrics.csv").exists()
+    again = run_script("recipe.py", "run", "--framework", "minicnn", "--seed", "3", "--quick",
+                       "--out", str(tmp_path))
+    assert again.returncode != 0 and "already holds a run" in again.stderr
+    proc = run_script("recipe.py", "report", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    table = (tmp_path / "recipe.md").read_text()
+    for framework in frameworks:
+        assert f"| {framework} | 3 |" in table
+    assert (tmp_path / "recipe.png").stat().st_size > 0
+
+
+def test_recipe_report_without_runs_is_one_clear_error(tmp_path):
+    proc = run_script("recipe.py", "report", "--out", str(tmp_path), timeout=60)
+    assert proc.returncode != 0 and "no <framework>_seed<S>/metrics.csv" in proc.stderr

@@ -190,6 +190,12 @@ def test_config_validation_names_the_setting(change, words):
         TrainConfig(**change).validate()
 
 
+def test_paths_may_be_pathlib_and_are_stored_as_text(tmp_path):
+    config = TrainConfig(out=tmp_path / "run", data_dir=tmp_path)
+    assert config.out == str(tmp_path / "run") and config.data_dir == str(tmp_path)
+    json.dumps(config.to_dict())        # config.json must be able to hold it
+
+
 def test_notebook_pieces_train_one_epoch_and_evaluate(tmp_path):
     from minicnn import nn
     config = _tiny(tmp_path, threads=None)

@@ -1,0 +1,252 @@
+"""Accuracy, not speed: the lecture's recipe trained by minicnn and by PyTorch, seed by seed.
+
+    python benchmarks/recipe.py run --framework minicnn --seed 1 --epochs 15
+    python benchmarks/recipe.py run --framework pytorch --seed 1 --epochs 15
+    python benchmarks/recipe.py report          # tables + figure from every finished run
+    python benchmarks/recipe.py run --framework pytorch --seed 0 --quick   # seconds; a smoke test
+
+Each ``run`` trains one seed of the recipe in this process and writes
+``<out>/<framework>_seed<S>/metrics.csv`` (minicnn's columns: epoch, train/val/test loss and
+accuracy, lr, seconds). Both frameworks see exactly the same data: minicnn's own
+``load_datasets`` + ``make_loaders`` (55,000 training images in a seeded order with flip +
+crop(28, padding 2), 5,000 held out for validation, the 10,000 test images), and both follow
+the lecture: Adam(lr=1e-3, weight_decay=1e-4), ReduceLROnPlateau(patience=3, factor=0.5) on
+the validation loss, batch 64, dropout 0.4. The seed sets the validation split, the data
+order and augmentation (shared) and each framework's own weights and dropout masks (not
+shared: the two draw random numbers differently). A run takes about 12 minutes (minicnn) or
+6 minutes (PyTorch) for 15 epochs on one thread; two runs fit side by side on 2 cores.
+
+``report`` reads every ``*_seed*/metrics.csv`` under ``--out`` and writes ``recipe.md``
+(test accuracy at epochs 1, 5, 10, 15 per run, then mean and standard deviation per
+framework) and ``recipe.png`` (test accuracy per epoch, every run).
+
+The question it answers: when minicnn's 15-epoch figure differs from PyTorch's, is that the
+engine, or the seed? One run of each cannot tell; several seeds of each can.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import _common as common
+
+DEFAULT_OUT = common.DEFAULT_OUT / "recipe"
+COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+           "lr", "seconds")
+REPORT_EPOCHS = (1, 5, 10, 15)
+
+
+def _config(seed: int, epochs: int, threads: int, out: Path | None, quick: bool):
+    from minicnn.train import TrainConfig
+    return TrainConfig(epochs=epochs, seed=seed, threads=threads, out=out, figures=False,
+                       progress=False, subset=640 if quick else None, val_size=5000,
+                       sample=quick)
+
+
+def run_minicnn(config, run_dir: Path) -> None:
+    """``minicnn.train`` itself: the run directory gets metrics.csv (and checkpoints)."""
+    from minicnn.train import train
+    train(config, out=run_dir, log=lambda line: common.log(f"minicnn: {line}"))
+
+
+def run_pytorch(config, run_dir: Path) -> None:
+    """The lecture's PyTorch code (section 7) on minicnn's loaders, epoch by epoch as
+    ``minicnn.train`` does it; writes metrics.csv in the same columns."""
+    from train_step import torch_setup
+
+    from minicnn.train import load_datasets, make_loaders
+
+    torch = common.import_torch()
+    if torch is None:
+        raise SystemExit("recipe.py: PyTorch is not installed (pip install torch==2.13.0)")
+    torch.set_num_threads(config.threads)
+    splits = load_datasets(config, log=lambda line: common.log(f"pytorch: {line}"))
+    train_loader, val_loader, test_loader = make_loaders(splits, config)
+    model, criterion, optimizer = torch_setup(torch, seed=config.seed)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=config.patience,
+                                                           factor=config.factor)
+
+    def evaluate(loader):
+        model.eval()
+        total = correct = seen = 0
+        with torch.inference_mode():
+            for images, labels in loader:
+                labels = torch.from_numpy(labels)
+                logits = model(torch.from_numpy(images))
+                total += float(criterion(logits, labels)) * len(labels)
+                correct += int((logits.argmax(1) == labels).sum())
+                seen += len(labels)
+        return total / seen, correct / seen
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        start = time.perf_counter()
+        train_loader.set_epoch(epoch)
+        model.train()
+        total = correct = seen = 0
+        for images, labels in train_loader:
+            labels = torch.from_numpy(labels)
+            optimizer.zero_grad()
+            logits = model(torch.from_numpy(images))
+            loss = criterion(logits, labels)
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(labels)
+            correct += int((logits.argmax(1) == labels).sum())
+            seen += len(labels)
+        lr = optimizer.param_groups[0]["lr"]      # the rate this epoch trained with
+        val_loss, val_acc = evaluate(val_loader)
+        test_loss, test_acc = evaluate(test_loader)
+        scheduler.step(val_loss)
+        history.append(dict(epoch=epoch, train_loss=total / seen, train_acc=correct / seen,
+                            val_loss=val_loss, val_acc=val_acc, test_loss=test_loss,
+                            test_acc=test_acc, lr=lr, seconds=time.perf_counter() - start))
+        _write_metrics(run_dir / "metrics.csv", history)
+        common.log(f"pytorch: epoch {epoch}/{config.epochs}  val {val_acc:.2%}  "
+                   f"test {test_acc:.2%}  lr {lr:g}  {history[-1]['seconds']:.0f} s")
+
+
+def _write_metrics(path: Path, history: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(history)
+    tmp.replace(path)
+
+
+def read_runs(out: Path) -> dict:
+    """``{framework: {seed: [row, ...]}}`` from ``out/<framework>_seed<S>/metrics.csv``."""
+    runs: dict = {}
+    for path in sorted(out.glob("*_seed*/metrics.csv")):
+        framework, _, seed = path.parent.name.rpartition("_seed")
+        if not seed.isdigit():
+            continue
+        with open(path, newline="") as f:
+            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        if rows:
+            runs.setdefault(framework, {})[int(seed)] = rows
+    return runs
+
+
+def _acc(rows: list[dict], epoch: int) -> float | None:
+    return rows[epoch - 1]["test_acc"] if len(rows) >= epoch else None
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{100 * value:.2f}"
+
+
+def _mean_sd(values: list[float]) -> str:
+    if not values:
+        return ""
+    mean = 100 * statistics.fmean(values)
+    if len(values) == 1:
+        return f"{mean:.2f} (1 run)"
+    return f"{mean:.2f} ± {100 * statistics.stdev(values):.2f} ({len(values)} runs)"
+
+
+def report(out: Path) -> str:
+    """recipe.md and recipe.png from the runs under ``out``; returns the Markdown."""
+    runs = read_runs(out)
+    if not runs:
+        raise SystemExit(f"recipe.py report: no <framework>_seed<S>/metrics.csv under {out}")
+    headers = (["framework", "seed"] + [f"epoch {e}" for e in REPORT_EPOCHS]
+               + ["best epoch (val loss): test", "s/epoch"])
+    rows = []
+    for framework, seeds in sorted(runs.items()):
+        for seed, history in sorted(seeds.items()):
+            best = min(history, key=lambda row: row["val_loss"])
+            seconds = statistics.median(row["seconds"] for row in history)
+            rows.append([framework, seed] + [_pct(_acc(history, e)) for e in REPORT_EPOCHS]
+                        + [f"{_pct(best['test_acc'])} (epoch {int(best['epoch'])})",
+                           f"{seconds:.0f}"])
+    summary = []
+    for framework, seeds in sorted(runs.items()):
+        summary.append([framework] + [_mean_sd([a for h in seeds.values()
+                                                if (a := _acc(h, e)) is not None])
+                                      for e in REPORT_EPOCHS])
+    lines = ["# The lecture's recipe, seed by seed: test accuracy (%)", "",
+             f"Command: `python benchmarks/recipe.py run --framework F --seed S --epochs 15` "
+             f"per run, then `python benchmarks/recipe.py report`.", "",
+             common.markdown_table(headers, rows), "",
+             "Mean ± sample standard deviation over seeds:", "",
+             common.markdown_table(["framework"] + [f"epoch {e}" for e in REPORT_EPOCHS],
+                                   summary), ""]
+    text = "\n".join(lines)
+    (out / "recipe.md").write_text(text)
+    _plot(runs, out / "recipe.png")
+    return text
+
+
+def _plot(runs: dict, path: Path) -> None:
+    plt = common.pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colours = {"minicnn": "tab:blue", "pytorch": "tab:orange"}
+    for framework, seeds in sorted(runs.items()):
+        for i, (seed, history) in enumerate(sorted(seeds.items())):
+            epochs = [row["epoch"] for row in history]
+            ax.plot(epochs, [100 * row["test_acc"] for row in history],
+                    color=colours.get(framework), alpha=0.75, marker=".",
+                    label=framework if i == 0 else None)
+    ax.axhline(92.5, color="grey", linestyle=":", label="target 92.5%")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("The lecture's recipe, one line per seed")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="train one seed of the recipe")
+    run.add_argument("--framework", choices=("minicnn", "pytorch"), required=True)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--epochs", type=int, default=15)
+    run.add_argument("--threads", type=int, default=1,
+                     help="threads for this run (default 1, so two runs share 2 cores)")
+    run.add_argument("--quick", action="store_true",
+                     help="the bundled sample, 640 training images, 2 epochs: a smoke test")
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    rep = commands.add_parser("report", help="tables and figure from the finished runs")
+    rep.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    if args.command == "report":
+        print(report(args.out))
+        return 0
+    common.configure_threads(args.threads)
+    epochs = 2 if args.quick else args.epochs
+    if epochs < 1:
+        parser.error(f"--epochs must be at least 1; got {epochs}")
+    run_dir = args.out / f"{args.framework}_seed{args.seed}"
+    if (run_dir / "metrics.csv").exists() or (run_dir / "last.npz").exists():
+        raise SystemExit(f"recipe.py: {run_dir} already holds a run; delete it to run again")
+    config = _config(args.seed, epochs, args.threads, None, args.quick)
+    start = time.perf_counter()
+    if args.framework == "minicnn":
+        run_minicnn(config, run_dir)
+    else:
+        run_pytorch(config, run_dir)
+    minutes = (time.perf_counter() - start) / 60
+    history = read_runs(args.out).get(args.framework, {}).get(args.seed, [])
+    final = history[-1]["test_acc"] if history else math.nan
+    print(f"{args.framework} seed {args.seed}: {epochs} epochs in {minutes:.1f} min, "
+          f"final test accuracy {final:.2%} ({run_dir / 'metrics.csv'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
