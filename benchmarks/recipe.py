@@ -98,7 +98,7 @@ def run_pytorch(config, run_dir: Path) -> None:
             loss = criterion(logits, labels)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(labels)
+            total += loss.item() * len(labels)
             correct += int((logits.argmax(1) == labels).sum())
             seen += len(labels)
         lr = optimizer.param_groups[0]["lr"]      # the rate this epoch trained with
