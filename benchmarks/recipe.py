@@ -6,9 +6,9 @@
     python benchmarks/recipe.py run --framework pytorch --seed 0 --quick   # seconds; a smoke test
 
 Each ``run`` trains one seed of the recipe in this process and writes
-``<out>/<framework>_seed<S>/metrics.csv`` (minicnn's columns: epoch, train/val/test loss and
-accuracy, lr, seconds). Both frameworks see exactly the same data: minicnn's own
-``load_datasets`` + ``make_loaders`` (55,000 training images in a seeded order with flip +
+``<out>/<framework>_seed<S>/metrics.csv`` (the columns of ``minicnn train``'s: epoch,
+train/val/test loss and accuracy, lr, seconds, images_per_second). Both frameworks see
+exactly the same data: minicnn's own ``load_datasets`` + ``make_loaders`` (55,000 training images in a seeded order with flip +
 crop(28, padding 2), 5,000 held out for validation, the 10,000 test images), and both follow
 the lecture: Adam(lr=1e-3, weight_decay=1e-4), ReduceLROnPlateau(patience=3, factor=0.5) on
 the validation loss, batch 64, dropout 0.4. The seed sets the validation split, the data
@@ -37,8 +37,6 @@ from pathlib import Path
 import _common as common
 
 DEFAULT_OUT = common.DEFAULT_OUT / "recipe"
-COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
-           "lr", "seconds")
 REPORT_EPOCHS = (1, 5, 10, 15)
 
 
@@ -60,7 +58,7 @@ def run_pytorch(config, run_dir: Path) -> None:
     ``minicnn.train`` does it; writes metrics.csv in the same columns."""
     from train_step import torch_setup
 
-    from minicnn.train import load_datasets, make_loaders
+    from minicnn.train import _write_metrics, load_datasets, make_loaders
 
     torch = common.import_torch()
     if torch is None:
@@ -101,25 +99,18 @@ def run_pytorch(config, run_dir: Path) -> None:
             total += loss.item() * len(labels)
             correct += int((logits.argmax(1) == labels).sum())
             seen += len(labels)
+        train_seconds = time.perf_counter() - start
         lr = optimizer.param_groups[0]["lr"]      # the rate this epoch trained with
         val_loss, val_acc = evaluate(val_loader)
         test_loss, test_acc = evaluate(test_loader)
         scheduler.step(val_loss)
         history.append(dict(epoch=epoch, train_loss=total / seen, train_acc=correct / seen,
                             val_loss=val_loss, val_acc=val_acc, test_loss=test_loss,
-                            test_acc=test_acc, lr=lr, seconds=time.perf_counter() - start))
+                            test_acc=test_acc, lr=lr, seconds=time.perf_counter() - start,
+                            images_per_second=seen / train_seconds))
         _write_metrics(run_dir / "metrics.csv", history)
         common.log(f"pytorch: epoch {epoch}/{config.epochs}  val {val_acc:.2%}  "
                    f"test {test_acc:.2%}  lr {lr:g}  {history[-1]['seconds']:.0f} s")
-
-
-def _write_metrics(path: Path, history: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(history)
-    tmp.replace(path)
 
 
 def read_runs(out: Path) -> dict:
