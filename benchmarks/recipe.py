@@ -8,13 +8,14 @@
 Each ``run`` trains one seed of the recipe in this process and writes
 ``<out>/<framework>_seed<S>/metrics.csv`` (the columns of ``minicnn train``'s: epoch,
 train/val/test loss and accuracy, lr, seconds, images_per_second). Both frameworks see
-exactly the same data: minicnn's own ``load_datasets`` + ``make_loaders`` (55,000 training images in a seeded order with flip +
-crop(28, padding 2), 5,000 held out for validation, the 10,000 test images), and both follow
-the lecture: Adam(lr=1e-3, weight_decay=1e-4), ReduceLROnPlateau(patience=3, factor=0.5) on
-the validation loss, batch 64, dropout 0.4. The seed sets the validation split, the data
-order and augmentation (shared) and each framework's own weights and dropout masks (not
-shared: the two draw random numbers differently). A run takes about 12 minutes (minicnn) or
-6 minutes (PyTorch) for 15 epochs on one thread; two runs fit side by side on 2 cores.
+exactly the same data: minicnn's own ``load_datasets`` + ``make_loaders`` (55,000 training
+images in a seeded order with flip + crop(28, padding 2), 5,000 held out for validation,
+the 10,000 test images), and both follow the lecture: Adam(lr=1e-3, weight_decay=1e-4),
+ReduceLROnPlateau(patience=3, factor=0.5) on the validation loss, batch 64, dropout 0.4.
+The seed sets the validation split, the data order and augmentation (shared) and each
+framework's own weights and dropout masks (not shared: the two draw random numbers
+differently). A run takes about 12 minutes (minicnn) or 6 minutes (PyTorch) for 15 epochs
+on one thread; two runs fit side by side on 2 cores.
 
 ``report`` reads every ``*_seed*/metrics.csv`` under ``--out`` and writes ``recipe.md``
 (test accuracy at epochs 1, 5, 10, 15 per run, then mean and standard deviation per
