@@ -127,16 +127,29 @@ def _describe(exc):
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+#: Address space a submission may use. Grading needs ~0.65 GB (NumPy, Numba compiling the
+#: kernels, small arrays); a runaway allocation (an im2col matrix with the wrong dimensions,
+#: say) then fails at once with MemoryError instead of swapping the grader's machine.
+MEMORY_LIMIT = 4 * 1024 ** 3
+
+
 def _limit_resources():
-    """No core dumps, and no file larger than 64 MB (a print loop cannot fill the disk)."""
+    """No core dumps, no file larger than 64 MB (a print loop cannot fill the disk), and at
+    most MEMORY_LIMIT bytes of address space."""
     try:
         import resource
-
-        limit = 64 * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ImportError, ValueError, OSError):
-        pass
+    except ImportError:            # not a POSIX system: no limits to set
+        return
+    for which, limit in ((resource.RLIMIT_FSIZE, 64 * 1024 * 1024),
+                         (resource.RLIMIT_CORE, 0),
+                         (resource.RLIMIT_AS, MEMORY_LIMIT)):
+        try:
+            hard = resource.getrlimit(which)[1]
+            if hard != resource.RLIM_INFINITY:
+                limit = min(limit, hard)
+            resource.setrlimit(which, (limit, limit))   # hard too: the code cannot lift it
+        except (ValueError, OSError):
+            pass
 
 
 def main(argv):

@@ -12,7 +12,10 @@ back to the grader's own minicnn). The child's standard output goes nowhere; its
 kept (the tail) for messages. The arrays it writes are read back with
 ``allow_pickle=False`` and compared by the grader itself. A child that hangs is killed
 (its whole process group) after ``timeout`` seconds; one that exits early (``sys.exit``,
-``os._exit``, a crash) simply leaves calls without results.
+``os._exit``, a crash) simply leaves calls without results. The child also limits itself
+(``_child._limit_resources``): no core dumps, files of at most 64 MB, 4 GiB of address space
+(a runaway allocation is a MemoryError for that task, not a swapping machine). None of this
+is a security sandbox: the code runs as the grader's user.
 """
 
 from __future__ import annotations

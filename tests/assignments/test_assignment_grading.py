@@ -282,6 +282,18 @@ def test_hang_exit_and_print_cost_only_their_own_task(tmp_path):
         assert by[ok].passed, (ok, by[ok].message)
 
 
+def test_a_runaway_allocation_fails_fast_and_costs_only_its_task(tmp_path):
+    # 6 GiB of address space: granted at once on an 8+ GB machine without the grader's limit
+    tasks = ["relu_forward", "relu_backward"]
+    root = make_copy(tmp_path / "hog", tasks, restored=True)
+    inject(root, "relu_forward", "big = np.empty(6 * 1024 ** 3, dtype=np.uint8)\n"
+           + _ref_region("relu_forward"))
+    by = _by_task(grade_submission(root, tasks, seed=SEED, timeout=60))
+    assert by["relu_forward"].points == 0
+    assert "MemoryError" in by["relu_forward"].message, by["relu_forward"].message
+    assert by["relu_backward"].passed
+
+
 def test_tampering_with_the_tests_and_the_checking_code_changes_nothing(tmp_path):
     tasks = ["relu_forward", "linear_backward"]
     root = make_copy(tmp_path / "tamper", tasks, restored=False)
