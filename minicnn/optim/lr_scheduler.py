@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 from minicnn.optim.optimizer import Optimizer
 
@@ -46,15 +47,26 @@ class LRScheduler(_SchedulerState):
 
     On construction each group's ``"initial_lr"`` is recorded (``base_lrs``) and ``step()`` is
     called once, so ``last_epoch`` is 0 and the learning rate is the initial one, as in PyTorch.
+    ``last_epoch=k`` (PyTorch's way of resuming without a state dict) starts after epoch k;
+    the optimiser's groups must then already hold ``"initial_lr"``, as a resumed one does.
     """
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer, last_epoch=-1):
         _check_optimizer(optimizer, type(self).__name__)
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral) \
+                or last_epoch < -1:
+            raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, "
+                             f"got {last_epoch!r}")
         self.optimizer = optimizer
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
+        for index, group in enumerate(optimizer.param_groups):
+            if last_epoch == -1:
+                group.setdefault("initial_lr", group["lr"])
+            elif "initial_lr" not in group:
+                raise KeyError(f"{type(self).__name__}: param 'initial_lr' is not specified in "
+                               f"param_groups[{index}] when resuming with last_epoch="
+                               f"{last_epoch}; load the optimiser's state_dict first")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = -1
+        self.last_epoch = int(last_epoch)
         self._last_lr = [group["lr"] for group in optimizer.param_groups]
         self.step()
 
@@ -62,12 +74,32 @@ class LRScheduler(_SchedulerState):
         """The learning rate of each group at epoch ``self.last_epoch``."""
         raise NotImplementedError
 
-    def step(self) -> None:
-        """Advance one epoch and set each group's learning rate."""
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+    def _closed_form_lr(self) -> list[float]:
+        """The learning rate at ``self.last_epoch`` from ``base_lrs`` alone (for a jump)."""
+        return self.get_lr()
+
+    def step(self, epoch=None) -> None:
+        """Advance one epoch and set each group's learning rate.
+
+        ``step(epoch)`` jumps to ``epoch`` instead (deprecated in PyTorch, which warns; so
+        does this): the rate then comes from the closed form, not from the current one.
+        """
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+            self.last_epoch = int(epoch)
+            values = self._closed_form_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = float(lr)
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+_EPOCH_DEPRECATION = ("passing an epoch to scheduler.step() is deprecated (as in PyTorch); "
+                      "call step() once per epoch, or pass last_epoch when you build the "
+                      "scheduler to resume")
+
 
 class StepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
@@ -78,18 +110,22 @@ class StepLR(LRScheduler):
     step_size, so the two agree to the last bit).
     """
 
-    def __init__(self, optimizer, step_size, gamma=0.1):
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) \
                 or step_size < 1:
             raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
         self.step_size = int(step_size)
         self.gamma = float(gamma)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return [group["lr"] for group in self.optimizer.param_groups]
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _closed_form_lr(self):
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size)
+                for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -99,16 +135,24 @@ class CosineAnnealingLR(LRScheduler):
 
     (the closed form; PyTorch computes the same values recursively, equal to rounding error).
     After T_max epochs the cosine continues, rising back towards initial_lr, as in PyTorch.
+
+    Built with ``last_epoch=k``, it keeps the optimiser's current rates for epoch k + 1, as
+    PyTorch does; from then on it follows the closed form, where PyTorch's recursion carries
+    that repeated rate along (its resumed schedule lags the formula by one epoch).
     """
 
-    def __init__(self, optimizer, T_max, eta_min=0.0):
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
         self.T_max = int(T_max)
         self.eta_min = float(eta_min)
-        super().__init__(optimizer)
+        self._resuming = last_epoch != -1      # only for the step the constructor takes
+        super().__init__(optimizer, last_epoch)
+        self._resuming = False
 
     def get_lr(self):
+        if self._resuming:
+            return [group["lr"] for group in self.optimizer.param_groups]
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
 
@@ -168,10 +212,17 @@ class ReduceLROnPlateau(_SchedulerState):
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
-    def step(self, metrics) -> None:
-        """Record this epoch's metric (e.g. the validation loss) and reduce the lr if needed."""
+    def step(self, metrics, epoch=None) -> None:
+        """Record this epoch's metric (e.g. the validation loss) and reduce the lr if needed.
+
+        ``epoch`` only sets ``last_epoch`` (deprecated in PyTorch, which warns; so does this).
+        """
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+            self.last_epoch = int(epoch)
         if self._is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0

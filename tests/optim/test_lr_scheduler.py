@@ -130,3 +130,92 @@ def test_scheduler_argument_errors(torch):
         lr_scheduler.ReduceLROnPlateau(opt, mode="maximum")
     with pytest.raises(TypeError, match="is not a minicnn.optim Optimizer"):
         lr_scheduler.StepLR(object(), step_size=1)
+
+
+def _resumed_pair(torch, make_ours, make_theirs, epochs):
+    """A scheduler run for ``epochs`` steps, then a second one built with
+    ``last_epoch=epochs`` on an optimiser holding the first's learning rates."""
+    ours_opt, theirs_opt = _pair(torch, groups=2)
+    ours, theirs = make_ours(ours_opt), make_theirs(theirs_opt)
+    for _ in range(epochs):
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+    return ours_opt, theirs_opt
+
+
+SCHEDULERS = {
+    "step": (lambda o, **kw: lr_scheduler.StepLR(o, step_size=3, gamma=0.5, **kw),
+             lambda t, o, **kw: t.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5, **kw)),
+    "cosine": (lambda o, **kw: lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=1e-3, **kw),
+               lambda t, o, **kw: t.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7,
+                                                                         eta_min=1e-3, **kw)),
+}
+
+
+def test_step_lr_last_epoch_resumes_like_torch(torch):
+    make_ours, make_theirs = SCHEDULERS["step"]
+    ours_opt, theirs_opt = _resumed_pair(torch, make_ours, lambda o: make_theirs(torch, o), 5)
+    ours = make_ours(ours_opt, last_epoch=5)
+    theirs = make_theirs(torch, theirs_opt, last_epoch=5)
+    for epoch in range(6, 16):
+        assert ours.last_epoch == theirs.last_epoch == epoch
+        assert ours.get_last_lr() == theirs.get_last_lr(), epoch      # bit for bit
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+
+
+def test_cosine_last_epoch_keeps_the_current_rate_then_follows_the_formula(torch):
+    make_ours, make_theirs = SCHEDULERS["cosine"]
+    ours_opt, theirs_opt = _resumed_pair(torch, make_ours, lambda o: make_theirs(torch, o), 5)
+    rates_after_5 = [g["lr"] for g in ours_opt.param_groups]
+    ours = make_ours(ours_opt, last_epoch=5)
+    theirs = make_theirs(torch, theirs_opt, last_epoch=5)
+    # what the constructor does is PyTorch's: one step, the current rates kept
+    assert ours.last_epoch == theirs.last_epoch == 6
+    assert ours.get_last_lr() == rates_after_5
+    np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12)
+    for epoch in range(7, 20):                  # then the closed form (see the docstring)
+        ours.step()
+        expected = [1e-3 + (base - 1e-3) * (1 + math.cos(math.pi * epoch / 7)) / 2
+                    for base in ours.base_lrs]
+        np.testing.assert_allclose(ours.get_last_lr(), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_step_with_an_epoch_jumps_and_warns_like_torch(torch, name):
+    make_ours, make_theirs = SCHEDULERS[name]
+    ours_opt, theirs_opt = _pair(torch, groups=2)
+    ours, theirs = make_ours(ours_opt), make_theirs(torch, theirs_opt)
+    for epoch in (4, 9, 2):
+        with pytest.warns(UserWarning, match="deprecated"):
+            ours.step(epoch)
+        with pytest.warns(UserWarning):
+            theirs.step(epoch)
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12)
+        assert ours.last_epoch == theirs.last_epoch == epoch
+
+
+def test_reduce_lr_on_plateau_step_with_an_epoch_sets_last_epoch(torch):
+    ours_opt, theirs_opt = _pair(torch)
+    ours = lr_scheduler.ReduceLROnPlateau(ours_opt, patience=0)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs_opt, patience=0)
+    with pytest.warns(UserWarning, match="deprecated"):
+        ours.step(1.0, epoch=7)
+    with pytest.warns(UserWarning):
+        theirs.step(1.0, epoch=7)
+    ours.step(2.0)
+    theirs.step(2.0)
+    assert ours.last_epoch == theirs.last_epoch == 8
+    assert ours.get_last_lr() == theirs.get_last_lr()
+
+
+def test_last_epoch_needs_a_resumed_optimizer(torch):
+    fresh, _ = _pair(torch)
+    with pytest.raises(KeyError, match="'initial_lr' is not specified in param_groups\\[0\\]"):
+        lr_scheduler.StepLR(fresh, step_size=2, last_epoch=3)
+    with pytest.raises(ValueError, match="last_epoch must be an int >= -1"):
+        lr_scheduler.CosineAnnealingLR(fresh, T_max=3, last_epoch=-2)
