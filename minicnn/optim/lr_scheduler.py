@@ -47,8 +47,10 @@ class LRScheduler(_SchedulerState):
 
     On construction each group's ``"initial_lr"`` is recorded (``base_lrs``) and ``step()`` is
     called once, so ``last_epoch`` is 0 and the learning rate is the initial one, as in PyTorch.
-    ``last_epoch=k`` (PyTorch's way of resuming without a state dict) starts after epoch k;
-    the optimiser's groups must then already hold ``"initial_lr"``, as a resumed one does.
+    ``last_epoch=k`` is accepted as in PyTorch: the optimiser's groups must already hold
+    ``"initial_lr"`` (as one restored from a state dict does), and the constructor's step makes
+    ``last_epoch`` k + 1. To carry on exactly where a run stopped, use ``state_dict()`` and
+    ``load_state_dict()`` instead (as ``minicnn train --resume`` does).
     """
 
     def __init__(self, optimizer, last_epoch=-1):
