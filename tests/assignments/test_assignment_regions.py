@@ -74,6 +74,22 @@ def test_a_missing_marker_is_reported(tmp_path):
                for p in problems), problems
 
 
+def test_a_task_file_without_numpy_is_reported(tmp_path):
+    # the student's region is written in NumPy even where the reference calls a kernel
+    for path in {p for t in TASKS.values() for p, _ in t.regions}:
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text((SOURCE_ROOT / path).read_text())
+    assert verify_regions(tmp_path, require_all_registered=False) == []
+    activation = tmp_path / "minicnn/functional/activation.py"
+    lines = activation.read_text().splitlines(keepends=True)
+    activation.write_text("".join(line for line in lines
+                                  if not line.startswith("import numpy as np")))
+    problems = verify_regions(tmp_path, require_all_registered=False)
+    assert problems == ["minicnn/functional/activation.py: has solution regions but no "
+                        "module-level 'import numpy as np' for the student's code to use"]
+
+
 def test_regions_name_their_innermost_function():
     regions = find_regions(SAMPLE)
     assert [r.function for r in regions] == ["double", "Layer.forward"]
