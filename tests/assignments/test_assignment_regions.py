@@ -62,11 +62,16 @@ def test_every_task_has_hidden_checks():
         assert len(params) >= 3, task_id
 
 
-def test_a_missing_marker_is_reported(tmp_path):
+def _copy_task_files(root):
+    """Copy every file that holds a task's region under ``root``, at the same path."""
     for path in {p for t in TASKS.values() for p, _ in t.regions}:
-        target = tmp_path / path
+        target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text((SOURCE_ROOT / path).read_text())
+
+
+def test_a_missing_marker_is_reported(tmp_path):
+    _copy_task_files(tmp_path)
     conv = tmp_path / "minicnn/functional/conv.py"
     conv.write_text(conv.read_text().replace("# BEGIN SOLUTION", "# (marker removed)", 1))
     problems = verify_regions(tmp_path, require_all_registered=False)
@@ -76,10 +81,7 @@ def test_a_missing_marker_is_reported(tmp_path):
 
 def test_a_task_file_without_numpy_is_reported(tmp_path):
     # the student's region is written in NumPy even where the reference calls a kernel
-    for path in {p for t in TASKS.values() for p, _ in t.regions}:
-        target = tmp_path / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text((SOURCE_ROOT / path).read_text())
+    _copy_task_files(tmp_path)
     assert verify_regions(tmp_path, require_all_registered=False) == []
     activation = tmp_path / "minicnn/functional/activation.py"
     lines = activation.read_text().splitlines(keepends=True)
