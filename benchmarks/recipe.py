@@ -76,12 +76,14 @@ def run_minicnn(config, run_dir: Path, protocol: str) -> None:
     """``minicnn.train`` itself for the holdout protocol (the run directory gets metrics.csv
     and checkpoints); its building blocks, epoch by epoch, for the full one."""
     from minicnn import nn
+    from minicnn._malloc import keep_freed_memory
     from minicnn.train import (_write_metrics, build_model, build_optimizer, build_scheduler,
                                evaluate, train, train_one_epoch)
     log = lambda line: common.log(f"minicnn: {line}")       # noqa: E731
     if protocol == "holdout":
         train(config, out=run_dir, log=log)
         return
+    keep_freed_memory()                # as train() does: ~30% faster steps
     train_loader, val_loader, test_loader = loaders(config, protocol, "minicnn")
     model = build_model(config)
     optimizer = build_optimizer(model, config)
