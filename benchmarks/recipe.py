@@ -64,11 +64,12 @@ def loaders(config, protocol: str, name: str):
     """
     from minicnn.train import Splits, _open_split, load_datasets, make_loaders
 
-    splits = load_datasets(config, log=lambda line: common.log(f"{name}: {line}"))
-    if protocol == "full":
-        whole = _open_split(config, "train", lambda line: None)
-        splits = Splits(whole, splits.test, splits.test, splits.classes, splits.source,
-                        splits.is_sample)
+    log = lambda line: common.log(f"{name}: {line}")         # noqa: E731
+    if protocol == "holdout":
+        return make_loaders(load_datasets(config, log=log), config)
+    whole, test = _open_split(config, "train", log), _open_split(config, "test", log)
+    splits = Splits(whole, test, test, list(whole.classes), str(whole.source),
+                    bool(whole.is_sample))
     return make_loaders(splits, config)
 
 
