@@ -18,7 +18,7 @@ Typical use::
     assert report.passed
 
 ``python -m minicnn.gradcheck`` checks every layer of ``minicnn.functional`` this way and
-exits non-zero if any fails.
+exits non-zero if any fails; ``--only conv2d`` runs just the checks whose name holds that text.
 """
 
 from __future__ import annotations
@@ -280,6 +280,16 @@ def _layer_checks(rng):
                                {"x": rng.standard_normal((2, 3, 5, 4))}, name="global_avg_pool2d")
     add("global_avg_pool2d", global_avg_pool)
 
+    for output_size in ((3, 2), 7):      # overlapping windows; more outputs than inputs
+        def adaptive_avg_pool(output_size=output_size):
+            from minicnn.functional.pool import (adaptive_avg_pool2d_backward,
+                                                 adaptive_avg_pool2d_forward)
+            return check_gradients(adaptive_avg_pool2d_forward, adaptive_avg_pool2d_backward,
+                                   {"x": rng.standard_normal((2, 3, 5, 4))},
+                                   {"output_size": output_size},
+                                   name=f"adaptive_avg_pool2d {output_size}")
+        add(f"adaptive_avg_pool2d {output_size}", adaptive_avg_pool)
+
     # -- batch norm, 1d and 2d, training and evaluation, with and without affine parameters
     for shape, kind in (((6, 5), "1d"), ((3, 4, 5, 3), "2d")):
         for training in (True, False):
@@ -347,15 +357,18 @@ def _layer_checks(rng):
     return checks
 
 
-def run_all(seed=0):
+def run_all(seed=0, only=None):
     """Check every layer of ``minicnn.functional`` in float64; returns the reports.
 
-    A layer whose check cannot run (not implemented yet, an import error, an exception in
-    its forward or backward pass) gets a failing report that says why.
+    ``only`` keeps the checks whose name contains that text (e.g. ``"conv2d"``). A layer
+    whose check cannot run (not implemented yet, an import error, an exception in its forward
+    or backward pass) gets a failing report that says why.
     """
     rng = np.random.default_rng(seed)
     reports = []
     for label, make in _layer_checks(rng):
+        if only is not None and only not in label:
+            continue
         try:
             reports.append(make())
         except Exception as error:                       # noqa: BLE001 - reported, not hidden
@@ -365,8 +378,25 @@ def run_all(seed=0):
 
 
 def main(argv=None) -> int:
-    """Print a PASS/FAIL line per layer; return 0 when all pass, 1 otherwise."""
-    reports = run_all()
+    """Print a PASS/FAIL line per layer; return 0 when all pass, 1 otherwise (2 when
+    ``--only`` matches no check)."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="python -m minicnn.gradcheck",
+        description="Check every backward pass of minicnn.functional against central finite "
+                    f"differences (float64; PASS when the relative error is below "
+                    f"{DEFAULT_THRESHOLD:.0e}).")
+    parser.add_argument("--only", metavar="TEXT", default=None,
+                        help="run only the checks whose name contains TEXT, e.g. conv2d or pool")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random inputs and upstream gradients (default 0)")
+    args = parser.parse_args(argv)
+    reports = run_all(seed=args.seed, only=args.only)
+    if not reports:
+        names = ", ".join(label for label, _ in _layer_checks(np.random.default_rng(0)))
+        print(f"no gradient check matches --only {args.only!r}; the checks are: {names}",
+              file=sys.stderr)
+        return 2
     for report in reports:
         print(report)
     failed = [report.name for report in reports if not report.passed]

@@ -13,7 +13,9 @@ each k x k window adds (k - 1) * jump input pixels, and each stride s multiplies
 
     rf_out = rf_in + (k - 1) * jump_in,      jump_out = jump_in * s
 
-After Flatten (or global pooling) every unit sees the whole image.
+After Flatten (or global pooling) every unit sees the whole image. AdaptiveAvgPool2d to a
+larger size counts as a pool with kernel = stride = H / H_out (an upper bound when H_out does
+not divide H).
 
 **The lecture's table is wrong about one number.** It lists Linear(3136 -> 256) with 802,048
 parameters; the layer has 3136 * 256 weights + 256 biases = **803,072**. The table also leaves
@@ -142,6 +144,17 @@ def _first_leaf_is_spatial(model) -> bool:
     return True
 
 
+def _adaptive_window(in_hw, out_hw):
+    """``(kernel, stride)`` pairs that stand for adaptive pooling from ``in_hw`` to ``out_hw``:
+    exact (kernel = stride = in / out) when out divides in; otherwise the longest window and
+    ``ceil(in / out)``, so the receptive field shown is an upper bound."""
+    from minicnn.functional.pool import adaptive_bins
+    kernel = tuple(max(end - start for start, end in adaptive_bins(size_in, size_out))
+                   for size_in, size_out in zip(in_hw, out_hw))
+    stride = tuple(-(-size_in // size_out) for size_in, size_out in zip(in_hw, out_hw))
+    return kernel, stride
+
+
 def _receptive_fields(records, image_hw):
     """(height, width) receptive field of each record, or None before the first spatial layer
     when the input is not an image."""
@@ -153,11 +166,17 @@ def _receptive_fields(records, image_hw):
     fields = []
     for record in records:
         module = record.module
-        if isinstance(module, (Flatten, AdaptiveAvgPool2d, Linear)):
+        if isinstance(module, AdaptiveAvgPool2d) and record.output_shape[-2:] == (1, 1):
             whole = True
-        elif isinstance(module, (Conv2d, _Pool2d)):
-            kernel = module.kernel_size if isinstance(module, Conv2d) else module._kernel
-            stride = module.stride if isinstance(module, Conv2d) else module._stride
+        elif isinstance(module, (Flatten, Linear)):
+            whole = True
+        elif isinstance(module, (Conv2d, _Pool2d, AdaptiveAvgPool2d)):
+            if isinstance(module, AdaptiveAvgPool2d):
+                kernel, stride = _adaptive_window(record.input_shape[-2:],
+                                                  record.output_shape[-2:])
+            else:
+                kernel = module.kernel_size if isinstance(module, Conv2d) else module._kernel
+                stride = module.stride if isinstance(module, Conv2d) else module._stride
             for axis in range(2):
                 rf[axis] += (kernel[axis] - 1) * jump[axis]
                 jump[axis] *= stride[axis]

@@ -146,7 +146,8 @@ def test_report_threshold():
 
 LAYERS = [
     "conv2d naive", "conv2d loop", "conv2d im2col", "max_pool2d k=2", "max_pool2d k=3 s=2",
-    "max_pool2d k=3 s=1", "avg_pool2d", "global_avg_pool2d", "batch_norm1d train",
+    "max_pool2d k=3 s=1", "avg_pool2d", "global_avg_pool2d", "adaptive_avg_pool2d (3, 2)",
+    "adaptive_avg_pool2d 7", "batch_norm1d train",
     "batch_norm1d eval", "batch_norm2d train", "batch_norm2d eval", "linear", "flatten", "relu",
     "dropout", "cross_entropy  ", "cross_entropy weighted",
 ]
@@ -180,3 +181,18 @@ def test_main_reports_a_layer_that_cannot_run_and_exits_non_zero(monkeypatch, ca
     out = capsys.readouterr().out
     assert "FAIL  relu" in out and "NotImplementedError: relu_forward" in out
     assert "PASS  square" in out and "1 of 2 gradient checks FAILED: relu" in out
+
+
+def test_main_only_runs_the_matching_checks(capsys):
+    from minicnn import gradcheck
+    assert gradcheck.main(["--only", "adaptive"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS") == 2 and "adaptive_avg_pool2d (3, 2)" in out
+    assert "conv2d" not in out and "all 2 gradient checks passed" in out
+
+
+def test_main_only_that_matches_nothing_lists_the_checks(capsys):
+    from minicnn import gradcheck
+    assert gradcheck.main(["--only", "no such layer"]) == 2
+    err = capsys.readouterr().err
+    assert "no gradient check matches --only 'no such layer'" in err and "conv2d loop" in err

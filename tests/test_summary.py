@@ -96,3 +96,18 @@ def test_gap_variant_summary():
     result = summary(GAPCNN(rng=0), (1, 28, 28))
     assert result.total_params == sum(p.size for p in GAPCNN(rng=0).parameters())
     assert result.row("classifier.0").output_shape == (128, 1, 1)
+
+
+def test_adaptive_pooling_to_a_larger_size_counts_as_a_pool():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=0), nn.AdaptiveAvgPool2d(7),
+                          nn.Conv2d(4, 4, 3, rng=0), nn.AdaptiveAvgPool2d((2, 3)),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2, rng=0))
+    result = summary(model, (1, 28, 28))
+    fields = [row.receptive_field for row in result.rows]
+    assert [row.output_shape for row in result.rows[1:5]] == [(4, 7, 7), (4, 5, 5), (4, 2, 3),
+                                                             (4, 1, 1)]
+    assert fields[:3] == [(3, 3), (6, 6), (14, 14)]   # 28 -> 7 is a 4x4 pool: 3 + 3, 6 + 2*4
+    # 5 -> 2 and 5 -> 3 do not tile: the longest window (3) at stride ceil(5/2) = 3, 2: an
+    # upper bound, 14 + 2*4 = 22 along both axes
+    assert fields[3] == (22, 22)
+    assert fields[4:] == [(28, 28)] * 3

@@ -13,7 +13,8 @@ from minicnn.functional.linear import (flatten_backward, flatten_forward, linear
                                        linear_forward)
 from minicnn.functional.loss import cross_entropy_backward, cross_entropy_forward
 from minicnn.functional.norm import batch_norm_backward, batch_norm_forward
-from minicnn.functional.pool import (avg_pool2d_backward, avg_pool2d_forward,
+from minicnn.functional.pool import (adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward,
+                                     avg_pool2d_backward, avg_pool2d_forward,
                                      global_avg_pool2d_backward, global_avg_pool2d_forward,
                                      max_pool2d_backward, max_pool2d_forward)
 
@@ -23,6 +24,7 @@ __all__ = [
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "global_avg_pool2d_forward", "global_avg_pool2d_backward",
+    "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
     "batch_norm_forward", "batch_norm_backward",
     "linear_forward", "linear_backward",
     "flatten_forward", "flatten_backward",

@@ -1,4 +1,5 @@
-"""Pooling layers (NCHW): max_pool2d, avg_pool2d and global_avg_pool2d, forward and backward.
+"""Pooling layers (NCHW): max_pool2d, avg_pool2d, global_avg_pool2d and adaptive_avg_pool2d,
+forward and backward.
 
     MaxPool(X)[n, c, i, j] = max  over (u, v) in R(i, j) of X[n, c, u, v]
     AvgPool(X)[n, c, i, j] = mean over (u, v) in R(i, j) of X[n, c, u, v]
@@ -45,6 +46,7 @@ __all__ = [
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "global_avg_pool2d_forward", "global_avg_pool2d_backward",
+    "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
 ]
 
 
@@ -453,3 +455,128 @@ def global_avg_pool2d_backward(dout, cache):
                          f"for input shape {x_shape}, got {dout.shape}")
     height, width = x_shape[2], x_shape[3]
     return np.broadcast_to(dout / (height * width), x_shape).copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Adaptive average pooling
+# --------------------------------------------------------------------------------------------
+
+def _adaptive_output_size(output_size, height, width, func):
+    """``(out_h, out_w)`` from ``output_size``: an int, or a pair whose ``None`` entries keep
+    the input's size along that axis (PyTorch's convention). Each size must be >= 1."""
+    resolved = output_size
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        resolved = tuple(size if size is not None else default
+                         for size, default in zip(output_size, (height, width)))
+    try:
+        return as_pair(resolved, "output_size", func)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{func}: output_size must be an int >= 1 or a pair of them (None "
+                        f"keeps the input's size), got {output_size!r}") from None
+
+
+def adaptive_bins(in_size, out_size):
+    """The windows of adaptive pooling along one axis: ``[(start, end), ...]``, one per output.
+
+    Output cell i averages the input positions start_i <= u < end_i, with
+
+        start_i = floor(i * in_size / out_size),    end_i = ceil((i + 1) * in_size / out_size)
+
+    (PyTorch's rule). The windows cover the whole axis. When out_size divides in_size they
+    tile it, like AvgPool with kernel = stride = in_size / out_size; otherwise neighbours i and
+    i + 1 share a position wherever (i + 1) * in_size / out_size is not a whole number.
+
+    >>> adaptive_bins(7, 3)
+    [(0, 3), (2, 5), (4, 7)]
+    """
+    return [((i * in_size) // out_size, -((-(i + 1) * in_size) // out_size))
+            for i in range(out_size)]
+
+
+def adaptive_avg_pool2d_forward(x, output_size):
+    """Adaptive average pooling, like ``torch.nn.functional.adaptive_avg_pool2d``: you choose
+    the output size, and each output cell averages its own window of the input.
+
+    AdaptiveAvgPool(X)[n, c, i, j] = mean of X[n, c, u, v] over rows_i x cols_j
+        rows_i = [floor(i*H/H_out), ceil((i+1)*H/H_out)),
+        cols_j = [floor(j*W/W_out), ceil((j+1)*W/W_out))
+
+    When H_out divides H (and W_out divides W) this is AvgPool2d with kernel = stride = H/H_out;
+    otherwise neighbouring windows overlap (see :func:`adaptive_bins`). ``output_size=1`` is
+    global average pooling.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float32 or float64 array, H, W >= 1
+    output_size : int or (int or None, int or None)
+        (H_out, W_out), each >= 1; None keeps the input's size along that axis. H_out may
+        exceed H (windows then repeat input rows), as in PyTorch.
+
+    Returns
+    -------
+    out : (N, C, H_out, W_out) array, the dtype of x
+    cache : tuple (x_shape, output_size)
+        x_shape : the tuple (N, C, H, W); output_size : the pair (H_out, W_out).
+
+    Raises
+    ------
+    TypeError
+        x is not a float32/float64 numpy array, or output_size is not an int or a pair.
+    ValueError
+        x is not 4-d or has H or W < 1, or an output size is < 1. The message names
+        adaptive_avg_pool2d_forward.
+    """
+    func = "adaptive_avg_pool2d_forward"
+    check_array(x, "x", func, ndim=4)
+    n_batch, channels, height, width = x.shape
+    if height < 1 or width < 1:
+        raise ValueError(f"{func}: x must have H, W >= 1 to average over, got shape {x.shape}")
+    out_h, out_w = _adaptive_output_size(output_size, height, width, func)
+    out = np.empty((n_batch, channels, out_h, out_w), dtype=x.dtype)
+    # One vectorised mean per output cell: at most H_out*W_out small windows, each over (N, C).
+    for i, (top, bottom) in enumerate(adaptive_bins(height, out_h)):
+        for j, (left, right) in enumerate(adaptive_bins(width, out_w)):
+            out[:, :, i, j] = x[:, :, top:bottom, left:right].mean(axis=(2, 3))
+    return out, (x.shape, (out_h, out_w))
+
+
+def adaptive_avg_pool2d_backward(dout, cache):
+    """Backward pass of adaptive_avg_pool2d_forward: each output cell shares its gradient
+    equally among the positions of its window.
+
+    dL/dX[n, c, u, v] = sum over the cells (i, j) whose window holds (u, v) of
+                        dout[n, c, i, j] / (len(rows_i) * len(cols_j))
+
+    Parameters
+    ----------
+    dout : (N, C, H_out, W_out) float32 or float64 array
+    cache : tuple (x_shape, output_size) from adaptive_avg_pool2d_forward
+
+    Returns
+    -------
+    dx : (N, C, H, W) array, the dtype of dout
+
+    Raises
+    ------
+    TypeError
+        dout is not a float array or cache is not a 2-tuple.
+    ValueError
+        dout does not have the shape (N, C, H_out, W_out) the cache implies.
+    """
+    func = "adaptive_avg_pool2d_backward"
+    x_shape, output_size = _unpack_cache(cache, 2, func, "(x_shape, output_size)")
+    check_array(dout, "dout", func, ndim=4)
+    x_shape = tuple(int(size) for size in x_shape)
+    if len(x_shape) != 4:
+        raise ValueError(f"{func}: the cache's input shape must be (N, C, H, W), got {x_shape}")
+    out_h, out_w = as_pair(output_size, "output_size", func)
+    if dout.shape != x_shape[:2] + (out_h, out_w):
+        raise ValueError(f"{func}: dout must have the forward output's shape "
+                         f"{x_shape[:2] + (out_h, out_w)} (input {x_shape}, output_size="
+                         f"{(out_h, out_w)}), got {dout.shape}")
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    for i, (top, bottom) in enumerate(adaptive_bins(x_shape[2], out_h)):
+        for j, (left, right) in enumerate(adaptive_bins(x_shape[3], out_w)):
+            area = (bottom - top) * (right - left)
+            dx[:, :, top:bottom, left:right] += (dout[:, :, i, j] / area)[:, :, None, None]
+    return dx

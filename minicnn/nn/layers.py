@@ -298,17 +298,24 @@ class AvgPool2d(_Pool2d):
 
 
 class AdaptiveAvgPool2d(_CachedLayer):
-    """Global average pooling: (N, C, H, W) -> (N, C, 1, 1), the mean of each channel.
+    """Average pooling to a fixed output size: (N, C, H, W) -> (N, C, H_out, W_out), whatever
+    H and W are. Output cell (i, j) is the mean of its window,
 
-    Only ``output_size=1`` (or ``(1, 1)``) is implemented, the case used before a classifier.
+        rows [floor(i*H/H_out), ceil((i+1)*H/H_out)) x cols [floor(j*W/W_out), ceil((j+1)*W/W_out))
+
+    ``AdaptiveAvgPool2d(1)`` is global average pooling, the usual step before a classifier.
+
+    Parameters
+    ----------
+    output_size : int or (int or None, int or None)
+        (H_out, W_out), each >= 1; None keeps the input's size along that axis (as in PyTorch).
     """
 
     def __init__(self, output_size=1):
         super().__init__()
-        if output_size not in (1, (1, 1), [1, 1]):
-            raise ValueError(f"AdaptiveAvgPool2d: only output_size=1 (global average pooling) "
-                             f"is implemented, got output_size={output_size!r}; use "
-                             f"AvgPool2d(kernel_size, stride) for other sizes")
+        # Checked now, so a bad size fails where the model is built, not at the first batch.
+        from minicnn.functional.pool import _adaptive_output_size
+        _adaptive_output_size(output_size, 1, 1, "AdaptiveAvgPool2d")
         self.output_size = output_size if isinstance(output_size, int) else tuple(output_size)
 
     def _check_input(self, x) -> None:
@@ -319,13 +326,11 @@ class AdaptiveAvgPool2d(_CachedLayer):
 
     def forward(self, x):
         self._check_input(x)
-        out, cache = F.global_avg_pool2d_forward(x)
-        self._cache = (cache, out.shape)
-        return out.reshape(x.shape[0], x.shape[1], 1, 1)
+        out, self._cache = F.adaptive_avg_pool2d_forward(x, self.output_size)
+        return out
 
     def backward(self, dout):
-        cache, out_shape = self._take_cache()
-        return F.global_avg_pool2d_backward(np.reshape(dout, out_shape), cache)
+        return F.adaptive_avg_pool2d_backward(dout, self._take_cache())
 
     def short_repr(self) -> str:
         return f"AdaptiveAvgPool2d({self.output_size})"

@@ -1,4 +1,5 @@
-"""max_pool2d, avg_pool2d, global_avg_pool2d: finite differences, PyTorch, dtypes, errors.
+"""max_pool2d, avg_pool2d, global_avg_pool2d, adaptive_avg_pool2d: finite differences,
+PyTorch, dtypes, errors.
 
 The kernels against their NumPy twins are tested in tests/kernels/test_pool_kernels.py.
 """
@@ -8,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minicnn.functional.pool import (avg_pool2d_backward, avg_pool2d_forward,
+from minicnn.functional.pool import (adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward,
+                                     adaptive_bins, avg_pool2d_backward, avg_pool2d_forward,
                                      global_avg_pool2d_backward, global_avg_pool2d_forward,
                                      max_pool2d_backward, max_pool2d_forward)
 from minicnn.gradcheck import numerical_gradient, rel_error
@@ -395,3 +397,85 @@ def test_global_avg_pool2d_rejects_bad_input():
     with pytest.raises(ValueError, match=r"global_avg_pool2d_backward: dout must have shape "
                                          r"\(N, C, 1, 1\) = \(2, 3, 1, 1\).*got \(2, 3, 2, 2\)"):
         global_avg_pool2d_backward(np.zeros((2, 3, 2, 2)), ((2, 3, 4, 4),))
+
+
+
+# ------------------------------------------------------------------ adaptive average pooling
+
+# (x shape, output_size): tiling (7 -> 7 is the identity, 8 -> 4 is AvgPool2d(2)), overlapping
+# windows (7 -> 3, 5 -> 2), more outputs than inputs (5 -> 7), None keeping an axis, global
+ADAPTIVE = [
+    ((2, 3, 7, 7), 7), ((2, 2, 8, 8), 4), ((2, 3, 7, 5), (3, 2)), ((1, 2, 5, 5), 7),
+    ((2, 2, 6, 9), (None, 4)), ((2, 3, 5, 4), 1), ((1, 1, 1, 1), (2, 3)),
+]
+ADAPTIVE_IDS = [f"x{shape}-o{size}".replace(" ", "") for shape, size in ADAPTIVE]
+
+
+def test_adaptive_bins_follow_pytorchs_floor_and_ceil_rule():
+    assert adaptive_bins(8, 4) == [(0, 2), (2, 4), (4, 6), (6, 8)]       # tiles, like AvgPool(2)
+    assert adaptive_bins(7, 3) == [(0, 3), (2, 5), (4, 7)]               # 7/3, 14/3 not whole
+    assert adaptive_bins(5, 1) == [(0, 5)]                               # global
+    assert adaptive_bins(2, 3) == [(0, 1), (0, 2), (1, 2)]               # more outputs than inputs
+
+
+@pytest.mark.parametrize("shape, output_size", ADAPTIVE, ids=ADAPTIVE_IDS)
+def test_adaptive_avg_pool2d_backward_matches_finite_differences(rng, shape, output_size):
+    error = check_pool_gradient(adaptive_avg_pool2d_forward, adaptive_avg_pool2d_backward,
+                                rng.standard_normal(shape), rng, output_size=output_size)
+    assert error < THRESHOLD
+
+
+def test_adaptive_avg_pool2d_that_tiles_is_avg_pool2d(rng):
+    x = rng.standard_normal((2, 3, 8, 6))
+    out, cache = adaptive_avg_pool2d_forward(x, (4, 3))
+    expected, avg_cache = avg_pool2d_forward(x, 2)
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(adaptive_avg_pool2d_backward(dout, cache),
+                               avg_pool2d_backward(dout, avg_cache), rtol=1e-14)
+    np.testing.assert_allclose(adaptive_avg_pool2d_forward(x, 1)[0],
+                               global_avg_pool2d_forward(x)[0], rtol=1e-14)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, output_size", ADAPTIVE, ids=ADAPTIVE_IDS)
+def test_adaptive_avg_pool2d_matches_torch(torch, rng, dtype, shape, output_size):
+    x = rng.standard_normal(shape).astype(dtype)
+    out, cache = adaptive_avg_pool2d_forward(x, output_size)
+    assert out.dtype == dtype
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    out_t = torch.nn.functional.adaptive_avg_pool2d(xt, output_size)
+    out_t.backward(torch.from_numpy(dout))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out, out_t.detach().numpy(), **tol)
+    dx = adaptive_avg_pool2d_backward(dout, cache)
+    assert dx.dtype == dtype
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("output_size, error", [
+    (0, ValueError), ((2, 0), ValueError), ((1, 2, 3), ValueError), (2.5, TypeError),
+    ("7", TypeError), (True, TypeError),
+])
+def test_adaptive_avg_pool2d_rejects_bad_output_size(output_size, error):
+    with pytest.raises(error, match=r"adaptive_avg_pool2d_forward: output_size must be an int "
+                                    r">= 1 or a pair of them \(None keeps the input's size\), "
+                                    r"got "):
+        adaptive_avg_pool2d_forward(np.zeros((1, 1, 4, 4)), output_size)
+
+
+def test_adaptive_avg_pool2d_rejects_bad_input_and_dout():
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d_forward: x must be 4-d"):
+        adaptive_avg_pool2d_forward(np.zeros((3, 4)), 2)
+    with pytest.raises(ValueError, match=r"x must have H, W >= 1"):
+        adaptive_avg_pool2d_forward(np.zeros((1, 1, 0, 4)), 2)
+    out, cache = adaptive_avg_pool2d_forward(np.zeros((2, 3, 5, 5)), 2)
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d_backward: dout must have the "
+                                         r"forward output's shape \(2, 3, 2, 2\).*got "
+                                         r"\(2, 3, 3, 3\)"):
+        adaptive_avg_pool2d_backward(np.zeros((2, 3, 3, 3)), cache)
+    with pytest.raises(TypeError, match=r"adaptive_avg_pool2d_backward: cache must be the tuple "
+                                        r"\(x_shape, output_size\)"):
+        adaptive_avg_pool2d_backward(out, cache[:1])

@@ -65,8 +65,10 @@ def test_linear_matches_torch(torch, rng, bias):
 @pytest.mark.parametrize("make", [
     lambda nn_: nn_.MaxPool2d(2), lambda nn_: nn_.MaxPool2d(3, stride=2, padding=1),
     lambda nn_: nn_.AvgPool2d(2), lambda nn_: nn_.AvgPool2d(3, stride=1, padding=1),
-    lambda nn_: nn_.AdaptiveAvgPool2d(1), lambda nn_: nn_.ReLU(), lambda nn_: nn_.Flatten(),
-], ids=["max2", "max3s2p1", "avg2", "avg3s1p1", "adaptive1", "relu", "flatten"])
+    lambda nn_: nn_.AdaptiveAvgPool2d(1), lambda nn_: nn_.AdaptiveAvgPool2d((3, None)),
+    lambda nn_: nn_.ReLU(), lambda nn_: nn_.Flatten(),
+], ids=["max2", "max3s2p1", "avg2", "avg3s1p1", "adaptive1", "adaptive3xNone", "relu",
+        "flatten"])
 def test_parameter_free_layers_match_torch(torch, rng, make):
     x = rng.standard_normal((2, 3, 8, 6))
     _check(torch, make(nn), make(torch.nn), x, rng)

@@ -155,7 +155,7 @@ def test_float32_stays_float32_through_forward_and_backward(rng):
     assert all(p.grad.dtype == np.float32 for p in model.parameters())
 
 
-def test_adaptive_avg_pool_only_supports_output_size_one(rng):
+def test_adaptive_avg_pool_global_and_other_sizes(rng):
     pool = nn.AdaptiveAvgPool2d(1)
     x = rng.standard_normal((2, 3, 5, 4))
     out = pool(x)
@@ -163,8 +163,10 @@ def test_adaptive_avg_pool_only_supports_output_size_one(rng):
     np.testing.assert_allclose(out[..., 0, 0], x.mean(axis=(2, 3)))
     dx = pool.backward(np.ones_like(out))
     np.testing.assert_allclose(dx, np.full(x.shape, 1 / 20))
-    with pytest.raises(ValueError, match="only output_size=1"):
-        nn.AdaptiveAvgPool2d((2, 2))
+    pool = nn.AdaptiveAvgPool2d((2, None))
+    assert pool(x).shape == (2, 3, 2, 4) and repr(pool) == "AdaptiveAvgPool2d(output_size=(2, None))"
+    with pytest.raises(ValueError, match=r"AdaptiveAvgPool2d: output_size must be an int >= 1"):
+        nn.AdaptiveAvgPool2d((0, 2))
 
 
 def test_layer_input_errors_name_the_layer_and_shapes(rng):
