@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 
 from minicnn import functional as F
+from minicnn.functional.pool import _adaptive_output_size
 from minicnn.nn.module import Module, Parameter, as_generator
 
 __all__ = ["Conv2d", "Linear", "Flatten", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
@@ -314,7 +315,6 @@ class AdaptiveAvgPool2d(_CachedLayer):
     def __init__(self, output_size=1):
         super().__init__()
         # Checked now, so a bad size fails where the model is built, not at the first batch.
-        from minicnn.functional.pool import _adaptive_output_size
         _adaptive_output_size(output_size, 1, 1, "AdaptiveAvgPool2d")
         self.output_size = output_size if isinstance(output_size, int) else tuple(output_size)
 
