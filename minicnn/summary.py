@@ -144,11 +144,19 @@ def _first_leaf_is_spatial(model) -> bool:
     return True
 
 
-def _adaptive_window(in_hw, out_hw):
-    """``(kernel, stride)`` pairs that stand for adaptive pooling from ``in_hw`` to ``out_hw``:
-    exact (kernel = stride = in / out) when out divides in; otherwise the longest window and
-    ``ceil(in / out)``, so the receptive field shown is an upper bound."""
+def _window(module, record):
+    """``(kernel, stride)`` pairs of a Conv2d, a pooling layer or an AdaptiveAvgPool2d.
+
+    Adaptive pooling from H to H_out is exact as kernel = stride = H / H_out when H_out
+    divides H; otherwise it counts as its longest window at stride ceil(H / H_out), so the
+    receptive field shown is an upper bound."""
     from minicnn.functional.pool import adaptive_bins
+    from minicnn.nn.layers import Conv2d, _Pool2d
+    if isinstance(module, Conv2d):
+        return module.kernel_size, module.stride
+    if isinstance(module, _Pool2d):
+        return module._kernel, module._stride
+    in_hw, out_hw = record.input_shape[-2:], record.output_shape[-2:]
     kernel = tuple(max(end - start for start, end in adaptive_bins(size_in, size_out))
                    for size_in, size_out in zip(in_hw, out_hw))
     stride = tuple(-(-size_in // size_out) for size_in, size_out in zip(in_hw, out_hw))
@@ -166,17 +174,12 @@ def _receptive_fields(records, image_hw):
     fields = []
     for record in records:
         module = record.module
-        if isinstance(module, AdaptiveAvgPool2d) and record.output_shape[-2:] == (1, 1):
-            whole = True
-        elif isinstance(module, (Flatten, Linear)):
+        global_pool = (isinstance(module, AdaptiveAvgPool2d)
+                       and record.output_shape[-2:] == (1, 1))
+        if global_pool or isinstance(module, (Flatten, Linear)):
             whole = True
         elif isinstance(module, (Conv2d, _Pool2d, AdaptiveAvgPool2d)):
-            if isinstance(module, AdaptiveAvgPool2d):
-                kernel, stride = _adaptive_window(record.input_shape[-2:],
-                                                  record.output_shape[-2:])
-            else:
-                kernel = module.kernel_size if isinstance(module, Conv2d) else module._kernel
-                stride = module.stride if isinstance(module, Conv2d) else module._stride
+            kernel, stride = _window(module, record)
             for axis in range(2):
                 rf[axis] += (kernel[axis] - 1) * jump[axis]
                 jump[axis] *= stride[axis]

@@ -27,6 +27,8 @@ How this file is organised
   should leave them, and :mod:`minicnn.kernels.pool`, out or strip them.)
 - :func:`_pool_arguments` (argument checks and output size), :func:`_unpack_cache` and
   :func:`_check_dout` (backward checks) are helpers a student's solution may call as they are.
+- Global and adaptive average pooling are not assignment tasks: they are written out in full,
+  in NumPy (a loop over output cells at most), since they are never on a hot path.
 
 Caches are plain tuples of arrays and Python ints (listed in each forward's docstring), so a
 backward can run on a cache made by another implementation's forward, PyTorch's included: for
