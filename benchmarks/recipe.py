@@ -274,23 +274,35 @@ def report(out: Path) -> str:
 
 
 def _plot(runs: dict, path: Path) -> None:
+    """One panel per protocol: a thin line per seed and a thick one for each framework's mean
+    (over the seeds that reached that epoch)."""
+    import numpy as np
     plt = common.pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    protocols = sorted({framework.partition("-")[2] for framework in runs})   # "", "full"
+    fig, axes = plt.subplots(1, len(protocols), figsize=(5.2 * len(protocols), 4.2),
+                             sharey=True, squeeze=False)
     colours = {"minicnn": "tab:blue", "pytorch": "tab:orange"}
-    for framework, seeds in sorted(runs.items()):
-        base, _, protocol = framework.partition("-")        # e.g. "pytorch-full"
-        for i, (seed, history) in enumerate(sorted(seeds.items())):
-            epochs = [row["epoch"] for row in history]
-            ax.plot(epochs, [100 * row["test_acc"] for row in history],
-                    color=colours.get(base), alpha=0.75, marker=".",
-                    linestyle="--" if protocol else "-",
-                    label=framework if i == 0 else None)
-    ax.axhline(100 * TARGET, color="grey", linestyle=":", label=f"target {TARGET:.1%}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("The lecture's recipe, one line per seed")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    for ax, protocol in zip(axes[0], protocols):
+        for framework, seeds in sorted(runs.items()):
+            base, _, its_protocol = framework.partition("-")     # e.g. "pytorch-full"
+            if its_protocol != protocol:
+                continue
+            curves = [[100 * row["test_acc"] for row in history] for history in seeds.values()]
+            for curve in curves:
+                ax.plot(range(1, len(curve) + 1), curve, color=colours.get(base), alpha=0.3,
+                        linewidth=0.8)
+            length = max(len(curve) for curve in curves)
+            mean = [np.mean([c[e] for c in curves if len(c) > e]) for e in range(length)]
+            ax.plot(range(1, length + 1), mean, color=colours.get(base), linewidth=2.5,
+                    marker=".", label=f"{base}, mean of {len(curves)} seeds")
+        ax.axhline(100 * TARGET, color="grey", linestyle=":", label=f"target {TARGET:.1%}")
+        ax.set_title("full protocol: 60,000 images, scheduler on test loss" if protocol
+                     else "holdout: 55,000 images, scheduler on validation loss", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    axes[0][0].set_ylabel("test accuracy (%)")
+    fig.suptitle("The lecture's recipe: one thin line per seed")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
