@@ -108,8 +108,11 @@ def load_public_data(path, cases) -> dict:
 # ----------------------------------------------------------------------------- evaluation
 
 
-def evaluate(task, root, *, cases, expected, timeout: float, public: bool = False) -> TaskReport:
-    """Run ``cases`` of ``task`` on the code under ``root`` and judge them."""
+def evaluate(task, root, *, cases, expected, timeout: float, public: bool = False,
+             sandbox=None) -> TaskReport:
+    """Run ``cases`` of ``task`` on the code under ``root`` and judge them (in ``sandbox``,
+    a :class:`~minicnn.assignments.sandbox.Sandbox`; None: a plain child process, as the
+    public checks on a student's own machine use)."""
     calls, arrays, ref_caches = [], {}, {}
     for case in cases:
         for name, value in case.arrays.items():
@@ -123,7 +126,7 @@ def evaluate(task, root, *, cases, expected, timeout: float, public: bool = Fals
     # Backward-on-reference-cache calls first: if the student's forward hangs or exits in a
     # pair call, the backward has been judged already (a forward bug costs the forward only).
     calls.sort(key=lambda call: call.get("forward") is not None)
-    run = run_calls(root, calls, arrays, ref_caches, timeout=timeout)
+    run = run_calls(root, calls, arrays, ref_caches, timeout=timeout, **_sandbox_kw(sandbox))
     results = []
     for case in cases:
         outcomes = {}
@@ -138,6 +141,11 @@ def evaluate(task, root, *, cases, expected, timeout: float, public: bool = Fals
     report = summarize(task, cases, results, run)
     report.seconds = run.seconds
     return report
+
+
+def _sandbox_kw(sandbox) -> dict:
+    """``sandbox=`` for run_calls only when one is given (a plain child process otherwise)."""
+    return {} if sandbox is None else {"sandbox": sandbox}
 
 
 def _prefix_arrays(call, prefix):
@@ -183,8 +191,6 @@ def summarize(task, cases, results, run) -> TaskReport:
                               f"first ({errors[0][:200]})", results)
         return TaskReport(task.id, 0, max_points, False, f"not implemented ({own[:200]})",
                           results)
-    if run.foreign_modules:
-        return TaskReport(task.id, 0, max_points, False, run.problem, results)
     values = [r for r in results if r.kind == "value"]
     dtypes = [r for r in results if r.kind == "dtype"]
     failed = [r for r in values if not r.passed]

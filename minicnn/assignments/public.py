@@ -99,7 +99,6 @@ def run_public_case(task_id: str, case_name: str):
     class _Run:                                 # what summarize needs from a process run
         problem = ""
         timed_out = False
-        foreign_modules = []
 
     _Run.outcomes = outcomes
     report = summarize(task, [case], results, _Run)
