@@ -5,6 +5,8 @@ import os
 import numpy as np
 import pytest
 
+from torch_reference import RECORDER_KEY, TorchReference
+
 # Tests must never reach for the network or a user's real cache.
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -25,16 +27,27 @@ def _import_torch():
 
 @pytest.fixture
 def torch():
-    """PyTorch, for cross-checks; the test is skipped (with the reason) when it is absent."""
+    """PyTorch itself, for the few tests that need live torch modules (moving weights with
+    minicnn.interop); skipped, with the reason, when it is absent. A cross-check of numbers
+    uses ``torch_reference`` instead, which runs without torch too."""
     module = _import_torch()
     if module is None:
         pytest.skip("PyTorch is not installed: pip install torch==2.13.0 (or .[torch])")
     return module
 
 
+@pytest.fixture
+def torch_reference(request):
+    """``torch_reference(compute, *inputs)``: what ``compute(torch, *inputs)`` returns, from live
+    PyTorch when it is installed (and the recording must agree), else from the recording in
+    tests/torch_recordings/ (see tests/torch_reference.py)."""
+    recorder = request.config.stash.get(RECORDER_KEY, None)
+    return TorchReference(request.node, _import_torch(), recorder)
+
+
 def pytest_collection_modifyitems(items):
-    """Every test that asks for the ``torch`` fixture carries the ``torch`` marker, so
-    ``pytest -m torch`` runs exactly the PyTorch cross-checks."""
+    """Every test that asks for ``torch`` or ``torch_reference`` carries the ``torch`` marker,
+    so ``pytest -m torch`` runs exactly the PyTorch cross-checks."""
     for item in items:
-        if "torch" in getattr(item, "fixturenames", ()):
+        if {"torch", "torch_reference"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.torch)

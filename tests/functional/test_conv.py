@@ -237,21 +237,27 @@ def test_property_im2col_gradients_match_finite_differences(case):
 # PyTorch cross-check (float64)
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.torch
-@pytest.mark.parametrize("method", CONV_METHODS)
-@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
-def test_matches_torch_forward_and_backward(rng, torch, method, n, c_in, h, w, c_out, kernel,
-                                            stride, padding):
-    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding)
+def torch_conv2d(torch, x, weight, bias, dout, stride, padding):
+    """PyTorch's conv2d output and its gradients (dx, dweight, dbias) for upstream dout."""
     x_t, weight_t, bias_t = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
     out_t = torch.nn.functional.conv2d(x_t, weight_t, bias_t, stride=stride, padding=padding)
     out_t.backward(torch.tensor(dout))
+    return out_t, x_t.grad, weight_t.grad, bias_t.grad
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("method", CONV_METHODS)
+@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
+def test_matches_torch_forward_and_backward(rng, torch_reference, method, n, c_in, h, w, c_out,
+                                            kernel, stride, padding):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding)
+    out_t, *grads_t = torch_reference(torch_conv2d, x, weight, bias, dout, stride, padding)
 
     out, cache = conv2d_forward(x, weight, bias, stride, padding, method=method)
-    assert rel_error(out, out_t.detach().numpy()) < 1e-12
-    for name, got, tensor in zip(("dx", "dweight", "dbias"), conv2d_backward(dout, cache),
-                                 (x_t, weight_t, bias_t)):
-        assert rel_error(got, tensor.grad.numpy()) < 1e-12, name
+    assert rel_error(out, out_t) < 1e-12
+    for name, got, expected in zip(("dx", "dweight", "dbias"), conv2d_backward(dout, cache),
+                                   grads_t):
+        assert rel_error(got, expected) < 1e-12, name
 
 
 # --------------------------------------------------------------------------------------------
