@@ -17,8 +17,10 @@ Typical use::
     print(report)            # PASS  linear  max rel error 3.1e-11  (x 3.1e-11, weight ...)
     assert report.passed
 
-``python -m minicnn.gradcheck`` checks every layer of ``minicnn.functional`` this way and
-exits non-zero if any fails; ``--only conv2d`` runs just the checks whose name holds that text.
+``python -m minicnn.gradcheck`` checks every layer of ``minicnn.functional`` this way, then
+the whole network's input gradient (``check_input_gradient``: the lecture CNN and its GAP
+variant, every backward pass chained), and exits non-zero if any fails; ``--only conv2d``
+runs just the checks whose name holds that text.
 """
 
 from __future__ import annotations
@@ -211,6 +213,41 @@ def check_gradients(forward, backward, inputs, kwargs=None, *, name=None, loss=N
     return report
 
 
+def check_input_gradient(model, x, *, name=None, threshold=DEFAULT_THRESHOLD, h=1e-6,
+                         seed=12345):
+    """Check a whole network's input gradient, ``dx = model.backward(dout)``, against finite
+    differences of ``model(x)``: every layer's backward pass, chained, as ``minicnn.explain``
+    uses it.
+
+    dL/dx ~= (L(x + h e_i) - L(x - h e_i)) / (2h),  L = sum(model(x) * dout), dout random
+
+    The model runs in evaluation mode (BatchNorm uses its running statistics, Dropout is the
+    identity: the function is then deterministic and each image's logits depend on that image
+    only). Its modes, ``Parameter.grad``\\ s and caches are restored afterwards.
+
+    Parameters
+    ----------
+    model : a minicnn model in float64 (``model.double()``: float32 cannot resolve h)
+    x : (N, C, H, W) float64 array; copied, the caller's array is not changed
+    name : label for the report (default ``"<ModelClass> input gradient"``)
+    threshold, h, seed : as for ``check_gradients``
+
+    Returns
+    -------
+    GradCheckReport with one entry, ``x``
+    """
+    from minicnn.explain import _explaining
+
+    if model.dtype != np.float64:
+        raise TypeError(f"check_input_gradient: the model's parameters are {model.dtype}; "
+                        f"check in float64 (model.double()), where h = {h:g} is resolvable")
+    with _explaining(model):
+        return check_gradients(lambda x: (model(x), None),
+                               lambda dout, cache: model.backward(dout), {"x": x},
+                               name=name or f"{type(model).__name__} input gradient",
+                               threshold=threshold, h=h, seed=seed)
+
+
 # --------------------------------------------------------------------------- every layer
 
 
@@ -354,11 +391,30 @@ def _layer_checks(rng):
                                    {"logits": rng.standard_normal((6, 5)) * 3.0}, kwargs,
                                    name=f"cross_entropy{' weighted' if weighted else ''}")
         add(f"cross_entropy{' weighted' if weighted else ''}", cross_entropy)
+
+    # -- the whole network, input gradient (what minicnn.explain differentiates): the lecture
+    #    CNN on one 28x28 image, the GAP variant on a batch of non-square ones
+    for model_name, shape in (("CNN", (1, 1, 28, 28)), ("GAPCNN", (3, 1, 12, 10))):
+        def network(model_name=model_name, shape=shape):
+            from minicnn import models, nn
+            model = getattr(models, model_name)(seed=int(rng.integers(2**31)),
+                                                dtype=np.float64)
+            for module in model.modules():      # BatchNorm's evaluation path, not identity
+                if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    size = module.num_features
+                    module.weight.data[...] = rng.uniform(0.5, 1.5, size)
+                    module.bias.data[...] = rng.standard_normal(size) * 0.1
+                    module.running_mean[...] = rng.standard_normal(size) * 0.1
+                    module.running_var[...] = rng.uniform(0.5, 1.5, size)
+            return check_input_gradient(model, rng.standard_normal(shape),
+                                        name=f"network {model_name} input gradient")
+        add(f"network {model_name} input gradient", network)
     return checks
 
 
 def run_all(seed=0, only=None):
-    """Check every layer of ``minicnn.functional`` in float64; returns the reports.
+    """Check every layer of ``minicnn.functional``, then the whole network's input gradient,
+    in float64; returns the reports.
 
     ``only`` keeps the checks whose name contains that text (e.g. ``"conv2d"``). A layer
     whose check cannot run (not implemented yet, an import error, an exception in its forward
@@ -383,9 +439,9 @@ def main(argv=None) -> int:
     import argparse
     parser = argparse.ArgumentParser(
         prog="python -m minicnn.gradcheck",
-        description="Check every backward pass of minicnn.functional against central finite "
-                    f"differences (float64; PASS when the relative error is below "
-                    f"{DEFAULT_THRESHOLD:.0e}).")
+        description="Check every backward pass of minicnn.functional, and the whole "
+                    "network's input gradient, against central finite differences (float64; "
+                    f"PASS when the relative error is below {DEFAULT_THRESHOLD:.0e}).")
     parser.add_argument("--only", metavar="TEXT", default=None,
                         help="run only the checks whose name contains TEXT, e.g. conv2d or pool")
     parser.add_argument("--seed", type=int, default=0,
