@@ -8,6 +8,7 @@ editing it) and, given ``save="path.png"``, also writes it to disk:
     plot_filters(weight)                           the first layer's kernels (section 8)
     plot_feature_maps(model, image)                one image through both conv blocks
     plot_misclassified(images, true, pred, names)  the test images the model got wrong
+    plot_explanations(model, images, labels, names)  saliency, Grad-CAM, occlusion per image
 
 On a machine without a display (a server, CI) the non-interactive Agg backend is selected on
 import, unless a backend was chosen already (``MPLBACKEND``, a notebook's inline backend).
@@ -38,7 +39,7 @@ if ("MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in sys.modules
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 __all__ = ["plot_curves", "plot_confusion_matrix", "plot_filters", "plot_feature_maps",
-           "plot_misclassified", "read_metrics", "save_figure"]
+           "plot_misclassified", "plot_explanations", "read_metrics", "save_figure"]
 
 _SPLIT_STYLE = {"train": dict(color="tab:blue", marker="o"),
                 "val": dict(color="tab:orange", marker="s"),
@@ -333,4 +334,90 @@ def plot_misclassified(images, true, pred, class_names=None, *, max_images: int 
     if not len(wrong):
         axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
     fig.suptitle(f"{title} ({int((true != pred).sum())} of {len(true)}; true -> predicted)")
+    return _finish(fig, save)
+
+
+def _unit_range(values: np.ndarray) -> np.ndarray:
+    """Scale a map to [0, 1] by its maximum (an all-zero map stays zero)."""
+    top = float(np.max(values))
+    return values / top if top > 0 else np.zeros_like(values)
+
+
+def plot_explanations(model, images, labels=None, class_names=None, *, explanations=None,
+                      samples: int = 0, rng=None, title: str = "Why did it say that?",
+                      save=None):
+    """One row per image: the image, its saliency, Grad-CAM over the image, and occlusion.
+
+    Columns, all for the class the model predicted (``minicnn.explain``, score = the logit):
+
+    - image, titled with the true class (if ``labels``) and the prediction with its softmax
+      probability (red when wrong);
+    - saliency |dz/dx| (max over channels; SmoothGrad when ``samples > 0``), white = large;
+    - Grad-CAM on the last conv block, scaled to its maximum, drawn over the image;
+    - occlusion: how far the logit falls when a 6x6 patch covers each place; red = the
+      region supported the class, blue = it spoke against it (one symmetric scale per row).
+
+    Parameters
+    ----------
+    model : the trained model (run in eval mode, left as it was)
+    images : (N, C, H, W) float array, normalised as in training
+    labels : optional (N,) true classes
+    class_names : names indexed by class (default the indices)
+    explanations : a ``minicnn.explain.Explanations`` for these images, to skip computing it
+    samples, rng : SmoothGrad's noisy copies and their generator (``explain.saliency``)
+    title, save : figure title; optional path to write the figure to
+
+    Returns
+    -------
+    matplotlib Figure with N rows of 4 axes
+    """
+    from minicnn import explain
+
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"plot_explanations: images must be a batch (N, C, H, W), got shape "
+                         f"{images.shape}")
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(f"plot_explanations: {len(labels)} labels for {len(images)} "
+                             f"images; give one true class per image")
+    if explanations is None:
+        explanations = explain.explain_batch(model, images, samples=samples, rng=rng)
+
+    def name(c):
+        return str(class_names[c]) if class_names is not None else str(c)
+
+    layer = explain.default_cam_layer(model)
+    gradient = f"SmoothGrad ({samples} copies)" if samples else "saliency |dz/dx|"
+    columns = ("image", gradient, f"Grad-CAM ({layer})", "occlusion (drop in z)")
+    fig, axes = plt.subplots(len(images), 4, figsize=(8.4, 2.2 * len(images) + 0.5),
+                             squeeze=False, constrained_layout=True)
+    for n, row in enumerate(axes):
+        picture = _image_for_display(images[n])
+        predicted = int(explanations.predicted[n])
+        text = f"pred {name(predicted)} ({100 * explanations.probability[n]:.0f}%)"
+        wrong = labels is not None and int(labels[n]) != predicted
+        if labels is not None:
+            text = f"true {name(int(labels[n]))}\n{text}"
+        row[0].imshow(picture, cmap="gray")
+        row[0].set_title(text, fontsize=8, color="tab:red" if wrong else "black")
+        row[1].imshow(explanations.saliency[n], cmap="gray")
+        row[2].imshow(picture, cmap="gray")
+        if np.max(explanations.grad_cam[n]) > 0:
+            row[2].imshow(_unit_range(explanations.grad_cam[n]), cmap="jet", alpha=0.5,
+                          vmin=0, vmax=1)
+        else:       # every weighted map summed to <= 0: ReLU leaves nothing to show
+            row[2].text(0.5, 0.05, "0 everywhere", transform=row[2].transAxes, ha="center",
+                        fontsize=7, color="white", backgroundcolor="black")
+        limit = float(np.abs(explanations.occlusion[n]).max()) or 1.0
+        shown = row[3].imshow(explanations.occlusion[n], cmap="RdBu_r", vmin=-limit,
+                              vmax=limit)
+        fig.colorbar(shown, ax=row[3], fraction=0.046, pad=0.04)
+        for column, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if n == 0 and column > 0:
+                ax.set_title(columns[column], fontsize=8)
+    fig.suptitle(title)
     return _finish(fig, save)

@@ -386,3 +386,40 @@ def test_occlusion_patch_arguments_are_checked(kwargs, words):
 def test_smoothgrad_arguments_are_checked(kwargs, words):
     with pytest.raises(ValueError, match=words):
         explain.saliency(CNN(seed=0), np.zeros((1, 1, 28, 28), np.float32), **kwargs)
+
+
+# -- the figure ---------------------------------------------------------------------------------
+
+def test_plot_explanations_draws_a_row_of_four_per_image_titled_with_the_classes(tmp_path, rng):
+    import matplotlib.pyplot as plt
+
+    from minicnn import viz
+    model = CNN(seed=0)
+    x = _images(rng, (3, 1, 28, 28), np.float32)
+    names = [f"class{k}" for k in range(10)]
+    result = explain.explain_batch(model, x)
+    labels = np.array([result.predicted[0], (result.predicted[1] + 1) % 10, result.predicted[2]])
+    result.grad_cam[2] = 0                          # a map that ReLU zeroed everywhere
+    fig = viz.plot_explanations(model, x, labels, names, explanations=result,
+                                save=tmp_path / "explanations.png")
+    try:
+        assert (tmp_path / "explanations.png").stat().st_size > 0
+        rows = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+        assert len(rows) == 12
+        first, second = rows[0].get_title(), rows[4].get_title()
+        assert first.startswith(f"true {names[labels[0]]}\npred {names[result.predicted[0]]} (")
+        assert second.startswith(f"true {names[labels[1]]}\npred {names[result.predicted[1]]}")
+        assert rows[4].title.get_color() == "tab:red" and rows[0].title.get_color() == "black"
+        assert [ax.get_title() for ax in rows[1:4]] == [
+            "saliency |dz/dx|", "Grad-CAM (conv_block2.2)", "occlusion (drop in z)"]
+        assert [t.get_text() for t in rows[10].texts] == ["0 everywhere"]
+    finally:
+        plt.close(fig)
+
+
+def test_plot_explanations_wants_a_batch_and_one_label_per_image(rng):
+    from minicnn import viz
+    with pytest.raises(ValueError, match=r"batch \(N, C, H, W\), got shape \(28, 28\)"):
+        viz.plot_explanations(CNN(seed=0), np.zeros((28, 28), np.float32))
+    with pytest.raises(ValueError, match="2 labels for 1 images"):
+        viz.plot_explanations(CNN(seed=0), np.zeros((1, 1, 28, 28), np.float32), [1, 2])
