@@ -96,17 +96,24 @@ def test_backward_rejects_dout_of_the_wrong_shape(rng):
         dropout_backward(rng.standard_normal((3, 2)), cache)
 
 
+def torch_dropout_statistics(torch, x, p, seed):
+    """PyTorch's training-mode dropout of x (generator seeded with seed): its distinct output
+    values and the fraction it kept; and its evaluation-mode output."""
+    torch.manual_seed(seed)
+    trained = torch.nn.functional.dropout(torch.from_numpy(x), p, training=True)
+    evaluated = torch.nn.functional.dropout(torch.from_numpy(x), p, training=False)
+    return torch.unique(trained), (trained != 0).double().mean(), evaluated
+
+
 @pytest.mark.torch
-def test_scaling_and_statistics_match_torch(torch, rng):
+def test_scaling_and_statistics_match_torch(torch_reference):
     p = 0.4
     x = np.ones((400, 500), np.float32)
     ours, _ = dropout_forward(x, p, True, np.random.default_rng(0))
-    torch.manual_seed(0)
-    theirs = torch.nn.functional.dropout(torch.from_numpy(x), p, training=True).numpy()
-    np.testing.assert_allclose(np.unique(ours), np.unique(theirs))       # {0, 1/(1-p)}
-    assert abs(np.mean(ours != 0) - np.mean(theirs != 0)) < 0.005
-    evaluated = torch.nn.functional.dropout(torch.from_numpy(x), p, training=False).numpy()
-    np.testing.assert_array_equal(dropout_forward(x, p, False, None)[0], evaluated)
+    values_t, kept_t, evaluated_t = torch_reference(torch_dropout_statistics, x, p, seed=0)
+    np.testing.assert_allclose(np.unique(ours), values_t)                # {0, 1/(1-p)}
+    assert abs(np.mean(ours != 0) - kept_t) < 0.005
+    np.testing.assert_array_equal(dropout_forward(x, p, False, None)[0], evaluated_t)
 
 
 @settings(max_examples=25, deadline=None)

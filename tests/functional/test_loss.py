@@ -34,36 +34,42 @@ def test_uniform_logits_give_log_k(rng):
     assert float(loss) == pytest.approx(np.log(10))
 
 
-@pytest.mark.torch
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
-def test_matches_torch(torch, rng, dtype, weighted):
-    logits = (rng.standard_normal((64, 10)) * 4).astype(dtype)
-    labels = rng.integers(0, 10, size=64)
-    weight = (rng.random(10) + 0.2).astype(dtype) if weighted else None
+def torch_cross_entropy(torch, logits, labels, weight):
+    """PyTorch's cross_entropy of logits (mean over the batch, optional class weights) and its
+    gradient with respect to the logits."""
     t_logits = torch.tensor(logits, requires_grad=True)
     t_loss = torch.nn.functional.cross_entropy(
         t_logits, torch.tensor(labels), weight=None if weight is None else torch.tensor(weight))
     t_loss.backward()
-    loss, cache = cross_entropy_forward(logits, labels, weight)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(loss, t_loss.item(), **tol)
-    np.testing.assert_allclose(cross_entropy_backward(cache), t_logits.grad.numpy(), **tol)
+    return t_loss, t_logits.grad
 
 
 @pytest.mark.torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_huge_logits_stay_finite_and_correct(torch, rng, dtype):
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+def test_matches_torch(torch_reference, rng, dtype, weighted):
+    logits = (rng.standard_normal((64, 10)) * 4).astype(dtype)
+    labels = rng.integers(0, 10, size=64)
+    weight = (rng.random(10) + 0.2).astype(dtype) if weighted else None
+    loss_t, dlogits_t = torch_reference(torch_cross_entropy, logits, labels, weight)
+    loss, cache = cross_entropy_forward(logits, labels, weight)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(loss, loss_t, **tol)
+    np.testing.assert_allclose(cross_entropy_backward(cache), dlogits_t, **tol)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_logits_stay_finite_and_correct(torch_reference, dtype):
     logits = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [1e4, 1e4, -1e4]], dtype)
     labels = np.array([1, 2, 0])
     loss, cache = cross_entropy_forward(logits, labels)
     dlogits = cross_entropy_backward(cache)
     assert np.isfinite(loss) and np.all(np.isfinite(dlogits))
-    t_logits = torch.tensor(logits.astype(np.float64), requires_grad=True)
-    t_loss = torch.nn.functional.cross_entropy(t_logits, torch.tensor(labels))
-    t_loss.backward()
-    np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-6)      # (2e4 + log 2) / 3
-    np.testing.assert_allclose(dlogits, t_logits.grad.numpy(), atol=1e-7)
+    loss_t, dlogits_t = torch_reference(torch_cross_entropy, logits.astype(np.float64), labels,
+                                        None)
+    np.testing.assert_allclose(loss, loss_t, rtol=1e-6)      # (2e4 + log 2) / 3
+    np.testing.assert_allclose(dlogits, dlogits_t, atol=1e-7)
 
 
 def test_float_labels_are_rejected(rng):

@@ -156,44 +156,75 @@ def test_property_training_output_is_standardised_and_dx_is_centred(n, channels,
 # --------------------------------------------------------------------------- PyTorch
 
 
-@pytest.mark.torch
-@pytest.mark.parametrize("shape", [(8, 5), (6, 4, 5, 7)], ids=["1d", "2d"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matches_torch_over_several_steps_then_eval(torch, rng, shape, dtype):
+def torch_batch_norm_steps(torch, weight, bias, running_mean, running_var, xs, douts,
+                           trainings, momentum):
+    """PyTorch's batch_norm over a sequence of steps that share the running statistics: per
+    step the output, the running statistics after it, dx, dweight and dbias (stacked)."""
     F = torch.nn.functional
-    channels = shape[1]
-    weight, bias, running_mean, running_var = _params(rng, channels, dtype)
     t_weight = torch.tensor(weight, requires_grad=True)
     t_bias = torch.tensor(bias, requires_grad=True)
     t_mean, t_var = torch.tensor(running_mean), torch.tensor(running_var)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
-    for step, training in enumerate([True, True, True, False]):
-        x = (rng.standard_normal(shape) * (step + 1) + step).astype(dtype)
-        dout = rng.standard_normal(shape).astype(dtype)
-        out, cache = batch_norm_forward(x, weight, bias, running_mean, running_var, training,
-                                        momentum=0.2)
+    steps = {name: [] for name in ("out", "running_mean", "running_var", "dx", "dweight",
+                                   "dbias")}
+    for x, dout, training in zip(xs, douts, trainings):
         t_x = torch.tensor(x, requires_grad=True)
-        t_out = F.batch_norm(t_x, t_mean, t_var, t_weight, t_bias, training, momentum=0.2)
+        t_out = F.batch_norm(t_x, t_mean, t_var, t_weight, t_bias, training, momentum=momentum)
         t_out.backward(torch.tensor(dout))
-        dx, dweight, dbias = batch_norm_backward(dout, cache)
-        np.testing.assert_allclose(out, t_out.detach().numpy(), **tol)
-        np.testing.assert_allclose(running_mean, t_mean.numpy(), **tol)
-        np.testing.assert_allclose(running_var, t_var.numpy(), **tol)
-        np.testing.assert_allclose(dx, t_x.grad.numpy(), **tol)
-        np.testing.assert_allclose(dweight, t_weight.grad.numpy(), **tol)
-        np.testing.assert_allclose(dbias, t_bias.grad.numpy(), **tol)
+        for name, tensor in (("out", t_out), ("running_mean", t_mean), ("running_var", t_var),
+                             ("dx", t_x.grad), ("dweight", t_weight.grad),
+                             ("dbias", t_bias.grad)):
+            steps[name].append(tensor.detach().clone())
         t_weight.grad = t_bias.grad = None
+    return {name: torch.stack(tensors) for name, tensors in steps.items()}
 
 
 @pytest.mark.torch
-def test_matches_torch_at_the_lecture_shape_in_float32(torch, rng):
+@pytest.mark.parametrize("shape", [(8, 5), (6, 4, 5, 7)], ids=["1d", "2d"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_torch_over_several_steps_then_eval(torch_reference, rng, shape, dtype):
+    channels = shape[1]
+    weight, bias, running_mean, running_var = _params(rng, channels, dtype)
+    trainings = [True, True, True, False]
+    xs, douts = [], []
+    for step in range(len(trainings)):
+        xs.append((rng.standard_normal(shape) * (step + 1) + step).astype(dtype))
+        douts.append(rng.standard_normal(shape).astype(dtype))
+    expected = torch_reference(torch_batch_norm_steps, weight, bias, running_mean, running_var,
+                               xs, douts, trainings, momentum=0.2)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for step, (x, dout, training) in enumerate(zip(xs, douts, trainings)):
+        out, cache = batch_norm_forward(x, weight, bias, running_mean, running_var, training,
+                                        momentum=0.2)
+        dx, dweight, dbias = batch_norm_backward(dout, cache)
+        for name, got in (("out", out), ("running_mean", running_mean),
+                          ("running_var", running_var), ("dx", dx), ("dweight", dweight),
+                          ("dbias", dbias)):
+            np.testing.assert_allclose(got, expected[name][step], **tol,
+                                       err_msg=f"{name}, step {step}")
+
+
+# every 7th row and column of each map: BatchNorm is one affine map per channel, so these
+# entries (every image, every channel) see every statistic, in 1/49 of the recording's size
+SAMPLED = (slice(None), slice(None), slice(None, None, 7), slice(None, None, 7))
+
+
+def torch_batch_norm_training(torch, x):
+    """PyTorch's training-mode batch_norm of x (no affine parameters), at the SAMPLED entries,
+    and its running variance after the step, from running statistics (0, 1)."""
+    channels = x.shape[1]
+    t_mean, t_var = torch.zeros(channels), torch.ones(channels)
+    out = torch.nn.functional.batch_norm(torch.from_numpy(x), t_mean, t_var, training=True)
+    return out[SAMPLED], t_var
+
+
+@pytest.mark.torch
+def test_matches_torch_at_the_lecture_shape_in_float32(torch_reference, rng):
     x = (rng.standard_normal((16, 32, 28, 28)) * 4 + 10).astype(np.float32)
     running_mean, running_var = np.zeros(32, np.float32), np.ones(32, np.float32)
     out, _ = batch_norm_forward(x, None, None, running_mean, running_var, training=True)
-    t_mean, t_var = torch.zeros(32), torch.ones(32)
-    expected = torch.nn.functional.batch_norm(torch.from_numpy(x), t_mean, t_var, training=True)
-    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(running_var, t_var.numpy(), rtol=1e-5)
+    expected, expected_running_var = torch_reference(torch_batch_norm_training, x)
+    np.testing.assert_allclose(out[SAMPLED], expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(running_var, expected_running_var, rtol=1e-5)
 
 
 # --------------------------------------------------------------------------- errors
