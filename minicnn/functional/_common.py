@@ -70,7 +70,8 @@ def check_array(x, name: str, func: str, *, ndim=None, float_only: bool = True) 
     ``ndim`` may be an int or a tuple of allowed ranks. Returns ``x`` unchanged.
     """
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{func}: {name} must be a numpy.ndarray, got {type(x).__name__}")
+        raise TypeError(f"{func}: {name} must be a numpy.ndarray, got {type(x).__name__}"
+                        f"{_cross_entropy_cache_hint(x)}")
     if float_only and x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{func}: {name} must be float32 or float64, got dtype {x.dtype} "
                         f"(convert with {name}.astype(np.float32))")
@@ -89,3 +90,18 @@ def check_finite(x: np.ndarray, name: str, func: str) -> None:
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
         raise ValueError(f"{func}: {name} of shape {x.shape} holds {bad} NaN or infinite "
                          f"value(s); check the learning rate and the input data")
+
+
+def _cross_entropy_cache_hint(x) -> str:
+    """When ``x`` is the cache of ``cross_entropy_forward`` (``(probs, labels, weight)``,
+    perhaps with label_smoothing), say so: CS231n's ``softmax_loss`` returns ``(loss, dx)``,
+    so ``loss, dx = cross_entropy_forward(...)`` binds the cache to ``dx`` without an error."""
+    if not isinstance(x, (tuple, list)) or len(x) not in (3, 4):
+        return ""
+    probs, labels = x[0], x[1]
+    if not (isinstance(probs, np.ndarray) and probs.ndim == 2 and isinstance(labels, np.ndarray)
+            and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer)):
+        return ""
+    return (" holding the cache of cross_entropy_forward, which returns (loss, cache), not "
+            "CS231n's softmax_loss's (loss, dx): write loss, cache = cross_entropy_forward(...)"
+            " and dlogits = cross_entropy_backward(cache)")

@@ -24,6 +24,11 @@ def _check_linear_args(x, weight, bias):
                     f"nn.Linear): {x.shape} -> ({x.shape[0]}, {flat})")
         raise ValueError(f"linear: x must be 2-d (N, in_features), got shape {x.shape}{hint}")
     out_features, in_features = weight.shape
+    if x.shape[1] != in_features and weight.shape[0] == x.shape[1]:
+        raise ValueError(
+            f"linear: weight has shape {weight.shape}, which is CS231n's (in_features, "
+            f"out_features) layout for x of shape {x.shape}; here, as in PyTorch, weight is "
+            f"(out_features, in_features) and out = x @ weight.T + b: pass weight.T")
     if x.shape[1] != in_features:
         raise ValueError(
             f"linear: input has {x.shape[1]} features (x shape {x.shape}) but weight of shape "

@@ -6,6 +6,7 @@ Each layer's ``forward`` calls a pure function of ``minicnn.functional`` and kee
 
 from minicnn.nn._trace import DesignRuleWarning
 from minicnn.nn.container import Sequential
+from minicnn.nn.conventions import ConventionWarning
 from minicnn.nn.layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d,
                                Dropout, Flatten, Identity, Linear, MaxPool2d, ReLU)
 from minicnn.nn.loss import CrossEntropyLoss
@@ -13,4 +14,4 @@ from minicnn.nn.module import Module, Parameter
 
 __all__ = ["Module", "Parameter", "Sequential", "Conv2d", "Linear", "Flatten", "ReLU",
            "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
-           "Dropout", "Identity", "CrossEntropyLoss", "DesignRuleWarning"]
+           "Dropout", "Identity", "CrossEntropyLoss", "DesignRuleWarning", "ConventionWarning"]

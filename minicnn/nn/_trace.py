@@ -16,6 +16,9 @@ input/output shapes. That record lets errors and warnings speak the lecture's la
 
 After the first successful call the whole tree is marked as checked and calls cost nothing
 extra.
+
+This file imports no layer (``module.py`` imports it; ``layers.py`` imports ``module.py``): the
+checks recognise a layer by its ``trace_role`` class attribute.
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ class Record:
     @property
     def label(self) -> str:
         return _label(self.module, self.name)
+
+
+def _role(module) -> str | None:
+    """What the checks need to know of a layer, from its class attribute ``trace_role``
+    (set by the layers in ``layers.py``, so this file need not import them): ``"conv"``,
+    ``"linear"``, ``"batch_norm"``, ``"dropout"``, ``"flatten"``, ``"global_pool"``
+    (AdaptiveAvgPool2d), ``"activation"`` (ReLU), or None."""
+    return getattr(type(module), "trace_role", None)
 
 
 def _label(module, name: str) -> str:
@@ -106,8 +117,7 @@ class Trace:
         return f"{where}{exc} (fed by {self._source()})"
 
     def _check_batch_norm(self, module, x) -> None:
-        from minicnn.nn.layers import _BatchNorm
-        if not isinstance(module, _BatchNorm) or not isinstance(x, np.ndarray) or x.ndim < 2:
+        if _role(module) != "batch_norm" or not isinstance(x, np.ndarray) or x.ndim < 2:
             return
         if x.shape[1] == module.num_features or module is self.root:
             return          # a BatchNorm on its own: its own check speaks
@@ -120,9 +130,8 @@ class Trace:
         raise located
 
     def _producer(self) -> str:
-        from minicnn.nn.layers import Conv2d, Linear
         for record in reversed(self.records):
-            if isinstance(record.module, (Conv2d, Linear)):
+            if _role(record.module) in ("conv", "linear"):
                 return record.label
         return self._source()
 
@@ -131,9 +140,8 @@ class Trace:
     def design_warnings(self) -> list[tuple[str, str]]:
         """``(rule, message)`` for each style rule this forward pass broke; rule is
         ``"dropout"`` or ``"activation"``."""
-        from minicnn.nn.layers import AdaptiveAvgPool2d, Dropout, Flatten, Linear
         records = self.records
-        linears = [i for i, r in enumerate(records) if isinstance(r.module, Linear)]
+        linears = [i for i, r in enumerate(records) if _role(r.module) == "linear"]
         if not linears:
             return []
         final = linears[-1]
@@ -143,11 +151,11 @@ class Trace:
                    f"{records[final].label}"
         else:
             head_start = max((i for i, r in enumerate(records[:final])
-                              if isinstance(r.module, (Flatten, AdaptiveAvgPool2d))), default=-1)
+                              if _role(r.module) in ("flatten", "global_pool")), default=-1)
             head = f"just before the final {records[final].label}"
         messages = []
         for i, record in enumerate(records):
-            if isinstance(record.module, Dropout) and not head_start < i < final:
+            if _role(record.module) == "dropout" and not head_start < i < final:
                 messages.append(("dropout", f"{record.label} is outside the classifier head: "
                                             f"the lecture's rule puts Dropout {head} only"))
         activation = self.activation_after_final_linear()
@@ -158,12 +166,11 @@ class Trace:
         return messages
 
     def activation_after_final_linear(self):
-        from minicnn.nn.layers import Linear, ReLU
-        linears = [i for i, r in enumerate(self.records) if isinstance(r.module, Linear)]
+        linears = [i for i, r in enumerate(self.records) if _role(r.module) == "linear"]
         if not linears:
             return None
         for record in self.records[linears[-1] + 1:]:
-            if isinstance(record.module, ReLU):
+            if _role(record.module) == "activation":
                 return (f"the output passes through {record.label} after the final "
                         f"{self.records[linears[-1]].label}")
         return None

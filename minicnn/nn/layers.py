@@ -19,6 +19,7 @@ import numpy as np
 
 from minicnn import functional as F
 from minicnn.functional.pool import _adaptive_output_size
+from minicnn.nn import conventions
 from minicnn.nn.module import Module, Parameter, as_generator
 
 __all__ = ["Conv2d", "Linear", "Flatten", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
@@ -87,6 +88,8 @@ class Conv2d(_CachedLayer):
     H_out = (H + 2*padding - kH) // stride + 1.
     """
 
+    trace_role = "conv"
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  method=None, rng=None, dtype=np.float32):
         super().__init__()
@@ -149,6 +152,9 @@ class Conv2d(_CachedLayer):
 class Linear(_CachedLayer):
     """Fully connected layer: out = x @ W.T + b, x of shape (N, in_features).
 
+    W is (out_features, in_features), PyTorch's layout (CS231n's affine layers store the
+    transpose, (in, out), and compute x @ W + b).
+
     Parameters
     ----------
     in_features, out_features : int
@@ -158,6 +164,8 @@ class Linear(_CachedLayer):
 
     Shapes: weight (out_features, in_features), bias (out_features,).
     """
+
+    trace_role = "linear"
 
     def __init__(self, in_features, out_features, bias=True, rng=None, dtype=np.float32):
         super().__init__()
@@ -186,6 +194,9 @@ class Linear(_CachedLayer):
 
     def forward(self, x):
         self._check_input(x)
+        if self.weight.shape != (self.out_features, self.in_features):
+            raise conventions.linear_weight_layout_error(self.short_repr(), self.weight.shape,
+                                                         self.in_features, self.out_features)
         bias = None if self.bias is None else self.bias.data
         out, self._cache = F.linear_forward(x, self.weight.data, bias)
         return out
@@ -209,6 +220,8 @@ class Flatten(_CachedLayer):
     """(N, C, H, W) -> (N, C*H*W): keeps the batch axis, flattens the rest (C-order, as
     PyTorch's ``Flatten(start_dim=1)``)."""
 
+    trace_role = "flatten"
+
     def forward(self, x):
         self._check_input(x)
         out, self._cache = F.flatten_forward(x)
@@ -220,6 +233,8 @@ class Flatten(_CachedLayer):
 
 class ReLU(_CachedLayer):
     """ReLU(x) = max(0, x), elementwise."""
+
+    trace_role = "activation"
 
     def forward(self, x):
         self._check_input(x)
@@ -312,6 +327,8 @@ class AdaptiveAvgPool2d(_CachedLayer):
         (H_out, W_out), each >= 1; None keeps the input's size along that axis (as in PyTorch).
     """
 
+    trace_role = "global_pool"
+
     def __init__(self, output_size=1):
         super().__init__()
         # Checked now, so a bad size fails where the model is built, not at the first batch.
@@ -340,6 +357,7 @@ class AdaptiveAvgPool2d(_CachedLayer):
 
 
 class _BatchNorm(_CachedLayer):
+    trace_role = "batch_norm"
     _input_ndims: tuple = ()
     _noun = "channels"
     _producer = "out_channels"
@@ -355,6 +373,7 @@ class _BatchNorm(_CachedLayer):
             raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
         self.eps = float(eps)
         self.momentum = None if momentum is None else float(momentum)
+        conventions.warn_batch_norm_momentum(f"{name}({self.num_features})", self.momentum)
         dtype = _float_dtype(dtype, name)
         self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
         self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
@@ -403,6 +422,8 @@ class BatchNorm2d(_BatchNorm):
 
     Training: normalise with the batch's per-channel mean and (biased) variance, update the
     running statistics (momentum 0.1, unbiased variance); evaluation: use the running ones.
+    running = (1 - momentum) * running + momentum * batch: momentum weights the NEW batch
+    (PyTorch's sense; CS231n's momentum=0.9 is momentum=0.1 here).
     Parameters weight (gamma) and bias (beta), shape (C,); buffers running_mean, running_var
     (C,) and num_batches_tracked (0-d int64). ``num_features`` must equal the out_channels of
     the preceding Conv2d.
@@ -425,11 +446,13 @@ class BatchNorm1d(_BatchNorm):
 
 class Dropout(_CachedLayer):
     """Inverted dropout: in training, zero each unit with probability p and scale the rest by
-    1 / (1 - p); in evaluation, the identity.
+    1 / (1 - p); in evaluation, the identity. (p drops, as in PyTorch; CS231n's p keeps.)
 
     The layer owns a ``numpy.random.Generator`` (``self.rng``) for its masks: pass ``rng`` (a
     Generator or an int seed) for reproducible runs; its state is saved in checkpoints.
     """
+
+    trace_role = "dropout"
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
@@ -437,6 +460,7 @@ class Dropout(_CachedLayer):
             raise ValueError(f"Dropout: p is the probability of zeroing a unit and must be in "
                              f"[0, 1], got {p!r}")
         self.p = float(p)
+        conventions.warn_dropout_p(f"Dropout(p={self.p})", self.p)
         self.rng = as_generator(rng, "Dropout")
 
     def forward(self, x):

@@ -24,6 +24,8 @@ from typing import Iterator
 
 import numpy as np
 
+from minicnn.nn import _trace
+
 __all__ = ["Module", "Parameter", "as_generator"]
 
 
@@ -94,6 +96,10 @@ class Module:
     Subclasses implement ``forward(x)`` and ``backward(dout)``; containers get both for free
     from their children when they are a ``Sequential`` (or write them by chaining children).
     """
+
+    #: What the first-call checks of ``_trace.py`` need to know of this layer ("conv",
+    #: "linear", "batch_norm", "dropout", "flatten", "global_pool", "activation"), or None.
+    trace_role: str | None = None
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -166,7 +172,6 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
     def __call__(self, *args, **kwargs):
-        from minicnn.nn import _trace
         return _trace.call(self, args, kwargs)
 
     # -- walking the tree -----------------------------------------------------------------------
