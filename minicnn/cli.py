@@ -110,6 +110,10 @@ def _train_options(d):
         ("--dropout", "dropout", dict(type=float, metavar="P",
                                       help=f"dropout before the last layer (default "
                                            f"{d.dropout})")),
+        ("--label-smoothing", "label_smoothing",
+         dict(type=_nonnegative_float, metavar="EPS",
+              help=f"CrossEntropyLoss(label_smoothing=EPS), in [0, 1]: each target is 1 - EPS "
+                   f"on its label plus EPS/K on every class (default {d.label_smoothing:g})")),
         ("--seed", "seed", dict(type=int, metavar="S",
                                 help=f"seed of the weights, the validation split, the data "
                                      f"order and the augmentation (default {d.seed})")),

@@ -125,7 +125,7 @@ def test_resume_of_a_finished_run_asks_for_more_epochs(tmp_path):
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path,
                                                                           monkeypatch):
-    real = training._batch_loss
+    real = training.loop._batch_loss
     batches_per_epoch = 4  # 128 images / 32
 
     def loss(criterion, logits, labels):  # NaN in the second batch of epoch 2
@@ -135,7 +135,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
     loss.calls = 0
 
     # _batch_loss is the training loop's loss (evaluation does not go through it)
-    monkeypatch.setattr(training, "_batch_loss", loss)
+    monkeypatch.setattr(training.loop, "_batch_loss", loss)
     with pytest.raises(TrainingDiverged, match="nan") as info:
         train(_tiny(tmp_path / "run", epochs=3), log=None)
     message = str(info.value)
@@ -162,15 +162,14 @@ def test_divergence_guard_rules():
         DivergenceGuard().check(float("inf"), batch=1)
 
 
-def test_progress_bar_redraws_one_line_and_is_silent_when_disabled():
+def test_progress_bar_shows_loss_accuracy_and_speed_and_is_silent_when_disabled():
     stream = io.StringIO()
     bar = ProgressBar(10, desc="epoch 1/2", stream=stream, interval=0)
     for done in range(1, 11):
         bar.update(done, loss=0.5, acc=0.8, images=64 * done)
     text = stream.getvalue()
-    assert text.count("\r") == 10 and "\n" not in text
-    assert "10/10" in text and "loss 0.5000" in text and "80.0%" in text
-    assert "img/s" in text and "left" in text
+    assert "epoch 1/2" in text and "10/10" in text
+    assert "loss 0.5000" in text and "80.0%" in text and "img/s" in text
     bar.close()
     quiet = io.StringIO()
     off = ProgressBar(10, stream=quiet, enabled=False)
@@ -179,11 +178,33 @@ def test_progress_bar_redraws_one_line_and_is_silent_when_disabled():
     assert quiet.getvalue() == ""
 
 
+def test_progress_bar_is_tqdm():
+    from tqdm.std import tqdm as std_tqdm
+    bar = ProgressBar(3, stream=io.StringIO())
+    assert isinstance(bar._bar, std_tqdm)      # tqdm.auto: tqdm.std outside a notebook
+    bar.close()
+
+
+def test_train_one_epoch_draws_its_bar_only_when_asked(tmp_path, capsys):
+    from minicnn import nn
+    config = _tiny(tmp_path, subset=64)
+    splits = training.load_datasets(config)
+    model = training.build_model(config)
+    optimizer = training.build_optimizer(model, config)
+    train_loader, _, _ = training.make_loaders(splits, config)
+    training.train_one_epoch(model, train_loader, nn.CrossEntropyLoss(), optimizer)
+    assert capsys.readouterr().err == ""
+    training.train_one_epoch(model, train_loader, nn.CrossEntropyLoss(), optimizer,
+                             progress=True, epoch=2)
+    assert "epoch 2" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("change, words", [
     (dict(optimizer="foo"), "optimizer must be one of adam, adamw, sgd"),
     (dict(scheduler="linear"), "scheduler must be one of"),
     (dict(epochs=0), "epochs must be"),
     (dict(lr=-1.0), "lr must be > 0"),
+    (dict(label_smoothing=1.5), "label_smoothing must be in"),
 ])
 def test_config_validation_names_the_setting(change, words):
     with pytest.raises(ValueError, match=words):
@@ -221,3 +242,54 @@ def test_threads_setting_is_scoped_to_the_run(tmp_path):
     with training.limit_threads(1):
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
+
+
+def test_threads_setting_limits_blas_inside_the_block_only():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    assert blas_threads(), "NumPy's BLAS is not visible to threadpoolctl"
+    with threadpool_limits(2):          # a known count outside, whatever the environment says
+        with training.limit_threads(1):
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {2}
+
+
+def test_label_smoothing_reaches_the_loss_and_is_saved(tmp_path):
+    config = _tiny(tmp_path / "run", label_smoothing=0.1)
+    criterion = training.build_criterion(config)
+    assert criterion.label_smoothing == 0.1
+    result = train(config, log=None)
+    doc = json.loads((result.run_dir / "config.json").read_text())
+    assert doc["config"]["label_smoothing"] == 0.1
+    with pytest.raises(ValueError, match="label_smoothing cannot change"):
+        resume(result.run_dir, epochs=2, label_smoothing=0.0, log=None)
+
+
+def test_every_name_of_the_old_train_module_is_still_importable():
+    # the names tests, notebooks, benchmarks, cli.py and the README import from minicnn.train
+    names = ["TrainConfig", "TrainResult", "TrainingDiverged", "DivergenceGuard", "ProgressBar",
+             "train", "resume", "train_one_epoch", "evaluate", "predict", "confusion_matrix",
+             "per_class_accuracy", "set_threads", "limit_threads", "build_model",
+             "build_optimizer", "build_scheduler", "load_datasets", "make_transforms",
+             "make_loaders", "write_figures", "evaluate_checkpoint", "METRIC_COLUMNS",
+             "DEFAULT_EPOCHS", "DEFAULT_THREADS", "FIGURES", "RESUMABLE_OVERRIDES", "Splits",
+             "_open_split", "_write_metrics"]
+    missing = [name for name in names if not hasattr(training, name)]
+    assert missing == []
+    assert callable(training.train) and training.train.__module__ == "minicnn.train.run"
+
+
+def test_cli_label_smoothing_option_reaches_the_run(tmp_path, capsys):
+    from minicnn.cli import main
+    out = tmp_path / "run"
+    status = main(["train", "--sample", "--subset", "64", "--batch-size", "32", "--epochs", "1",
+                   "--no-figures", "--no-progress", "--label-smoothing", "0.1", "--out",
+                   str(out)])
+    assert status == 0, capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text())["config"]["label_smoothing"] == 0.1
+    assert main(["train", "--sample", "--label-smoothing", "1.5", "--out",
+                 str(tmp_path / "bad")]) == 1
+    assert "label_smoothing must be in [0, 1]" in capsys.readouterr().err

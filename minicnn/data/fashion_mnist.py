@@ -347,33 +347,28 @@ def _content_length(response) -> int | None:
 
 
 class _Progress:
-    """A plain-text progress bar on stderr: redrawn in place on a terminal, else a few lines."""
+    """The download's progress bar (tqdm, in MB): a live bar on a terminal or in a notebook, a
+    few lines in a log, between a "Downloading" line and a "received" line."""
 
     def __init__(self, name, total, stream=None):
+        from tqdm.auto import tqdm
+
         self.name, self.total, self.done = name, total, 0
         self.stream = stream if stream is not None else sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.last_step = -1
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.stream.write(f"Downloading {name}" + (f" ({total / 1e6:.1f} MB)" if total else "")
                           + "\n")
+        # in a log (not a terminal), redraw at most every 10 s: a handful of lines, not a
+        # carriage return per chunk
+        self.bar = tqdm(total=total, file=self.stream, unit="B", unit_scale=True,
+                        unit_divisor=1000, desc="  " + name, mininterval=0.1 if tty else 10.0,
+                        disable=not total)
 
     def update(self, n):
         self.done += n
-        if not self.total:
-            return
-        fraction = min(self.done / self.total, 1.0)
-        step = int(fraction * (100 if self.tty else 4))
-        if step == self.last_step:
-            return
-        self.last_step = step
-        bar = "#" * int(fraction * 30)
-        line = (f"  [{bar:<30}] {fraction:4.0%}  {self.done / 1e6:.1f}/"
-                f"{self.total / 1e6:.1f} MB")
-        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
-        self.stream.flush()
+        self.bar.update(n)
 
     def close(self):
-        if self.tty:
-            self.stream.write("\n")
+        self.bar.close()
         self.stream.write(f"  {self.name}: {self.done / 1e6:.1f} MB received\n")
         self.stream.flush()

@@ -1,0 +1,129 @@
+"""``TrainConfig``: every setting of a training run, with the lecture's recipe as defaults.
+
+``minicnn train``'s options map one to one onto its fields (``--batch-size`` is
+``batch_size``); ``config.json`` in a run directory holds ``TrainConfig.to_dict()``, and
+``resume`` rebuilds the run from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+
+__all__ = ["TrainConfig", "DEFAULT_EPOCHS", "DEFAULT_THREADS", "OPTIMIZERS", "SCHEDULERS",
+           "RESUMABLE_OVERRIDES"]
+
+#: Default number of epochs of ``minicnn train``: chosen so the whole run (training, and
+#: validation + test evaluation after each epoch) takes about 5 minutes on 2 cores. Measured
+#: on the reference machine with one thread: ~1,200 training images/s, so ~45 s to train on
+#: 55,000 images + ~5 s to evaluate 15,000, ~50 s an epoch; 5 epochs + start-up and figures
+#: ~4.5 minutes (the test accuracy is ~90-91% by then).
+DEFAULT_EPOCHS = 5
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("plateau", "step", "cosine", "none")
+
+#: Default thread count for BLAS and Numba during training. Measured on the 2-core reference
+#: machine (shared, so other processes run too): one thread trains at ~1,100 images/s, two
+#: BLAS threads at 60-190 images/s; OpenBLAS's threads spin-wait on these small matrices
+#: (64 x 288 @ 288 x 12544, 64 x 3136 @ 3136 x 256) and lose the cores to anything else
+#: running. One thread also makes runs repeat bit for bit across machines (Numba's parallel
+#: sums change their last bits with the thread count). ``--threads N`` to try more.
+DEFAULT_THREADS = 1
+
+#: Settings that may differ when a run is resumed (they do not change the numbers).
+RESUMABLE_OVERRIDES = ("epochs", "threads", "progress", "figures", "data_dir", "download")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; the defaults are the lecture's recipe.
+
+    Model: the lecture's ``CNN`` (section 7), ``dropout=0.4``. Optimiser: ``Adam(lr=1e-3,
+    weight_decay=1e-4)``. Scheduler: ``ReduceLROnPlateau(patience=3, factor=0.5)`` on the
+    validation loss. Loss: ``CrossEntropyLoss(label_smoothing=0.0)`` (the same criterion
+    measures the validation and test losses). Data: batch 64; training images augmented with
+    RandomHorizontalFlip + RandomCrop(28, padding=2) (section 9); every split normalised with
+    mean 0.286, std 0.353; ``val_size`` of the 60,000 training images held out (seeded) for
+    validation.
+    """
+
+    epochs: int = DEFAULT_EPOCHS
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adam"          # adam | adamw | sgd
+    momentum: float = 0.9            # sgd only
+    scheduler: str = "plateau"       # plateau | step | cosine | none
+    patience: int = 3                # plateau
+    factor: float = 0.5              # plateau: lr *= factor; step: gamma
+    step_size: int = 5               # step: epochs between decays
+    dropout: float = 0.4
+    label_smoothing: float = 0.0     # CrossEntropyLoss(label_smoothing=...), as in PyTorch
+    augment: bool = True
+    mean: float = 0.286
+    std: float = 0.353
+    val_size: int = 5000
+    subset: int | None = None        # train on the first N (shuffled, seeded) training images
+    seed: int = 0
+    conv_method: str = "im2col"      # naive | loop | im2col
+    data_dir: str | None = None
+    sample: bool = False             # force the sample bundled in the package
+    download: bool = True
+    out: str | None = None           # run directory; default runs/<timestamp>
+    threads: int | None = DEFAULT_THREADS  # None: leave BLAS and Numba as they are
+    figures: bool = True
+    progress: bool | None = None     # None: a progress bar when stderr is a terminal
+    explode_factor: float = 1e3      # stop when a batch loss exceeds this x the first loss
+
+    def __post_init__(self):
+        # pathlib.Path is welcome for the two directories; keep str so config.json can hold it
+        for name in ("data_dir", "out"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                setattr(self, name, os.fspath(value))
+
+    def validate(self) -> "TrainConfig":
+        """Raise ``ValueError`` naming the setting, the value and what is allowed."""
+        def need(ok, message):
+            if not ok:
+                raise ValueError(message)
+        need(self.optimizer in OPTIMIZERS,
+             f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        need(self.scheduler in SCHEDULERS,
+             f"scheduler must be one of {', '.join(SCHEDULERS)}; got {self.scheduler!r}")
+        need(self.conv_method in ("naive", "loop", "im2col"),
+             f"conv_method must be one of naive, loop, im2col; got {self.conv_method!r}")
+        need(isinstance(self.epochs, int) and self.epochs >= 1,
+             f"epochs must be an integer >= 1; got {self.epochs!r}")
+        need(isinstance(self.batch_size, int) and self.batch_size >= 1,
+             f"batch_size must be an integer >= 1; got {self.batch_size!r}")
+        need(self.lr > 0 and math.isfinite(self.lr), f"lr must be > 0; got {self.lr!r}")
+        need(self.weight_decay >= 0, f"weight_decay must be >= 0; got {self.weight_decay!r}")
+        need(0 <= self.dropout < 1, f"dropout must be in [0, 1); got {self.dropout!r}")
+        need(0 <= self.label_smoothing <= 1,
+             f"label_smoothing must be in [0, 1]; got {self.label_smoothing!r}")
+        need(self.std > 0, f"std must be > 0; got {self.std!r}")
+        need(isinstance(self.val_size, int) and self.val_size >= 1,
+             f"val_size must be an integer >= 1; got {self.val_size!r}")
+        need(self.subset is None or (isinstance(self.subset, int) and self.subset >= 1),
+             f"subset must be an integer >= 1; got {self.subset!r}")
+        need(self.threads is None or (isinstance(self.threads, int) and self.threads >= 1),
+             f"threads must be an integer >= 1; got {self.threads!r}")
+        need(self.patience >= 0 and 0 < self.factor < 1 and self.step_size >= 1,
+             f"scheduler settings out of range: patience={self.patience} (>= 0), "
+             f"factor={self.factor} (in (0, 1)), step_size={self.step_size} (>= 1)")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
+        return cls(**values)

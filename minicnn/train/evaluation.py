@@ -1,0 +1,61 @@
+"""``evaluate_checkpoint``: rebuild the CNN a ``minicnn train`` checkpoint describes and test it
+(``minicnn evaluate``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from minicnn.train.build import build_criterion, build_model
+from minicnn.train.config import TrainConfig
+from minicnn.train.datasets import make_transforms, open_split
+from minicnn.train.loop import evaluate
+from minicnn.train.metrics import confusion_matrix, per_class_accuracy
+
+__all__ = ["evaluate_checkpoint"]
+
+
+def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size: int = 500,
+                        log=None) -> dict:
+    """Rebuild the CNN a ``train`` checkpoint describes, load it, and test it.
+
+    Returns
+    -------
+    dict with ``loss`` (the run's criterion, so with its label smoothing), ``acc`` (0..1), ``per_class`` (accuracy per class), ``classes``,
+    ``confusion`` (K x K counts), ``images`` (how many), ``source`` (where the test set came
+    from), ``epoch`` (of the checkpoint)
+    """
+    import minicnn
+    from minicnn.data import DataLoader
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        meta = minicnn.load(path)
+    except Exception as exc:  # not an npz, truncated, written by something else
+        raise ValueError(f"{path} is not a minicnn checkpoint ({' '.join(str(exc).split())})"
+                         ) from None
+    if meta.get("model_class") != "CNN":
+        raise ValueError(f"{path} holds a {meta.get('model_class')}, not the lecture's CNN "
+                         f"(minicnn evaluate reads checkpoints written by minicnn train)")
+    # A checkpoint written by `minicnn train` describes its run; one saved by hand gets the
+    # default recipe (only the normalisation and the conv method matter here).
+    config = TrainConfig.from_dict(meta["config"]) if isinstance(meta.get("config"), dict) \
+        else TrainConfig()
+    config = dataclasses.replace(config, data_dir=data_dir, sample=bool(sample))
+    network = meta.get("network") or {}
+    model = build_model(config, num_classes=int(network.get("num_classes", 10)),
+                        in_channels=int(network.get("in_channels", 1)))
+    try:
+        minicnn.load(path, model=model)
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"{path} does not fit the lecture's CNN: "
+                         f"{' '.join(str(exc).split())}") from None
+    test = open_split(config, "test", log or (lambda message: None))
+    loader = DataLoader(test, batch_size=batch_size, transform=make_transforms(config)[1])
+    loss, acc, predictions = evaluate(model, loader, build_criterion(config))
+    cm = confusion_matrix(test.labels, predictions, len(test.classes))
+    return dict(loss=loss, acc=acc, per_class=per_class_accuracy(cm),
+                classes=list(test.classes), confusion=cm, images=len(test),
+                source=str(test.source), epoch=meta.get("epoch"))

@@ -1,0 +1,58 @@
+"""Thread counts for NumPy's BLAS and Numba's parallel loops (``--threads``).
+
+BLAS is limited through threadpoolctl, which works after NumPy has been imported (the
+``*_NUM_THREADS`` environment variables are read only once, when BLAS loads); Numba through
+``numba.set_num_threads``. Why one thread is the default: ``config.DEFAULT_THREADS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from threadpoolctl import threadpool_limits
+
+__all__ = ["set_threads", "limit_threads"]
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def set_threads(n: int | None) -> None:
+    """Use ``n`` threads for BLAS (NumPy's matrix products) and Numba's parallel loops, for
+    the rest of the process (the CLI's ``--threads``; ``limit_threads`` is the scoped form).
+    ``None`` leaves both as they are.
+
+    The OMP/OPENBLAS/MKL_NUM_THREADS variables are set too, for child processes.
+    """
+    if n is None:
+        return
+    n = int(n)
+    for variable in _THREAD_VARIABLES:
+        os.environ[variable] = str(n)
+    threadpool_limits(limits=n)
+    _set_numba_threads(n)
+
+
+def _set_numba_threads(n: int) -> int:
+    """Set Numba's thread count (capped at its pool size); returns the previous count."""
+    import numba        # here, not at the top: ``minicnn --help`` need not load Numba
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    return previous
+
+
+@contextlib.contextmanager
+def limit_threads(n: int | None):
+    """``with limit_threads(1): ...``: BLAS and Numba thread counts inside the block only
+    (``None``: leave them as they are)."""
+    if n is None:
+        yield
+        return
+    blas = threadpool_limits(limits=n)
+    previous = _set_numba_threads(n)
+    try:
+        yield
+    finally:
+        _set_numba_threads(previous)
+        blas.restore_original_limits()
