@@ -133,18 +133,61 @@ def test_whole_cnn_gradient_matches_finite_differences_on_every_parameter(rng):
 
 
 # --------------------------------------------------------------------------- against PyTorch
+# PyTorch's side is recorded in tests/torch_recordings/ for runs without torch (see
+# tests/torch_reference.py): its inputs are minicnn's seeded initial weights and seeded data.
+
+def torch_state_dict_layout(torch):
+    """The lecture's PyTorch class's state_dict: its keys, and each entry's shape and dtype."""
+    state = torch_lecture_cnn(torch).state_dict()
+    return {"keys": list(state),
+            "shapes": [str(tuple(value.shape)) for value in state.values()],
+            "dtypes": [str(value.numpy().dtype) for value in state.values()]}
+
 
 @pytest.mark.torch
-def test_state_dict_keys_and_shapes_equal_the_lecture_pytorch_class(torch):
-    ours, theirs = CNN(rng=0).state_dict(), torch_lecture_cnn(torch).state_dict()
-    assert list(ours) == list(theirs)
-    for key in ours:
-        assert ours[key].shape == tuple(theirs[key].shape), key
-        assert ours[key].dtype == theirs[key].numpy().dtype, key
+def test_state_dict_keys_and_shapes_equal_the_lecture_pytorch_class(torch_reference):
+    ours = CNN(rng=0).state_dict()
+    theirs = torch_reference(torch_state_dict_layout)
+    assert list(ours) == theirs["keys"].tolist()
+    for key, shape, dtype in zip(ours, theirs["shapes"], theirs["dtypes"]):
+        assert str(ours[key].shape) == shape, key
+        assert str(ours[key].dtype) == dtype, key
+
+
+def _load_into_torch(torch, module, state):
+    module.load_state_dict({key: torch.from_numpy(value.copy()) for key, value in state.items()},
+                           strict=True)
+
+
+def torch_eval_logits(torch, state, x):
+    """The lecture's PyTorch class in float64, loaded with ``state``, in evaluation mode: its
+    logits for x."""
+    theirs = torch_lecture_cnn(torch).double()
+    _load_into_torch(torch, theirs, state)
+    with torch.no_grad():
+        return theirs.eval()(torch.tensor(x))
 
 
 @pytest.mark.torch
-def test_logits_equal_after_loading_pytorch_weights(torch, rng):
+def test_eval_logits_equal_pytorchs_with_the_same_weights_and_running_statistics(
+        torch_reference, rng):
+    ours = CNN(rng=3, dtype=np.float64)
+    for name, buffer in ours.named_buffers():       # non-trivial running statistics
+        if name.endswith("running_mean"):
+            buffer[...] = rng.standard_normal(buffer.shape) * 0.1
+        elif name.endswith("running_var"):
+            buffer[...] = rng.random(buffer.shape) + 0.5
+        else:
+            buffer[...] = 3
+    x = rng.standard_normal((4, 1, 28, 28))
+    expected = torch_reference(torch_eval_logits, ours.state_dict(), x)
+    np.testing.assert_allclose(ours.eval()(x), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.torch
+def test_pytorch_weights_load_into_minicnn_with_the_same_logits(torch, rng):
+    """from_torch on the lecture's PyTorch class itself, initialised by PyTorch: this one needs
+    live torch (the weights are PyTorch's own), so it is skipped without it."""
     theirs = torch_lecture_cnn(torch).double()
     with torch.no_grad():                    # non-trivial running statistics
         theirs.train()
@@ -166,48 +209,98 @@ def test_logits_equal_after_loading_pytorch_weights(torch, rng):
                                    rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.torch
-def test_training_steps_match_pytorch_gradients_and_batchnorm_buffers(torch, rng):
-    """Three training steps in float64 with dropout on (PyTorch's Dropout is given minicnn's
-    masks): logits, dL/dx, every parameter gradient and every buffer agree."""
-    ours = CNN(rng=0, dtype=np.float64, dropout=0.4).train()
+SKETCH_ABOVE = 1024        # arrays with more entries are compared through their sketch
+
+
+def sketch(array):
+    """A large array (more than SKETCH_ABOVE entries) as M @ R: M the array as a matrix (its
+    first axis by the rest), R a fixed random +-1 matrix with 8 columns. A wrong entry anywhere
+    changes the sketch, and the recording stays small (the first Linear's weight gradient has
+    803,072 entries, its sketch 2,048). Smaller arrays are returned as they are."""
+    array = np.asarray(array)
+    if array.size <= SKETCH_ABOVE:
+        return array
+    matrix = array.reshape(array.shape[0], -1)
+    signs = np.random.default_rng(matrix.shape[1]).choice([-1.0, 1.0], (matrix.shape[1], 8))
+    return matrix @ signs
+
+
+def torch_training_steps(torch, state, xs, labels, masks, lr):
+    """The lecture's PyTorch class in float64, loaded with ``state`` and trained one plain SGD
+    step (rate lr) per batch, its Dropout given minicnn's ``masks``: per step (stacked) the
+    logits, the loss, dL/dx and each parameter's gradient ("grad <name>"), and the state_dict
+    after the last step ("state <key>"); large arrays as their ``sketch``."""
     theirs = torch_lecture_cnn(torch).double().train()
-    theirs.load_state_dict(to_torch(ours))
-    dropout = ours.classifier[4]
+    _load_into_torch(torch, theirs, state)
+    step_masks = iter(masks)
 
     class SameMask(torch.nn.Module):
         def forward(self, x):
-            mask = dropout._cache[0]           # the mask minicnn just drew
-            return x * torch.tensor(mask)
+            return x * torch.tensor(next(step_masks))
 
     theirs.classifier[4] = SameMask()
-    criterion, torch_criterion = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
-    params_t = dict(theirs.named_parameters())
+    criterion = torch.nn.CrossEntropyLoss()
+    params = dict(theirs.named_parameters())
+    steps = {"logits": [], "loss": [], "dx": [], **{f"grad {name}": [] for name in params}}
+    for x, step_labels in zip(xs, labels):
+        theirs.zero_grad()
+        x_t = torch.tensor(x, requires_grad=True)
+        logits = theirs(x_t)
+        loss = criterion(logits, torch.tensor(step_labels))
+        loss.backward()
+        steps["logits"].append(logits.detach().numpy().copy())
+        steps["loss"].append(loss.item())
+        steps["dx"].append(sketch(x_t.grad.numpy()))
+        for name, param in params.items():
+            steps[f"grad {name}"].append(sketch(param.grad.numpy()))
+        with torch.no_grad():
+            for param in params.values():
+                param -= lr * param.grad
+    outputs = {name: np.stack(values) for name, values in steps.items()}
+    for key, value in theirs.state_dict().items():
+        outputs[f"state {key}"] = sketch(value.numpy())
+    return outputs
+
+
+def _assert_close(got, expected, rtol, atol, name):
+    """Entries to rtol and atol; sketches to rtol and rtol times their largest entry."""
+    if np.size(got) > SKETCH_ABOVE:
+        got = sketch(got)
+        atol = rtol * np.abs(expected).max()
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.torch
+def test_training_steps_match_pytorch_gradients_and_batchnorm_buffers(torch_reference, rng):
+    """Three training steps in float64 with dropout on (PyTorch's Dropout is given minicnn's
+    masks): logits, dL/dx, every parameter gradient and every buffer agree."""
+    ours = CNN(rng=0, dtype=np.float64, dropout=0.4).train()
+    initial = {key: value.copy() for key, value in ours.state_dict().items()}
+    dropout = ours.classifier[4]
+    criterion = nn.CrossEntropyLoss()
+    xs, labels, masks, ours_steps = [], [], [], []
     with _single_threaded():
         for step in range(3):
             x = rng.standard_normal((4, 1, 28, 28))
-            labels = rng.integers(0, 10, size=4)
+            step_labels = rng.integers(0, 10, size=4)
             ours.zero_grad()
-            theirs.zero_grad()
-            logits = ours(x)
-            x_t = torch.tensor(x, requires_grad=True)
-            logits_t = theirs(x_t)
-            np.testing.assert_allclose(logits, logits_t.detach().numpy(), rtol=1e-9, atol=1e-11)
-            loss = criterion(logits, labels)
-            loss_t = torch_criterion(logits_t, torch.tensor(labels))
-            np.testing.assert_allclose(loss, loss_t.item(), rtol=1e-11)
+            logits = ours(x).copy()
+            masks.append(dropout._cache[0].copy())           # the mask minicnn just drew
+            loss = float(criterion(logits, step_labels))
             dx = ours.backward(criterion.backward())
-            loss_t.backward()
-            np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=1e-8, atol=1e-13)
-            for name, param in ours.named_parameters():
-                np.testing.assert_allclose(param.grad, params_t[name].grad.numpy(), rtol=1e-8,
-                                           atol=1e-13, err_msg=f"{name}, step {step}")
-            with torch.no_grad():                   # the same plain SGD step on both
-                for name, param in ours.named_parameters():
-                    param.data -= 0.1 * param.grad
-                    params_t[name] -= 0.1 * params_t[name].grad
-    state_t = theirs.state_dict()
+            ours_steps.append({"logits": logits, "loss": loss, "dx": dx.copy(),
+                               **{f"grad {name}": param.grad.copy()
+                                  for name, param in ours.named_parameters()}})
+            for param in ours.parameters():                   # the same plain SGD step
+                param.data -= 0.1 * param.grad
+            xs.append(x)
+            labels.append(step_labels)
+    expected = torch_reference(torch_training_steps, initial, xs, labels, masks, lr=0.1)
+    tolerances = {"logits": (1e-9, 1e-11), "loss": (1e-11, 0.0)}
+    for step, ours_step in enumerate(ours_steps):
+        for name, value in ours_step.items():
+            rtol, atol = tolerances.get(name, (1e-8, 1e-13))
+            _assert_close(value, expected[name][step], rtol, atol, f"{name}, step {step}")
     for key, value in ours.state_dict().items():
-        np.testing.assert_allclose(value, state_t[key].numpy(), rtol=1e-9, atol=1e-12,
-                                   err_msg=key)
+        _assert_close(value, expected[f"state {key}"], 1e-9, 1e-12, key)
     assert int(ours.classifier[2].num_batches_tracked) == 3

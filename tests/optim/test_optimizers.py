@@ -18,26 +18,50 @@ def _gradients(rng, steps):
     return [[rng.standard_normal(shape) for shape in SHAPES] for _ in range(steps)]
 
 
-def _run_both(torch, make_ours, make_theirs, rng, steps=8, groups=None):
-    """Same parameters, same gradient sequence: return the max abs difference per step."""
-    ours = _params(rng)
-    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
+def torch_optimizer_steps(torch, name, kwargs, groups, initial, gradients):
+    """``torch.optim.<name>`` on tensors holding ``initial``, in parameter groups ``groups``
+    ([(parameter indices, options)], or None for one group with ``kwargs``), stepped once per
+    entry of ``gradients``: each parameter after each step, stacked ("param <i>")."""
+    params = [torch.tensor(value.copy(), requires_grad=True) for value in initial]
+    make = getattr(torch.optim, name)
     if groups is None:
-        opt, opt_t = make_ours(ours), make_theirs(theirs)
+        optimizer = make(params, **kwargs)
     else:
-        opt = make_ours([dict(g, params=[ours[i] for i in idx]) for idx, g in groups])
-        opt_t = make_theirs([dict(g, params=[theirs[i] for i in idx]) for idx, g in groups])
-    for grads in _gradients(rng, steps):
+        optimizer = make([dict(options, params=[params[i] for i in indices])
+                          for indices, options in groups], **kwargs)
+    steps = [[] for _ in params]
+    for step_gradients in gradients:
+        optimizer.zero_grad()
+        for param, gradient in zip(params, step_gradients):
+            param.grad = torch.tensor(gradient)
+        optimizer.step()
+        for trajectory, param in zip(steps, params):
+            trajectory.append(param.detach().clone())
+    return {f"param {i}": torch.stack(trajectory) for i, trajectory in enumerate(steps)}
+
+
+def _run_both(torch_reference, name, kwargs, rng, steps=8, groups=None):
+    """minicnn's and PyTorch's optimizer ``name`` from the same parameters with the same
+    gradient sequence: every parameter must agree after every step. Returns minicnn's."""
+    ours = _params(rng)
+    initial = [p.data.copy() for p in ours]
+    make = getattr(optim, name)
+    if groups is None:
+        opt = make(ours, **kwargs)
+    else:
+        opt = make([dict(options, params=[ours[i] for i in indices])
+                    for indices, options in groups], **kwargs)
+    gradients = _gradients(rng, steps)
+    expected = torch_reference(torch_optimizer_steps, name, kwargs, groups, initial, gradients)
+    for step, grads in enumerate(gradients):
         opt.zero_grad()
-        opt_t.zero_grad()
-        for p, pt, g in zip(ours, theirs, grads):
+        for p, g in zip(ours, grads):
             p.grad += g
-            pt.grad = torch.tensor(g)
         opt.step()
-        opt_t.step()
-        for p, pt in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, pt.detach().numpy(), rtol=1e-12, atol=1e-14)
-    return opt, opt_t
+        for i, p in enumerate(ours):
+            np.testing.assert_allclose(p.data, expected[f"param {i}"][step], rtol=1e-12,
+                                       atol=1e-14, err_msg=f"parameter {i}, step {step}")
+    return opt
 
 
 SGD_CASES = [
@@ -51,9 +75,8 @@ SGD_CASES = [
 
 @pytest.mark.torch
 @pytest.mark.parametrize("kwargs", SGD_CASES, ids=str)
-def test_sgd_matches_torch(torch, rng, kwargs):
-    _run_both(torch, lambda p: optim.SGD(p, **kwargs), lambda p: torch.optim.SGD(p, **kwargs),
-              rng)
+def test_sgd_matches_torch(torch_reference, rng, kwargs):
+    _run_both(torch_reference, "SGD", kwargs, rng)
 
 
 ADAM_CASES = [dict(), dict(lr=1e-2, weight_decay=1e-2), dict(lr=3e-3, betas=(0.8, 0.99),
@@ -62,23 +85,20 @@ ADAM_CASES = [dict(), dict(lr=1e-2, weight_decay=1e-2), dict(lr=3e-3, betas=(0.8
 
 @pytest.mark.torch
 @pytest.mark.parametrize("kwargs", ADAM_CASES, ids=str)
-def test_adam_with_l2_weight_decay_matches_torch(torch, rng, kwargs):
-    _run_both(torch, lambda p: optim.Adam(p, **kwargs), lambda p: torch.optim.Adam(p, **kwargs),
-              rng, steps=12)
+def test_adam_with_l2_weight_decay_matches_torch(torch_reference, rng, kwargs):
+    _run_both(torch_reference, "Adam", kwargs, rng, steps=12)
 
 
 @pytest.mark.torch
 @pytest.mark.parametrize("kwargs", [dict(), dict(lr=1e-2, weight_decay=0.1)], ids=str)
-def test_adamw_decoupled_weight_decay_matches_torch(torch, rng, kwargs):
-    _run_both(torch, lambda p: optim.AdamW(p, **kwargs),
-              lambda p: torch.optim.AdamW(p, **kwargs), rng, steps=12)
+def test_adamw_decoupled_weight_decay_matches_torch(torch_reference, rng, kwargs):
+    _run_both(torch_reference, "AdamW", kwargs, rng, steps=12)
 
 
 @pytest.mark.torch
-def test_param_groups_with_their_own_hyperparameters_match_torch(torch, rng):
+def test_param_groups_with_their_own_hyperparameters_match_torch(torch_reference, rng):
     groups = [([0, 1], dict(lr=1e-2, weight_decay=0.1)), ([2], dict())]
-    opt, _ = _run_both(torch, lambda g: optim.Adam(g, lr=1e-3),
-                       lambda g: torch.optim.Adam(g, lr=1e-3), rng, groups=groups)
+    opt = _run_both(torch_reference, "Adam", dict(lr=1e-3), rng, groups=groups)
     assert [g["lr"] for g in opt.param_groups] == [1e-2, 1e-3]
     assert [g["weight_decay"] for g in opt.param_groups] == [0.1, 0.0]
     assert opt.param_groups[1]["betas"] == (0.9, 0.999)
