@@ -1,11 +1,14 @@
 """Run a student's functions on prepared inputs and write what they returned.
 
 This file is deliberately standalone (it imports only the standard library, NumPy and the
-code under test), because the grader runs it as a *script* in a separate process::
+code under test), because the grader runs it as a *script* in a separate, sandboxed
+process (``sandbox``)::
 
-    python -I _child.py SUBMISSION_ROOT WORK_DIR
+    python -I -S _child.py SUBMISSION_ROOT WORK_DIR SITE_DIR
 
-with a copy taken from the grader's own installation, never the submission's. It reads
+with a copy taken from the grader's own installation, never the submission's. ``SITE_DIR``
+holds NumPy, Numba and llvmlite and nothing else; with ``-S`` no other site-packages is on
+the path. It reads
 ``WORK_DIR/spec.json`` (the calls to make), ``WORK_DIR/inputs.npz`` (the arrays) and
 ``WORK_DIR/ref_caches.pkl`` (reference caches, written by the grader), and writes, for each
 call, ``WORK_DIR/out/<n>.npz`` (the arrays the student's code returned) and
@@ -27,6 +30,9 @@ A call (one entry of ``spec["calls"]``) is a dict:
     dout       array name of the upstream gradient, or None for ``backward(cache)``
     ref_cache  key of a reference cache in ref_caches.pkl (when ``forward`` is None)
     save_args  indices of positional array arguments to save after the call (in-place updates)
+    describe   true: also write what the forward returned as data (``describe_result``: the
+               type of ``out``, the cache's layout as JSON and its arrays), for the grader
+               to check the cache against the documented one
 """
 
 from __future__ import annotations
@@ -60,6 +66,67 @@ def _as_array(value, np):
     if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
         return np.asarray(value)
     raise TypeError(f"returned {type(value).__name__}, expected a numpy array")
+
+
+#: Bounds on a described cache (the grader reads the description back as untrusted data).
+CACHE_MAX_ITEMS = 10000
+CACHE_MAX_DEPTH = 8
+
+
+def encode_value(value, np, prefix="cache/"):
+    """A cache (or any result) as data: ``(layout, arrays)``. ``layout`` is JSON-able and
+    mirrors the value's nesting; each array leaf is stored in ``arrays[prefix + str(i)]``.
+
+    Leaves: ``{"array": key}``, ``{"none": 1}``, ``{"bool": b}``, ``{"int": i}``,
+    ``{"float": f}`` (``"np": dtype`` added for NumPy scalars), ``{"str": s}``, containers
+    ``{"tuple": [...]}`` / ``{"list": [...]}``, and ``{"other": type name}`` for anything
+    else (never pickled: the grader only ever reads arrays and JSON from this process).
+    """
+    arrays = {}
+    count = [0]
+
+    def enc(item, depth):
+        count[0] += 1
+        if count[0] > CACHE_MAX_ITEMS or depth > CACHE_MAX_DEPTH:
+            raise TypeError(f"the cache holds more than {CACHE_MAX_ITEMS} items or is nested "
+                            f"deeper than {CACHE_MAX_DEPTH}; expected the documented tuple")
+        if item is None:
+            return {"none": 1}
+        if isinstance(item, (bool, np.bool_)):
+            return {"bool": bool(item)}
+        if isinstance(item, np.ndarray):
+            if item.dtype.kind not in "fiub":
+                return {"other": f"ndarray of dtype {item.dtype}"}
+            key = f"{prefix}{len(arrays)}"
+            arrays[key] = np.array(item, copy=True)
+            return {"array": key}
+        scalar = {"np": str(item.dtype)} if isinstance(item, np.generic) else {}
+        if isinstance(item, (int, np.integer)):
+            return {"int": int(item), **scalar}
+        if isinstance(item, (float, np.floating)):
+            return {"float": float(item), **scalar}
+        if isinstance(item, str):
+            return {"str": item[:200]}
+        if isinstance(item, (tuple, list)):
+            kind = "tuple" if isinstance(item, tuple) else "list"
+            return {kind: [enc(v, depth + 1) for v in item]}
+        return {"other": type(item).__name__}
+
+    return enc(value, 0), arrays
+
+
+def describe_result(out, cache, np) -> dict:
+    """What a forward call returned, as arrays: ``meta`` (JSON as uint8: the Python type of
+    ``out`` and the cache's layout) and the cache's arrays (``cache/<i>``)."""
+    meta = {"out_type": "ndarray" if isinstance(out, np.ndarray)
+            else f"{type(out).__module__}.{type(out).__name__}"}
+    arrays = {}
+    try:
+        meta["cache"], arrays = encode_value(cache, np)
+    except TypeError as exc:
+        meta["cache_error"] = str(exc)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8).copy()
+    return arrays
 
 
 def _optimizer_call(call, arrays, np, importlib):
@@ -98,6 +165,8 @@ def execute_call(call, arrays, ref_caches=None):
             raise TypeError(f"{call['forward']} returned {type(result).__name__}, "
                             f"expected a pair (out, cache)")
         out, cache = result
+        if call.get("describe"):                 # before backward can touch the cache
+            outputs.update(describe_result(out, cache, np))
         outputs["out"] = _as_array(out, np)
         for index in call.get("save_args", []):
             outputs[f"arg{index}"] = _as_array(args[index], np)
@@ -153,12 +222,9 @@ def _limit_resources():
 
 
 def main(argv):
-    root, work = argv[0], argv[1]
+    root, work, site = argv[0], argv[1], argv[2]
     _limit_resources()
-    # The submission first; nothing may fall back to the grader's own (editable) minicnn.
-    sys.path.insert(0, root)
-    sys.meta_path[:] = [f for f in sys.meta_path
-                        if not getattr(f, "__module__", "").startswith("__editable__")]
+    sys.path[:0] = [root, site]          # the submission first, then NumPy and Numba only
     import pickle
 
     import numpy as np
@@ -189,11 +255,6 @@ def main(argv):
         sys.stdout = sys.__stdout__
         with open(os.path.join(out_dir, f"{n}.json"), "w") as fh:
             json.dump(status, fh)
-    # Which files were imported as minicnn: the grader checks they come from the submission.
-    loaded = {name: getattr(mod, "__file__", None) for name, mod in list(sys.modules.items())
-              if name == "minicnn" or name.startswith("minicnn.")}
-    with open(os.path.join(out_dir, "modules.json"), "w") as fh:
-        json.dump(loaded, fh)
     with open(os.path.join(out_dir, "done"), "w") as fh:
         fh.write("done")
 

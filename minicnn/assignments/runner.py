@@ -1,30 +1,32 @@
-"""Run a batch of calls on a submission's code in a separate, time-limited process.
+"""Run a batch of calls on a submission's code in a separate, time-limited, sandboxed process.
 
 The grader never imports a student's code. For each task it writes the inputs (``.npz``),
-the calls (``.json``) and any reference caches (a pickle the grader made) to a fresh
-temporary directory, copies its *own* ``_child.py`` there, and runs::
+the calls (``.json``) and any reference caches (a pickle the grader made, read by the child)
+to a fresh scratch directory, copies its *own* ``_child.py`` there, and runs it in the
+sandbox (``sandbox.Sandbox``: bubblewrap, an unprivileged user, or none) as::
 
-    sys.executable -I _child.py SUBMISSION_ROOT WORK_DIR
+    python -I -S _child.py SUBMISSION SCRATCH SITE
 
-(``-I``: no PYTHONPATH, no user site, no current directory on the path; the child puts the
-submission first on ``sys.path`` and removes the editable-install finder that could fall
-back to the grader's own minicnn). The child's standard output goes nowhere; its stderr is
-kept (the tail) for messages. The arrays it writes are read back with
-``allow_pickle=False`` and compared by the grader itself. A child that hangs is killed
-(its whole process group) after ``timeout`` seconds; one that exits early (``sys.exit``,
-``os._exit``, a crash) simply leaves calls without results. The child also limits itself
-(``_child._limit_resources``): no core dumps, files of at most 64 MB, 4 GiB of address space
-(a runaway allocation is a MemoryError for that task, not a swapping machine). None of this
-is a security sandbox: the code runs as the grader's user.
+(``-I -S``: no PYTHONPATH, no site-packages, no ``.pth`` files; the child's ``sys.path`` is
+the standard library, the submission and ``SITE``, a directory with only NumPy, Numba and
+llvmlite). Its environment is built from scratch (nothing of the grader's leaks in), its
+standard output goes nowhere, its stderr is kept (the tail) for messages. The arrays it
+writes are read back with ``allow_pickle=False`` and compared by the grader itself: nothing
+the child says about itself is trusted. A child that hangs is killed after ``timeout``
+seconds, with everything it started (``Sandbox.cleanup``); one that exits early
+(``sys.exit``, ``os._exit``, a crash) simply leaves calls without results. The child also
+limits itself (``_child._limit_resources``): no core dumps, files of at most 64 MB, 4 GiB of
+address space (a runaway allocation is a MemoryError for that task, not a swapping machine).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
 import shutil
-import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -35,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from minicnn.assignments.checks import CallOutcome
+from minicnn.assignments.sandbox import Sandbox, resolve_sandbox
 
 CHILD = Path(__file__).with_name("_child.py")
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024        # per file (the child sets RLIMIT_FSIZE to this)
@@ -48,8 +51,8 @@ class RunResult:
     returncode: int | None = None
     seconds: float = 0.0
     stderr: str = ""
-    foreign_modules: list = field(default_factory=list)   # minicnn files from elsewhere
     finished: bool = False          # the child got to the end of its calls
+    sandbox: str = ""               # the mode it ran in
 
     @property
     def problem(self) -> str:
@@ -62,9 +65,6 @@ class RunResult:
             extra = f": {tail[0][:300]}" if tail else ""
             return (f"the process stopped with exit code {self.returncode} before finishing "
                     f"(sys.exit/os._exit or a crash?){extra}")
-        if self.foreign_modules:
-            return ("imported minicnn code from outside the submission: "
-                    + ", ".join(self.foreign_modules[:3]))
         return ""
 
 
@@ -78,34 +78,36 @@ def submission_root(path) -> Path:
                             f"{path / 'minicnn' / '__init__.py'})")
 
 
-def _child_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                "NUMBA_NUM_THREADS": env.get("NUMBA_NUM_THREADS", "2"),
-                "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONHASHSEED": "0"})
+#: Variables of the grader's environment that the child inherits: only those that keep the
+#: numerical libraries working on this processor (set on some machines, see env notes).
+PASSED_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
+
+
+def _child_env(scratch: str) -> dict:
+    """The child's whole environment: one thread per library, caches in its scratch
+    directory, and nothing else of the grader's (no tokens, no paths)."""
+    env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+    env.update({"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch,
+                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                "NUMBA_NUM_THREADS": "1", "NUMBA_CACHE_DIR": f"{scratch}/.numba-cache",
+                "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
     return env
 
 
-def _kill_group(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, OSError):
-        pass
-
-
 def _load_npz(path: Path) -> dict:
-    if path.stat().st_size > MAX_OUTPUT_BYTES:
-        raise ValueError("result file too large")
-    with np.load(path, allow_pickle=False) as data:
-        return {name: np.array(data[name]) for name in data.files}
+    data = io.BytesIO(_read_untrusted(path, MAX_OUTPUT_BYTES))
+    with np.load(data, allow_pickle=False) as arrays:
+        return {name: np.array(arrays[name]) for name in arrays.files}
 
 
-def run_calls(root, calls, arrays, ref_caches=None, timeout=60.0) -> RunResult:
-    """Run ``calls`` (see ``_child``) on the code under ``root``; never raises for anything
-    the student's code does."""
+def run_calls(root, calls, arrays, ref_caches=None, timeout=60.0,
+              sandbox: Sandbox | str | None = None) -> RunResult:
+    """Run ``calls`` (see ``_child``) on the code under ``root`` in ``sandbox`` (a Sandbox,
+    a mode name, or None: "none", for the public checks a student runs on their own copy);
+    never raises for anything the student's code does."""
     root = Path(root).resolve()
-    result = RunResult()
+    sandbox = resolve_sandbox(sandbox or "none")
+    result = RunResult(sandbox=sandbox.name)
     work = Path(tempfile.mkdtemp(prefix="minicnn-grade-"))
     try:
         shutil.copy(CHILD, work / "_child.py")
@@ -114,51 +116,82 @@ def run_calls(root, calls, arrays, ref_caches=None, timeout=60.0) -> RunResult:
         if ref_caches:
             with open(work / "ref_caches.pkl", "wb") as fh:
                 pickle.dump(ref_caches, fh)
-        stderr_path = work / "stderr.txt"
-        start = time.monotonic()
+        with sandbox._serial if sandbox.exclusive else _NO_LOCK:
+            _run_child(sandbox, root, work, timeout, result)
+        _read_results(work, calls, result)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_LOCK = _NoLock()
+
+
+def _run_child(sandbox, root, work, timeout, result) -> None:
+    """Start the child in ``sandbox``, wait at most ``timeout`` s, then kill all it left."""
+    stderr_path = work.parent / f"{work.name}.stderr"
+    scratch = "/grading" if sandbox.name == "bwrap" else str(work)
+    launch = sandbox.prepare(CHILD, root, work, _child_env(scratch))
+    start = time.monotonic()
+    try:
         with open(stderr_path, "wb") as stderr:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", str(work / "_child.py"), str(root), str(work)],
-                cwd=work, env=_child_env(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+            proc = subprocess.Popen(launch.argv, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=stderr,
+                                    **launch.popen_kwargs)
             try:
                 result.returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 result.timed_out = True
-                _kill_group(proc)
-                proc.wait()
             finally:
-                _kill_group(proc)          # whatever the student's code left running
+                sandbox.cleanup(proc)          # whatever the student's code left running
+                proc.wait()
         result.seconds = time.monotonic() - start
-        try:
-            with open(stderr_path, "rb") as fh:
-                fh.seek(max(0, stderr_path.stat().st_size - STDERR_TAIL))
-                result.stderr = fh.read().decode("utf-8", "replace")
-        except OSError:
-            pass
-        out_dir = work / "out"
-        result.finished = (out_dir / "done").is_file()
-        for n, call in enumerate(calls):
-            status_path, npz_path = out_dir / f"{n}.json", out_dir / f"{n}.npz"
-            outcome = CallOutcome(error=None)
-            try:
-                status = json.loads(status_path.read_text()[:10000])
-                if status.get("ok") and npz_path.is_file():
-                    outcome.outputs = _load_npz(npz_path)
-                else:
-                    outcome.error = str(status.get("error", "failed"))[:2000]
-            except (OSError, ValueError, AttributeError):
-                outcome.error = result.problem or "no result (the process stopped early)"
-            except Exception as exc:           # noqa: BLE001 - a malformed result file
-                outcome.error = f"unreadable result ({type(exc).__name__})"
-            result.outcomes[call["id"]] = outcome
-        try:
-            modules = json.loads((out_dir / "modules.json").read_text()[:200000])
-            for name, file in dict(modules).items():
-                if file and not str(Path(str(file)).resolve()).startswith(str(root)):
-                    result.foreign_modules.append(f"{name} ({file})")
-        except (OSError, ValueError, TypeError, AttributeError):
-            pass
-        return result
+        size = stderr_path.stat().st_size
+        with open(stderr_path, "rb") as fh:
+            fh.seek(max(0, size - STDERR_TAIL))
+            result.stderr = fh.read().decode("utf-8", "replace")
+    except OSError:
+        pass
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        stderr_path.unlink(missing_ok=True)
+
+
+def _read_results(work, calls, result) -> None:
+    """Read what the child wrote. The files are untrusted: each must be a regular file (not
+    a link to one of the grader's files, not a device), of bounded size, and arrays are
+    loaded without pickle."""
+    out_dir = work / "out"
+    if out_dir.is_symlink() or not out_dir.is_dir():
+        out_dir = work / "missing"
+    result.finished = (out_dir / "done").is_file() and not (out_dir / "done").is_symlink()
+    for n, call in enumerate(calls):
+        outcome = CallOutcome(error=None)
+        try:
+            status = json.loads(_read_untrusted(out_dir / f"{n}.json", 10000))
+            if status.get("ok"):
+                outcome.outputs = _load_npz(out_dir / f"{n}.npz")
+            else:
+                outcome.error = str(status.get("error", "failed"))[:2000]
+        except (OSError, ValueError, AttributeError):
+            outcome.error = result.problem or "no result (the process stopped early)"
+        except Exception as exc:           # noqa: BLE001 - a malformed result file
+            outcome.error = f"unreadable result ({type(exc).__name__})"
+        result.outcomes[call["id"]] = outcome
+
+
+def _read_untrusted(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise ValueError(f"{path.name}: not a regular file of at most {limit} bytes")
+        return fh.read(limit)
