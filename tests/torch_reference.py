@@ -19,23 +19,27 @@ the ``torch_reference`` fixture (tests/conftest.py) for its result::
 - torch absent: the test gets the recorded result, from tests/torch_recordings/<test module
   path>.npz, written by ``python tests/record_torch.py``.
 
-Each call is recorded under the test's id and its call number within the test, with a
-fingerprint of the function's name and its inputs. A call whose inputs changed since the
-recording fails with "re-record: python tests/record_torch.py" rather than compare against
-stale numbers. The inputs themselves are not stored (the test regenerates them from its seed),
-so they must be exactly reproducible on any machine: draw them from seeded generators (and
-elementwise arithmetic on the draws), never from minicnn's outputs, whose last bits depend on
-the BLAS library and the thread count. Shapes of minicnn's outputs are fine.
+Each result is recorded under a fingerprint of the function's name and its inputs, and each
+call's fingerprint under the test's id and call number (to say what changed). A call whose
+inputs were not recorded fails with "re-record: python tests/record_torch.py" rather than
+compare against stale numbers; a new test whose calls are those of a recorded one (a new
+parametrisation of the minicnn side, say) finds them.
 
-A recording file holds a ``__meta__`` entry (JSON: the torch and NumPy versions, and for each
-call its fingerprint and where its outputs lie) and one flat buffer per dtype holding the
-outputs as torch returned them (a float32 test records float32), each distinct array once.
+The inputs themselves are not stored (the test regenerates them from its seed), so they must
+be exactly reproducible on any machine: draw them from seeded generators (and elementwise
+arithmetic on the draws), never from minicnn's outputs, whose last bits depend on the BLAS
+library and the thread count. Shapes of minicnn's outputs are fine.
+
+A recording file holds a ``__meta__`` entry (JSON: the torch and NumPy versions, each call's
+fingerprint, and where each fingerprint's outputs lie) and one flat buffer per dtype holding
+the outputs as torch returned them (a float32 test records float32), each distinct array once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +170,7 @@ class Recording:
         self.shown = path.relative_to(TESTS_DIR.parent) if path.is_relative_to(TESTS_DIR.parent) \
             else path
         self.exists = path.exists()
-        self.meta = {"torch": None, "numpy": None, "calls": {}}
+        self.meta = {"torch": None, "numpy": None, "calls": {}, "results": {}}
         self._buffers = {}
         if self.exists:
             with np.load(path, allow_pickle=False) as stored:
@@ -177,28 +181,31 @@ class Recording:
     def versions(self) -> str:
         return f"recorded with torch {self.meta['torch']} and NumPy {self.meta['numpy']}"
 
-    def lookup(self, key, expected_fingerprint):
-        """The recorded outputs of call ``key``; fails (re-record) if missing or stale."""
+    def lookup(self, key, call_fingerprint):
+        """The recorded outputs of the computation ``call_fingerprint`` names (whichever test
+        recorded it); fails, saying why and to re-record, if there is none."""
         if not self.exists:
             pytest.fail(f"{self.shown} does not exist, so there is no PyTorch result for "
                         f"{key}; {RERECORD}", pytrace=False)
-        call = self.meta["calls"].get(key)
-        if call is None:
+        layout = self.meta["results"].get(call_fingerprint)
+        if layout is not None:
+            return _rebuild(layout, self._buffers)
+        recorded_fingerprint = self.meta["calls"].get(key)
+        if recorded_fingerprint is None:
             pytest.fail(f"{self.shown} has no PyTorch result for {key} (a new cross-check, or "
                         f"one that calls PyTorch more often than when it was recorded); "
                         f"{RERECORD}", pytrace=False)
-        if call["fingerprint"] != expected_fingerprint:
-            pytest.fail(f"{self.shown}: the inputs of {key} are not those that were recorded "
-                        f"(fingerprint {expected_fingerprint}, recorded "
-                        f"{call['fingerprint']}; {self.versions()}, NumPy {np.__version__} "
-                        f"here); {RERECORD}", pytrace=False)
-        return _rebuild(call["layout"], self._buffers)
+        pytest.fail(f"{self.shown}: the inputs of {key} are not those that were recorded "
+                    f"(fingerprint {call_fingerprint}, recorded {recorded_fingerprint}; "
+                    f"{self.versions()}, NumPy {np.__version__} here); {RERECORD}",
+                    pytrace=False)
 
 
 def write_recording(path: Path, calls, torch_version: str) -> None:
     """Write one module's calls ``{key: (fingerprint, outputs)}`` to ``path``, compressed: the
     arrays of each dtype flattened into one buffer, each distinct array stored once, and a
-    JSON ``__meta__`` saying where each output lies ([buffer, offset, shape])."""
+    JSON ``__meta__`` with each call's fingerprint and, per fingerprint, where its outputs lie
+    ([buffer, offset, shape])."""
     parts, sizes, where = {}, {}, {}
 
     def store(array):
@@ -210,13 +217,25 @@ def write_recording(path: Path, calls, torch_version: str) -> None:
             sizes[buffer] = sizes.get(buffer, 0) + array.size
         return where[content]
 
+    results = {}
+    for fp, outputs in (calls[key] for key in sorted(calls)):
+        if fp not in results:
+            results[fp] = _layout(outputs, store)
     meta = {"torch": torch_version, "numpy": np.__version__,
             "written_by": "python tests/record_torch.py",
-            "calls": {key: {"fingerprint": fp, "layout": _layout(outputs, store)}
-                      for key, (fp, outputs) in sorted(calls.items())}}
+            "calls": {key: fp for key, (fp, _) in sorted(calls.items())},
+            "results": results}
+    entries = {"__meta__": np.array(json.dumps(meta)),
+               **{buffer: np.concatenate(arrays) for buffer, arrays in parts.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, __meta__=np.array(json.dumps(meta)),
-                        **{buffer: np.concatenate(arrays) for buffer, arrays in parts.items()})
+    # np.savez_compressed's layout, with a fixed timestamp: the same results, the same bytes,
+    # so that git sees a change only where PyTorch's numbers changed
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in entries.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w") as file:
+                np.lib.format.write_array(file, array, allow_pickle=False)
 
 
 _RECORDINGS: dict[Path, Recording] = {}
