@@ -1,5 +1,5 @@
 """``evaluate_checkpoint``: rebuild the CNN a ``minicnn train`` checkpoint describes and test it
-(``minicnn evaluate``)."""
+(``minicnn evaluate``); ``load_checkpoint_model``, the rebuilding alone (``minicnn explain``)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,20 @@ from minicnn.train.datasets import make_transforms, open_split
 from minicnn.train.loop import evaluate
 from minicnn.train.metrics import confusion_matrix, per_class_accuracy
 
-__all__ = ["evaluate_checkpoint"]
+__all__ = ["evaluate_checkpoint", "load_checkpoint_model"]
 
 
-def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size: int = 500,
-                        log=None) -> dict:
-    """Rebuild the CNN a ``train`` checkpoint describes, load it, and test it.
+def load_checkpoint_model(path, *, data_dir=None, sample: bool = False):
+    """Rebuild the CNN a ``train`` checkpoint describes and load its weights.
 
     Returns
     -------
-    dict with ``loss`` (the run's criterion, so with its label smoothing), ``acc`` (0..1), ``per_class`` (accuracy per class), ``classes``,
-    ``confusion`` (K x K counts), ``images`` (how many), ``source`` (where the test set came
-    from), ``epoch`` (of the checkpoint)
+    (model, config, meta) : the loaded CNN; the run's ``TrainConfig`` (the default recipe for
+    a checkpoint saved by hand) with ``data_dir`` and ``sample`` set as given, so
+    ``open_split(config, "test", log)`` and ``make_transforms(config)`` read the test images
+    as the run did; and the checkpoint's metadata (``epoch``, ``config``, ...)
     """
     import minicnn
-    from minicnn.data import DataLoader
 
     path = Path(path)
     if not path.is_file():
@@ -38,7 +37,8 @@ def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size
                          ) from None
     if meta.get("model_class") != "CNN":
         raise ValueError(f"{path} holds a {meta.get('model_class')}, not the lecture's CNN "
-                         f"(minicnn evaluate reads checkpoints written by minicnn train)")
+                         f"(minicnn evaluate and explain read checkpoints written by minicnn "
+                         f"train)")
     # A checkpoint written by `minicnn train` describes its run; one saved by hand gets the
     # default recipe (only the normalisation and the conv method matter here).
     config = TrainConfig.from_dict(meta["config"]) if isinstance(meta.get("config"), dict) \
@@ -52,6 +52,22 @@ def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size
     except (KeyError, ValueError) as exc:
         raise ValueError(f"{path} does not fit the lecture's CNN: "
                          f"{' '.join(str(exc).split())}") from None
+    return model, config, meta
+
+
+def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size: int = 500,
+                        log=None) -> dict:
+    """Rebuild the CNN a ``train`` checkpoint describes, load it, and test it.
+
+    Returns
+    -------
+    dict with ``loss`` (the run's criterion, so with its label smoothing), ``acc`` (0..1), ``per_class`` (accuracy per class), ``classes``,
+    ``confusion`` (K x K counts), ``images`` (how many), ``source`` (where the test set came
+    from), ``epoch`` (of the checkpoint)
+    """
+    from minicnn.data import DataLoader
+
+    model, config, meta = load_checkpoint_model(path, data_dir=data_dir, sample=sample)
     test = open_split(config, "test", log or (lambda message: None))
     loader = DataLoader(test, batch_size=batch_size, transform=make_transforms(config)[1])
     loss, acc, predictions = evaluate(model, loader, build_criterion(config))
