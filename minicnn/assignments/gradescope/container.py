@@ -86,6 +86,7 @@ def write_results(results: dict, path: Path) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(results, fh, indent=2)
             fh.write("\n")
+        os.chmod(tmp, 0o644)              # mkstemp's 0600; the results folder stays root-only
         os.replace(tmp, path)
     except BaseException:
         try:
