@@ -7,11 +7,11 @@ A notebook strings these together itself::
         val_loss, val_acc, _ = evaluate(model, val_loader, criterion)
         scheduler.step(val_loss)
 
-Each training step is the lecture's four lines: ``optimizer.zero_grad()``; ``logits =
-model(images)`` and ``loss = criterion(logits, labels)`` (forward); ``model.backward(
-criterion.backward())`` (backward, gradients land in each ``Parameter.grad``);
+Each training step: ``optimizer.zero_grad()``; the forward pass, ``logits = model(images)``
+and ``loss = criterion(logits, labels)``; the backward pass, ``model.backward(
+criterion.backward())``, which adds each gradient into its ``Parameter.grad``; and
 ``optimizer.step()``. ``minicnn.train.run`` builds the whole run (checkpoints, metrics,
-figures) around them.
+figures) around these functions.
 """
 
 from __future__ import annotations
@@ -24,41 +24,6 @@ import numpy as np
 from minicnn.train.progress import ProgressBar
 
 __all__ = ["train_one_epoch", "evaluate", "predict", "DivergenceGuard", "TrainingDiverged"]
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN/infinite or exploded; ``checkpoint`` is the last good one."""
-
-    def __init__(self, message: str, checkpoint: Path | None = None):
-        super().__init__(message)
-        self.checkpoint = checkpoint
-
-
-class DivergenceGuard:
-    """Stops training when a batch loss is not finite or exceeds ``factor`` x the first one.
-
-    ``first_loss`` is the loss of the very first batch of the run; it is saved in the
-    checkpoint so a resumed run applies the same rule.
-    """
-
-    def __init__(self, factor: float = 1e3, first_loss: float | None = None):
-        self.factor = factor
-        self.first_loss = first_loss
-
-    def check(self, loss: float, *, epoch=None, batch=None) -> None:
-        where = f"epoch {epoch}, batch {batch}" if epoch is not None else f"batch {batch}"
-        if not math.isfinite(loss):
-            raise TrainingDiverged(f"training diverged at {where}: the loss is {loss} "
-                                   f"(first loss {self.first_loss:.4g}); try a smaller learning "
-                                   f"rate" if self.first_loss is not None else
-                                   f"training diverged at {where}: the loss is {loss}; try a "
-                                   f"smaller learning rate")
-        if self.first_loss is None:
-            self.first_loss = loss
-        elif loss > self.factor * max(self.first_loss, 1e-12):
-            raise TrainingDiverged(f"training diverged at {where}: the loss {loss:.4g} is more "
-                                   f"than {self.factor:g} times the first loss "
-                                   f"{self.first_loss:.4g}; try a smaller learning rate")
 
 
 def _batch_loss(criterion, logits, labels) -> float:
@@ -160,3 +125,42 @@ def predict(model, images, *, batch_size: int = 500) -> np.ndarray:
     finally:
         if was_training:
             model.train()
+
+
+# ---------------------------------------------------------------------------------------------
+# Stopping a run whose loss diverged
+# ---------------------------------------------------------------------------------------------
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/infinite or exploded; ``checkpoint`` is the last good one."""
+
+    def __init__(self, message: str, checkpoint: Path | None = None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
+
+
+class DivergenceGuard:
+    """Stops training when a batch loss is not finite or exceeds ``factor`` x the first one.
+
+    ``first_loss`` is the loss of the very first batch of the run; it is saved in the
+    checkpoint so a resumed run applies the same rule.
+    """
+
+    def __init__(self, factor: float = 1e3, first_loss: float | None = None):
+        self.factor = factor
+        self.first_loss = first_loss
+
+    def check(self, loss: float, *, epoch=None, batch=None) -> None:
+        where = f"epoch {epoch}, batch {batch}" if epoch is not None else f"batch {batch}"
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"training diverged at {where}: the loss is {loss} "
+                                   f"(first loss {self.first_loss:.4g}); try a smaller learning "
+                                   f"rate" if self.first_loss is not None else
+                                   f"training diverged at {where}: the loss is {loss}; try a "
+                                   f"smaller learning rate")
+        if self.first_loss is None:
+            self.first_loss = loss
+        elif loss > self.factor * max(self.first_loss, 1e-12):
+            raise TrainingDiverged(f"training diverged at {where}: the loss {loss:.4g} is more "
+                                   f"than {self.factor:g} times the first loss "
+                                   f"{self.first_loss:.4g}; try a smaller learning rate")
