@@ -118,7 +118,8 @@ def _as_array(value, compute):
 
 
 def _layout(outputs, store):
-    """The JSON layout of ``outputs``, storing each array with ``store(array) -> name``."""
+    """The JSON layout of ``outputs``: its structure, with each array replaced by what
+    ``store(array)`` returns (where the array lies in the file's buffers)."""
     if isinstance(outputs, dict):
         return {"dict": {name: _layout_one(value, store) for name, value in outputs.items()}}
     if isinstance(outputs, tuple):
@@ -167,8 +168,7 @@ class Recording:
 
     def __init__(self, path: Path):
         self.path = path
-        self.shown = path.relative_to(TESTS_DIR.parent) if path.is_relative_to(TESTS_DIR.parent) \
-            else path
+        self.shown = path.relative_to(TESTS_DIR.parent)          # tests/torch_recordings/...
         self.exists = path.exists()
         self.meta = {"torch": None, "numpy": None, "calls": {}, "results": {}}
         self._buffers = {}
@@ -281,7 +281,8 @@ def assert_recording_agrees(recorded, live, key, recording: Recording, torch_ver
             index = tuple(int(i) for i in bad[0])
             pytest.fail(f"{where}, {label}: the recording disagrees with live torch at "
                         f"{bad.shape[0]} of {want.size} entries, first at {index}: recorded "
-                        f"{got[index].item()!r}, live {want[index].item()!r} {advice}", pytrace=False)
+                        f"{got[index].item()!r}, live {want[index].item()!r} {advice}",
+                        pytrace=False)
 
 
 # ----------------------------------------------------------------------------- the fixture
