@@ -23,7 +23,7 @@ import pytest
 
 from minicnn.assignments.cli import main
 from minicnn.assignments.gradescope.container import submission_seed
-from minicnn.assignments.gradescope.submission import match_submission
+from minicnn.assignments.gradescope.submission import build_graded_copy, match_submission
 from minicnn.assignments.registry import TASKS
 from minicnn.assignments.release import restore
 
@@ -311,6 +311,17 @@ def test_matching_refuses_conflicting_files_and_symbolic_links(root):
 def test_matching_refuses_two_whole_copies(root):
     overlay = _match(root, ("x/minicnn/__init__.py", ""), ("y/minicnn/__init__.py", ""))
     assert not overlay.usable and "several minicnn copies" in overlay.notes[-1]
+
+
+def test_the_graded_copy_is_readable_by_the_sandbox_account(root, tmp_path):
+    release_dir = root / "source" / "release"
+    for path in [release_dir, *release_dir.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)      # as setup.sh leaves it
+    overlay = _match(root, ("linear.py", "x = 1\n"))
+    copy = build_graded_copy(overlay, release_dir, tmp_path / "graded")
+    assert (copy / "minicnn/functional/linear.py").read_text() == "x = 1\n"
+    assert (copy / "minicnn/functional/linear.py").stat().st_mode & 0o777 == 0o644
+    assert (copy / "minicnn/functional").stat().st_mode & 0o777 == 0o755
 
 
 def test_the_seed_is_fixed_per_submission_and_differs_between_submissions(tmp_path):

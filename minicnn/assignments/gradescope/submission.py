@@ -245,9 +245,16 @@ def release_python_files(release_dir) -> list[str]:
 
 
 def build_graded_copy(overlay: Overlay, release_dir, target) -> Path:
-    """A fresh copy of the release at ``target`` with the overlay's task files in place."""
+    """A fresh copy of the release at ``target`` with the overlay's task files in place.
+
+    Readable by everyone, writable by its owner only: in the container the release is
+    root-only (setup.sh), and a sandbox that runs the graded code as another uid must still
+    read its own submission (nothing in it is secret: the release and the student's files).
+    """
     target = Path(target)
     shutil.copytree(release_dir, target, ignore=_CACHE_PATTERNS, symlinks=False)
     for rel, data in overlay.contents.items():
         (target / rel).write_bytes(data)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     return target
