@@ -48,6 +48,18 @@ def _strip(path, *functions):
     return tuple((path, f) for f in functions)
 
 
+# The fast convolution paths that compute a conv task's answer another way (stripped with
+# every conv task of their direction, together with the loop kernels).
+_CONV_FAST_FORWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_forward")
+                      + _strip(F + "conv_winograd.py", "conv2d_winograd_forward"))
+_CONV_FAST_BACKWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_backward")
+                       + _strip(F + "conv_winograd.py", "conv2d_winograd_backward"))
+_CONV_LOOP_FORWARD = _strip(K + "conv.py", "conv2d_loop_forward", "conv2d_loop_forward_numpy")
+_CONV_LOOP_BACKWARD = _strip(K + "conv.py", "conv2d_loop_backward_input",
+                             "conv2d_loop_backward_input_numpy", "conv2d_loop_backward_weight",
+                             "conv2d_loop_backward_weight_numpy")
+
+
 def _tasks() -> list[Task]:
     return [
         Task("relu_forward", 2, "ReLU forward: max(0, x), dtype kept",
@@ -69,26 +81,25 @@ def _tasks() -> list[Task]:
              "Convolution forward with loops (method='naive'): the lecture's sum, with stride",
              ((F + "conv.py", "_conv2d_naive_forward"),),
              fam.Conv2dTask("conv2d_forward", "forward", "naive"),
-             strips=_strip(K + "conv.py", "conv2d_loop_forward", "conv2d_loop_forward_numpy"),
-             strip_callers=("conv2d_forward",)),
+             strips=_CONV_LOOP_FORWARD + _CONV_FAST_FORWARD, strip_callers=("conv2d_forward",)),
         Task("conv2d_backward", 15,
              "Convolution backward with loops (method='naive'): dx_pad, dW, db; "
              "overlapping windows add up",
              ((F + "conv.py", "_conv2d_naive_backward"),),
              fam.Conv2dTask("conv2d_backward", "backward", "naive"), ("conv2d_forward",),
-             strips=_strip(K + "conv.py", "conv2d_loop_backward_input",
-                           "conv2d_loop_backward_input_numpy", "conv2d_loop_backward_weight",
-                           "conv2d_loop_backward_weight_numpy"),
+             strips=_CONV_LOOP_BACKWARD + _CONV_FAST_BACKWARD,
              strip_callers=("conv2d_backward",)),
         Task("conv2d_im2col_forward", 8,
              "Convolution forward as im2col + one matrix product (method='im2col')",
              ((F + "conv.py", "_conv2d_im2col_forward"),),
-             fam.Conv2dTask("conv2d_im2col_forward", "forward", "im2col")),
+             fam.Conv2dTask("conv2d_im2col_forward", "forward", "im2col"),
+             strips=_CONV_LOOP_FORWARD + _CONV_FAST_FORWARD, strip_callers=("conv2d_forward",)),
         Task("conv2d_im2col_backward", 10,
              "Convolution backward with matrix products and col2im (method='im2col')",
              ((F + "conv.py", "_conv2d_im2col_backward"),),
              fam.Conv2dTask("conv2d_im2col_backward", "backward", "im2col"),
-             ("conv2d_im2col_forward",)),
+             ("conv2d_im2col_forward",), strips=_CONV_LOOP_BACKWARD + _CONV_FAST_BACKWARD,
+             strip_callers=("conv2d_backward",)),
         Task("max_pool2d_forward", 5, "Max pooling forward: window max and where it came from",
              ((F + "pool.py", "max_pool2d_forward"),),
              fam.PoolTask("max_pool2d_forward", "forward", "max"),
@@ -145,11 +156,30 @@ def _tasks() -> list[Task]:
              (("minicnn/optim/sgd.py", "SGD.step"),), fam.OptimizerTask("sgd_step")),
         Task("adam_step", 5,
              "Adam.step (and AdamW's): moments, bias correction, L2 vs decoupled weight decay",
-             (("minicnn/optim/adam.py", "Adam.step"),), fam.OptimizerTask("adam_step")),
+             (("minicnn/optim/adam.py", "Adam.step"),), fam.OptimizerTask("adam_step"),
+             strips=_strip(K + "optim.py", "adam_update", "adam_update_numpy")),
     ]
 
 
 TASKS: dict[str, Task] = {task.id: task for task in _tasks()}
+
+#: Tasks that compute the same answer in another form. A release that assigns one of a
+#: group stubs the others too (they are not assigned, but a student copy must not hold a
+#: working im2col convolution that the loop tasks can simply call, nor the reverse).
+SAME_ANSWER = (("conv2d_forward", "conv2d_im2col_forward"),
+               ("conv2d_backward", "conv2d_im2col_backward"))
+
+
+def stubbed_with(tasks) -> list[Task]:
+    """The tasks a release of ``tasks`` stubs: ``tasks`` themselves, then (in registry
+    order) every task of the same ``SAME_ANSWER`` group, which a student copy then lacks
+    although it is not assigned."""
+    ids = {task.id for task in tasks}
+    companions = set()
+    for group in SAME_ANSWER:
+        if ids & set(group):
+            companions.update(set(group) - ids)
+    return list(tasks) + [TASKS[i] for i in TASKS if i in companions]
 
 
 def get_tasks(ids=None) -> list[Task]:
@@ -257,6 +287,7 @@ def verify_strips(root=None) -> list[str]:
         if not names:
             continue
         allowed = names | set(task.functions) | set(task.strip_callers)
+        allowed |= {name.rsplit(".", 1)[-1] for name in allowed}   # "Adam.step" -> "step"
         for path, function in task.strips:
             if path not in sources:
                 problems.append(f"task {task.id}: {path} is missing")

@@ -6,7 +6,10 @@
 - replaces every region of the task by ``raise NotImplementedError("<task>: implement <f>
   (see the docstring)")`` at the region's indentation (signatures, docstrings and the
   markers stay, so a released copy can be released again or restored);
-- strips the helpers that are the same solution in another form (``Task.strips``);
+- strips the helpers that are the same solution in another form (``Task.strips``: Numba
+  kernels, NumPy twins, the fast convolution methods) and stubs the tasks that compute the
+  same answer another way (``registry.SAME_ANSWER``: releasing the loop convolution stubs
+  im2col too), so no working path to a released task's answer is left in the copy;
 - stores the public cases' inputs and expected values (``minicnn/assignments/public_data``)
   and writes ``tests/test_<task>.py``, tagged with the pytest marker ``<task>``.
 
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from minicnn.assignments.engine import (compute_expected, public_cases, public_data_path,
                                         reference_module, save_public_data)
-from minicnn.assignments.registry import SOURCE_ROOT, get_tasks
+from minicnn.assignments.registry import SOURCE_ROOT, get_tasks, stubbed_with
 from minicnn.assignments.regions import restore_regions, strip_functions, stub_regions
 
 MANIFEST = "minicnn/assignments/release.json"
@@ -83,7 +86,7 @@ def release(out_dir, task_ids=None, *, source_root=None, force=False) -> list:
                                f"solution ({exc}); release from the instructor's tree") from None
         public[task.id] = (cases, expected)
     _copy_tree(source_root, out)
-    for path, (regions, strips) in _file_edits(tasks).items():
+    for path, (regions, strips) in _file_edits(stubbed_with(tasks)).items():
         target = out / path
         text = target.read_text(encoding="utf-8")
         if strips:
@@ -95,7 +98,8 @@ def release(out_dir, task_ids=None, *, source_root=None, force=False) -> list:
         cases, expected = public[task.id]
         save_public_data(public_data_path(out, task.id), cases, expected)
     manifest = {"tasks": [t.id for t in tasks],
-                "points": {t.id: t.points for t in tasks}}
+                "points": {t.id: t.points for t in tasks},
+                "also_stubbed": [t.id for t in stubbed_with(tasks)[len(tasks):]]}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     _declare_package_data(out / "setup.cfg")
     _write_tests(out, tasks)
@@ -106,7 +110,7 @@ def release(out_dir, task_ids=None, *, source_root=None, force=False) -> list:
 def restore(student_dir, task_ids=None, *, source_root=None) -> None:
     """Put the reference solutions of the given tasks (default: all) back into a copy."""
     source_root = Path(source_root) if source_root else SOURCE_ROOT
-    tasks = get_tasks(task_ids)
+    tasks = stubbed_with(get_tasks(task_ids))
     for path, (regions, strips) in _file_edits(tasks).items():
         target = Path(student_dir) / path
         text = target.read_text(encoding="utf-8")

@@ -1,0 +1,189 @@
+"""A student copy hands out no solution: no code left in it computes a released task's answer.
+
+Each *cheat* below fills a task's solution region with a call to code that computes the same
+answer another way (a Numba kernel, its NumPy twin, the im2col path from the loop tasks, the
+fast convolution methods, Adam's fused update). In a release of that task the cheat must earn
+nothing; the control case puts the same cheat into a copy where the reference code is still
+there and shows it would earn full points, so the test can fail.
+"""
+
+import pytest
+
+from minicnn.assignments.grade import grade_submission
+from minicnn.assignments.registry import (SAME_ANSWER, SOURCE_ROOT, TASKS, stubbed_with,
+                                          verify_strips)
+from minicnn.assignments.regions import region_text
+from minicnn.assignments.release import release, released_tasks
+
+from assignment_helpers import SEED, inject, make_copy
+
+pytestmark = pytest.mark.slow
+
+_POOL_ARGS = ('kernel, stride, padding, out_hw = _pool_arguments(x, kernel_size, stride, '
+              'padding, "{func}")\n')
+_UNPACK_MAX = ('x_shape, argmax, kernel, stride, padding = cache\n')
+_UNPACK_AVG = ('x_shape, kernel, stride, padding = cache\n')
+
+
+def _conv_forward_via(method):
+    return (f"import minicnn.functional as F\n"
+            f"out, _ = F.conv2d_forward(x_padded, weight, bias, stride, 0, method={method!r})\n"
+            f"return out")
+
+
+def _conv_backward_via(method):
+    return (f"import minicnn.functional as F\n"
+            f"_, cache = F.conv2d_forward(x_padded, weight, None, stride, 0, method={method!r})\n"
+            f"dx_padded, dweight, _ = F.conv2d_backward(dout, cache)\n"
+            f"return dx_padded, dweight, dout.sum(axis=(0, 2, 3))")
+
+
+def _im2col_forward_via(method):
+    return (f"import minicnn.functional as F\n"
+            f"out, _ = F.conv2d_forward(x, weight, bias, stride, padding, method={method!r})\n"
+            f"cols = im2col(np.ascontiguousarray(x), weight.shape[2], weight.shape[3], "
+            f"*stride, *padding)\n"
+            f"return out, cols")
+
+
+def _reference_with(task, imports):
+    """The task's own reference solution, its kernels rebound to their NumPy twins."""
+    path, function = TASKS[task].regions[0]
+    return imports + "\n" + region_text((SOURCE_ROOT / path).read_text(), function)
+
+
+IM2COL_BACKWARD_LOOP_DX = """
+from minicnn.kernels.conv import conv2d_loop_backward_input
+n_batch, channels, height, width = x_shape
+out_channels = weight.shape[0]
+(pad_h, pad_w) = padding
+dx_padded = conv2d_loop_backward_input(dout, weight, *stride, height + 2 * pad_h,
+                                       width + 2 * pad_w)
+dx = np.ascontiguousarray(dx_padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
+dout_matrix = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)
+return dx, (dout_matrix @ cols.T).reshape(weight.shape), dout_matrix.sum(axis=1)
+"""
+
+ADAM_NUMPY_TWIN = """
+from minicnn.kernels.optim import adam_update_numpy
+state["step"] += 1
+t = state["step"]
+adam_update_numpy(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1), v.reshape(-1), lr,
+                  beta1, beta2, eps, weight_decay, self._decoupled, 1 - beta1 ** t,
+                  1 - beta2 ** t)
+"""
+
+CHEATS = {
+    "relu_forward": {
+        "kernel": "out = relu_forward_kernel(x)\ncache = (x,)",
+        "numpy_twin": "from minicnn.kernels.elementwise import relu_forward_numpy\n"
+                      "out = relu_forward_numpy(x)\ncache = (x,)",
+    },
+    "relu_backward": {
+        "numpy_twin": "from minicnn.kernels.elementwise import relu_backward_numpy\n"
+                      "dx = relu_backward_numpy(dout, x)",
+    },
+    "conv2d_forward": {
+        "im2col": _conv_forward_via("im2col"),
+        "loop_kernel": _conv_forward_via("loop"),
+        "gemm": _conv_forward_via("gemm"),
+        "loop_numpy_twin": "from minicnn.kernels.conv import conv2d_loop_forward_numpy\n"
+                           "out = conv2d_loop_forward_numpy(x_padded, weight, *stride)\n"
+                           "return out if bias is None else out + bias.reshape(1, -1, 1, 1)",
+    },
+    "conv2d_backward": {
+        "im2col": _conv_backward_via("im2col"),
+        "loop_kernel": _conv_backward_via("loop"),
+        "gemm": _conv_backward_via("gemm"),
+    },
+    "conv2d_im2col_forward": {
+        "naive": _im2col_forward_via("naive"),
+        "loop_kernel": _im2col_forward_via("loop"),
+        "gemm": _im2col_forward_via("gemm"),
+    },
+    "conv2d_im2col_backward": {"loop_kernel_dx": IM2COL_BACKWARD_LOOP_DX},
+    "batch_norm_forward": {
+        "numpy_twins": _reference_with(
+            "batch_norm_forward", "from minicnn.kernels.elementwise import "
+            "batch_norm_stats_numpy as batch_norm_stats, "
+            "batch_norm_affine_numpy as batch_norm_affine"),
+    },
+    "batch_norm_backward": {
+        "numpy_twins": _reference_with(
+            "batch_norm_backward", "from minicnn.kernels.elementwise import "
+            "batch_norm_backward_sums_numpy as batch_norm_backward_sums, "
+            "batch_norm_backward_dx_numpy as batch_norm_backward_dx"),
+    },
+    "max_pool2d_forward": {
+        "numpy_twin": _POOL_ARGS.format(func="max_pool2d_forward")
+        + "out, argmax = _max_pool2d_forward_numpy(x, kernel, stride, padding)\n"
+          "cache = (x.shape, argmax, kernel, stride, padding)",
+    },
+    "max_pool2d_backward": {
+        "numpy_twin": _UNPACK_MAX + "dx = _max_pool2d_backward_numpy(dout, argmax, x_shape)",
+    },
+    "avg_pool2d_forward": {
+        "numpy_twin": _POOL_ARGS.format(func="avg_pool2d_forward")
+        + "out = _avg_pool2d_forward_numpy(x, kernel, stride, padding).astype(x.dtype)\n"
+          "cache = (x.shape, kernel, stride, padding)",
+    },
+    "avg_pool2d_backward": {
+        "numpy_twin": _UNPACK_AVG
+        + "dx = _avg_pool2d_backward_numpy(dout, x_shape, kernel, stride, padding)"
+          ".astype(dout.dtype)",
+    },
+    "adam_step": {"numpy_twin": ADAM_NUMPY_TWIN},
+}
+
+CASES = [(task, name) for task, cheats in CHEATS.items() for name in cheats]
+
+
+@pytest.mark.parametrize("task,cheat", CASES, ids=[f"{t}-{c}" for t, c in CASES])
+def test_a_cheat_earns_nothing_in_a_release_of_its_task(task, cheat, tmp_path):
+    root = make_copy(tmp_path / "release", [task], restored=False)
+    inject(root, task, CHEATS[task][cheat])
+    report = grade_submission(root, [task], seed=SEED, sandbox="none")
+    result = report.tasks[0]
+    assert result.points == 0, f"{cheat} earned {result.points}: {result.message}"
+    assert "NotImplementedError" in result.message or "not implemented" in result.message, \
+        result.message
+
+
+@pytest.mark.parametrize("task", sorted(CHEATS))
+def test_each_cheat_is_real_where_the_code_exists(task, tmp_path):
+    """The control: the first cheat of each task, in a copy where every solution is back
+    (restored), earns full points, so the test above would catch a copy that kept it."""
+    cheat, body = next(iter(CHEATS[task].items()))
+    root = make_copy(tmp_path / "restored", [task], restored=True)
+    inject(root, task, body)
+    report = grade_submission(root, [task], seed=SEED, sandbox="none")
+    result = report.tasks[0]
+    assert result.passed, f"the control {task}/{cheat} did not pass: {result.message}"
+
+
+def test_releasing_the_loop_convolution_stubs_im2col_too(tmp_path):
+    root = tmp_path / "loop_only"
+    release(root, ["conv2d_forward", "conv2d_backward"])
+    assert released_tasks(root) == ["conv2d_forward", "conv2d_backward"]
+    text = (root / "minicnn/functional/conv.py").read_text()
+    for function in ("_conv2d_im2col_forward", "_conv2d_im2col_backward"):
+        assert f"implement {function} (see the docstring)" in text
+    for path in ("minicnn/functional/conv_gemm.py", "minicnn/kernels/conv.py"):
+        assert "left out of the student copy" in (root / path).read_text()
+
+
+def test_same_answer_groups_and_strips_are_consistent():
+    for group in SAME_ANSWER:
+        for task in group:
+            assert task in TASKS
+            assert {t.id for t in stubbed_with([TASKS[task]])} == set(group)
+    assert {t.id for t in stubbed_with([TASKS["relu_forward"]])} == {"relu_forward"}
+    assert ("minicnn/kernels/optim.py", "adam_update") in TASKS["adam_step"].strips
+    assert verify_strips() == []
+
+
+def test_every_task_with_another_implementation_in_the_tree_has_a_cheat():
+    """A task whose answer the library also computes elsewhere (a stripped helper) is in the
+    cheat catalogue, so adding a new fast path without stripping it fails here."""
+    with_helpers = {task.id for task in TASKS.values() if task.strips}
+    assert with_helpers - set(CHEATS) == set()
