@@ -3,6 +3,7 @@
     minicnn train [options]            train the lecture's CNN, write a run directory
     minicnn train --resume RUN_DIR     continue a run exactly where it stopped
     minicnn evaluate CHECKPOINT        test accuracy, overall and per class
+    minicnn explain CHECKPOINT         saliency, Grad-CAM and occlusion of a few test images
     minicnn summary                    the CNN's layers, output shapes and parameter counts
     minicnn assignment ...             instructor tooling (release stubs, grade submissions)
 
@@ -57,6 +58,13 @@ def _threads(text: str) -> int | None:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more threads, got {text!r}")
     return value or None
+
+
+def _index(text: str) -> int:
+    """An index or a count: an integer >= 0, written with the digits 0-9 only."""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
 
 
 def _positive_float(text: str) -> float:
@@ -190,6 +198,28 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"threads for NumPy's BLAS and Numba (default {d.threads}; 0 = "
                                f"let them decide)")
 
+    explain = commands.add_parser(
+        "explain", help="why the model said what it said: saliency, Grad-CAM, occlusion",
+        description="Explain a checkpoint's predictions on a few Fashion-MNIST test images: one "
+                    "figure row per image with the image (true and predicted class), the "
+                    "saliency map |dz/dx|, Grad-CAM on the last conv block and the occlusion "
+                    "map (minicnn.explain; z = the predicted class's logit).")
+    explain.add_argument("checkpoint", metavar="CHECKPOINT", help="a .npz checkpoint")
+    explain.add_argument("--index", type=_index, nargs="+", default=[0, 1, 2, 3], metavar="N",
+                         help="test images to explain, by index (default 0 1 2 3)")
+    explain.add_argument("--out", metavar="FILE",
+                         help="where to write the figure (default: <checkpoint>_explanations"
+                              ".png next to the checkpoint)")
+    explain.add_argument("--data-dir", metavar="DIR", help="directory of the IDX files")
+    explain.add_argument("--sample", action="store_true",
+                         help="take the images from the bundled sample's test split")
+    explain.add_argument("--smoothgrad", type=_index, default=0, metavar="N",
+                         help="average the saliency over N noisy copies (SmoothGrad, seed 0; "
+                              "default 0: the plain gradient)")
+    explain.add_argument("--threads", type=_threads, default=d.threads, metavar="N",
+                         help=f"threads for NumPy's BLAS and Numba (default {d.threads}; 0 = "
+                              f"let them decide)")
+
     summary = commands.add_parser("summary", help="print the CNN's layers, shapes and "
                                                   "parameter counts")
     summary.add_argument("--num-classes", type=_positive_int, default=10, metavar="K")
@@ -249,6 +279,41 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_explain(args) -> int:
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from minicnn import explain, viz
+    from minicnn import train as training
+    from minicnn.train.evaluation import load_checkpoint_model
+
+    training.set_threads(args.threads)  # a one-shot command: for the whole process
+    checkpoint = Path(args.checkpoint)
+    model, config, _ = load_checkpoint_model(checkpoint, data_dir=args.data_dir,
+                                             sample=args.sample)
+    test = training.open_split(config, "test", print)
+    too_large = [index for index in args.index if index >= len(test)]
+    if too_large:
+        raise CLIError(f"--index {too_large[0]} is out of range: the test set from "
+                       f"{test.source} has {len(test):,} images (0 to {len(test) - 1})")
+    images = training.make_transforms(config)[1](test.images[args.index])
+    labels = test.labels[args.index]
+    out = Path(args.out) if args.out else checkpoint.with_name(f"{checkpoint.stem}"
+                                                               f"_explanations.png")
+    explained = explain.explain_batch(model, images, samples=args.smoothgrad, rng=0)
+    fig = viz.plot_explanations(model, images, labels, test.classes, explanations=explained,
+                                samples=args.smoothgrad,
+                                title=f"Why did it say that? ({checkpoint.name})", save=out)
+    plt.close(fig)
+    for index, label, predicted, probability in zip(args.index, labels, explained.predicted,
+                                                    explained.probability):
+        print(f"test image {index}: true {test.classes[int(label)]}, predicted "
+              f"{test.classes[int(predicted)]} ({100 * probability:.0f}%)")
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_summary(args) -> int:
     from minicnn import summary
     from minicnn.models import CNN
@@ -278,10 +343,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _threads_before_numpy(argv) -> None:
-    """Apply ``train``/``evaluate``'s thread count (``--threads N``, default
+    """Apply ``train``/``evaluate``/``explain``'s thread count (``--threads N``, default
     ``DEFAULT_THREADS``) through the environment while NumPy is not imported yet: BLAS reads
     it once, at import. (Inside, ``limit_threads`` applies it again via threadpoolctl.)"""
-    if "numpy" in sys.modules or not argv or argv[0] not in ("train", "evaluate"):
+    if "numpy" in sys.modules or not argv or argv[0] not in ("train", "evaluate", "explain"):
         return
     value = str(_DEFAULT_THREADS)
     for i, arg in enumerate(argv):
@@ -307,7 +372,7 @@ def main(argv=None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        return {"train": _cmd_train, "evaluate": _cmd_evaluate,
+        return {"train": _cmd_train, "evaluate": _cmd_evaluate, "explain": _cmd_explain,
                 "summary": _cmd_summary}[args.command](args)
     except SystemExit as exc:  # argparse (--help, --version, a bad command line)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

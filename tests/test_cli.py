@@ -180,3 +180,41 @@ def test_default_thread_count_reaches_blas_before_numpy_is_imported():
         proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
                               text=True, timeout=60)
         assert proc.stdout.strip() == expected, proc.stderr
+
+
+def test_explain_writes_the_figure_next_to_the_checkpoint_and_names_each_prediction(
+        quick_run, capsys):
+    assert main(["explain", str(quick_run / "last.npz"), "--sample", "--index", "3", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    figure = quick_run / "last_explanations.png"
+    assert out[-1] == f"wrote {figure}" and figure.stat().st_size > 0
+    assert out[0].startswith("test image 3: true ") and ", predicted " in out[0]
+    assert out[1].startswith("test image 0: true ")
+
+
+def test_explain_out_and_smoothgrad(quick_run, tmp_path, capsys):
+    figure = tmp_path / "figures" / "why.png"
+    assert main(["explain", str(quick_run / "best.npz"), "--sample", "--out", str(figure),
+                 "--smoothgrad", "2"]) == 0
+    out = capsys.readouterr().out
+    assert figure.stat().st_size > 0 and out.count("test image ") == 4
+
+
+def test_explain_index_out_of_range_is_one_clear_line(quick_run, capsys):
+    assert main(["explain", str(quick_run / "last.npz"), "--sample", "--index", "500"]) == 1
+    line = _one_error_line(capsys.readouterr())
+    assert "--index 500 is out of range" in line and "has 500 images (0 to 499)" in line
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--index", "-1"], "expected an integer >= 0, got '-1'"),
+    (["--smoothgrad", "x"], "expected an integer >= 0, got 'x'"),
+])
+def test_explain_bad_numbers_are_one_line(quick_run, capsys, argv, words):
+    assert main(["explain", str(quick_run / "last.npz"), "--sample", *argv]) == 2
+    assert words in _one_error_line(capsys.readouterr())
+
+
+def test_explain_of_a_missing_checkpoint_is_one_clear_line(capsys, tmp_path):
+    assert main(["explain", str(tmp_path / "nothing.npz"), "--sample"]) == 1
+    assert "checkpoint" in _one_error_line(capsys.readouterr())
