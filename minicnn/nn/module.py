@@ -402,6 +402,9 @@ def describe_state_mismatch(what: str, missing, unexpected, mismatched, strict=T
     if mismatched:
         parts.append("mis-shaped keys: " + ", ".join(
             f"{key} has shape {new} in the state but {old} in the model"
+            + (" (its transpose: CS231n's (in, out) layout of a Linear weight? here it is "
+               "(out_features, in_features): store W.T)"
+               if len(new) == 2 and tuple(new) == tuple(old)[::-1] else "")
             for key, new, old in mismatched))
     if not strict and not mismatched:
         parts.append("(strict=False ignores missing and unexpected keys)")

@@ -124,3 +124,13 @@ def test_another_tuple_passed_as_a_gradient_gets_the_plain_message(rng):
     with pytest.raises(TypeError) as info:
         F.relu_backward((1, 2, 3), (rng.standard_normal((4, 3)),))
     assert str(info.value) == "relu_backward: dout must be a numpy.ndarray, got tuple"
+
+
+def test_loading_a_linear_weight_in_cs231n_layout_says_transpose_it(rng):
+    layer = nn.Linear(6, 4, rng=0)
+    state = {"weight": rng.standard_normal((6, 4)).astype(np.float32),
+             "bias": np.zeros(4, np.float32)}
+    with pytest.raises(KeyError, match=r"weight has shape \(6, 4\) in the state but \(4, 6\) in "
+                                         r"the model \(its transpose: CS231n's \(in, out\) "
+                                         r"layout.*store W.T\)"):
+        layer.load_state_dict(state)
