@@ -168,7 +168,8 @@ class Recording:
 
     def __init__(self, path: Path):
         self.path = path
-        self.shown = path.relative_to(TESTS_DIR.parent)          # tests/torch_recordings/...
+        root = TESTS_DIR.parent
+        self.shown = path.relative_to(root) if path.is_relative_to(root) else path
         self.exists = path.exists()
         self.meta = {"torch": None, "numpy": None, "calls": {}, "results": {}}
         self._buffers = {}
