@@ -105,8 +105,8 @@ def _test_entries(tasks, config, *, reports=None, not_submitted=(), reason="") -
         points = report.points if report else 0
         message = report.message if report else reason
         if task.id in not_submitted:
-            message = (f"You submitted no {', '.join(task.files)}: the released stub was "
-                       f"graded. {message}")
+            message = (f"No file of yours was taken as {', '.join(task.files)} (the "
+                       f"results' top says why): the released stub was graded. {message}")
         entries.append({
             "name": f"{task.id}: {task.description}",
             "number": str(number),
