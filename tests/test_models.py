@@ -210,26 +210,28 @@ def test_pytorch_weights_load_into_minicnn_with_the_same_logits(torch, rng):
 
 
 SKETCH_ABOVE = 1024        # arrays with more entries are compared through their sketch
+# R for every sketch (its first rows): random +-1, an input of the recorded PyTorch call
+SKETCH_SIGNS = np.random.default_rng(8).choice([-1.0, 1.0], size=(64 * 7 * 7, 8))
 
 
-def sketch(array):
+def sketch(array, signs=SKETCH_SIGNS):
     """A large array (more than SKETCH_ABOVE entries) as M @ R: M the array as a matrix (its
-    first axis by the rest), R a fixed random +-1 matrix with 8 columns. A wrong entry anywhere
-    changes the sketch, and the recording stays small (the first Linear's weight gradient has
-    803,072 entries, its sketch 2,048). Smaller arrays are returned as they are."""
+    first axis by the rest), R the first rows of the random +-1 matrix ``signs`` (8 columns). A
+    wrong entry anywhere changes the sketch, and the recording stays small (the first Linear's
+    weight gradient has 803,072 entries, its sketch 2,048). Smaller arrays are returned as
+    they are."""
     array = np.asarray(array)
     if array.size <= SKETCH_ABOVE:
         return array
     matrix = array.reshape(array.shape[0], -1)
-    signs = np.random.default_rng(matrix.shape[1]).choice([-1.0, 1.0], (matrix.shape[1], 8))
-    return matrix @ signs
+    return matrix @ signs[:matrix.shape[1]]
 
 
-def torch_training_steps(torch, state, xs, labels, masks, lr):
+def torch_training_steps(torch, state, xs, labels, masks, lr, signs):
     """The lecture's PyTorch class in float64, loaded with ``state`` and trained one plain SGD
     step (rate lr) per batch, its Dropout given minicnn's ``masks``: per step (stacked) the
     logits, the loss, dL/dx and each parameter's gradient ("grad <name>"), and the state_dict
-    after the last step ("state <key>"); large arrays as their ``sketch``."""
+    after the last step ("state <key>"); large arrays as their ``sketch`` with ``signs``."""
     theirs = torch_lecture_cnn(torch).double().train()
     _load_into_torch(torch, theirs, state)
     step_masks = iter(masks)
@@ -250,15 +252,15 @@ def torch_training_steps(torch, state, xs, labels, masks, lr):
         loss.backward()
         steps["logits"].append(logits.detach().numpy().copy())
         steps["loss"].append(loss.item())
-        steps["dx"].append(sketch(x_t.grad.numpy()))
+        steps["dx"].append(sketch(x_t.grad.numpy(), signs))
         for name, param in params.items():
-            steps[f"grad {name}"].append(sketch(param.grad.numpy()))
+            steps[f"grad {name}"].append(sketch(param.grad.numpy(), signs))
         with torch.no_grad():
             for param in params.values():
                 param -= lr * param.grad
     outputs = {name: np.stack(values) for name, values in steps.items()}
     for key, value in theirs.state_dict().items():
-        outputs[f"state {key}"] = sketch(value.numpy())
+        outputs[f"state {key}"] = sketch(value.numpy(), signs)
     return outputs
 
 
@@ -295,7 +297,8 @@ def test_training_steps_match_pytorch_gradients_and_batchnorm_buffers(torch_refe
                 param.data -= 0.1 * param.grad
             xs.append(x)
             labels.append(step_labels)
-    expected = torch_reference(torch_training_steps, initial, xs, labels, masks, lr=0.1)
+    expected = torch_reference(torch_training_steps, initial, xs, labels, masks, lr=0.1,
+                               signs=SKETCH_SIGNS)
     tolerances = {"logits": (1e-9, 1e-11), "loss": (1e-11, 0.0)}
     for step, ours_step in enumerate(ours_steps):
         for name, value in ours_step.items():
