@@ -15,7 +15,11 @@
 
 Regions of tasks that are not selected keep the reference code. The hidden checks
 (``minicnn/assignments/hidden.py``), caches and build leftovers are not copied. A README for
-students explains how to install the copy and check one task.
+students explains how to install the copy and check one task. The notebooks come along
+(``notebooks/``, see ``notebook``): they run on the copy's own code, and a cell that needs an
+unfinished task says which instead of failing. When a convolution task is released, the
+copy's default convolution method becomes ``im2col`` (the fast methods are stripped), so the
+layers and the lecture's CNN run on the student's code once it is written.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 from minicnn.assignments.engine import (compute_expected, public_cases, public_data_path,
                                         reference_module, save_public_data)
 from minicnn.assignments.registry import SOURCE_ROOT, get_tasks, stubbed_with
+from minicnn.assignments.notebook import release_notebooks
 from minicnn.assignments.regions import restore_regions, strip_functions, stub_regions
 
 MANIFEST = "minicnn/assignments/release.json"
@@ -97,6 +102,9 @@ def release(out_dir, task_ids=None, *, source_root=None, force=False) -> list:
     for task in tasks:
         cases, expected = public[task.id]
         save_public_data(public_data_path(out, task.id), cases, expected)
+    if any(t.id.startswith("conv2d") for t in stubbed_with(tasks)):
+        _default_conv_method(out / "minicnn/functional/conv.py", "im2col")
+    release_notebooks(source_root / "notebooks", out / "notebooks")
     manifest = {"tasks": [t.id for t in tasks],
                 "points": {t.id: t.points for t in tasks},
                 "also_stubbed": [t.id for t in stubbed_with(tasks)[len(tasks):]]}
@@ -105,6 +113,19 @@ def release(out_dir, task_ids=None, *, source_root=None, force=False) -> list:
     _write_tests(out, tasks)
     (out / "README.md").write_text(student_readme(tasks), encoding="utf-8")
     return tasks
+
+
+def _default_conv_method(conv_py: Path, method: str) -> None:
+    """Point the copy's ``DEFAULT_METHOD`` at a method the student writes."""
+    lines = conv_py.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("DEFAULT_METHOD = "):
+            lines[i] = (f"DEFAULT_METHOD = {method!r}   # student copy: the fast methods are "
+                        f"part of the solution\n")
+            break
+    else:
+        raise ReleaseError(f"{conv_py}: no 'DEFAULT_METHOD = ...' line to point at {method}")
+    conv_py.write_text("".join(lines), encoding="utf-8")
 
 
 def restore(student_dir, task_ids=None, *, source_root=None) -> None:
@@ -215,7 +236,8 @@ pip install -e .            # from this directory; add ".[test]" to get pytest
 | --- | --- | --- |
 {rows}
 
-Each stub sits between `# BEGIN SOLUTION` and `# END SOLUTION` in `minicnn/functional/`.
+Each stub sits between `# BEGIN SOLUTION` and `# END SOLUTION` in `minicnn/functional/`
+(`minicnn/optim/` for the optimisers).
 Read the function's docstring first: it gives the formula, the shapes, and what the `cache`
 must hold (a backward pass receives exactly the cache its forward pass returned). Write your
 code between the markers and leave the markers in place.
@@ -233,6 +255,15 @@ values from the reference implementation; backward passes are also compared on t
 your forward and backward compute together. The relative error is
 `max|yours - expected| / max(max|yours|, max|expected|)`; a check passes below 1e-7 in
 float64 and 2e-4 in float32, and float32 input must give float32 output.
+
+## The notebooks run on your code
+
+`notebooks/` holds the course notebooks (`pip install jupyter`, then `jupyter notebook
+notebooks/`). They import *this* minicnn, so they run your layers: implement
+`conv2d_backward` and watch its gradient check pass in notebook 03; finish the convolution,
+pooling, BatchNorm, linear, loss and Adam tasks and notebook 05 trains the lecture's CNN on
+your code. A cell that needs a task you have not written yet prints one line naming it (and
+the `minicnn assignment check` command) and the rest of the notebook still runs.
 
 ## How you are graded
 
