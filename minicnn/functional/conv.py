@@ -1,4 +1,4 @@
-"""2-d convolution (cross-correlation, as in PyTorch): forward and backward, three ways.
+"""2-d convolution (cross-correlation, as in PyTorch): forward and backward, five ways.
 
 The lecture's convolution, for image n, filter o and output position (i, j):
 
@@ -16,11 +16,16 @@ Its gradients follow from the chain rule, one term of the sum at a time:
 
 and dL/dX is dL/dX_pad without its padding.
 
-Three implementations compute exactly this (``method=``):
+Five implementations compute exactly this (``method=``):
 
 - ``"naive"``  : Python loops that read like the sum above. The reference; very slow.
 - ``"loop"``   : the same loops compiled with Numba (minicnn/kernels/conv.py).
 - ``"im2col"`` : every receptive field unfolded into a column, then ONE matrix product.
+- ``"gemm"``   : im2col a cache-sized chunk at a time, one block copy per kernel tap, columns
+                 recomputed in the backward pass (minicnn/functional/conv_gemm.py).
+- ``"fast"``   : the default, per layer the faster of two: Winograd F(2x2, 3x3) for 3x3
+                 stride-1 layers with at least WINOGRAD_MIN_CHANNELS input channels
+                 (minicnn/functional/conv_winograd.py), else "gemm" (see fast_algorithm).
 """
 
 from __future__ import annotations
@@ -28,13 +33,16 @@ from __future__ import annotations
 import numpy as np
 
 from minicnn.functional._common import as_pair, check_array, output_shape2d
+from minicnn.functional.conv_gemm import conv2d_gemm_backward, conv2d_gemm_forward
+from minicnn.functional.conv_winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from minicnn.kernels import conv as conv_kernels
 from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backward_weight,
                                   conv2d_loop_forward)
 
-__all__ = ["CONV_METHODS", "DEFAULT_METHOD", "conv2d_forward", "conv2d_backward"]
+__all__ = ["CONV_METHODS", "DEFAULT_METHOD", "WINOGRAD_MIN_CHANNELS", "conv2d_forward",
+           "conv2d_backward", "fast_algorithm"]
 
-CONV_METHODS = ("naive", "loop", "im2col")
+CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 
 # DEFAULT_METHOD: the fastest method measured on the lecture's layers, float32, N=64, k=3,
 # pad=1, forward + backward, median ms, PyTorch 2.13 CPU in the same run. The machine (2 cores)
@@ -45,7 +53,17 @@ CONV_METHODS = ("naive", "loop", "im2col")
 #   conv2 32->64, 14x14         18,000    120       60        32
 # With 2 threads under that load every multithreaded path (BLAS, prange, PyTorch) slowed
 # 5-20x and the ranking wobbled; the single-threaded ranking was stable across runs.
-DEFAULT_METHOD = "im2col"
+# "fast" (added later: Winograd or chunked GEMM per layer, see conv_fast.py) is faster than
+# im2col on the layers of the sweep in benchmarks/RESULTS.md and bounds the memory at any
+# image size (the column matrix of the whole batch is never built).
+DEFAULT_METHOD = "fast"
+
+# Method "fast" runs Winograd only from this many input channels: below, its tile transforms
+# cost more than the products it saves. Forward + backward, float32, 1 thread, throughput as
+# a multiple of PyTorch's in the same run, 3x3 pad 1 (benchmarks/RESULTS.md):
+#   1->32 28x28 N=64: winograd 0.49, gemm 1.21;  3->64 32x32 N=64: winograd 1.16, gemm 1.63;
+#   32->64 14x14 N=64: winograd 1.00, gemm 0.57; 64->64 32x32 N=64: winograd 1.11, gemm 0.59
+WINOGRAD_MIN_CHANNELS = 8
 
 # The "im2col" method unfolds with the NumPy twin (stride tricks) and folds back with the Numba
 # col2im. Same setting as above, conv2, median ms:
@@ -82,7 +100,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
     bias : (C_out,) array of x's dtype, or None for no bias
     stride : int or (int, int), >= 1
     padding : int or (int, int), >= 0; zeros added on each side of H and W
-    method : "naive", "loop", "im2col", or None for ``DEFAULT_METHOD``
+    method : "naive", "loop", "im2col", "gemm", "fast", or None for ``DEFAULT_METHOD``
 
     Returns
     -------
@@ -92,7 +110,9 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
         method : str, which implementation ran (conv2d_backward dispatches on it)
         saved : for "naive" and "loop", the padded input X_pad (N, C_in, H + 2p_h, W + 2p_w),
                 x itself (not a copy) when there is no padding and x is C-contiguous;
-                for "im2col", the columns (C_in*kH*kW, N*H_out*W_out)
+                for "im2col", the columns (C_in*kH*kW, N*H_out*W_out);
+                for "gemm", X_pad with one extra zero row when the stride is 1;
+                for "fast", (algorithm, array): ("winograd", x) or ("gemm", X_pad as above)
         weight : the weight array (C_out, C_in, kH, kW)
         stride, padding : (int, int) pairs
         x_shape : (N, C_in, H, W)
@@ -114,6 +134,15 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
 
     if method == "im2col":
         out, saved = _conv2d_im2col_forward(x, weight_c, bias, stride, padding)
+    elif method == "gemm":
+        out, saved = conv2d_gemm_forward(x, weight_c, bias, stride, padding)
+    elif method == "fast":
+        algorithm = fast_algorithm(weight_c.shape, stride)
+        if algorithm == "winograd":
+            out, kept = conv2d_winograd_forward(x, weight_c, bias, padding)
+        else:
+            out, kept = conv2d_gemm_forward(x, weight_c, bias, stride, padding)
+        saved = (algorithm, kept)
     else:
         saved = _pad(x, padding)                          # X_pad: (N, C_in, H + 2p_h, W + 2p_w)
         if method == "naive":
@@ -151,6 +180,15 @@ def conv2d_backward(dout, cache):
     if method == "im2col":
         dx, dweight, dbias = _conv2d_im2col_backward(dout, saved, weight, stride, padding,
                                                      x_shape)
+    elif method == "gemm":
+        dx, dweight, dbias = conv2d_gemm_backward(dout, saved, weight, stride, padding, x_shape)
+    elif method == "fast":
+        algorithm, kept = saved
+        if algorithm == "winograd":
+            dx, dweight, dbias = conv2d_winograd_backward(dout, kept, weight, padding)
+        else:
+            dx, dweight, dbias = conv2d_gemm_backward(dout, kept, weight, stride, padding,
+                                                      x_shape)
     else:
         x_padded = saved
         if method == "naive":
@@ -163,6 +201,16 @@ def conv2d_backward(dout, cache):
             dbias = dout.sum(axis=(0, 2, 3))
         dx = _unpad(dx_padded, padding)
     return dx, dweight, (dbias if has_bias else None)
+
+
+def fast_algorithm(weight_shape, stride):
+    """"winograd" or "gemm": the algorithm that method "fast" runs for a layer with this
+    weight shape (C_out, C_in, kH, kW) and stride pair. Winograd's F(2x2, 3x3) exists for
+    3x3 filters with stride 1 only, and pays from WINOGRAD_MIN_CHANNELS input channels."""
+    if (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+            and weight_shape[1] >= WINOGRAD_MIN_CHANNELS):
+        return "winograd"
+    return "gemm"
 
 
 # --------------------------------------------------------------------------------------------

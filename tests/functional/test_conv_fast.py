@@ -1,0 +1,199 @@
+"""conv2d's fast methods ("gemm", "fast" = Winograd F(2x2, 3x3) or gemm per layer): against
+the naive, loop and im2col references, finite differences, PyTorch, and the chunking that
+bounds their memory."""
+
+import numpy as np
+import pytest
+
+import minicnn.functional.conv_gemm as conv_gemm
+import minicnn.functional.conv_winograd as conv_winograd
+from minicnn.functional.conv import (WINOGRAD_MIN_CHANNELS, conv2d_backward, conv2d_forward,
+                                     fast_algorithm)
+from minicnn.functional.conv_winograd import conv2d_winograd_backward, conv2d_winograd_forward
+from minicnn.gradcheck import numerical_gradient, rel_error
+
+TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
+
+# (N, C_in, H, W, C_out, kernel, stride, padding): kernels 1, 3, 5 and non-square, strides
+# 1-3 and non-square, paddings 0-2, batch 1, non-square images, windows that skip pixels.
+GRID = [
+    pytest.param(1, 1, 5, 5, 2, (1, 1), 1, 0, id="k1-batch1"),
+    pytest.param(2, 3, 7, 6, 4, (3, 3), 1, 1, id="k3-s1-p1"),
+    pytest.param(1, 2, 8, 7, 3, (3, 3), 2, 1, id="k3-s2-p1-batch1"),
+    pytest.param(2, 2, 9, 8, 2, (5, 5), 1, 2, id="k5-s1-p2"),
+    pytest.param(2, 2, 11, 10, 3, (5, 5), 3, 2, id="k5-s3-p2"),
+    pytest.param(2, 2, 6, 7, 3, (3, 1), (1, 2), (2, 0), id="k3x1-s1x2-p2x0"),
+    pytest.param(1, 3, 5, 9, 2, (2, 4), (2, 3), (1, 2), id="k2x4-s2x3-p1x2"),
+    pytest.param(2, 2, 7, 8, 2, (2, 2), 3, 0, id="k2-s3-skips-pixels"),
+    pytest.param(2, 2, 1, 2, 2, (5, 5), 1, 2, id="k5-on-1x2-mostly-padding"),
+    pytest.param(3, 9, 6, 5, 4, (3, 3), 1, 0, id="k3-s1-p0-winograd-odd-output"),
+    pytest.param(1, 8, 5, 8, 3, (3, 3), 1, 2, id="k3-s1-p2-winograd-batch1"),
+]
+
+# 3x3, stride-1 layers for Winograd itself (any padding, odd and even output sizes)
+WINOGRAD_GRID = [
+    pytest.param(1, 1, 3, 3, 1, 0, id="3x3-to-1x1-batch1"),
+    pytest.param(2, 3, 7, 6, 4, 1, id="p1-odd-height"),
+    pytest.param(2, 2, 8, 9, 3, 2, id="p2-odd-width"),
+    pytest.param(1, 2, 1, 2, 2, 1, id="1x2-image-mostly-padding"),
+    pytest.param(3, 4, 10, 10, 5, 0, id="p0-even"),
+]
+
+
+def make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding, dtype):
+    x = rng.standard_normal((n, c_in, h, w)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, *kernel)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    out, _ = conv2d_forward(x, weight, bias, stride, padding, method="loop")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    return x, weight, bias, dout
+
+
+def run(method, x, weight, bias, dout, stride, padding):
+    out, cache = conv2d_forward(x, weight, bias, stride, padding, method=method)
+    return (out, *conv2d_backward(dout, cache))
+
+
+def assert_all_close(got, expected, dtype):
+    for name, g, e in zip(("out", "dx", "dweight", "dbias"), got, expected):
+        assert g.shape == e.shape and g.dtype == e.dtype, name
+        assert rel_error(g, e) < TOLERANCE[dtype], f"{name}: rel error {rel_error(g, e):.2e}"
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of a few hundred bytes: every layer is split into many chunks, and images
+    into bands of rows (the path that large images take)."""
+    monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 512)
+    monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 2048)
+
+
+# --------------------------------------------------------------------------------------------
+# Against the references
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("method", ["gemm", "fast"])
+@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
+def test_fast_methods_match_naive_loop_and_im2col(rng, method, dtype, n, c_in, h, w, c_out,
+                                                   kernel, stride, padding):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding,
+                                        dtype)
+    got = run(method, x, weight, bias, dout, stride, padding)
+    for reference in ("naive", "loop", "im2col"):
+        assert_all_close(got, run(reference, x, weight, bias, dout, stride, padding), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c_in, h, w, c_out, padding", WINOGRAD_GRID)
+def test_winograd_matches_the_naive_reference(rng, dtype, n, c_in, h, w, c_out, padding):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, padding, dtype)
+    out, kept = conv2d_winograd_forward(x, weight, bias, (padding, padding))
+    got = (out, *conv2d_winograd_backward(dout, kept, weight, (padding, padding)))
+    assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
+
+
+@pytest.mark.parametrize("method", ["gemm", "fast"])
+@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
+def test_chunked_into_bands_of_rows_matches_im2col(rng, small_chunks, method, n, c_in, h, w,
+                                                   c_out, kernel, stride, padding):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding,
+                                        np.float64)
+    assert_all_close(run(method, x, weight, bias, dout, stride, padding),
+                     run("im2col", x, weight, bias, dout, stride, padding), np.float64)
+
+
+@pytest.mark.parametrize("n, c_in, h, w, c_out, padding", WINOGRAD_GRID)
+def test_winograd_chunked_into_bands_of_tile_rows_matches_naive(rng, small_chunks, n, c_in, h,
+                                                                 w, c_out, padding):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, padding,
+                                        np.float64)
+    out, kept = conv2d_winograd_forward(x, weight, bias, (padding, padding))
+    got = (out, *conv2d_winograd_backward(dout, kept, weight, (padding, padding)))
+    assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), np.float64)
+
+
+def test_chunks_cover_every_image_and_row_once():
+    # 5 images of 7 rows, 100 bytes a row: 3 images per 2,100-byte chunk; 250 bytes: bands
+    whole = list(conv_gemm.batch_chunks(5, 7, 100, 2100))
+    assert whole == [(0, 3, 0, 7), (3, 5, 0, 7)]
+    bands = list(conv_gemm.batch_chunks(2, 7, 100, 250))
+    assert bands == [(0, 1, 0, 2), (0, 1, 2, 4), (0, 1, 4, 6), (0, 1, 6, 7),
+                     (1, 2, 0, 2), (1, 2, 2, 4), (1, 2, 4, 6), (1, 2, 6, 7)]
+    assert list(conv_gemm.batch_chunks(1, 3, 100, 10)) == [(0, 1, 0, 1), (0, 1, 1, 2),
+                                                          (0, 1, 2, 3)]
+
+
+# --------------------------------------------------------------------------------------------
+# Finite differences (float64)
+# --------------------------------------------------------------------------------------------
+
+GRADCHECK_GRID = [GRID[1], GRID[2], GRID[3], GRID[5], GRID[9], GRID[10]]
+
+
+@pytest.mark.parametrize("method", ["gemm", "fast"])
+@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRADCHECK_GRID)
+def test_gradients_match_finite_differences(rng, method, n, c_in, h, w, c_out, kernel, stride,
+                                            padding):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding,
+                                        np.float64)
+    _, dx, dweight, dbias = run(method, x, weight, bias, dout, stride, padding)
+
+    def f():
+        return conv2d_forward(x, weight, bias, stride, padding, method=method)[0]
+
+    for name, analytic, array in (("dx", dx, x), ("dweight", dweight, weight),
+                                  ("dbias", dbias, bias)):
+        error = rel_error(analytic, numerical_gradient(f, array, dout))
+        assert error < 1e-7, f"{method} {name}: rel error {error:.2e}"
+
+
+# --------------------------------------------------------------------------------------------
+# Which algorithm "fast" runs, and its cache
+# --------------------------------------------------------------------------------------------
+
+def test_fast_runs_winograd_only_on_wide_3x3_stride_1_layers():
+    wide = WINOGRAD_MIN_CHANNELS
+    assert fast_algorithm((16, wide, 3, 3), (1, 1)) == "winograd"
+    assert fast_algorithm((16, wide - 1, 3, 3), (1, 1)) == "gemm"      # narrow input
+    assert fast_algorithm((16, wide, 3, 3), (2, 2)) == "gemm"          # strided
+    assert fast_algorithm((16, wide, 5, 5), (1, 1)) == "gemm"          # other kernel
+    assert fast_algorithm((16, wide, 3, 1), (1, 1)) == "gemm"
+
+
+@pytest.mark.parametrize("c_in, algorithm", [(WINOGRAD_MIN_CHANNELS, "winograd"), (1, "gemm")])
+def test_fast_cache_records_the_algorithm_that_ran(rng, c_in, algorithm):
+    x, weight, bias, dout = make_inputs(rng, 2, c_in, 6, 6, 3, (3, 3), 1, 1, np.float64)
+    _, cache = conv2d_forward(x, weight, bias, 1, 1, method="fast")
+    assert cache[0] == "fast" and cache[1][0] == algorithm
+
+
+def test_default_method_is_fast(rng):
+    x, weight, bias, _ = make_inputs(rng, 1, 8, 6, 6, 2, (3, 3), 1, 1, np.float32)
+    assert conv2d_forward(x, weight, bias, 1, 1)[1][0] == "fast"
+
+
+def test_gemm_keeps_only_the_padded_input_not_the_columns(rng):
+    x, weight, bias, _ = make_inputs(rng, 4, 3, 10, 10, 5, (3, 3), 1, 1, np.float32)
+    _, cache = conv2d_forward(x, weight, bias, 1, 1, method="gemm")
+    saved = cache[1]
+    assert saved.shape == (4, 3, 10 + 2 + 1, 10 + 2)       # X_pad and one extra zero row
+    _, im2col_cache = conv2d_forward(x, weight, bias, 1, 1, method="im2col")
+    assert im2col_cache[1].size == 9 * x.size               # what gemm does not keep
+
+
+# --------------------------------------------------------------------------------------------
+# PyTorch
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["gemm", "fast"])
+@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
+def test_matches_torch_forward_and_backward(rng, torch, method, n, c_in, h, w, c_out, kernel,
+                                            stride, padding):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding,
+                                        np.float64)
+    x_t, weight_t, bias_t = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
+    out_t = torch.nn.functional.conv2d(x_t, weight_t, bias_t, stride=stride, padding=padding)
+    out_t.backward(torch.tensor(dout))
+    expected = [t.detach().numpy() for t in (out_t, x_t.grad, weight_t.grad, bias_t.grad)]
+    assert_all_close(run(method, x, weight, bias, dout, stride, padding), expected, np.float64)
