@@ -159,12 +159,19 @@ def test_grad_cam_reads_the_last_conv_blocks_relu_by_default():
 @pytest.mark.parametrize("in_size, out_size", [((7, 7), (28, 28)), ((14, 14), (28, 28)),
                                                ((3, 5), (10, 7)), ((9, 8), (4, 3)),
                                                ((1, 4), (3, 4))])
-def test_upsample_bilinear_matches_torch_interpolate(rng, torch, in_size, out_size):
+def test_upsample_bilinear_matches_torch_interpolate(rng, torch_reference, in_size, out_size):
     maps = rng.standard_normal((2,) + in_size)
+    expected = torch_reference(torch_interpolate_bilinear, maps, out_size)
+    np.testing.assert_allclose(explain.upsample_bilinear(maps, out_size),
+                               expected, rtol=1e-12, atol=1e-12)
+
+
+def torch_interpolate_bilinear(torch, maps, out_size):
+    """PyTorch's bilinear interpolation (align_corners=False) of (N, H, W) maps to out_size
+    (recorded in tests/torch_recordings/ for runs without torch)."""
     expected = torch.nn.functional.interpolate(torch.from_numpy(maps)[:, None], size=out_size,
                                                mode="bilinear", align_corners=False)
-    np.testing.assert_allclose(explain.upsample_bilinear(maps, out_size),
-                               expected[:, 0].numpy(), rtol=1e-12, atol=1e-12)
+    return expected[:, 0]
 
 
 # -- occlusion ----------------------------------------------------------------------------------

@@ -148,6 +148,8 @@ def test_the_student_copy_leaves_smoothing_to_the_student():
 
 
 def _torch_smoothed(torch, logits, labels, weight, eps):
+    """PyTorch's smoothed cross_entropy and its dlogits (recorded in tests/torch_recordings/
+    for runs without torch)."""
     t_logits = torch.tensor(logits, requires_grad=True)
     t_loss = torch.nn.functional.cross_entropy(
         t_logits, torch.tensor(labels), label_smoothing=eps,
@@ -159,9 +161,9 @@ def _torch_smoothed(torch, logits, labels, weight, eps):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
 @pytest.mark.parametrize("eps", SMOOTHINGS)
-def test_functional_matches_torch(torch, rng, dtype, weighted, eps):
+def test_functional_matches_torch(torch_reference, rng, dtype, weighted, eps):
     logits, labels, weight = _case(rng, 64, 10, weighted, dtype)
-    loss_t, dlogits_t = _torch_smoothed(torch, logits, labels, weight, eps)
+    loss_t, dlogits_t = torch_reference(_torch_smoothed, logits, labels, weight, eps)
     loss, cache = cross_entropy_forward(logits, labels, weight, label_smoothing=eps)
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(loss, loss_t, **tol)
@@ -169,13 +171,19 @@ def test_functional_matches_torch(torch, rng, dtype, weighted, eps):
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
-def test_module_matches_torch_module(torch, rng, weighted):
+def test_module_matches_torch_module(torch_reference, rng, weighted):
     logits, labels, weight = _case(rng, 32, 7, weighted, np.float32)
     ours = nn.CrossEntropyLoss(weight=weight, label_smoothing=0.1)
+    loss_t, dlogits_t = torch_reference(_torch_module_smoothed, logits, labels, weight)
+    np.testing.assert_allclose(ours(logits, labels), loss_t, rtol=1e-5)
+    np.testing.assert_allclose(ours.backward(), dlogits_t, rtol=1e-5, atol=1e-7)
+
+
+def _torch_module_smoothed(torch, logits, labels, weight):
+    """torch.nn.CrossEntropyLoss(label_smoothing=0.1) and its dlogits (recorded likewise)."""
     theirs = torch.nn.CrossEntropyLoss(
         weight=None if weight is None else torch.tensor(weight), label_smoothing=0.1)
     t_logits = torch.tensor(logits, requires_grad=True)
     t_loss = theirs(t_logits, torch.tensor(labels))
     t_loss.backward()
-    np.testing.assert_allclose(ours(logits, labels), t_loss.item(), rtol=1e-5)
-    np.testing.assert_allclose(ours.backward(), t_logits.grad.numpy(), rtol=1e-5, atol=1e-7)
+    return t_loss.item(), t_logits.grad
