@@ -141,8 +141,10 @@ def run(args) -> int:
     print(f"pinned: Python {versions['python']}, numpy {versions['numpy']}, numba "
           f"{versions['numba']}, llvmlite {versions['llvmlite']}; results visibility "
           f"{config['visibility']}")
-    print("upload it on Gradescope's 'Configure Autograder' page (base image: Ubuntu 22.04 "
-          "or later)")
+    worst = len(config["tasks"]) * config["timeout"]
+    print(f"upload it on Gradescope's 'Configure Autograder' page, with an autograder timeout "
+          f"above {worst:g} s (every task timing out, one at a time, as the user-account "
+          f"sandbox grades them)")
     return 0
 
 

@@ -343,7 +343,10 @@ def test_the_wheel_builds_in_a_fresh_venv_with_only_pip_and_setuptools(tmp_path)
     from minicnn.assignments.registry import SOURCE_ROOT
 
     venv = tmp_path / "fresh"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True,
+                          text=True, timeout=300)
+    if made.returncode != 0:                            # e.g. Debian's python3 without venv
+        pytest.skip(f"cannot create a venv here: {made.stderr.strip()[-200:]}")
     python = str(venv / "bin" / "python")
     has_wheel = subprocess.run([python, "-c", "import wheel"], capture_output=True)
     assert has_wheel.returncode != 0                    # the case that broke a fresh machine

@@ -35,6 +35,7 @@ CONFIG = "autograder.json"
 RELEASE_DIR = "release"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_ROOT = "/autograder"
+MAX_EXTRA_NOTES = 200            # "ignored" entries kept in extra_data (a node_modules upload...)
 
 
 def autograder_root() -> Path:
@@ -167,7 +168,8 @@ def grade_in_container(root: Path, *, sandbox="auto", sandbox_user=None, child_p
     not_submitted = [t.id for t in tasks if not all(f in overlay.used for f in t.files)]
     summary = overlay.summary()
     log(summary)
-    extra = {"graded_files": dict(sorted(overlay.used.items())), "ignored": overlay.notes}
+    extra = {"graded_files": dict(sorted(overlay.used.items())),
+             "ignored": overlay.notes[:MAX_EXTRA_NOTES]}
     if not overlay.usable:
         names = ", ".join(sorted({Path(f).name for f in task_files}))
         output = (f"Nothing to grade (score 0): no file of this assignment was found in your "

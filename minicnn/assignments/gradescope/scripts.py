@@ -71,7 +71,12 @@ fi
 # The grader: minicnn with the hidden checks and reference solutions, readable by root only.
 rm -rf "$GRADER_VENV"
 "$PYTHON" -m venv "$GRADER_VENV"
-"$GRADER_VENV/bin/python" -m pip install -q "${PINS[@]}"
+if ! "$GRADER_VENV/bin/python" -m pip install -q "${PINS[@]}"; then
+    echo "setup.sh: pip could not install ${PINS[*]} for $("$PYTHON" -V): rebuild the zip" \
+         "with the Python of this image (e.g. 3.10 on Ubuntu 22.04, 3.12 on 24.04) or" \
+         "choose a base image with Python $PYTHON_VERSION" >&2
+    exit 1
+fi
 "$GRADER_VENV/bin/python" -m pip install -q --no-deps "$WHEEL"
 chown -R root:root "$SOURCE"
 chmod 700 "$SOURCE"
@@ -81,7 +86,6 @@ chmod -R go-rwx "$SOURCE"
 rm -rf "$CHILD_VENV"
 "$PYTHON" -m venv "$CHILD_VENV"
 "$CHILD_VENV/bin/python" -m pip install -q "${PINS[@]}"
-"$CHILD_VENV/bin/python" -m pip uninstall -q -y pip setuptools >/dev/null 2>&1 || true
 chmod -R a+rX,go-w "$CHILD_VENV"
 
 # Smoke tests: the grader imports its hidden checks; the student account runs the child
