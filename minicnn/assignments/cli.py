@@ -5,8 +5,14 @@
     check [TASK ...] [--dir DIR]           run the public checks on a copy (default: the
                                            minicnn tree that holds the current directory)
     grade PATH [--json FILE] [--csv FILE]  grade a submission (PATH holds minicnn/) or a
-          [--timeout S] [--tasks T ...]    directory of submissions (one per subdirectory)
+          [--timeout S] [--tasks T ...]    directory of submissions (one per subdirectory),
+          [--sandbox auto|bwrap|user|none] each task in a sandboxed child process
     restore DIR [--tasks T ...]            put the reference solutions back into a copy
+    audit [--tasks T ...] [--json FILE]    grade the catalogue of realistic student bugs and
+                                           correct alternatives: do the hidden checks catch
+                                           every bug and accept every alternative?
+    autograder OUT.zip [--tasks T ...]     write a Gradescope autograder (setup.sh,
+                                           run_autograder, a minicnn wheel)
 
 Exit status: 0 success (``check``: every check passed); 1 a check failed or something went
 wrong (one line on stderr); 2 a bad command line.
@@ -56,11 +62,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per task (60)")
     p.add_argument("--seed", type=int, help="seed of the hidden cases (default random)")
     p.add_argument("--jobs", type=int, help="tasks graded in parallel (default: the CPUs)")
+    add_sandbox_arguments(p)
 
     p = sub.add_parser("restore", help="put the reference solutions back into a copy")
     p.add_argument("dir")
     p.add_argument("--tasks", nargs="+", metavar="TASK", help="tasks to restore (default all)")
+
+    for name, text in INSTRUCTOR_COMMANDS.items():
+        module = _instructor_module(name)
+        if module is not None:
+            module.add_arguments(sub.add_parser(name, help=text))
     return parser
+
+
+#: Commands of the instructor's tree only: a student copy leaves their modules out (the
+#: audit's catalogue holds near-solutions; the autograder ships the hidden checks).
+INSTRUCTOR_COMMANDS = {
+    "audit": "mutation-test the hidden checks: every catalogued bug must lose points on its "
+             "own task, every correct alternative must keep full points",
+    "autograder": "write a Gradescope autograder zip (setup.sh, run_autograder)",
+}
+
+
+def _instructor_module(name):
+    """``minicnn.assignments.<name>``, or None in a student copy (where it was left out)."""
+    import importlib
+
+    if not (Path(__file__).with_name(f"{name}.py")).is_file():
+        return None
+    return importlib.import_module(f"minicnn.assignments.{name}")
+
+
+def add_sandbox_arguments(p) -> None:
+    """``--sandbox`` and its settings (``grade``, ``audit`` and the autograder share them)."""
+    from minicnn.assignments.sandbox import MODES
+
+    p.add_argument("--sandbox", choices=MODES, default="auto",
+                   help="how each graded child process is isolated: bwrap (bubblewrap: sees "
+                        "only Python, NumPy, Numba and the submission), user (an unprivileged "
+                        "user, when running as root), none (no isolation, said loudly); auto "
+                        "(default) picks the first that works")
+    p.add_argument("--sandbox-user", metavar="NAME",
+                   help="the unprivileged account of --sandbox user (default "
+                        "$MINICNN_SANDBOX_USER or 'nobody')")
+    p.add_argument("--child-python", metavar="PATH",
+                   help="the interpreter graded code runs on; it needs NumPy and Numba "
+                        "(default $MINICNN_CHILD_PYTHON or this Python)")
 
 
 def _find_root(start) -> Path:
@@ -122,12 +169,18 @@ def _cmd_grade(args) -> int:
     from minicnn.assignments.grade import (grade_many, grade_submission, is_submission,
                                            write_csv, write_json)
 
+    from minicnn.assignments.sandbox import resolve_sandbox
+
     path = Path(args.path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: not a directory")
+    sandbox = resolve_sandbox(args.sandbox, user=args.sandbox_user, python=args.child_python)
+    if sandbox.name == "none":
+        for warning in sandbox.warnings:
+            print(f"minicnn assignment: WARNING: {warning}", file=sys.stderr)
     if is_submission(path):
         report = grade_submission(path, args.tasks, seed=args.seed, timeout=args.timeout,
-                                  jobs=args.jobs)
+                                  jobs=args.jobs, sandbox=sandbox)
         print(report.table())
         if args.json:
             write_json(report.as_dict(), args.json)
@@ -137,7 +190,7 @@ def _cmd_grade(args) -> int:
         raise FileNotFoundError(f"{path}: neither a submission (no minicnn/ package) nor a "
                                 f"directory of submissions")
     reports = grade_many(path, args.tasks, seed=args.seed, timeout=args.timeout,
-                         jobs=args.jobs)
+                         jobs=args.jobs, sandbox=sandbox)
     for report in reports:
         print(f"== {Path(report.submission).name}: {report.total:g}/{report.max_total:g}")
         print(report.table())
@@ -157,8 +210,17 @@ def _cmd_restore(args) -> int:
     return 0
 
 
+def _cmd_audit(args) -> int:
+    return _instructor_module("audit").run(args)
+
+
+def _cmd_autograder(args) -> int:
+    return _instructor_module("autograder").run(args)
+
+
 COMMANDS = {"list": _cmd_list, "release": _cmd_release, "check": _cmd_check,
-            "grade": _cmd_grade, "restore": _cmd_restore}
+            "grade": _cmd_grade, "restore": _cmd_restore, "audit": _cmd_audit,
+            "autograder": _cmd_autograder}
 
 
 def main(argv=None) -> int:

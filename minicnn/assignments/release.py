@@ -37,7 +37,12 @@ from minicnn.assignments.regions import restore_regions, strip_functions, stub_r
 MANIFEST = "minicnn/assignments/release.json"
 TOP_LEVEL_FILES = ("setup.cfg", "pyproject.toml", "LICENSE", "MANIFEST.in")
 NOT_RELEASED = ("minicnn/assignments/hidden.py", "minicnn/assignments/public_data",
-                MANIFEST)
+                MANIFEST,
+                # the audit's catalogue of near-miss bugs and correct alternatives (each one
+                # a solution, or one edit away from it), and the Gradescope export, which
+                # packs the grader with its hidden checks: instructor tools only
+                "minicnn/assignments/audit.py", "minicnn/assignments/catalogue",
+                "minicnn/assignments/autograder.py", "minicnn/assignments/gradescope")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "*.nbi", "*.nbc", "*.so",
                                  "*.egg-info", ".ipynb_checkpoints")
 

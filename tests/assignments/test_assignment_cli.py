@@ -130,10 +130,12 @@ def test_grade_a_directory_of_submissions_writes_csv(tmp_path):
                "--timeout", "60")
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.reader(out.open()))
-    assert rows[0] == ["student", *tasks, "total", "max_total"]
-    assert rows[1] == ["alice", "2", "3", "5", "5"]
-    assert rows[2] == ["bob", "0", "0", "0", "5"]
-    assert rows[3][0] == "carol" and rows[3][-2] == "0"
+    assert rows[0] == ["student", *tasks, "total", "max_total", "sandbox"]
+    sandbox = rows[1][-1]
+    assert sandbox in ("bwrap", "user", "none")
+    assert rows[1] == ["alice", "2", "3", "5", "5", sandbox]
+    assert rows[2] == ["bob", "0", "0", "0", "5", sandbox]
+    assert rows[3][0] == "carol" and rows[3][-3] == "0"
 
 
 def test_grade_errors_exit_1(tmp_path):

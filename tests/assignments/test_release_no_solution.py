@@ -187,3 +187,23 @@ def test_every_task_with_another_implementation_in_the_tree_has_a_cheat():
     cheat catalogue, so adding a new fast path without stripping it fails here."""
     with_helpers = {task.id for task in TASKS.values() if task.strips}
     assert with_helpers - set(CHEATS) == set()
+
+
+def test_the_instructor_tools_stay_out_and_the_students_cli_still_works(full_release):
+    """The hidden checks, the audit's catalogue (near-miss bugs and correct alternatives:
+    solutions, or one edit from one) and the Gradescope export are not in a student copy,
+    and the copy's ``minicnn assignment`` works without them."""
+    import os
+    import subprocess
+    import sys
+
+    for rel in ("minicnn/assignments/hidden.py", "minicnn/assignments/catalogue",
+                "minicnn/assignments/audit.py", "minicnn/assignments/autograder.py",
+                "minicnn/assignments/gradescope"):
+        assert not (full_release / rel).exists(), rel
+    env = dict(os.environ, PYTHONPATH=str(full_release))
+    proc = subprocess.run([sys.executable, "-m", "minicnn.assignments", "--help"], env=env,
+                          cwd=full_release, capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 2), proc.stderr
+    assert "check" in proc.stdout and "audit" not in proc.stdout
+    assert "autograder" not in proc.stdout
