@@ -41,10 +41,16 @@ import numpy as np
 __all__ = ["CHUNK_BYTES", "conv2d_gemm_forward", "conv2d_gemm_backward", "batch_chunks",
            "chunk_shape", "largest_chunk_rows"]
 
-# Bytes of one chunk's column matrix. 1 MiB: the L2 cache of one core of the benchmark machine
-# (AMD EPYC, 1 MiB L2 per core). Lecture conv2, N=64, float32, forward + backward, median ms,
-# same run: 1 MiB 25, 4 MiB 34, 16 MiB 48, whole batch at once 42 (benchmarks/RESULTS.md).
+# Bytes of one chunk's column matrix: 1 MiB, the L2 cache of one core of the benchmark machine
+# (AMD EPYC, 1 MiB L2 per core), but at least MIN_CHUNK_COLUMNS columns, below which the
+# products get too thin for BLAS. Forward + backward, float32, N=64, 3x3 unless said, time
+# relative to the best budget of the same run (0.25 / 0.5 / 1 / 2 / 4 / 8 / 32 MiB):
+#   32->64 14x14   1.20 1.01 1.00 1.02 1.25 1.89 2.37    (1 MiB: 910 columns)
+#   64->64 32x32   1.25 1.11 1.00 1.02 1.07 1.22 1.62
+#   128->256 7x7   1.43 1.24 1.04 1.03 1.00 1.02 1.05    (1 MiB: 227 columns)
+#   32->64 k=5     1.67 1.24 1.04 1.03 1.00 1.09 1.32    (1 MiB: 327 columns)
 CHUNK_BYTES = 1 << 20
+MIN_CHUNK_COLUMNS = 512
 
 
 def conv2d_gemm_forward(x, weight, bias, stride, padding):
@@ -203,16 +209,22 @@ def _column_row_bytes(weight_shape, grid_w, dtype):
     return kernel_h * kernel_w * channels * grid_w * np.dtype(dtype).itemsize
 
 
+def _chunk_budget(row_bytes, grid_w):
+    """CHUNK_BYTES, or the bytes of MIN_CHUNK_COLUMNS columns if that is more."""
+    return max(CHUNK_BYTES, MIN_CHUNK_COLUMNS * row_bytes // grid_w)
+
+
 def _chunks(weight_shape, n_batch, out_h, grid_w, dtype):
-    """The chunks (n0, n1, i0, i1) whose columns fit in CHUNK_BYTES (see batch_chunks)."""
-    return batch_chunks(n_batch, out_h, _column_row_bytes(weight_shape, grid_w, dtype),
-                        CHUNK_BYTES)
+    """The chunks (n0, n1, i0, i1) of about _chunk_budget bytes of columns (batch_chunks)."""
+    row_bytes = _column_row_bytes(weight_shape, grid_w, dtype)
+    return batch_chunks(n_batch, out_h, row_bytes, _chunk_budget(row_bytes, grid_w))
 
 
 def _chunk_positions(weight_shape, n_batch, out_h, grid_w, dtype):
     """Columns of the largest chunk: its rows times grid_w."""
     row_bytes = _column_row_bytes(weight_shape, grid_w, dtype)
-    return largest_chunk_rows(n_batch, out_h, row_bytes, CHUNK_BYTES) * grid_w
+    return largest_chunk_rows(n_batch, out_h, row_bytes,
+                              _chunk_budget(row_bytes, grid_w)) * grid_w
 
 
 def _chunk_grid(chunk, grid_w):

@@ -65,7 +65,18 @@ def small_chunks(monkeypatch):
     """Chunks of a few hundred bytes: every layer is split into many chunks, and images
     into bands of rows (the path that large images take)."""
     monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 512)
+    monkeypatch.setattr(conv_gemm, "MIN_CHUNK_COLUMNS", 1)
     monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 2048)
+    monkeypatch.setattr(conv_winograd, "MIN_CHUNK_TILES", 1)
+
+
+def test_small_chunks_split_images_into_bands(small_chunks):
+    # gemm, 3->4 channels 3x3, 7 output rows of grid width 8 (float64): 1,728 bytes a row
+    gemm_chunks = list(conv_gemm._chunks((4, 3, 3, 3), 2, 7, 8, np.float64))
+    assert gemm_chunks[0] == (0, 1, 0, 1) and len(gemm_chunks) == 14
+    # winograd, 3 + 4 channels, 4 tile rows of 3 tiles: 2,688 bytes a tile row
+    tile_chunks = list(conv_winograd._chunks(2, 4, 3, 7, np.float64))
+    assert tile_chunks[0] == (0, 1, 0, 1) and len(tile_chunks) == 8
 
 
 # --------------------------------------------------------------------------------------------
