@@ -40,7 +40,7 @@ EXECUTABLE = 0o755
 
 def add_arguments(p) -> None:
     """The arguments of ``minicnn assignment autograder``."""
-    p.add_argument("out_zip", metavar="OUT.zip")
+    p.add_argument("out_zip", metavar="OUT.zip", help="the autograder zip to write")
     p.add_argument("--tasks", nargs="+", metavar="TASK", help="tasks to grade (default all)")
     p.add_argument("--visibility", choices=VISIBILITIES, default="visible",
                    help="when students see the results (Gradescope's visibility; default "

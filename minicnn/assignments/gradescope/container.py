@@ -103,7 +103,7 @@ def _test_entries(tasks, config, *, reports=None, not_submitted=(), reason="") -
     entries = []
     for number, task in enumerate(tasks, start=1):
         report = by_task.get(task.id)
-        points = report.points if report else 0
+        points = round(float(report.points), 4) if report else 0
         message = report.message if report else reason
         if task.id in not_submitted:
             message = (f"No file of yours was taken as {', '.join(task.files)} (the "
