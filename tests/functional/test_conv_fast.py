@@ -199,12 +199,18 @@ def test_gemm_keeps_only_the_padded_input_not_the_columns(rng):
 
 @pytest.mark.parametrize("method", ["gemm", "fast"])
 @pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
-def test_matches_torch_forward_and_backward(rng, torch, method, n, c_in, h, w, c_out, kernel,
-                                            stride, padding):
+def test_matches_torch_forward_and_backward(rng, torch_reference, method, n, c_in, h, w, c_out,
+                                            kernel, stride, padding):
     x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding,
                                         np.float64)
+    expected = list(torch_reference(_torch_conv2d, x, weight, bias, dout, stride, padding))
+    assert_all_close(run(method, x, weight, bias, dout, stride, padding), expected, np.float64)
+
+
+def _torch_conv2d(torch, x, weight, bias, dout, stride, padding):
+    """PyTorch's conv2d output and (dx, dweight, dbias) for upstream dout (recorded in
+    tests/torch_recordings/ for runs without torch)."""
     x_t, weight_t, bias_t = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
     out_t = torch.nn.functional.conv2d(x_t, weight_t, bias_t, stride=stride, padding=padding)
     out_t.backward(torch.tensor(dout))
-    expected = [t.detach().numpy() for t in (out_t, x_t.grad, weight_t.grad, bias_t.grad)]
-    assert_all_close(run(method, x, weight, bias, dout, stride, padding), expected, np.float64)
+    return out_t, x_t.grad, weight_t.grad, bias_t.grad
