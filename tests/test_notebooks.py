@@ -1,17 +1,16 @@
 """The notebooks in notebooks/: each runs top to bottom in a fresh kernel, and none is committed
 with outputs.
 
-The kernel is this interpreter (``sys.executable``), started from a kernel spec written to a
-temporary directory, so the test finds the minicnn that pytest imports even on a fresh machine
-where only ``pip install -e ".[test]"`` was run and no ``python3`` kernel spec is registered (or
-one is, but for another Python).
+They are executed as a student meets them: from a student copy (``minicnn assignment
+release``) with every solution restored, on that copy's own minicnn, with the setup cell the
+release adds. A restored copy is the reference code, so this runs each notebook exactly as the
+reference does, and shows the student copy's notebooks work once the tasks are done (no cell
+skipped). tests/assignments/test_student_notebooks.py runs them in a copy with every task
+stubbed.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -21,39 +20,21 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402  (after the skips)
-from jupyter_client.manager import KernelManager  # noqa: E402
+from notebook_runner import MARK, execute, stream_text, write_kernel_spec  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-KERNEL_NAME = "minicnn-test-python"
-CELL_TIMEOUT = 300          # seconds per cell; a whole notebook is meant to take about a minute
-
-
-def _thread_limits():
-    """One thread for BLAS and Numba in the kernel (``MINICNN_NOTEBOOK_THREADS`` overrides).
-
-    On a machine shared with other jobs, multi-threaded BLAS and Numba loops oversubscribe the
-    cores and training runs several times slower; one thread keeps the notebooks' run time
-    predictable. The notebooks themselves leave the thread count alone, for students.
-    """
-    threads = os.environ.get("MINICNN_NOTEBOOK_THREADS", "1")
-    return {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                       "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
 
 @pytest.fixture(scope="module")
-def kernel_dir(tmp_path_factory):
-    """A kernel spec for this very interpreter, in a private directory."""
-    root = tmp_path_factory.mktemp("kernels")
-    spec_dir = root / KERNEL_NAME
-    spec_dir.mkdir()
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": f"Python {sys.version_info.major}.{sys.version_info.minor} (tests)",
-            "language": "python",
-            "env": {"MPLBACKEND": "Agg", **_thread_limits()}}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return root
+def restored_copy(tmp_path_factory):
+    """A student copy of every task with every solution put back, and a kernel on it."""
+    from minicnn.assignments.release import release, restore
+
+    root = tmp_path_factory.mktemp("restored") / "copy"
+    release(root)
+    restore(root)
+    return root, write_kernel_spec(tmp_path_factory.mktemp("kernels"), root)
 
 
 def test_there_are_notebooks():
@@ -63,20 +44,19 @@ def test_there_are_notebooks():
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path, kernel_dir, monkeypatch):
+def test_notebook_runs_top_to_bottom(path, restored_copy, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = nbformat.read(path, as_version=4)
-    manager = KernelManager(kernel_name=KERNEL_NAME,
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
-    client = nbclient.NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT,
-                                     kernel_name=KERNEL_NAME,
-                                     resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    root, kernel_dir = restored_copy
     start = time.perf_counter()
     try:
-        client.execute()
+        nb = execute(root / "notebooks" / path.name, kernel_dir)
     except nbclient.exceptions.CellExecutionError as error:
         pytest.fail(f"{path.name} failed:\n{error}", pytrace=False)
     seconds = time.perf_counter() - start
+    texts = [text for _, text in stream_text(nb)]
+    assert texts and str(root) in texts[0], "the notebook did not run on the copy's minicnn"
+    skipped = [line for text in texts for line in text.splitlines() if MARK in line]
+    assert not skipped, f"{path.name}: cells skipped in a restored copy: {skipped[:3]}"
     print(f"{path.name}: {seconds:.1f} s")
 
 

@@ -120,13 +120,19 @@ def release(out_dir, task_ids=None, *, source_root=None, force=False) -> list:
     return tasks
 
 
-def _default_conv_method(conv_py: Path, method: str) -> None:
-    """Point the copy's ``DEFAULT_METHOD`` at a method the student writes."""
+def _default_conv_method(conv_py: Path, method: str | None, reference: Path | None = None):
+    """Point the copy's ``DEFAULT_METHOD`` at a method the student writes (or, with
+    ``method=None``, put back the reference's line)."""
+    if method is None:
+        line = next(x for x in reference.read_text(encoding="utf-8").splitlines(keepends=True)
+                    if x.startswith("DEFAULT_METHOD = "))
+    else:
+        line = (f"DEFAULT_METHOD = {method!r}   # student copy: the fast methods are part of "
+                f"the solution\n")
     lines = conv_py.read_text(encoding="utf-8").splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if line.startswith("DEFAULT_METHOD = "):
-            lines[i] = (f"DEFAULT_METHOD = {method!r}   # student copy: the fast methods are "
-                        f"part of the solution\n")
+    for i, old in enumerate(lines):
+        if old.startswith("DEFAULT_METHOD = "):
+            lines[i] = line
             break
     else:
         raise ReleaseError(f"{conv_py}: no 'DEFAULT_METHOD = ...' line to point at {method}")
@@ -143,6 +149,9 @@ def restore(student_dir, task_ids=None, *, source_root=None) -> None:
         reference = (source_root / path).read_text(encoding="utf-8")
         text = restore_regions(text, reference, set(regions) | set(strips), path)
         target.write_text(text, encoding="utf-8")
+    if any(t.id.startswith("conv2d") for t in tasks):
+        conv_py = "minicnn/functional/conv.py"
+        _default_conv_method(Path(student_dir) / conv_py, None, source_root / conv_py)
 
 
 def released_tasks(root) -> list:

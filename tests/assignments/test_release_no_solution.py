@@ -207,3 +207,22 @@ def test_the_instructor_tools_stay_out_and_the_students_cli_still_works(full_rel
     assert proc.returncode in (0, 2), proc.stderr
     assert "check" in proc.stdout and "audit" not in proc.stdout
     assert "autograder" not in proc.stdout
+
+
+def test_a_restored_copy_is_the_reference_byte_for_byte(tmp_path):
+    """Restoring every task gives back the reference sources exactly (regions, stripped
+    helpers, the default convolution method), so a restored copy runs the notebooks as the
+    reference does."""
+    from minicnn.assignments.release import restore
+
+    root = tmp_path / "copy"
+    release(root)
+    restore(root)
+    instructor_only = ("minicnn/assignments/hidden.py", "minicnn/assignments/audit.py",
+                       "minicnn/assignments/autograder.py")
+    for source in sorted((SOURCE_ROOT / "minicnn").rglob("*.py")):
+        rel = source.relative_to(SOURCE_ROOT).as_posix()
+        if rel in instructor_only or rel.startswith(("minicnn/assignments/catalogue/",
+                                                     "minicnn/assignments/gradescope/")):
+            continue
+        assert (root / rel).read_text() == source.read_text(), rel

@@ -7,9 +7,6 @@ executes the notebooks from such a copy.) The cell transformer itself is tested 
 in-process IPython shell.
 """
 
-import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,10 +17,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402  (after the skips)
-from jupyter_client.manager import KernelManager  # noqa: E402
-
-MARK = "[not implemented yet]"
+from notebook_runner import MARK, execute, stream_text, write_kernel_spec  # noqa: E402
 
 
 # ------------------------------------------------------------------- the cell transformer
@@ -104,40 +98,9 @@ def test_the_setup_cell_goes_after_the_title_once():
 
 # ------------------------------------------------------------- a release with every task
 
-def execute_copy_notebook(path: Path, root: Path, kernel_dir: Path):
-    """Execute a notebook of the copy under ``root`` on the copy's own minicnn."""
-    nb = nbformat.read(path, as_version=4)
-    manager = KernelManager(kernel_name="minicnn-student",
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
-    client = nbclient.NotebookClient(nb, km=manager, timeout=300, kernel_name="minicnn-student",
-                                     resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
-    return nb
-
-
-def student_kernel(directory: Path, root: Path) -> Path:
-    """A kernel spec running this interpreter with the copy under ``root`` first on the path."""
-    spec_dir = directory / "minicnn-student"
-    spec_dir.mkdir(parents=True)
-    threads = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                      "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "student copy", "language": "python",
-            "env": {"MPLBACKEND": "Agg", "PYTHONPATH": str(root), **threads}}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return directory
-
-
-def _text(nb):
-    for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                yield index, output.get("text", "")
-
-
 @pytest.fixture(scope="module")
 def stubbed_copy(full_release, tmp_path_factory):
-    return full_release, student_kernel(tmp_path_factory.mktemp("kernel"), full_release)
+    return full_release, write_kernel_spec(tmp_path_factory.mktemp("kernel"), full_release)
 
 
 @pytest.mark.notebook
@@ -148,10 +111,10 @@ def test_every_notebook_runs_in_a_copy_with_every_task_stubbed(name, stubbed_cop
     path = root / "notebooks" / name
     assert path.is_file(), f"the release did not write notebooks/{name}"
     try:
-        nb = execute_copy_notebook(path, root, kernel_dir)
+        nb = execute(path, kernel_dir)
     except nbclient.exceptions.CellExecutionError as error:
         pytest.fail(f"{name} stopped with an error in a stubbed copy:\n{error}", pytrace=False)
-    texts = list(_text(nb))
+    texts = list(stream_text(nb))
     assert any(str(root) in text for _, text in texts[:1]), "the setup cell did not report " \
         "the copy's minicnn"
     skipped = [(i, line) for i, text in texts for line in text.splitlines() if MARK in line]

@@ -1,0 +1,72 @@
+"""Executing notebooks in a fresh kernel of this interpreter (for tests/test_notebooks.py and
+tests/assignments/test_student_notebooks.py).
+
+The kernel is this interpreter (``sys.executable``), started from a kernel spec written to a
+private directory, so a test finds the right minicnn even on a fresh machine where only
+``pip install -e ".[test]"`` was run and no ``python3`` kernel spec is registered (or one is,
+but for another Python). ``PYTHONPATH`` in the spec puts a student copy's minicnn first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbclient
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+
+KERNEL_NAME = "minicnn-test-python"
+CELL_TIMEOUT = 300          # seconds per cell; a whole notebook is meant to take about a minute
+MARK = "[not implemented yet]"     # what a student copy's skipped cell prints
+
+
+def thread_limits() -> dict:
+    """One thread for BLAS and Numba in the kernel (``MINICNN_NOTEBOOK_THREADS`` overrides).
+
+    On a machine shared with other jobs, multi-threaded BLAS and Numba loops oversubscribe the
+    cores and training runs several times slower; one thread keeps the notebooks' run time
+    predictable. The notebooks themselves leave the thread count alone, for students.
+    """
+    threads = os.environ.get("MINICNN_NOTEBOOK_THREADS", "1")
+    return {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                       "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
+def write_kernel_spec(directory: Path, python_path: Path | None = None) -> Path:
+    """A kernel spec for this interpreter in ``directory`` (``python_path``: a minicnn
+    checkout or student copy to import first); returns ``directory``."""
+    spec_dir = Path(directory) / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    env = {"MPLBACKEND": "Agg", **thread_limits()}
+    if python_path is not None:
+        env["PYTHONPATH"] = str(python_path)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": f"Python {sys.version_info.major}.{sys.version_info.minor} (tests)",
+            "language": "python", "env": env}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return Path(directory)
+
+
+def execute(path: Path, kernel_dir: Path):
+    """Run the notebook at ``path`` top to bottom (in its own directory); the executed
+    notebook. Raises ``nbclient.exceptions.CellExecutionError`` at the first error."""
+    nb = nbformat.read(path, as_version=4)
+    manager = KernelManager(kernel_name=KERNEL_NAME,
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
+    client = nbclient.NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT,
+                                     kernel_name=KERNEL_NAME,
+                                     resources={"metadata": {"path": str(Path(path).parent)}})
+    client.execute()
+    return nb
+
+
+def stream_text(nb):
+    """``(cell index, text)`` of every stream output of an executed notebook."""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                yield index, output.get("text", "")
