@@ -41,13 +41,17 @@ __all__ = ["WINOGRAD_CHUNK_BYTES", "conv2d_winograd_forward", "conv2d_winograd_b
 
 # Bytes of one chunk's transformed tiles, V and M together (16 * (C_in + C_out) numbers per
 # tile): 1 MiB (one core's L2 cache here), but at least MIN_CHUNK_TILES tiles, below which the
-# 16 products get too thin for BLAS. Forward + backward, float32, 3x3 pad 1, time relative to
-# the best budget of the same run (0.5 / 1 / 2 / 4 / 8 / 16 MiB):
+# 16 products (inner dimension T for dL/dU) get too thin for BLAS. Forward + backward,
+# float32, 3x3 pad 1, time relative to the best of the same run; budgets 0.5 / 1 / 2 / 4 / 8 /
+# 16 MiB (no minimum):
 #   N=64 32->64 14x14    1.05 1.00 1.03 1.20 1.39 1.47    (1 MiB: 170 tiles)
 #   N=64 64->64 32x32    1.04 1.00 1.13 1.35 1.53 1.64    (1 MiB: 128 tiles)
 #   N=16 256->256 14x14  1.50 1.28 1.07 1.06 1.03 1.00    (1 MiB: 32 tiles)
+# then minimum tiles 128 / 256 / 512 / 1024 / 2048 (budget 0): 32->64 1.11 1.11 1.03 1.00
+# 1.51, 64->64 1.06 1.17 1.00 1.19 1.10, 256->256 1.34 1.14 1.36 1.00 1.38 (a busy machine,
+# load 4-5: differences under ~15 % are noise).
 WINOGRAD_CHUNK_BYTES = 1 << 20
-MIN_CHUNK_TILES = 128
+MIN_CHUNK_TILES = 512
 
 
 def conv2d_winograd_forward(x, weight, bias, padding):
@@ -127,9 +131,9 @@ def conv2d_winograd_backward(dout, x, weight, padding):
         np.matmul(u_transposed, dm_tiles, out=dv_tiles)
         tiles.input_transform_adjoint(dv_tiles, *chunk, tiles_w, *padding, dx)
     g = tiles.G.astype(x.dtype)
-    # dL/dW[o, c] = G^T dL/dU[o, c] G
-    dweight = np.einsum("ru,rqoc,qv->ocuv", g, du_filters.reshape(4, 4, out_channels, channels),
-                        g)
+    # dL/dW[o, c] = G^T dL/dU[o, c] G, with dL/dU[o, c] the (4, 4) matrix of its 16 planes
+    du_by_filter = du_filters.reshape(4, 4, out_channels, channels).transpose(2, 3, 0, 1)
+    dweight = g.T @ du_by_filter @ g                          # (C_out, C_in, 3, 3)
     return dx, np.ascontiguousarray(dweight), dout.sum(axis=(0, 2, 3))
 
 
@@ -157,8 +161,8 @@ def _tile_planes(buffer, rows, count):
 def _filter_transform(weight):
     """U[4r + q, o, c] = (G W[o, c] G^T)[r, q]: (16, C_out, C_in), C-contiguous."""
     g = tiles.G.astype(weight.dtype)
-    u = np.einsum("ru,ocuv,qv->rqoc", g, weight, g)
-    return np.ascontiguousarray(u).reshape(16, *weight.shape[:2])
+    u = g @ weight @ g.T                                      # (C_out, C_in, 4, 4)
+    return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, *weight.shape[:2])
 
 
 def _tile_grid(x_shape, padding):
