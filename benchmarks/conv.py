@@ -1,16 +1,24 @@
-"""Convolution speed: naive Python loops vs Numba loops vs im2col vs PyTorch, forward and
-forward+backward, on the lecture's two layers and over a sweep of batch, channels, image size
-and kernel size.
+"""Convolution speed: naive Python loops vs Numba loops vs im2col vs the chunked GEMM vs the
+default "fast" method (Winograd or GEMM per layer) vs PyTorch, forward and forward+backward,
+on the lecture's two layers and over a sweep of channels (1-256), image size (7-224), batch,
+kernel size and stride, and a few large layers.
 
-    python benchmarks/conv.py                 # the full study (a few minutes on 2 cores)
+    python benchmarks/conv.py --threads 1     # the full study (15-20 minutes on 1 thread)
+    python benchmarks/conv.py --no-sweep      # the lecture's layers only
     python benchmarks/conv.py --quick         # seconds: tiny sizes, the figures mean nothing
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv.py --tag coretype-unset
 
-Each row gives the median of several repeats and its interquartile range, the rate in GFLOP/s
-(a forward pass is 2 * N * C_out * H_out * W_out * C_in * k * k flops; forward + backward is
-counted as 3x that: dx and dW each cost one forward's worth), the speedup over the naive loops,
-the time as a multiple of PyTorch's, and the rate as a percentage of this machine's float32
-matrix-product peak, measured in the same run (best of several 2048 x 2048 ``np.matmul``).
+Each row gives the median of several repeats and its interquartile range, the effective rate
+in GFLOP/s (the direct convolution's flops over the time: a forward pass is
+2 * N * C_out * H_out * W_out * C_in * k * k flops, forward + backward counted as 3x that, dx
+and dW each costing one forward's worth; Winograd does fewer multiplications, so its
+effective rate can exceed the matrix-product rate), the rate as a percentage of this
+machine's float32 matrix-product rate measured in the same run (best of several 2048 x 2048
+``np.matmul``), the speedup over the naive loops, and the throughput as a multiple of
+PyTorch's (PyTorch's time / the method's time: above 1 is faster than PyTorch).
+
+The naive and loop methods run on the lecture's layers only (``--slow-everywhere`` to time
+them on the sweep too: the loops take minutes on its wide layers).
 
 The naive method is timed on a small batch (``--naive-batch``, default 2) and its time is
 scaled linearly to the full batch: those rows are marked "extrapolated". Convolution cost is
@@ -27,9 +35,10 @@ from dataclasses import asdict, dataclass
 
 import _common as common
 
-METHOD_ORDER = ("naive", "loop", "im2col", "torch")
+METHOD_ORDER = ("naive", "loop", "im2col", "gemm", "fast", "torch")
 METHOD_LABEL = {"naive": "naive (Python loops)", "loop": "loop (Numba)", "im2col": "im2col",
-                "torch": "PyTorch"}
+                "gemm": "gemm (chunked im2col)", "fast": "fast (default)", "torch": "PyTorch"}
+SLOW_METHODS = ("naive", "loop")
 PASSES = ("fwd", "fwd+bwd")
 
 
@@ -37,7 +46,8 @@ PASSES = ("fwd", "fwd+bwd")
 class ConvCase:
     """One convolution problem: input (n, c_in, size, size), weight (c_out, c_in, k, k)."""
     name: str
-    group: str          # "lecture" or the swept parameter: batch, channels, size, kernel
+    group: str          # "lecture", "large" or the swept parameter: channels, size, batch,
+                        # kernel (kernel size and stride)
     n: int
     c_in: int
     c_out: int
@@ -50,6 +60,11 @@ class ConvCase:
         return self.k // 2
 
     @property
+    def slow(self) -> bool:
+        """Too big for the naive and loop methods (timed on the lecture's layers only)."""
+        return self.group != "lecture"
+
+    @property
     def out_size(self) -> int:
         return (self.size + 2 * self.padding - self.k) // self.stride + 1
 
@@ -60,7 +75,7 @@ class ConvCase:
 
     def label(self) -> str:
         return (f"N={self.n} {self.c_in}->{self.c_out} {self.size}x{self.size} "
-                f"k={self.k} p={self.padding}")
+                f"k={self.k} p={self.padding}" + (f" s={self.stride}" if self.stride > 1 else ""))
 
 
 def lecture_cases(quick: bool) -> list[ConvCase]:
@@ -70,19 +85,31 @@ def lecture_cases(quick: bool) -> list[ConvCase]:
 
 
 def sweep_cases(quick: bool) -> list[ConvCase]:
-    """Around the lecture's conv2 (N=64, 32->64, 14x14, k=3): vary one thing at a time."""
+    """3x3, padding 1 unless said. Channels at conv2's 14x14, N=64; image sizes 7-224 at
+    32->64 with the batch scaled so that N * H * W (and so the work) stays that of N=64 at
+    28x28; batch sizes at conv2; kernel sizes and stride 2 at conv2; and large layers (issue
+    14's, at a smaller batch where the full one would take seconds per call)."""
     if quick:
         return [ConvCase("batch=2", "batch", 2, 4, 8, 8, 3),
-                ConvCase("batch=4", "batch", 4, 4, 8, 8, 3)]
+                ConvCase("channels=8->8", "channels", 2, 8, 8, 6, 3),
+                ConvCase("stride=2", "kernel", 2, 4, 8, 8, 3, stride=2)]
     cases = []
-    for n in (8, 16, 32, 64, 128):
+    for c_in, c_out in ((1, 32), (3, 64), (8, 16), (16, 32), (32, 64), (64, 128), (128, 256),
+                        (256, 256)):
+        cases.append(ConvCase(f"channels={c_in}->{c_out}", "channels", 64, c_in, c_out, 14, 3))
+    for size in (7, 14, 28, 56, 112, 224):
+        n = max(1, 64 * 28 * 28 // (size * size))
+        cases.append(ConvCase(f"size={size}", "size", n, 32, 64, size, 3))
+    for n in (1, 8, 32, 128):
         cases.append(ConvCase(f"batch={n}", "batch", n, 32, 64, 14, 3))
-    for c in (8, 16, 32, 64, 128):
-        cases.append(ConvCase(f"channels={c}->{2 * c}", "channels", 64, c, 2 * c, 14, 3))
-    for size in (7, 14, 28, 56):
-        cases.append(ConvCase(f"size={size}", "size", 64, 32, 64, size, 3))
-    for k in (1, 3, 5, 7):
+    for k in (1, 5, 7):
         cases.append(ConvCase(f"kernel={k}", "kernel", 64, 32, 64, 14, k))
+    cases.append(ConvCase("stride=2", "kernel", 64, 32, 64, 28, 3, stride=2))
+    cases += [ConvCase("64->64 32x32", "large", 64, 64, 64, 32, 3),
+              ConvCase("64->64 64x64", "large", 32, 64, 64, 64, 3),
+              ConvCase("3->64 32x32", "large", 64, 3, 64, 32, 3),
+              ConvCase("64->64 112x112", "large", 8, 64, 64, 112, 3),
+              ConvCase("3->64 224x224", "large", 4, 3, 64, 224, 3)]
     return cases
 
 
@@ -169,7 +196,16 @@ def available_methods(torch) -> tuple[list[str], str | None]:
         from minicnn.functional import CONV_METHODS
     except ImportError as exc:  # conv.py not there yet
         return [], f"minicnn.functional.conv2d_forward not importable: {exc}"
-    return [m for m in ("naive", "loop", "im2col") if m in CONV_METHODS], None
+    return [m for m in METHOD_ORDER if m in CONV_METHODS], None
+
+
+def fast_algorithm_of(case: ConvCase) -> str:
+    """Which algorithm minicnn's "fast" method runs on this layer ("winograd" or "gemm")."""
+    try:
+        from minicnn.functional.conv import fast_algorithm
+    except ImportError:
+        return "?"
+    return fast_algorithm((case.c_out, case.c_in, case.k, case.k), (case.stride, case.stride))
 
 
 def naive_work(case: ConvCase, n: int) -> float:
@@ -183,6 +219,8 @@ def run_case(case: ConvCase, methods, args, naive_rate: dict) -> list[dict]:
     methods are interleaved round by round (see ``common.measure_interleaved``)."""
     rows = []
     n_naive = min(case.n, args.naive_batch)
+    if case.slow and not args.slow_everywhere:
+        methods = [m for m in methods if m not in SLOW_METHODS]
     for pass_name in PASSES:
         fns, pending = {}, {}
         for method in methods:
@@ -190,6 +228,8 @@ def run_case(case: ConvCase, methods, args, naive_rate: dict) -> list[dict]:
             row = {"case": asdict(case) | {"label": case.label(), "flops_fwd": case.flops()},
                    "method": method, "pass": pass_name, "n_timed": n_timed,
                    "extrapolated": n_timed != case.n}
+            if method == "fast":
+                row["algorithm"] = fast_algorithm_of(case)
             rows.append(row)
             if method == "naive" and pass_name in naive_rate:
                 predicted = naive_work(case, n_timed) / naive_rate[pass_name]
@@ -324,14 +364,18 @@ def derive(rows: list[dict], peak_gflops: float) -> None:
         torch_row = by_key.get(key + ("torch",))
         r["speedup_vs_naive"] = naive["timing"]["median"] / t if naive else None
         r["x_torch_time"] = t / torch_row["timing"]["median"] if torch_row else None
+        r["x_torch_throughput"] = torch_row["timing"]["median"] / t if torch_row else None
 
 
 def table(rows: list[dict], group_label: str) -> str:
     headers = [group_label, "pass", "method", "median ms", "IQR ms", "repeats",
-               "GFLOP/s", "% matmul peak", "speedup vs naive", "time / PyTorch's"]
+               "effective GFLOP/s", "% of GEMM rate", "speedup vs naive",
+               "throughput / PyTorch's"]
     body = []
     for r in rows:
         method = METHOD_LABEL[r["method"]]
+        if r.get("algorithm"):
+            method += f" = {r['algorithm']}"
         if r.get("extrapolated"):
             method += f" *extrapolated from N={r['n_timed']}*"
         if "timing" not in r:
@@ -344,8 +388,42 @@ def table(rows: list[dict], group_label: str) -> str:
                      f"{common.fmt(t['q3'] * 1e3)}", f"{t['repeats']}x{t['number']}",
                      common.fmt(r["gflops"]), common.fmt(r["pct_peak"], 2),
                      common.fmt(r["speedup_vs_naive"]) + ("x" if r["speedup_vs_naive"] else ""),
-                     common.fmt(r["x_torch_time"]) + ("x" if r["x_torch_time"] else "")])
+                     common.fmt(r["x_torch_throughput"])
+                     + ("x" if r["x_torch_throughput"] else "")])
     return common.markdown_table(headers, body, align="lllrrrrrrr")
+
+
+TARGET, STRETCH = 0.9, 1.0   # issue 14: forward + backward throughput / PyTorch's, 1 thread
+
+
+def target_table(rows: list[dict]) -> str:
+    """One line per layer: forward + backward throughput of each minicnn method as a multiple
+    of PyTorch's, the effective rates against the GEMM rate, and issue 14's target for the
+    default method."""
+    layers = []
+    for r in rows:
+        key = (r["case"]["group"], r["case"]["name"])
+        if r["pass"] == "fwd+bwd" and key not in layers:
+            layers.append(key)
+    found = {(r["case"]["group"], r["case"]["name"], r["method"]): r for r in rows
+             if r["pass"] == "fwd+bwd" and "timing" in r}
+    body = []
+    for group, name in layers:
+        fast, torch_row = found.get((group, name, "fast")), found.get((group, name, "torch"))
+        if fast is None or torch_row is None:
+            continue
+        ratios = [common.fmt(found[(group, name, m)]["x_torch_throughput"])
+                  if (group, name, m) in found else "–" for m in ("im2col", "gemm", "fast")]
+        ratio = fast["x_torch_throughput"]
+        verdict = ("MET (stretch)" if ratio >= STRETCH else "MET" if ratio >= TARGET
+                   else "not met")
+        body.append([f"{group}: {name}", fast["case"]["label"], fast.get("algorithm", "?"),
+                     *ratios, common.fmt(fast["pct_peak"], 2), common.fmt(torch_row["pct_peak"], 2),
+                     verdict])
+    return common.markdown_table(
+        ["layer", "shape", "fast runs", "im2col / PyTorch", "gemm / PyTorch", "fast / PyTorch",
+         "fast % of GEMM rate", "PyTorch % of GEMM rate", f"target >= {TARGET}"], body,
+        align="lllrrrrrl")
 
 
 def summary_lines(rows: list[dict]) -> list[str]:
@@ -358,6 +436,14 @@ def summary_lines(rows: list[dict]) -> list[str]:
         return None
 
     lines = []
+    fast_rows = [r for r in rows if r["pass"] == "fwd+bwd" and r["method"] == "fast"
+                 and r.get("x_torch_throughput")]
+    if fast_rows:
+        worst = min(fast_rows, key=lambda r: r["x_torch_throughput"])
+        met = sum(r["x_torch_throughput"] >= TARGET for r in fast_rows)
+        lines.append(f"- issue 14, forward + backward of the default method >= {TARGET}x "
+                     f"PyTorch's throughput: {met} of {len(fast_rows)} layers; lowest "
+                     f"{worst['x_torch_throughput']:.2f}x ({worst['case']['name']})")
     im2col = find("conv2", "fwd+bwd", "im2col")
     if im2col and im2col.get("x_torch_time"):
         ratio = im2col["x_torch_time"]
@@ -373,43 +459,47 @@ def summary_lines(rows: list[dict]) -> list[str]:
 
 
 def plot(rows: list[dict], path, title: str) -> None:
+    """One panel per swept group: forward + backward effective GFLOP/s of each method as a
+    percentage of the same run's GEMM rate (top) and its throughput as a multiple of
+    PyTorch's (bottom, with the 0.9 target)."""
     plt = common.pyplot()
-    groups = [("batch", "batch size N"), ("channels", "C_in (C_out = 2 C_in)"),
-              ("size", "image size H = W"), ("kernel", "kernel size k (padding k // 2)")]
-    groups = [g for g in groups if any(r["case"]["group"] == g[0] for r in rows)]
+    group_names = ["channels", "size", "batch", "kernel", "large"]
+    groups = [g for g in group_names if any(r["case"]["group"] == g for r in rows)]
     if not groups:
         return
-    fig, axes = plt.subplots(2, len(groups), figsize=(4.2 * len(groups), 7.5), squeeze=False)
+    fig, axes = plt.subplots(2, len(groups), figsize=(4.0 * len(groups), 7.5), squeeze=False)
     colours = {"naive": "tab:red", "loop": "tab:orange", "im2col": "tab:blue",
-               "torch": "tab:green"}
-    key_of = {"batch": "n", "channels": "c_in", "size": "size", "kernel": "k"}
-    for col, (group, xlabel) in enumerate(groups):
-        for row_i, pass_name in enumerate(PASSES):
+               "gemm": "tab:purple", "fast": "tab:cyan", "torch": "tab:green"}
+    for col, group in enumerate(groups):
+        names = []
+        for r in rows:
+            if r["case"]["group"] == group and r["case"]["name"] not in names:
+                names.append(r["case"]["name"])
+        for row_i, (field, ylabel) in enumerate((("pct_peak", "% of the GEMM rate"),
+                                                 ("x_torch_throughput",
+                                                  "throughput / PyTorch's"))):
             ax = axes[row_i][col]
             for method in METHOD_ORDER:
-                pts = sorted((r["case"][key_of[group]], r["timing"]["median"] * 1e3,
-                              r["timing"]["q1"] * 1e3, r["timing"]["q3"] * 1e3,
-                              r["extrapolated"])
-                             for r in rows if r["case"]["group"] == group
-                             and r["method"] == method and r["pass"] == pass_name
-                             and "timing" in r)
-                if not pts:
+                points = [(names.index(r["case"]["name"]), r[field]) for r in rows
+                          if r["case"]["group"] == group and r["method"] == method
+                          and r["pass"] == "fwd+bwd" and r.get(field) is not None]
+                if not points or (field == "x_torch_throughput" and method == "torch"):
                     continue
-                xs, ys, lo, hi, extra = zip(*pts)
-                label = METHOD_LABEL[method] + (" (extrapolated from small N)"
-                                                if any(extra) else "")
-                ax.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo)],
-                                          [h - y for y, h in zip(ys, hi)]],
-                            marker="o", ms=4, capsize=2, color=colours[method],
-                            linestyle="--" if any(extra) else "-", label=label)
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(f"{pass_name} time per call (ms)")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.set_title(f"{pass_name}, varying {group}", fontsize=10)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
+                xs, ys = zip(*sorted(points))
+                ax.plot(xs, ys, marker="o", ms=4, color=colours[method],
+                        label=METHOD_LABEL[method])
+            if field == "x_torch_throughput":
+                ax.axhline(TARGET, color="black", linestyle=":", linewidth=1)
+                ax.set_yscale("log", base=2)
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels([n.split("=")[-1] for n in names], rotation=45, fontsize=7,
+                               ha="right")
+            ax.set_ylabel(f"fwd+bwd {ylabel}", fontsize=8)
+            ax.grid(True, alpha=0.3)
+            ax.set_title(f"varying {group}" if group != "large" else "large layers",
+                         fontsize=10)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=70)
     plt.close(fig)
@@ -421,7 +511,7 @@ def main(argv=None) -> int:
                         help="timed repeats per row (default 7; 3 with --quick)")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds per row (a method and a pass): fewer repeats when a "
-                             "call is slow, never fewer than 3 (default 3; 0.2 with --quick)")
+                             "call is slow, never fewer than 3 (default 2; 0.2 with --quick)")
     parser.add_argument("--naive-batch", type=int, default=2,
                         help="batch on which the naive loops are timed; their time is scaled "
                              "linearly to the full batch (default %(default)s)")
@@ -430,11 +520,14 @@ def main(argv=None) -> int:
                              "(default %(default)s)")
     parser.add_argument("--no-sweep", action="store_true",
                         help="only the lecture's two layers")
+    parser.add_argument("--slow-everywhere", action="store_true",
+                        help="time the naive and loop methods on the sweep's layers too "
+                             "(minutes on its wide layers)")
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 2 if args.quick else 7
     if args.budget is None:
-        args.budget = 0.2 if args.quick else 3.0
+        args.budget = 0.2 if args.quick else 2.0
     if args.quick:
         args.naive_batch = 1
 
@@ -515,6 +608,10 @@ def main(argv=None) -> int:
            + lecture_cases(args.quick)[1].label(), "", table(lecture_rows, "layer"), ""]
     if summary:
         md += ["Targets:", "", *summary, ""]
+    md += ["## Every layer against issue 14's target", "",
+           "Forward + backward, throughput as a multiple of PyTorch's in the same run (above 1: "
+           "faster than PyTorch); effective GFLOP/s as a percentage of the float32 GEMM rate "
+           f"of this run ({peak:.0f} GFLOP/s).", "", target_table(rows), ""]
     for name, result in stages.items():
         md += [f"### Where im2col's time goes: {name} ({lecture_cases(args.quick)[0 if name == 'conv1' else 1].label()})",
                "", "Each stage of `minicnn.functional.conv`'s im2col path timed on its own "
@@ -522,12 +619,13 @@ def main(argv=None) -> int:
                f"Unfold: `{result['_impl']['im2col']}`, fold: `{result['_impl']['col2im']}`.",
                "", stages_table(result, peak), ""]
     if sweep_rows:
-        md += ["## Sweep around conv2 (N=64, 32->64, 14x14, k=3, padding k//2)", "",
-               table(sweep_rows, "varied"), ""]
+        md += ["## Sweep: channels, image size, batch, kernel and stride, large layers", "",
+               "3x3 with padding 1 unless the row says otherwise; see `sweep_cases` in "
+               "benchmarks/conv.py.", "", table(sweep_rows, "varied"), ""]
         png = common.output_path(args, "conv", "png")
         plot(sweep_rows, png, f"minicnn conv2d vs PyTorch, {threads} threads, "
                               f"{info['cpu']}; BLAS {common.blas_summary(info)}")
-        md += [f"![time vs problem size]({png.name})", ""]
+        md += [f"![rate vs problem size]({png.name})", ""]
     md_path = common.output_path(args, "conv", "md")
     common.write_text(md_path, "\n".join(md))
     common.write_json(common.output_path(args, "conv", "json"),
