@@ -19,6 +19,14 @@ processes, so no data set sits in memory and the figures are the engines' own. m
 with the default Numba cache (warm after the first run on a machine); a cold cache adds
 LLVM's compile-time memory to the peak, shown separately when ``--cold`` is given.
 
+A second study measures one convolution layer (issue 14's large-image cases: 64->64 at
+112x112, batch 32, and 3->64 at 224x224, batch 16; 3x3, padding 1, float32): the extra memory
+of one forward + backward pass, i.e. the peak RSS during it minus the RSS just before it
+(inputs, weight and upstream gradient already allocated; every kernel compiled on a tiny layer
+first), and its time, each framework and minicnn method alone in a fresh process.
+
+    python benchmarks/memory.py --layers-only # the convolution study only (about a minute)
+
 Outputs in ``--out`` (default benchmarks/results/): memory[_TAG].md and memory[_TAG].json.
 """
 
@@ -53,6 +61,29 @@ def peak_rss_mib() -> float:
     """``ru_maxrss``: KiB on Linux, bytes on macOS."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2 ** 20 if sys.platform == "darwin" else peak / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak-RSS window (Linux >= 4.0: writing 5 to /proc/self/clear_refs resets
+    VmHWM); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def window_peak_rss_mib() -> float:
+    """VmHWM, the peak RSS since the last reset_peak_rss (else since the process started)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return peak_rss_mib()
 
 
 def mark(marks: dict, name: str) -> None:
@@ -101,6 +132,96 @@ def child(framework: str, steps: int, threads: int) -> int:
     return 0
 
 
+LAYERS = ((32, 64, 64, 112), (16, 3, 64, 224))       # (N, C_in, C_out, H = W), 3x3, pad 1
+QUICK_LAYERS = ((2, 8, 8, 16),)
+LAYER_RUNS = (("minicnn", "fast"), ("minicnn", "im2col"), ("torch", None))
+
+
+def conv_child(framework: str, method: str | None, shape: tuple, threads: int) -> int:
+    """One conv forward + backward in this (fresh) process; print its memory and time."""
+    import numpy as np
+    n, c_in, c_out, size = shape
+    if framework == "minicnn":
+        from minicnn.functional import conv2d_backward, conv2d_forward
+
+        def forward_backward(x, weight, bias, dout):
+            out, cache = conv2d_forward(x, weight, bias, 1, 1, method=method)
+            return out, conv2d_backward(dout, cache)
+    else:
+        import torch
+        torch.set_num_threads(threads)
+
+        def forward_backward(x, weight, bias, dout):
+            xt, wt, bt = (torch.from_numpy(a).requires_grad_(True) for a in (x, weight, bias))
+            out = torch.nn.functional.conv2d(xt, wt, bt, padding=1)
+            return out, torch.autograd.grad(out, (xt, wt, bt), torch.from_numpy(dout))
+
+    def inputs(n, c_in, c_out, size):
+        rng = np.random.default_rng(0)
+        return (rng.standard_normal((n, c_in, size, size), dtype=np.float32),
+                rng.standard_normal((c_out, c_in, 3, 3), dtype=np.float32),
+                rng.standard_normal(c_out, dtype=np.float32),
+                rng.standard_normal((n, c_out, size, size), dtype=np.float32))
+
+    forward_backward(*inputs(2, c_in, c_out, 8))  # compile / load kernels, BLAS buffers
+    arrays = inputs(n, c_in, c_out, size)
+    before = rss_now_mib()
+    windowed = reset_peak_rss()   # else the peak of importing and compiling would count
+    t0 = time.perf_counter()
+    result = forward_backward(*arrays)
+    seconds = time.perf_counter() - t0
+    peak = window_peak_rss_mib()
+    del result
+    print(json.dumps({"before_mib": before, "peak_mib": peak, "extra_mib": peak - before,
+                      "seconds": seconds, "peak_since": "call" if windowed else "start"}),
+          flush=True)
+    return 0
+
+
+def run_conv_child(framework: str, method: str | None, shape: tuple, threads: int,
+                   default_malloc: bool) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--conv-child", framework,
+           "--conv-method", method or "", "--conv-shape", ",".join(map(str, shape)),
+           "--threads", str(threads)] + (["--default-malloc"] if default_malloc else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{framework} conv child failed ({proc.returncode}):\n"
+                           f"{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def layer_study(layers, threads: int, default_malloc: bool) -> list[dict]:
+    rows = []
+    for shape in layers:
+        for framework, method in LAYER_RUNS:
+            result = run_conv_child(framework, method, shape, threads, default_malloc)
+            rows.append({"shape": shape, "framework": framework, "method": method} | result)
+            common.log(f"  conv N={shape[0]} {shape[1]}->{shape[2]} {shape[3]}x{shape[3]} "
+                       f"{framework}{' ' + method if method else ''}: extra "
+                       f"{result['extra_mib']:.0f} MiB, {result['seconds']:.2f} s")
+    return rows
+
+
+def layer_table(rows: list[dict]) -> str:
+    torch_rows = {tuple(r["shape"]): r for r in rows if r["framework"] == "torch"}
+    body = []
+    for r in rows:
+        t = torch_rows.get(tuple(r["shape"]))
+        n, c_in, c_out, size = r["shape"]
+        name = "PyTorch" if r["framework"] == "torch" else f"minicnn {r['method']}"
+        body.append([f"N={n} {c_in}->{c_out} {size}x{size}", name, f"{r['before_mib']:.0f}",
+                     f"{r['peak_mib']:.0f}", f"**{r['extra_mib']:.0f}**",
+                     f"{r['extra_mib'] / t['extra_mib']:.2f}x" if t else "–",
+                     f"{r['seconds']:.2f}", f"{r['seconds'] / t['seconds']:.2f}x" if t else "–"])
+    return common.markdown_table(
+        ["layer (3x3, pad 1, float32)", "run", "RSS before (MiB)", "peak during the call (MiB)",
+         "extra = peak - before (MiB)", "extra / PyTorch's", "fwd+bwd seconds",
+         "time / PyTorch's"], body) + (
+        "\n\nOne forward + backward per fresh process; peak = VmHWM after resetting it just "
+        "before the call (/proc/self/clear_refs); the time is of that single call (first-touch "
+        "page faults included, as in the first step of a training run).")
+
+
 def run_child(framework: str, steps: int, threads: int, extra_env: dict | None = None,
               default_malloc: bool = False) -> dict:
     env = dict(os.environ) | (extra_env or {})
@@ -136,12 +257,24 @@ def main(argv=None) -> int:
                              "844 = one epoch of 54,000 images)")
     parser.add_argument("--cold", action="store_true",
                         help="also run minicnn with an empty Numba cache (compile memory)")
+    parser.add_argument("--layers-only", action="store_true",
+                        help="only the one-convolution study (no training run)")
+    parser.add_argument("--no-layers", action="store_true",
+                        help="skip the one-convolution study")
     parser.add_argument("--child", choices=("minicnn", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--conv-child", choices=("minicnn", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--conv-method", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--conv-shape", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         common.configure_threads_env_only(args.threads)
         common.apply_malloc(args)
         return child(args.child, args.steps, args.threads)
+    if args.conv_child:
+        common.configure_threads_env_only(args.threads)
+        common.apply_malloc(args)
+        shape = tuple(int(v) for v in args.conv_shape.split(","))
+        return conv_child(args.conv_child, args.conv_method or None, shape, args.threads)
     if args.quick:
         args.steps = min(args.steps, 5)
 
@@ -153,9 +286,16 @@ def main(argv=None) -> int:
     common.log(common.format_machine(info))
 
     results = {}
-    results["minicnn"] = run_child("minicnn", args.steps, threads, default_malloc=args.default_malloc)
-    common.log(f"  minicnn: peak {results['minicnn'][f'after {args.steps} steps']['peak_mib']:.0f} MiB")
-    if args.cold:
+    layer_rows = []
+    if not args.no_layers:
+        layer_rows = layer_study(QUICK_LAYERS if args.quick else LAYERS, threads,
+                                 args.default_malloc)
+    if not args.layers_only:
+        results["minicnn"] = run_child("minicnn", args.steps, threads,
+                                       default_malloc=args.default_malloc)
+        common.log(f"  minicnn: peak "
+                   f"{results['minicnn'][f'after {args.steps} steps']['peak_mib']:.0f} MiB")
+    if args.cold and not args.layers_only:
         cache_dir = tempfile.mkdtemp(prefix="minicnn-numba-cache-")
         try:
             results["minicnn, cold Numba cache"] = run_child(
@@ -163,22 +303,29 @@ def main(argv=None) -> int:
                 default_malloc=args.default_malloc)
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)
-    if torch is not None:
+    if torch is not None and not args.layers_only:
         results["PyTorch"] = run_child("torch", args.steps, threads, default_malloc=args.default_malloc)
         common.log(f"  PyTorch: peak {results['PyTorch'][f'after {args.steps} steps']['peak_mib']:.0f} MiB")
 
     md = [f"# Memory benchmark{' (QUICK)' if args.quick else ''}", "",
-          f"Command: `{common.command_line()}`", "", common.format_machine(info), "",
-          f"The lecture's CNN, batch 64, float32, Adam; {args.steps} training steps on random "
-          "batches, each framework in its own fresh process. Peak = `ru_maxrss`; baseline = "
-          "current RSS after importing NumPy and the framework.", "",
-          table(results, args.steps), ""]
+          f"Command: `{common.command_line()}`", "", common.format_machine(info), ""]
+    if results:
+        md += [f"The lecture's CNN, batch 64, float32, Adam; {args.steps} training steps on "
+               "random batches, each framework in its own fresh process. Peak = `ru_maxrss`; "
+               "baseline = current RSS after importing NumPy and the framework.", "",
+               table(results, args.steps), ""]
+    if layer_rows:
+        md += ["## One convolution layer: extra memory of forward + backward", "",
+               layer_table(layer_rows), ""]
     md_path = common.output_path(args, "memory", "md")
     common.write_text(md_path, "\n".join(md))
     common.write_json(common.output_path(args, "memory", "json"),
                       {"command": common.command_line(), "machine": info, "steps": args.steps,
-                       "results": results})
-    common.log(table(results, args.steps))
+                       "results": results, "layers": layer_rows})
+    if results:
+        common.log(table(results, args.steps))
+    if layer_rows:
+        common.log(layer_table(layer_rows))
     common.log(f"wrote {md_path}")
     return 0
 
