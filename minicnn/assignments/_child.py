@@ -139,7 +139,10 @@ def _optimizer_call(call, arrays, np, importlib):
     outputs = {}
     for step, grad_names in enumerate(call["grads"]):
         for p, g in zip(params, grad_names):
-            p.grad = np.array(arrays[g], copy=True)
+            if step and isinstance(p.grad, np.ndarray) and p.grad.shape == arrays[g].shape:
+                p.grad[...] = arrays[g]     # in place, as zero_grad() + backward() do
+            else:
+                p.grad = np.array(arrays[g], copy=True)
         opt.step()
         for i, p in enumerate(params):
             outputs[f"step{step}/param{i}"] = _as_array(p.data, np)

@@ -10,7 +10,8 @@ import numpy as np
 
 from minicnn.assignments.checks import (TAG_HINTS, Case, CheckResult, FunctionTask, TaskSpec,
                                         _compare, _enc, _error_result, distinct_values,
-                                        rel_error)
+                                        judge_backward, locate_common, locate_windows,
+                                        output_type_check, read_json_array, rel_error)
 
 
 def _out_size(size, kernel, stride, padding):
@@ -28,7 +29,19 @@ def _a(name):
 # ------------------------------------------------------------------------------ conv2d
 
 
-class Conv2dTask(FunctionTask):
+class _Windowed:
+    """Conv and pooling: say where a wrong ``out`` or ``dx`` is wrong (the border, where
+    windows overlap, the last row, ...), from the case's window geometry."""
+
+    def locate(self, case, what, wrong):
+        if what in ("dx", "out"):
+            side = "input" if what == "dx" else "output"
+            return locate_windows(wrong, _geometry(case.params), side) or \
+                locate_common(case, wrong)
+        return locate_common(case, wrong)
+
+
+class Conv2dTask(_Windowed, FunctionTask):
     """``conv2d_forward(x, weight, bias, stride, padding, method=METHOD)`` and its backward.
 
     params: name, N, C, H, W, F (out channels), k (int or (kH, kW)), stride, padding, tags.
@@ -38,6 +51,7 @@ class Conv2dTask(FunctionTask):
     backward = "conv2d_backward"
     grad_names = ("dx", "dweight", "dbias")
     grad_args = (0, 1, 2)
+    cache_names = ("method", "saved", "weight", "stride", "padding", "x_shape", "has_bias")
 
     def __init__(self, task, mode, method):
         super().__init__(task, mode)
@@ -74,11 +88,28 @@ class Conv2dTask(FunctionTask):
                              padding=1, finite_difference=True, tags=("stride", "padding")))
         return base
 
+    def cache_hint(self, case, problem):
+        if problem.field == "saved" and self.method == "im2col":
+            return ("the cache's columns are what the backward multiplies with: "
+                    "cols[(c, u, v), (n, i, j)] = X_pad[n, c, i*s_h + u, j*s_w + v], shape "
+                    "(C_in*kH*kW, N*H_out*W_out), as im2col builds them")
+        return ""
+
+
+def _geometry(p):
+    """``(kh, kw, sh, sw, ph, pw, H, W, H_out, W_out)`` of a conv or pooling case."""
+    kh, kw = _pair(p["k"])
+    stride = p.get("stride")
+    sh, sw = _pair(stride if stride is not None else p["k"])
+    ph, pw = _pair(p.get("padding", 0))
+    return (kh, kw, sh, sw, ph, pw, p["H"], p["W"], _out_size(p["H"], kh, sh, ph),
+            _out_size(p["W"], kw, sw, pw))
+
 
 # ------------------------------------------------------------------------------ pooling
 
 
-class PoolTask(FunctionTask):
+class PoolTask(_Windowed, FunctionTask):
     """``max_pool2d_forward`` / ``avg_pool2d_forward(x, kernel_size, stride, padding)``.
 
     params: name, N, C, H, W, k, stride (None: kernel), padding, tags, ties (max backward).
@@ -90,6 +121,8 @@ class PoolTask(FunctionTask):
     def __init__(self, task, mode, kind):
         super().__init__(task, mode)
         self.kind = kind
+        self.cache_names = (("x_shape", "argmax", "kernel_size", "stride", "padding")
+                            if kind == "max" else ("x_shape", "kernel_size", "stride", "padding"))
         self.forward = f"{kind}_pool2d_forward"
         self.backward = f"{kind}_pool2d_backward"
 
@@ -129,57 +162,31 @@ class PoolTask(FunctionTask):
                                  ties=True, tags=("ties",)))
         return base
 
-    def judge(self, case, outcomes, expected):
-        if not case.params.get("ties") or self.mode != "backward":
-            return super().judge(case, outcomes, expected)
-        pair = self._judge_ties(case, outcomes[case.calls[0]["id"]])
-        if all(r.passed for r in pair):
-            return pair
-        ref = self._judge_ties(case, outcomes[case.calls[1]["id"]])
-        return ref if all(r.passed for r in ref) else pair
+    def cache_hint(self, case, problem):
+        if problem.field != "argmax" or problem.got is None:
+            return ""
+        got, want = problem.got, problem.want
+        kh, kw, *_ = _geometry(case.params)
+        if want.max() >= kh * kw and got.max() < kh * kw:
+            return ("argmax holds positions inside each window; the docstring asks for flat "
+                    "indices u*W + v into the input's (n, c) plane")
+        tied = tied_windows(case.arrays["x"], case.params)
+        if tied.any() and not np.any((got != want) & ~tied):
+            return "argmax wrong only in windows with tied maxima: " + TAG_HINTS["ties"]
+        return ("argmax[n, c, i, j] = u*W + v: the flat index, in the input's (n, c) plane, of "
+                "the input position that won window (i, j)")
 
-    def _judge_ties(self, case, outcome):
-        """Non-overlapping windows with tied maxima: in each window, the gradient must go,
-        whole, to exactly one of the maximal positions."""
-        if not outcome.ok:
-            return [_error_result(case, "backward", outcome)]
-        dx = outcome.outputs.get("grad0")
-        x = case.arrays["x"]
-        dout = case.arrays["dout"]
-        if dx is None or dx.shape != x.shape:
-            return [CheckResult(case.name, "dx", False,
-                                detail=f"shape {getattr(dx, 'shape', None)}, expected {x.shape}")]
-        k = case.params["k"]
-        n, c, ho, wo = dout.shape
-        spread = wrong_place = lost = 0
-        for i in range(ho):
-            for j in range(wo):
-                win_x = x[:, :, i * k:(i + 1) * k, j * k:(j + 1) * k].reshape(n, c, -1)
-                win_dx = dx[:, :, i * k:(i + 1) * k, j * k:(j + 1) * k].reshape(n, c, -1)
-                is_max = win_x == win_x.max(axis=2, keepdims=True)
-                nonzero = win_dx != 0
-                spread += int(np.sum(nonzero.sum(axis=2) > 1))
-                wrong_place += int(np.sum(nonzero & ~is_max))
-                lost += int(np.sum(~np.isclose(win_dx.sum(axis=2), dout[:, :, i, j],
-                                               rtol=1e-6, atol=1e-9)))
-        results = []
-        if spread:
-            results.append(CheckResult(
-                case.name, "dx (tied maxima)", False,
-                detail=f"in {spread} window(s) with tied maxima the gradient went to more than "
-                       f"one position",
-                hint="send each window's gradient to ONE maximum only (the first one, as "
-                     "argmax does), not to every tied maximum"))
-        if wrong_place:
-            results.append(CheckResult(case.name, "dx (tied maxima)", False,
-                                       detail=f"{wrong_place} gradient entries landed on a "
-                                              f"position that is not a maximum of its window"))
-        if lost and not spread:
-            results.append(CheckResult(case.name, "dx (tied maxima)", False,
-                                       detail=f"in {lost} window(s) dx does not add up to dout"))
-        if not results:
-            results.append(CheckResult(case.name, "dx (tied maxima)", True))
-        return results
+
+def tied_windows(x, params) -> np.ndarray:
+    """(N, C, H_out, W_out) mask: the windows whose maximum is held by several positions."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    kh, kw, sh, sw, ph, pw, *_ = _geometry(params)
+    padded = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)),
+                    constant_values=-np.inf)
+    windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    top = windows.max(axis=(-2, -1), keepdims=True)
+    return (windows == top).sum(axis=(-2, -1)) > 1
 
 
 # ------------------------------------------------------------------------------ batch norm
@@ -195,6 +202,7 @@ class BatchNormTask(FunctionTask):
     grad_args = (0, 1, 2)
     save_args = (3, 4)
     save_names = ("running_mean", "running_var")
+    cache_names = ("x", "mean", "inv_std", "weight", "bias", "training")
 
     def make_inputs(self, p, rng, dtype):
         shape = tuple(p["shape"])
@@ -229,11 +237,48 @@ class BatchNormTask(FunctionTask):
     def judge(self, case, outcomes, expected):
         results = super().judge(case, outcomes, expected)
         if self.mode == "backward":
-            out = outcomes[case.calls[0]["id"]]
+            ref = outcomes.get(f"{case.name}/refcache")
+            out = ref if ref is not None and not ref.skipped else outcomes.get(
+                f"{case.name}/pair")
             for r in results:
-                if r.what == "dx" and not r.passed and out.ok and "grad0" in out.outputs:
+                if r.what == "dx" and not r.passed and out is not None and out.ok and \
+                        "grad0" in out.outputs:
                     r.hint = self._dx_hint(out.outputs["grad0"], expected["dx"]) or r.hint
+        else:
+            outcome = outcomes[case.calls[0]["id"]]
+            for r in results:
+                if r.what in self.save_names and not r.passed and outcome.ok:
+                    r.hint = self._running_hint(case, r.what, outcome) or r.hint
         return results
+
+    def _running_hint(self, case, name, outcome):
+        index = self.save_args[self.save_names.index(name)]
+        got = outcome.outputs.get(f"arg{index}")
+        if got is not None and np.array_equal(got, case.arrays[name]) and \
+                case.params.get("training", True):
+            return (f"{name} was not changed: update it IN PLACE (running_mean[...] = ...), "
+                    f"rebinding the name leaves the caller's array as it was")
+        if not case.params.get("training", True):
+            return "in evaluation mode the running statistics are used, and left unchanged"
+        if name == "running_var":
+            return ("running_var takes the UNBIASED batch variance, sigma^2 * m / (m - 1), "
+                    "weighted by momentum")
+        return "running_mean = (1 - momentum) * running_mean + momentum * mu_c"
+
+    def cache_hint(self, case, problem):
+        if problem.field == "inv_std" and problem.got is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if np.allclose(problem.got.astype(np.float64) * problem.want, 1.0, rtol=1e-3):
+                    return ("inv_std is the INVERSE of the standard deviation, "
+                            "1 / sqrt(sigma^2 + eps), not the standard deviation")
+            return ("inv_std = 1 / sqrt(sigma^2 + eps), with the batch's biased variance in "
+                    "training and running_var in evaluation")
+        if problem.field == "mean":
+            return "mean is the mu_c used to normalise: the batch's in training, running_mean " \
+                   "in evaluation"
+        if problem.field == "training":
+            return "the cache's training flag is the bool the forward was called with"
+        return ""
 
     @staticmethod
     def _dx_hint(got, want):
@@ -259,6 +304,7 @@ class LinearTask(FunctionTask):
     backward = "linear_backward"
     grad_names = ("dx", "dweight", "dbias")
     grad_args = (0, 1, 2)
+    cache_names = ("x", "weight", "bias")
 
     def make_inputs(self, p, rng, dtype):
         n, fin, fout = p["N"], p["in"], p["out"]
@@ -282,12 +328,22 @@ class ReluTask(FunctionTask):
     backward = "relu_backward"
     grad_names = ("dx",)
     grad_args = (0,)
+    cache_names = ("x",)
 
     def make_inputs(self, p, rng, dtype):
         shape = tuple(p["shape"])
         x = rng.standard_normal(shape)
-        x = np.where(np.abs(x) < 0.05, 0.1, x).astype(dtype)      # no kink within h of 0
-        return {"x": x}, [_a("x")], {}, shape
+        x = np.where(np.abs(x) < 0.05, 0.1, x)                  # no kink within h of 0 ...
+        if p.get("zeros"):                                      # ... except exactly on it
+            x = np.where(rng.random(shape) < p["zeros"], 0.0, x)
+        return {"x": x.astype(dtype)}, [_a("x")], {}, shape
+
+    def locate(self, case, what, wrong):
+        x = case.arrays["x"]
+        if wrong is not None and wrong.shape == x.shape and (x == 0).any() and \
+                not wrong[x != 0].any():
+            return f"{what} wrong only where x is exactly 0: " + TAG_HINTS["zeros"]
+        return locate_common(case, wrong)
 
     def public_params(self):
         base = [dict(name="4d", shape=(2, 3, 4, 4)), dict(name="2d", shape=(5, 7)),
@@ -307,6 +363,13 @@ class CrossEntropyTask(FunctionTask):
     grad_args = (0,)
     out_name = "loss"
     scalar_loss = True
+    cache_names = ("probs", "labels", "weight", "label_smoothing")
+
+    def cache_hint(self, case, problem):
+        if problem.field == "probs":
+            return ("probs are the softmax probabilities exp(log p), (N, K), of the logits' "
+                    "dtype")
+        return ""
 
     def make_inputs(self, p, rng, dtype):
         n, k = p["N"], p["K"]
@@ -317,6 +380,8 @@ class CrossEntropyTask(FunctionTask):
         if p.get("weighted"):
             arrays["weight"] = rng.uniform(0.2, 2.0, k).astype(dtype)
             kwargs["weight"] = _a("weight")
+        if p.get("smoothing"):
+            kwargs["label_smoothing"] = {"v": float(p["smoothing"])}
         return arrays, [_a("logits"), _a("labels")], kwargs, None
 
     def public_params(self):
@@ -366,24 +431,32 @@ class DropoutTask(TaskSpec):
                     "kwargs": {}}
 
         if self.mode == "forward":
-            calls = [dict(fwd(seed), id=f"{name}/forward"),
+            calls = [dict(fwd(seed), id=f"{name}/forward", describe=True),
                      dict(fwd(seed), id=f"{name}/same_seed"),
                      dict(fwd(seed + 1), id=f"{name}/other_seed")]
         else:
+            refcache = {"id": f"{name}/refcache", "module": "minicnn.functional",
+                        "forward": None, "backward": "dropout_backward", "dout": "dout",
+                        "ref_cache": name}
             calls = [dict(fwd(seed), id=f"{name}/pair", backward="dropout_backward",
-                          dout="dout"),
-                     {"id": f"{name}/refcache", "module": "minicnn.functional", "forward": None,
-                      "backward": "dropout_backward", "dout": "dout", "ref_cache": name}]
+                          dout="dout"), refcache]
+            if p.get("timed"):
+                calls, tags = [refcache], tags | {"realistic"}
         params = dict(p, seed=seed)
         return Case(name, tags, arrays, calls, params)
 
     def prepare(self, case, ref):
+        from minicnn.assignments.checks import backward_budget
+
         if self.mode == "backward":
             p = case.params
             _, cache = ref.dropout_forward(case.arrays["x"].copy(), p["p"],
                                            bool(p.get("training", True)),
                                            np.random.default_rng(p["seed"]))
             case.ref_caches = {case.name: cache}
+            if case.timed:
+                case.budget = backward_budget(
+                    lambda: ref.dropout_backward(case.arrays["dout"].copy(), cache))
 
     def expected(self, case, ref):
         if self.mode != "backward":
@@ -413,7 +486,7 @@ class DropoutTask(TaskSpec):
                                             "identity: return x"))
             return results, None
         tol = 1e-6 if dtype == np.float64 else 1e-5
-        scale = 1.0 / (1.0 - p)
+        scale = 1.0 / (1.0 - p) if p < 1 else 0.0
         ratio = out.astype(np.float64) / x.astype(np.float64)
         dropped = ratio == 0
         kept_ok = np.abs(ratio - scale) <= tol * scale
@@ -455,8 +528,13 @@ class DropoutTask(TaskSpec):
             if not first.ok:
                 return [_error_result(case, "out", first)]
             out = first.outputs.get("out")
+            if out is None:
+                return [_error_result(case, "out", first)]
             results, _ = self._check_out(case, out)
-            training = case.params.get("training", True) and case.params["p"] > 0
+            results += output_type_check(case, "out", first)
+            results += self._check_cache(case, first, out)
+            # (p == 1 drops everything whatever the seed: nothing random to check)
+            training = case.params.get("training", True) and 0 < case.params["p"] < 1
             if training:
                 same = outcomes[f"{name}/same_seed"]
                 other = outcomes[f"{name}/other_seed"]
@@ -472,18 +550,59 @@ class DropoutTask(TaskSpec):
                         detail="a Generator with another seed gave the same output",
                         hint="draw the mask from the rng argument (rng.random(...))"))
             return results
-        # backward: dx must be dout * (the scaled keep mask of the same forward call)
-        pair = outcomes[f"{name}/pair"]
-        results = self._judge_pair(case, pair)
-        if all(r.passed for r in results):
-            return results
-        ref = outcomes[f"{name}/refcache"]
-        if ref.ok and "grad0" in ref.outputs:
-            ref_results = _compare(case, "dx", ref.outputs["grad0"], expected["dx_refcache"])
-            if all(r.passed for r in ref_results if r.kind == "value"):
-                for r in ref_results:
-                    r.detail = "with the reference forward's cache"
-                return ref_results
+        # backward: dx = dout * mask, on the reference forward's mask (that earns the points)
+        # and on the student's own forward's (reported)
+        ref = outcomes.get(f"{name}/refcache")
+
+        def grads(outcome):
+            if outcome is ref:
+                if not outcome.ok:
+                    return False, [_error_result(case, "backward", outcome)]
+                results = _compare(case, "dx", outcome.outputs.get("grad0"),
+                                   expected["dx_refcache"])
+            else:
+                results = self._judge_pair(case, outcome)
+            return all(r.passed for r in results if r.kind == "value"), results
+
+        return judge_backward(case, outcomes, grads)
+
+    def _check_cache(self, case, outcome, out):
+        """The cache is ``(mask,)``: None when dropout was the identity, else the scaled
+        keep mask that gave ``out`` (entries 0 or 1/(1-p), x's shape and dtype)."""
+        from minicnn.assignments.checks import decode_value
+
+        p, x = case.params["p"], case.arrays["x"]
+        identity = not case.params.get("training", True) or p == 0
+        meta = read_json_array(outcome.outputs.get("meta"))
+        try:
+            cache = decode_value(meta.get("cache"), outcome.outputs) \
+                if isinstance(meta, dict) and "cache" in meta else None
+        except ValueError:
+            cache = None
+        if not (isinstance(cache, (tuple, list)) and len(cache) == 1):
+            detail = (meta or {}).get("cache_error") if isinstance(meta, dict) else None
+            return [CheckResult(case.name, "cache", False,
+                                detail=detail or "the cache must be the 1-tuple (mask,)")]
+        mask = cache[0]
+        hint = ("cache = (mask,), mask the SCALED keep mask (0 or 1/(1-p), x's dtype), or "
+                "None when dropout is the identity")
+        if identity:
+            return [CheckResult(case.name, "cache: mask", mask is None, hint=hint,
+                                detail="dropout was the identity: the mask is None")]
+        if not isinstance(mask, np.ndarray) or mask.shape != x.shape:
+            return [CheckResult(case.name, "cache: mask", False, hint=hint,
+                                detail=f"expected an array of x's shape {x.shape}")]
+        scale = 1.0 / (1.0 - p) if p < 1 else 0.0
+        mask64 = mask.astype(np.float64)
+        values_ok = bool(np.all((mask64 == 0) | np.isclose(mask64, scale, rtol=1e-6)))
+        consistent = rel_error(x.astype(np.float64) * mask64, out) <= 1e-6
+        results = [CheckResult(case.name, "cache: mask", values_ok and consistent, hint=hint,
+                               detail="entries must be 0 or 1/(1-p)" if not values_ok else
+                               "x * mask must be the output")]
+        if mask.dtype != x.dtype:
+            results.append(CheckResult(case.name, "dtype of cache: mask", False, kind="dtype",
+                                       detail=f"{mask.dtype} for {x.dtype} input",
+                                       hint=TAG_HINTS["float32"]))
         return results
 
     def _judge_pair(self, case, outcome):
@@ -501,7 +620,7 @@ class DropoutTask(TaskSpec):
             want = dout.astype(np.float64)
         else:
             keep = out != 0
-            want = dout.astype(np.float64) * keep / (1.0 - p)
+            want = dout.astype(np.float64) * keep / (1.0 - p) if p < 1 else 0.0 * dout
         return _compare(case, "dx", dx, want, hint=(
             "dx = dout * mask, with the same scaled mask (keep / (1-p)) as the forward pass"))
 
@@ -549,13 +668,15 @@ class OptimizerTask(TaskSpec):
         if not outcome.ok:
             return [_error_result(case, "step()", outcome)]
         results = []
-        for key in sorted(expected):
+        for key in sorted(expected, key=lambda k: (int(k.split("/")[0][4:]), k)):
             step, _, param = key.partition("/")
-            results.extend(_compare(case, f"{param} after {step}", outcome.outputs.get(key),
-                                    expected[key]))
+            # one name per step (the parameters of a step are reported together)
+            results.extend(_compare(case, f"parameters after step {int(step[4:]) + 1}",
+                                    outcome.outputs.get(key), expected[key]))
         first_bad = next((r for r in results if not r.passed and r.kind == "value"), None)
-        if first_bad is not None and "step0" not in first_bad.what and \
-                all(r.passed for r in results if "step0" in r.what and r.kind == "value"):
+        first = "parameters after step 1"
+        if first_bad is not None and first_bad.what != first and \
+                all(r.passed for r in results if r.what == first and r.kind == "value"):
             first_bad.hint = ("the first step is right but later ones are not: check the state "
                               "kept between steps (momentum buffer / moments / step count)")
         return results

@@ -3,8 +3,31 @@
 Each entry is a list of case parameters for the task's spec (see ``families``); the inputs
 themselves are drawn fresh at every grading run (``--seed`` fixes them). The grids cover
 what students get wrong: stride > 1, overlapping windows (kernel 3 with stride 2 and 1),
-padding, odd and non-square shapes, a batch of one, 1x1 and 5x5 kernels, float32, and a
-finite-difference check of every backward pass (against the reference forward).
+padding, odd and non-square shapes, a batch of one, 1x1 and 5x5 kernels, float32, ReLU at
+exactly 0, tied maxima (also in overlapping windows), dropout with p = 1, a finite-difference
+check of every backward pass (against the reference forward), and one realistic-size case per
+backward task (``timed``), run in its own process with a time budget (``checks.
+backward_budget``).
+
+The realistic sizes, measured on the reference (2 shared cores, load 3-5, 1 thread, fastest
+of 3; the budget = 15 s + max(40 x t_backward, 5 s) = 20 s for all of them; "FD" = 2 x
+inputs x t_forward, what finite differences of the fastest (the reference's) forward would
+cost, and its ratio to the budget):
+
+    task                     size                          t_fwd    t_bwd    FD        FD/budget
+    relu_backward            (128, 32, 16, 16)             0.7 ms   0.8 ms   1430 s    72
+    linear_backward          N=128, 1024 -> 256            1.7 ms   7.2 ms   1330 s    67
+    conv2d_backward (naive)  N=4, 8 -> 8, 16x16, k3 p1     87 ms    90 ms    1530 s    76
+    conv2d_im2col_backward   N=32, 16 -> 16, 16x16, k3 p1  2.0 ms   9.0 ms   540 s     27
+    max_pool2d_backward      (32, 32, 32, 32), k2 s2       1.1 ms   0.6 ms   2220 s    111
+    avg_pool2d_backward      (16, 32, 32, 32), k3 s2 p1    1.3 ms   1.4 ms   1340 s    67
+    batch_norm_backward      (64, 64, 16, 16)              0.8 ms   1.5 ms   1750 s    88
+    dropout_backward         (128, 32, 16, 16), p=0.5      9.8 ms   0.6 ms   20600 s   1028
+    cross_entropy_backward   N=2048, K=200                 1.7 ms   0.2 ms   1360 s    68
+
+A deliberately plain, honest implementation at these sizes: the naive conv backward with all
+seven sums as Python loops 0.87 s (10 x the reference), the im2col backward with a col2im
+written as six Python loops 0.85 s: far inside the budget.
 """
 
 from __future__ import annotations
@@ -46,7 +69,9 @@ _POOL_FD = [dict(name="finite_difference", N=2, C=2, H=6, W=5, k=3, stride=2, pa
                  finite_difference=True, tags=("stride", "overlap", "padding", "nonsquare"))]
 _TIES = [dict(name="tied_maxima", N=2, C=3, H=8, W=8, k=2, stride=2, ties=True, tags=("ties",)),
          dict(name="tied_maxima_k3", N=1, C=2, H=9, W=6, k=3, stride=3, ties=True,
-              tags=("ties", "batch1"))]
+              tags=("ties", "batch1")),
+         dict(name="tied_maxima_overlap", N=2, C=2, H=7, W=7, k=3, stride=2, ties=True,
+              tags=("ties", "overlap", "stride"))]
 
 _BN = [
     dict(name="train_4d", shape=(4, 3, 5, 6), training=True, tags=("4d", "training")),
@@ -69,7 +94,10 @@ _LINEAR = [dict(name="basic", N=6, **{"in": 7, "out": 4}),
            dict(name="float32", N=5, **{"in": 8, "out": 6}, dtype="float32")]
 
 _RELU = [dict(name="4d", shape=(2, 3, 5, 4)), dict(name="2d", shape=(7, 9)),
-         dict(name="float32_4d", shape=(3, 2, 4, 4), dtype="float32")]
+         dict(name="float32_4d", shape=(3, 2, 4, 4), dtype="float32"),
+         dict(name="zeros_4d", shape=(2, 3, 4, 5), zeros=0.25, tags=("zeros",)),
+         dict(name="zeros_float32", shape=(6, 7), zeros=0.3, dtype="float32",
+              tags=("zeros",))]
 
 _CE = [dict(name="basic", N=8, K=5),
        dict(name="batch1", N=1, K=10, tags=("batch1",)),
@@ -77,13 +105,19 @@ _CE = [dict(name="basic", N=8, K=5),
        dict(name="large_logits", N=6, K=7, scale=500.0, tags=("large_logits",)),
        dict(name="large_logits_weighted", N=5, K=3, scale=200.0, weighted=True,
             tags=("large_logits", "weighted")),
-       dict(name="float32", N=6, K=10, dtype="float32")]
+       dict(name="float32", N=6, K=10, dtype="float32"),
+       dict(name="label_smoothing", N=7, K=5, smoothing=0.1, tags=("label_smoothing",)),
+       dict(name="label_smoothing_weighted", N=6, K=4, smoothing=0.25, weighted=True,
+            tags=("label_smoothing", "weighted")),
+       dict(name="label_smoothing_float32", N=5, K=6, smoothing=0.2, dtype="float32",
+            tags=("label_smoothing",))]
 
 _DROPOUT = [dict(name="p0.5", shape=(100, 120), p=0.5),
             dict(name="p0.1_4d", shape=(16, 8, 9, 9), p=0.1),
             dict(name="p0.8", shape=(80, 90), p=0.8),
             dict(name="p0", shape=(10, 10), p=0.0, tags=("eval",)),
             dict(name="eval", shape=(9, 11), p=0.5, training=False, tags=("eval",)),
+            dict(name="p1", shape=(10, 12), p=1.0),
             dict(name="float32_p0.3", shape=(60, 70), p=0.3, dtype="float32")]
 
 
@@ -118,28 +152,46 @@ def _fd(items, extra):
     return items + extra
 
 
+def _timed(**params):
+    """The realistic-size case of a backward task (see the table above)."""
+    return [dict(name="realistic", timed=True, **params)]
+
+
 HIDDEN_PARAMS = {
     "relu_forward": _RELU,
     "relu_backward": _fd(_RELU, [dict(name="finite_difference", shape=(3, 5),
-                                      finite_difference=True)]),
+                                      finite_difference=True)])
+    + _timed(shape=(128, 32, 16, 16), zeros=0.05, tags=("zeros",)),
     "linear_forward": _LINEAR,
     "linear_backward": _fd(_LINEAR, [dict(name="finite_difference", N=3, **{"in": 4, "out": 3},
-                                          finite_difference=True)]),
+                                          finite_difference=True)])
+    + _timed(N=128, **{"in": 1024, "out": 256}),
     "conv2d_forward": _CONV,
-    "conv2d_backward": _fd(_CONV, _CONV_FD),
+    "conv2d_backward": _fd(_CONV, _CONV_FD)
+    + _timed(N=4, C=8, H=16, W=16, F=8, k=3, padding=1, tags=("padding",)),
     "conv2d_im2col_forward": _CONV,
-    "conv2d_im2col_backward": _fd(_CONV, _CONV_FD),
+    "conv2d_im2col_backward": _fd(_CONV, _CONV_FD)
+    + _timed(N=32, C=16, H=16, W=16, F=16, k=3, padding=1, tags=("padding",)),
     "max_pool2d_forward": _POOL + _TIES,
-    "max_pool2d_backward": _fd(_POOL, _POOL_FD + _TIES),
+    "max_pool2d_backward": _fd(_POOL, _POOL_FD + _TIES)
+    + _timed(N=32, C=32, H=32, W=32, k=2, stride=2),
     "avg_pool2d_forward": _POOL,
-    "avg_pool2d_backward": _fd(_POOL, _POOL_FD),
+    "avg_pool2d_backward": _fd(_POOL, _POOL_FD)
+    + _timed(N=16, C=32, H=32, W=32, k=3, stride=2, padding=1,
+             tags=("stride", "overlap", "padding")),
     "batch_norm_forward": _BN + _BN_EVAL,
-    "batch_norm_backward": _fd(_BN, _BN_FD),
+    "batch_norm_backward": _fd(_BN + _BN_EVAL, _BN_FD)
+    + _timed(shape=(64, 64, 16, 16), training=True, tags=("4d", "training")),
     "dropout_forward": _DROPOUT,
-    "dropout_backward": _DROPOUT,
+    "dropout_backward": _DROPOUT + _timed(shape=(128, 32, 16, 16), p=0.5),
     "sgd_step": _SGD,
     "adam_step": _ADAM,
     "cross_entropy_forward": _CE,
     "cross_entropy_backward": _fd(_CE, [dict(name="finite_difference", N=4, K=5, weighted=True,
-                                             finite_difference=True, tags=("weighted",))]),
+                                             finite_difference=True, tags=("weighted",)),
+                                        dict(name="finite_difference_smoothing", N=3, K=4,
+                                             weighted=True, smoothing=0.3,
+                                             finite_difference=True,
+                                             tags=("weighted", "label_smoothing"))])
+    + _timed(N=2048, K=200),
 }

@@ -90,7 +90,8 @@ def run_public_case(task_id: str, case_name: str):
     outcomes = {}
     for call in case.calls:
         if call.get("forward") is None and call.get("kind") != "optimizer":
-            outcomes[call["id"]] = CallOutcome(error="skipped (no reference cache here)")
+            outcomes[call["id"]] = CallOutcome(error="skipped (no reference cache here)",
+                                               skipped=True)
             continue
         arrays = dict(case.arrays)
         outcomes[call["id"]] = CallOutcome(outputs=execute_call(call, arrays))

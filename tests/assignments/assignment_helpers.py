@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
+from minicnn.assignments.catalogue import variants
 from minicnn.assignments.registry import TASKS
-from minicnn.assignments.regions import replace_region
+from minicnn.assignments.regions import region_text, replace_region
 from minicnn.assignments.release import release, restore
 
 SEED = 20240607
@@ -26,3 +27,16 @@ def inject(root: Path, task_id: str, body: str, function: str | None = None) -> 
     target = root / path
     target.write_text(replace_region(target.read_text(), function or default_function, body,
                                      path=path))
+
+
+def catalogued(task_id: str, name: str):
+    """The catalogue's variant ``name`` of ``task_id``."""
+    return next(v for v in variants([task_id]) if v.name == name)
+
+
+def inject_variant(root: Path, task_id: str, name: str) -> None:
+    """Write the catalogue's variant ``name`` of ``task_id`` into the copy under ``root``."""
+    variant = catalogued(task_id, name)
+    path, function = TASKS[task_id].regions[0]
+    reference = region_text((root / path).read_text(), function, path=path)
+    inject(root, task_id, variant.region(reference))

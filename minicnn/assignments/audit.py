@@ -1,0 +1,358 @@
+"""``minicnn assignment audit``: mutation testing of the hidden checks.
+
+Every entry of the catalogue (:mod:`minicnn.assignments.catalogue`) is a realistic student
+bug, or a correct implementation written differently, of one task's solution region. The
+audit writes each into a copy of the reference tree, grades it with the hidden checks on
+its own task AND on the tasks that depend on it (a forward bug must not cost its backward
+task, which is judged on the reference forward's cache), and checks the verdict:
+
+    bug          loses points on its own task, and costs no other task anything
+    alternative  keeps full points everywhere
+
+Anything else is a hole in the checks (a bug they miss, a correct answer they reject, a bug
+that leaks into another task) and makes ``audit`` exit 1.
+
+Cost: the cases and expected values of each task are computed once, for every variant of
+it; ``jobs`` reference copies (one per worker) are made once, and a variant is written into
+a worker's copy and taken out again after grading. The timed (realistic-size) cases of a
+task run only when its other cases all pass (a variant that fails them has lost points
+already, the verdict cannot change), and a dependent task is graded without them: they run
+the backward on the reference cache alone, so a variant of another task cannot change them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from minicnn.assignments.engine import (compute_expected, evaluate, evaluate_together,
+                                        hidden_cases, reference_module)
+from minicnn.assignments.registry import TASKS, get_tasks
+from minicnn.assignments.regions import RegionError, region_text, replace_region
+
+# The catalogue (minicnn/assignments/catalogue/) is left out of a student release, like the
+# hidden checks: it is imported only when an audit runs, so the CLI of a student copy works.
+
+
+def catalogue_variants(task_ids=None) -> list:
+    """The catalogue's variants of ``task_ids`` (all tasks for None)."""
+    from minicnn.assignments.catalogue import variants
+
+    return variants(task_ids)
+
+AUDIT_SEED = 20240607          # fixed, so an audit's verdicts are reproducible
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass
+class AuditRecord:
+    """The verdict on one catalogued variant."""
+
+    task: str
+    name: str
+    kind: str                   # "bug" or "alternative"
+    points: float               # on its own task
+    max_points: float
+    as_expected: bool
+    note: str = ""              # what the variant is
+    message: str = ""           # the grader's diagnostic on its own task
+    dependents: list = field(default_factory=list)   # [{task, points, max_points, message}]
+    seconds: float = 0.0
+    problem: str = ""           # why it is not as expected ('' when it is)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def dependents_of(task_id: str) -> list[str]:
+    """The tasks whose checks run ``task_id``'s code (a backward task runs its forward)."""
+    return [t.id for t in TASKS.values() if task_id in t.requires]
+
+
+def judge_record(record: AuditRecord) -> AuditRecord:
+    """Fill ``as_expected`` and ``problem`` from the points."""
+    collateral = [d["task"] for d in record.dependents if d["points"] < d["max_points"]]
+    if record.kind == "bug" and record.points >= record.max_points:
+        record.problem = "MISSED: the bug keeps full points on its own task"
+    elif record.kind == "alternative" and record.points < record.max_points:
+        record.problem = "REJECTED: a correct alternative loses points"
+    elif collateral:
+        record.problem = f"COLLATERAL: it also costs {', '.join(collateral)}"
+    record.as_expected = not record.problem
+    return record
+
+
+class _Copies:
+    """``count`` copies of the reference tree (release + restore), one per worker."""
+
+    def __init__(self, base: Path, count: int):
+        from minicnn.assignments.release import release, restore
+
+        self.free: queue.Queue = queue.Queue()
+        for i in range(count):
+            root = base / f"copy{i}"
+            release(root, None)
+            restore(root, None)
+            self.free.put(root)
+
+    def take(self) -> Path:
+        return self.free.get()
+
+    def give_back(self, root: Path) -> None:
+        self.free.put(root)
+
+
+def _write_variant(root: Path, variant) -> tuple[Path, str]:
+    """Write ``variant`` into its task's (first) region under ``root``; returns the file and
+    its original text (to put back)."""
+    path, function = TASKS[variant.task].regions[0]
+    target = root / path
+    original = target.read_text(encoding="utf-8")
+    body = variant.region(region_text(original, function, path=path))
+    target.write_text(replace_region(original, function, body, path=path), encoding="utf-8")
+    return target, original
+
+
+@contextmanager
+def _shared_numba_cache(directory: Path, enabled: bool):
+    """Let the audit's child processes share one Numba cache directory.
+
+    The grader gives every child a fresh, private Numba cache (a submission must not leave
+    compiled code for the next one), so every child compiles the kernels it calls again:
+    seconds per process, and the audit starts hundreds. Its variants are the project's own
+    code, run without a sandbox, so sharing a cache is safe there; it is never done for a
+    sandboxed run.
+    """
+    from minicnn.assignments import runner
+
+    original = runner._child_env
+    if not enabled:
+        yield
+        return
+
+    def child_env(scratch):
+        env = original(scratch)
+        env["NUMBA_CACHE_DIR"] = str(directory)
+        return env
+
+    runner._child_env = child_env
+    try:
+        yield
+    finally:
+        runner._child_env = original
+
+
+def _task_entry(report) -> dict:
+    return {"task": report.task, "points": report.points, "max_points": report.max_points,
+            "message": report.message}
+
+
+def run_audit(task_ids=None, *, seed: int = AUDIT_SEED, jobs=None,
+              timeout: float = DEFAULT_TIMEOUT, sandbox=None, progress=None,
+              work_dir=None) -> tuple[list, list]:
+    """Grade every catalogued variant of ``task_ids`` (default: all tasks).
+
+    Returns ``(baseline, records)``: ``baseline`` the reference copy's TaskReport of every
+    task involved (each must have full points, or the audit means nothing), ``records`` an
+    :class:`AuditRecord` per variant, in catalogue order. ``progress(record)`` is called as
+    each finishes; ``sandbox`` is passed to the grader (None: plain child processes, enough
+    for the project's own trusted variants).
+    """
+    from minicnn.assignments.catalogue import CatalogueError
+
+    get_tasks(task_ids)                                  # unknown task names: KeyError
+    selected = catalogue_variants(task_ids)
+    involved = list(dict.fromkeys(
+        t for v in selected for t in [v.task] + dependents_of(v.task)))
+    prepared = {}
+    for task_id in involved:
+        task = TASKS[task_id]
+        cases = hidden_cases(task, seed)
+        prepared[task_id] = (cases, compute_expected(task, cases, reference_module(task.spec)))
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))
+    base = Path(tempfile.mkdtemp(prefix="minicnn-audit-", dir=work_dir))
+    try:
+        copies = _Copies(base, jobs)
+
+        def untimed(task_id):
+            cases, expected = prepared[task_id]
+            return TASKS[task_id], [c for c in cases if not c.timed], expected
+
+        def grade_variant(root, task_id):
+            """Its own task's report and its dependents': the untimed cases of all of them
+            in one process; the own task's timed cases only when every other case passes
+            (a variant that fails already lost points: no need to wait for its budget)."""
+            reports = evaluate_together([untimed(t) for t in [task_id] + dependents_of(task_id)],
+                                        root, timeout=timeout, sandbox=sandbox)
+            own = reports[0]
+            cases, expected = prepared[task_id]
+            timed = [c for c in cases if c.timed]
+            if timed and own.points >= own.max_points:
+                late = evaluate(TASKS[task_id], root, cases=timed, expected=expected,
+                                timeout=timeout, sandbox=sandbox)
+                if late.points < late.max_points:
+                    late.points = min(late.points, own.points)
+                    own = late
+            return own, reports[1:]
+
+        def reference_grades():
+            root = copies.take()
+            try:
+                return [evaluate(TASKS[t], root, cases=prepared[t][0],
+                                 expected=prepared[t][1], timeout=timeout, sandbox=sandbox)
+                        for t in involved]
+            finally:
+                copies.give_back(root)
+
+        def one(variant):
+            root = copies.take()
+            start = time.monotonic()
+            try:
+                target, original = _write_variant(root, variant)
+                try:
+                    own, others = grade_variant(root, variant.task)
+                finally:
+                    target.write_text(original, encoding="utf-8")
+                record = judge_record(AuditRecord(
+                    variant.task, variant.name, variant.kind, own.points, own.max_points,
+                    False, note=variant.note, message=own.message,
+                    dependents=[_task_entry(r) for r in others]))
+            except (CatalogueError, RegionError) as exc:     # the entry no longer applies
+                record = AuditRecord(variant.task, variant.name, variant.kind, 0,
+                                     TASKS[variant.task].points, False, note=variant.note,
+                                     problem=f"CATALOGUE: {exc}")
+            finally:
+                copies.give_back(root)
+            record.seconds = round(time.monotonic() - start, 2)
+            if progress:
+                progress(record)
+            return record
+
+        with _shared_numba_cache(base / "numba-cache", sandbox is None):
+            baseline = reference_grades()
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                records = list(pool.map(one, selected))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return baseline, records
+
+
+# ------------------------------------------------------------------------------ reporting
+
+
+def table(records) -> str:
+    """One line per variant: task, name, kind, points, verdict, the grader's message."""
+    if not records:
+        return "no variants"
+    width_task = max(len(r.task) for r in records)
+    width_name = max(len(r.name) for r in records)
+    lines = [f"{'task':<{width_task}}  {'variant':<{width_name}}  {'kind':<11}  "
+             f"{'points':>9}  verdict     diagnostic"]
+    for r in records:
+        verdict = "ok" if r.as_expected else r.problem.split(":")[0]
+        pts = f"{r.points:g}/{r.max_points:g}"
+        message = r.problem if r.problem else r.message
+        lines.append(f"{r.task:<{width_task}}  {r.name:<{width_name}}  {r.kind:<11}  "
+                     f"{pts:>9}  {verdict:<10}  {message[:160]}")
+    return "\n".join(lines)
+
+
+def summary(baseline, records, seconds: float) -> str:
+    bugs = [r for r in records if r.kind == "bug"]
+    alternatives = [r for r in records if r.kind == "alternative"]
+    caught = sum(r.as_expected for r in bugs)
+    accepted = sum(r.as_expected for r in alternatives)
+    failing_baseline = [b.task for b in baseline if b.points < b.max_points]
+    text = (f"{caught}/{len(bugs)} bugs caught (on their own task only), {accepted}/"
+            f"{len(alternatives)} alternatives at full points, {len(records)} variants of "
+            f"{len({r.task for r in records})} task(s) in {seconds:.0f} s")
+    if failing_baseline:
+        text += (f"\nthe REFERENCE itself loses points on {', '.join(failing_baseline)}: "
+                 f"the checks are broken")
+    return text
+
+
+def add_arguments(parser) -> None:
+    """The ``audit`` subcommand's options (``cli.py`` calls this)."""
+    from minicnn.assignments.cli import add_sandbox_arguments
+
+    parser.add_argument("--tasks", nargs="+", metavar="TASK",
+                        help="audit the variants of these tasks only (default all)")
+    parser.add_argument("--json", metavar="FILE",
+                        help="write one record per variant (task, name, kind, points, "
+                             "max_points, as_expected, ...) as JSON")
+    parser.add_argument("--seed", type=int, default=AUDIT_SEED,
+                        help=f"seed of the hidden cases (default {AUDIT_SEED})")
+    parser.add_argument("--jobs", type=int,
+                        help="variants graded in parallel (default: the CPUs)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds per task and variant ({DEFAULT_TIMEOUT:g})")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress, only the variants that are not as expected")
+    add_sandbox_arguments(parser)
+    # the variants are the project's own code: no sandbox unless asked for
+    parser.set_defaults(sandbox="none")
+
+
+def _progress_printer(total: int, quiet: bool):
+    if quiet:
+        return None, None
+    try:
+        from tqdm import tqdm
+    except ImportError:                          # pragma: no cover - tqdm is installed
+        tqdm = None
+    if tqdm is not None and sys.stderr.isatty():
+        bar = tqdm(total=total, unit="variant", file=sys.stderr)
+
+        def show(record):
+            bar.set_postfix_str(f"{record.task}/{record.name}", refresh=False)
+            bar.update(1)
+        return show, bar
+    done = [0]
+
+    def line(record):
+        done[0] += 1
+        verdict = "ok" if record.as_expected else record.problem.split(":")[0]
+        print(f"[{done[0]}/{total}] {record.task}/{record.name} ({record.kind}): "
+              f"{record.points:g}/{record.max_points:g} {verdict}", file=sys.stderr,
+              flush=True)
+    return line, None
+
+
+def run(args) -> int:
+    """``minicnn assignment audit``: 0 when every variant is as expected, else 1."""
+    sandbox = None
+    if getattr(args, "sandbox", "none") != "none":
+        from minicnn.assignments.sandbox import resolve_sandbox
+
+        sandbox = resolve_sandbox(args.sandbox, user=getattr(args, "sandbox_user", None),
+                                  python=getattr(args, "child_python", None))
+    total = len(catalogue_variants(args.tasks))
+    show, bar = _progress_printer(total, args.quiet)
+    start = time.monotonic()
+    try:
+        baseline, records = run_audit(args.tasks, seed=args.seed, jobs=args.jobs,
+                                      timeout=args.timeout, sandbox=sandbox, progress=show)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.monotonic() - start
+    shown = [r for r in records if not r.as_expected] if args.quiet else records
+    if shown:
+        print(table(shown))
+    print(summary(baseline, records, seconds))
+    if args.json:
+        data = [r.as_dict() for r in records]
+        Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
+    ok = all(r.as_expected for r in records) and \
+        all(b.points >= b.max_points for b in baseline)
+    return 0 if ok else 1
