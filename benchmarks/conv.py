@@ -205,7 +205,10 @@ def fast_algorithm_of(case: ConvCase) -> str:
         from minicnn.functional.conv import fast_algorithm
     except ImportError:
         return "?"
-    return fast_algorithm((case.c_out, case.c_in, case.k, case.k), (case.stride, case.stride))
+    import numpy as np
+    return fast_algorithm((case.n, case.c_in, case.size, case.size),
+                          (case.c_out, case.c_in, case.k, case.k), (case.stride, case.stride),
+                          (case.padding, case.padding), np.float32)
 
 
 def naive_work(case: ConvCase, n: int) -> float:

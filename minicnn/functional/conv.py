@@ -23,9 +23,10 @@ Five implementations compute exactly this (``method=``):
 - ``"im2col"`` : every receptive field unfolded into a column, then ONE matrix product.
 - ``"gemm"``   : im2col a cache-sized chunk at a time, one block copy per kernel tap, columns
                  recomputed in the backward pass (minicnn/functional/conv_gemm.py).
-- ``"fast"``   : the default, per layer the faster of two: Winograd F(2x2, 3x3) for 3x3
-                 stride-1 layers with at least WINOGRAD_MIN_CHANNELS input channels
-                 (minicnn/functional/conv_winograd.py), else "gemm" (see fast_algorithm).
+- ``"fast"``   : the default, per layer the fastest of three measured algorithms (see
+                 fast_algorithm): Winograd F(2x2, 3x3) for wide enough 3x3 stride-1 layers
+                 (minicnn/functional/conv_winograd.py), "im2col" where its column matrix is
+                 small, else "gemm", whose memory stays bounded at any image size.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from minicnn.kernels import conv as conv_kernels
 from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backward_weight,
                                   conv2d_loop_forward)
 
-__all__ = ["CONV_METHODS", "DEFAULT_METHOD", "WINOGRAD_MIN_CHANNELS", "conv2d_forward",
-           "conv2d_backward", "fast_algorithm"]
+__all__ = ["CONV_METHODS", "DEFAULT_METHOD", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_TILES",
+           "IM2COL_MAX_BYTES", "conv2d_forward", "conv2d_backward", "fast_algorithm"]
 
 CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 
@@ -64,6 +65,17 @@ DEFAULT_METHOD = "fast"
 #   1->32 28x28 N=64: winograd 0.49, gemm 1.21;  3->64 32x32 N=64: winograd 1.16, gemm 1.63;
 #   32->64 14x14 N=64: winograd 1.00, gemm 0.57; 64->64 32x32 N=64: winograd 1.11, gemm 0.59
 WINOGRAD_MIN_CHANNELS = 8
+# ... and from this many 2x2 output tiles in the batch: conv2 (32->64, 14x14) with N=1
+# (49 tiles): winograd 2.6 ms, im2col 1.0, PyTorch 1.2 (fixed costs of 16 products and four
+# transforms); N=8 (392 tiles): winograd 8.4, im2col 9.6.
+WINOGRAD_MIN_TILES = 128
+# Other layers run "im2col" while its column matrix (C_in*kH*kW x N*H_out*W_out) stays under
+# this size, else "gemm": on small layers im2col's single product and image-by-image path beat
+# gemm's chunks (conv1 1->32 28x28 N=64, forward + backward: im2col 15 ms, gemm 25; kernel 7
+# on conv2: 277 vs 430; 3->64 14x14: 13 vs 17), while on large images gemm wins and bounds the
+# memory (64->64 64x64 N=32: gemm 978 ms, im2col 2,551; benchmarks/RESULTS.md). 16 MiB holds
+# the lecture's two layers at batch 64 (conv2: 14 MiB).
+IM2COL_MAX_BYTES = 16 << 20
 
 # The "im2col" method unfolds with the NumPy twin (stride tricks) and folds back with the Numba
 # col2im. Same setting as above, conv2, median ms:
@@ -112,7 +124,8 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
                 x itself (not a copy) when there is no padding and x is C-contiguous;
                 for "im2col", the columns (C_in*kH*kW, N*H_out*W_out);
                 for "gemm", X_pad with one extra zero row when the stride is 1;
-                for "fast", (algorithm, array): ("winograd", x) or ("gemm", X_pad as above)
+                for "fast", (algorithm, array): ("winograd", x), ("im2col", the columns) or
+                ("gemm", X_pad as above)
         weight : the weight array (C_out, C_in, kH, kW)
         stride, padding : (int, int) pairs
         x_shape : (N, C_in, H, W)
@@ -137,9 +150,11 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
     elif method == "gemm":
         out, saved = conv2d_gemm_forward(x, weight_c, bias, stride, padding)
     elif method == "fast":
-        algorithm = fast_algorithm(weight_c.shape, stride)
+        algorithm = fast_algorithm(x.shape, weight_c.shape, stride, padding, x.dtype)
         if algorithm == "winograd":
             out, kept = conv2d_winograd_forward(x, weight_c, bias, padding)
+        elif algorithm == "im2col":
+            out, kept = _conv2d_im2col_forward(x, weight_c, bias, stride, padding)
         else:
             out, kept = conv2d_gemm_forward(x, weight_c, bias, stride, padding)
         saved = (algorithm, kept)
@@ -186,6 +201,9 @@ def conv2d_backward(dout, cache):
         algorithm, kept = saved
         if algorithm == "winograd":
             dx, dweight, dbias = conv2d_winograd_backward(dout, kept, weight, padding)
+        elif algorithm == "im2col":
+            dx, dweight, dbias = _conv2d_im2col_backward(dout, kept, weight, stride, padding,
+                                                         x_shape)
         else:
             dx, dweight, dbias = conv2d_gemm_backward(dout, kept, weight, stride, padding,
                                                       x_shape)
@@ -203,14 +221,23 @@ def conv2d_backward(dout, cache):
     return dx, dweight, (dbias if has_bias else None)
 
 
-def fast_algorithm(weight_shape, stride):
-    """"winograd" or "gemm": the algorithm that method "fast" runs for a layer with this
-    weight shape (C_out, C_in, kH, kW) and stride pair. Winograd's F(2x2, 3x3) exists for
-    3x3 filters with stride 1 only, and pays from WINOGRAD_MIN_CHANNELS input channels."""
+def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
+    """"winograd", "im2col" or "gemm": the algorithm that method "fast" runs for input shape
+    (N, C_in, H, W), weight shape (C_out, C_in, kH, kW), stride and padding pairs, dtype.
+
+    Winograd's F(2x2, 3x3) exists for 3x3 filters with stride 1 only, and pays from
+    WINOGRAD_MIN_CHANNELS input channels and WINOGRAD_MIN_TILES output tiles; otherwise
+    im2col while its column matrix is at most IM2COL_MAX_BYTES, else the chunked gemm."""
+    n_batch, in_channels = x_shape[:2]
+    out_h, out_w = ((size + 2 * pad - kernel) // step + 1 for size, kernel, step, pad in
+                    zip(x_shape[2:], weight_shape[2:], stride, padding))
+    tiles = n_batch * ((out_h + 1) // 2) * ((out_w + 1) // 2)
     if (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
-            and weight_shape[1] >= WINOGRAD_MIN_CHANNELS):
+            and in_channels >= WINOGRAD_MIN_CHANNELS and tiles >= WINOGRAD_MIN_TILES):
         return "winograd"
-    return "gemm"
+    cols_bytes = (in_channels * weight_shape[2] * weight_shape[3] * n_batch * out_h * out_w
+                  * np.dtype(dtype).itemsize)
+    return "im2col" if cols_bytes <= IM2COL_MAX_BYTES else "gemm"
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ import pytest
 
 import minicnn.functional.conv_gemm as conv_gemm
 import minicnn.functional.conv_winograd as conv_winograd
-from minicnn.functional.conv import (WINOGRAD_MIN_CHANNELS, conv2d_backward, conv2d_forward,
-                                     fast_algorithm)
+import minicnn.functional.conv as conv_module
+from minicnn.functional.conv import (IM2COL_MAX_BYTES, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_TILES,
+                                     conv2d_backward, conv2d_forward, fast_algorithm)
 from minicnn.functional.conv_winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from minicnn.gradcheck import numerical_gradient, rel_error
 
@@ -60,6 +61,23 @@ def assert_all_close(got, expected, dtype):
         assert rel_error(g, e) < TOLERANCE[dtype], f"{name}: rel error {rel_error(g, e):.2e}"
 
 
+# "fast" picks im2col for most small layers; the variants force its other two algorithms
+# (Winograd applies only to the grid's 3x3 stride-1 layers with >= 8 input channels)
+METHODS = ["gemm", "fast", "fast:winograd-where-it-applies", "fast:gemm"]
+
+
+@pytest.fixture
+def method(request, monkeypatch):
+    """The method name for conv2d_forward, after forcing the variant's choice in "fast"."""
+    name = request.param
+    if name == "fast:winograd-where-it-applies":
+        monkeypatch.setattr(conv_module, "WINOGRAD_MIN_TILES", 1)
+    elif name == "fast:gemm":
+        monkeypatch.setattr(conv_module, "IM2COL_MAX_BYTES", -1)
+        monkeypatch.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 10 ** 9)
+    return name.split(":")[0]
+
+
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of a few hundred bytes: every layer is split into many chunks, and images
@@ -84,7 +102,7 @@ def test_small_chunks_split_images_into_bands(small_chunks):
 # --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("method", ["gemm", "fast"])
+@pytest.mark.parametrize("method", METHODS, indirect=True)
 @pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
 def test_fast_methods_match_naive_loop_and_im2col(rng, method, dtype, n, c_in, h, w, c_out,
                                                    kernel, stride, padding):
@@ -104,7 +122,7 @@ def test_winograd_matches_the_naive_reference(rng, dtype, n, c_in, h, w, c_out, 
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
 
 
-@pytest.mark.parametrize("method", ["gemm", "fast"])
+@pytest.mark.parametrize("method", METHODS, indirect=True)
 @pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
 def test_chunked_into_bands_of_rows_matches_im2col(rng, small_chunks, method, n, c_in, h, w,
                                                    c_out, kernel, stride, padding):
@@ -142,7 +160,7 @@ def test_chunks_cover_every_image_and_row_once():
 GRADCHECK_GRID = [GRID[1], GRID[2], GRID[3], GRID[5], GRID[9], GRID[10]]
 
 
-@pytest.mark.parametrize("method", ["gemm", "fast"])
+@pytest.mark.parametrize("method", METHODS, indirect=True)
 @pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRADCHECK_GRID)
 def test_gradients_match_finite_differences(rng, method, n, c_in, h, w, c_out, kernel, stride,
                                             padding):
@@ -163,20 +181,38 @@ def test_gradients_match_finite_differences(rng, method, n, c_in, h, w, c_out, k
 # Which algorithm "fast" runs, and its cache
 # --------------------------------------------------------------------------------------------
 
-def test_fast_runs_winograd_only_on_wide_3x3_stride_1_layers():
-    wide = WINOGRAD_MIN_CHANNELS
-    assert fast_algorithm((16, wide, 3, 3), (1, 1)) == "winograd"
-    assert fast_algorithm((16, wide - 1, 3, 3), (1, 1)) == "gemm"      # narrow input
-    assert fast_algorithm((16, wide, 3, 3), (2, 2)) == "gemm"          # strided
-    assert fast_algorithm((16, wide, 5, 5), (1, 1)) == "gemm"          # other kernel
-    assert fast_algorithm((16, wide, 3, 1), (1, 1)) == "gemm"
+def test_fast_picks_winograd_im2col_or_gemm_by_layer():
+    f32 = np.float32
+    wide, tiles = WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_TILES
+    # 16 x 16 outputs = 64 tiles per image, so 2 images hold 128 tiles
+    x = (tiles // 64, wide, 16, 16)
+    assert fast_algorithm(x, (16, wide, 3, 3), (1, 1), (1, 1), f32) == "winograd"
+    assert fast_algorithm((1, wide, 16, 16), (16, wide, 3, 3), (1, 1), (1, 1), f32) == "im2col"
+    narrow = (x[0], wide - 1, 16, 16)
+    assert fast_algorithm(narrow, (16, wide - 1, 3, 3), (1, 1), (1, 1), f32) == "im2col"
+    assert fast_algorithm(x, (16, wide, 3, 3), (2, 2), (1, 1), f32) == "im2col"      # strided
+    assert fast_algorithm(x, (16, wide, 5, 5), (1, 1), (2, 2), f32) == "im2col"      # kernel 5
+    # a column matrix over IM2COL_MAX_BYTES: gemm (one more output row tips it over)
+    rows = IM2COL_MAX_BYTES // (4 * 25 * wide * 16)
+    assert fast_algorithm((1, wide, rows, 16), (4, wide, 5, 5), (1, 1), (2, 2), f32) == "im2col"
+    assert fast_algorithm((1, wide, rows + 1, 16), (4, wide, 5, 5), (1, 1), (2, 2), f32) == "gemm"
 
 
-@pytest.mark.parametrize("c_in, algorithm", [(WINOGRAD_MIN_CHANNELS, "winograd"), (1, "gemm")])
-def test_fast_cache_records_the_algorithm_that_ran(rng, c_in, algorithm):
-    x, weight, bias, dout = make_inputs(rng, 2, c_in, 6, 6, 3, (3, 3), 1, 1, np.float64)
+@pytest.mark.parametrize("c_in, n, algorithm", [(WINOGRAD_MIN_CHANNELS, 8, "winograd"),
+                                                (1, 2, "im2col")])
+def test_fast_cache_records_the_algorithm_that_ran(rng, c_in, n, algorithm):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, 10, 10, 3, (3, 3), 1, 1, np.float64)
     _, cache = conv2d_forward(x, weight, bias, 1, 1, method="fast")
     assert cache[0] == "fast" and cache[1][0] == algorithm
+
+
+def test_fast_runs_gemm_on_a_large_image(rng, monkeypatch):
+    monkeypatch.setattr(conv_module, "IM2COL_MAX_BYTES", 1000)
+    x, weight, bias, dout = make_inputs(rng, 1, 2, 12, 12, 3, (5, 5), 1, 2, np.float64)
+    out, cache = conv2d_forward(x, weight, bias, 1, 2, method="fast")
+    assert cache[1][0] == "gemm"
+    assert_all_close((out, *conv2d_backward(dout, cache)),
+                     run("im2col", x, weight, bias, dout, 1, 2), np.float64)
 
 
 def test_default_method_is_fast(rng):
@@ -197,7 +233,7 @@ def test_gemm_keeps_only_the_padded_input_not_the_columns(rng):
 # PyTorch
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["gemm", "fast"])
+@pytest.mark.parametrize("method", METHODS, indirect=True)
 @pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
 def test_matches_torch_forward_and_backward(rng, torch_reference, method, n, c_in, h, w, c_out,
                                             kernel, stride, padding):
