@@ -4,7 +4,8 @@ Each entry is a list of case parameters for the task's spec (see ``families``); 
 themselves are drawn fresh at every grading run (``--seed`` fixes them). The grids cover
 what students get wrong: stride > 1, overlapping windows (kernel 3 with stride 2 and 1),
 padding, odd and non-square shapes, a batch of one, 1x1 and 5x5 kernels, float32, ReLU at
-exactly 0, tied maxima (also in overlapping windows), dropout with p = 1, a finite-difference
+exactly 0, tied maxima (also in overlapping windows), dropout with p = 1, label smoothing
+(with class weights too), evaluation mode for BatchNorm's backward, a finite-difference
 check of every backward pass (against the reference forward), and one realistic-size case per
 backward task (``timed``), run in its own process with a time budget (``checks.
 backward_budget``).

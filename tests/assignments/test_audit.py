@@ -111,3 +111,9 @@ def test_audit_fails_on_a_missed_bug_and_a_rejected_alternative(tmp_path, monkey
     assert records["not_really_a_bug"]["points"] == records["not_really_a_bug"]["max_points"]
     assert not records["not_really_a_bug"]["as_expected"]
     assert not records["not_really_correct"]["as_expected"]
+
+
+def test_a_student_copy_has_neither_the_catalogue_nor_the_audit(full_release):
+    # its variants are near-solutions and correct alternatives
+    assert not (full_release / "minicnn/assignments/catalogue").exists()
+    assert not (full_release / "minicnn/assignments/audit.py").exists()
