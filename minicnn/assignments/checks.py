@@ -723,13 +723,14 @@ def judge_backward(case, outcomes, judge_grads) -> list[CheckResult]:
 #: A timed (realistic-size) backward case runs alone in a fresh process, killed by the
 #: grader after STARTUP_SECONDS + BUDGET_FACTOR * t_ref, t_ref the reference backward's time
 #: on the same case, measured by the grader in its own process (the fastest of 3 runs).
-#: Why these numbers (measured, see the budget table in the report of issue 12): a child's
-#: start-up (Python, NumPy, importing minicnn, loading the cached Numba kernels) took 0.4-1.3 s
-#: on an idle 2-core machine and must survive a machine shared by several graders; a plain,
-#: slow but honest implementation (the naive conv backward with every sum as a Python loop,
-#: a col2im written as loops) took at most 25 x the reference; finite differences of the
-#: forward cost 2 * (number of inputs) forward calls, which the realistic sizes put at 100x
-#: the budget or more.
+#: Why these numbers (measured; the table is in ``hidden.py``): a child's start-up (Python,
+#: NumPy, importing minicnn, and compiling the Numba kernels it calls: every graded child has
+#: a fresh Numba cache) took 0.5-5 s on a 2-core machine at load 1-7, and must survive a
+#: machine shared by several graders; a plain, slow but honest implementation (the naive conv
+#: backward with all seven sums as Python loops, an im2col backward with a col2im written as
+#: loops) took under 1 s, 10 x the reference; finite differences of even the fastest
+#: (reference) forward cost 2 x (number of inputs) forward calls, which the realistic sizes
+#: put at 27-1000 x the budget.
 STARTUP_SECONDS = 15.0
 BUDGET_FACTOR = 40.0
 MIN_COMPUTE_SECONDS = 5.0

@@ -328,7 +328,8 @@ def summarize(task, cases, results, run) -> TaskReport:
         parts.append(f"the failing cases all have {_names(families)}")
     hints = list(dict.fromkeys(r.hint for r in failed if r.hint))
     hints = [h for h in hints if not h.startswith(GENERIC_HINT_PREFIXES)] or hints
-    hints += tag_hints(failed_tags, passed_tags)
+    hints += [h for h in tag_hints(failed_tags, passed_tags)
+              if not any(h in shown for shown in hints)]          # said already
     message = "; ".join(parts)
     if hints:
         message += "; hint: " + " / ".join(list(dict.fromkeys(hints))[:3])
