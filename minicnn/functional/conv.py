@@ -54,9 +54,11 @@ CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 #   conv2 32->64, 14x14         18,000    120       60        32
 # With 2 threads under that load every multithreaded path (BLAS, prange, PyTorch) slowed
 # 5-20x and the ranking wobbled; the single-threaded ranking was stable across runs.
-# "fast" (added later: Winograd or chunked GEMM per layer, see conv_fast.py) is faster than
-# im2col on the layers of the sweep in benchmarks/RESULTS.md and bounds the memory at any
-# image size (the column matrix of the whole batch is never built).
+# "fast" (added later; see fast_algorithm) is 1.4-1.8x faster than im2col on 3x3 stride-1
+# layers with >= 8 channels (Winograd), runs im2col itself on small layers, and bounds the
+# memory on large images (chunked gemm); fwd + bwd, 1 thread, 29 layers against PyTorch in
+# benchmarks/RESULTS.md ("Convolution at PyTorch's pace"). Slower than im2col: 5x5 and 7x7
+# layers whose columns exceed IM2COL_MAX_BYTES (gemm 0.39x / 0.30x PyTorch, im2col 0.47x / 0.43x).
 DEFAULT_METHOD = "fast"
 
 # Method "fast" runs Winograd only from this many input channels: below, its tile transforms
