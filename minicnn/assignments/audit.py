@@ -301,6 +301,11 @@ def add_arguments(parser) -> None:
     add_sandbox_arguments(parser)
     # the variants are the project's own code: no sandbox unless asked for
     parser.set_defaults(sandbox="none")
+    for action in parser._actions:
+        if action.dest == "sandbox":
+            action.help = ("how each graded child process is isolated (bwrap, user, none or "
+                           "auto, as for grade); default none: the variants are the "
+                           "project's own code")
 
 
 def _progress_printer(total: int, quiet: bool):
