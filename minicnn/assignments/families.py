@@ -403,7 +403,10 @@ class DropoutTask(TaskSpec):
     """Dropout is random, so it is checked by its properties, not against a reference's
     output: every element is either dropped (0) or kept and scaled by 1/(1-p); the fraction
     dropped is p (within 5 standard deviations); the same rng seed gives the same mask;
-    evaluation and p == 0 return x; backward applies exactly the forward's scaled mask."""
+    evaluation and p == 0 return x, p == 1 returns zeros; the cache is ``(mask,)``, the
+    scaled mask that gave the output (x's dtype), or None when dropout was the identity.
+    The backward earns its points with the reference forward's mask (dx = dout * mask); with
+    the student's own forward it must apply that forward's mask (reported)."""
 
     def __init__(self, task, mode):
         super().__init__(task)
