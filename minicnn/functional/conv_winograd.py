@@ -130,11 +130,11 @@ def conv2d_winograd_backward(dout, x, weight, padding):
         dv_tiles = _tile_planes(dv_buffer, channels, count)
         np.matmul(u_transposed, dm_tiles, out=dv_tiles)
         tiles.input_transform_adjoint(dv_tiles, *chunk, tiles_w, *padding, dx)
-    g = tiles.G.astype(x.dtype)
-    # dL/dW[o, c] = G^T dL/dU[o, c] G, with dL/dU[o, c] the (4, 4) matrix of its 16 planes
-    du_by_filter = du_filters.reshape(4, 4, out_channels, channels).transpose(2, 3, 0, 1)
-    dweight = g.T @ du_by_filter @ g                          # (C_out, C_in, 3, 3)
-    return dx, np.ascontiguousarray(dweight), dout.sum(axis=(0, 2, 3))
+    # dL/dW[o, c] = G^T dL/dU[o, c] G: with dL/dU[o, c] flattened to 16 numbers (r, q), that
+    # is the row vector times kron(G, G), one product for all (o, c)
+    du_by_filter = du_filters.reshape(16, -1).T               # (C_out*C_in, 16)
+    dweight = (du_by_filter @ _kron_g(x.dtype)).reshape(out_channels, channels, 3, 3)
+    return dx, dweight, dout.sum(axis=(0, 2, 3))
 
 
 # Numbers left unused between two of the 16 planes of V, M, dV, dM: with C and T powers of two
@@ -159,10 +159,24 @@ def _tile_planes(buffer, rows, count):
 
 
 def _filter_transform(weight):
-    """U[4r + q, o, c] = (G W[o, c] G^T)[r, q]: (16, C_out, C_in), C-contiguous."""
-    g = tiles.G.astype(weight.dtype)
-    u = g @ weight @ g.T                                      # (C_out, C_in, 4, 4)
-    return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, *weight.shape[:2])
+    """U[4r + q, o, c] = (G W[o, c] G^T)[r, q]: (16, C_out, C_in), C-contiguous.
+
+    (G W G^T)[r, q] = sum_(u, v) G[r, u] G[q, v] W[u, v] = (kron(G, G) @ W.ravel())[4r + q], so
+    the transforms of all C_out*C_in filters are one matrix product (thousands of 4x3 @ 3x3
+    products cost 0.2 ms a call on conv2, a fifth of a batch-8 layer's time)."""
+    filters = weight.reshape(-1, 9)                           # (C_out*C_in, 9)
+    u = _kron_g(weight.dtype) @ filters.T                     # (16, C_out*C_in)
+    return u.reshape(16, *weight.shape[:2])
+
+
+_KRON_G = {np.dtype(t): np.kron(tiles.G, tiles.G).astype(t) for t in (np.float32, np.float64)}
+for _matrix in _KRON_G.values():
+    _matrix.setflags(write=False)
+
+
+def _kron_g(dtype):
+    """kron(G, G): (16, 9), entry [4r + q, 3u + v] = G[r, u] * G[q, v] (read-only)."""
+    return _KRON_G[np.dtype(dtype)]
 
 
 def _tile_grid(x_shape, padding):
