@@ -192,9 +192,11 @@ def _score_gradient(model, x, target, owner):
     """``(dz_target / dx, logits, target)`` with one forward and one backward pass: in
     evaluation mode the images do not interact, so the gradient of sum_n z[n, t_n] with
     respect to x[n] is image n's own gradient."""
-    logits = model(x)
+    # BEGIN SOLUTION
+    logits = model(x)                                  # (N, K): one forward pass
     target = _targets(target, logits, owner)
     return model.backward(_one_hot(target, logits)), logits, target
+    # END SOLUTION
 
 
 def input_gradient(model, x, target=None):
@@ -231,7 +233,10 @@ def saliency(model, x, target=None, samples: int = 0, noise: float = 0.15, rng=N
     S[n] = 1/samples * sum_s max_c | dz_t / dx (x[n] + eps_s) |,
     eps_s ~ N(0, sigma^2),  sigma = noise * (max x[n] - min x[n])   (Smilkov et al., 2017)
 
-    The target t is chosen on the clean image (the prediction, unless given).
+    The target t is chosen on the clean image (the prediction, unless given). The noise of
+    sample s is ``sigma * rng.standard_normal(x.shape)`` (one draw of the whole batch's shape
+    per sample, in order s = 1, ..., samples, cast to x's dtype), so a seeded ``rng`` gives
+    the same maps every time.
 
     Parameters
     ----------
@@ -256,18 +261,20 @@ def saliency(model, x, target=None, samples: int = 0, noise: float = 0.15, rng=N
                          f">= 0, got {noise!r}")
     x = _check_images(model, x, owner)
     with _explaining(model):
-        gradient, _, target = _score_gradient(model, x, target, owner)
+        # BEGIN SOLUTION
+        gradient, _, target = _score_gradient(model, x, target, owner)   # (N, C, H, W)
         if samples == 0:
-            return np.abs(gradient).max(axis=1)
+            return np.abs(gradient).max(axis=1)                          # (N, H, W)
         generator = as_generator(rng, owner)
         spread = x.max(axis=(1, 2, 3), keepdims=True) - x.min(axis=(1, 2, 3), keepdims=True)
-        sigma = noise * spread
+        sigma = noise * spread                                           # (N, 1, 1, 1)
         total = np.zeros((x.shape[0],) + x.shape[2:], dtype=x.dtype)
         for _ in range(samples):
             noisy = x + (sigma * generator.standard_normal(x.shape)).astype(x.dtype)
             gradient, _, _ = _score_gradient(model, noisy, target, owner)
             total += np.abs(gradient).max(axis=1)
         return total / samples
+        # END SOLUTION
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,12 +381,14 @@ def grad_cam(model, x, target=None, layer=None, upsample: bool = True):
     index = _resolve_layer(model, layers, layer)
     head, tail = layers[:index + 1], layers[index + 1:]
     with _explaining(model):
-        maps = _run(head, x)
-        logits = _run(tail, maps)
+        # BEGIN SOLUTION
+        maps = _run(head, x)                                          # A: (N, K, h, w)
+        logits = _run(tail, maps)                                     # (N, classes)
         target = _targets(target, logits, owner)
-        dmaps = _run_backward(tail, _one_hot(target, logits))
-    alpha = dmaps.mean(axis=(2, 3))                                   # (N, K)
-    cam = np.maximum(np.einsum("nk,nkij->nij", alpha, maps), 0)       # (N, h, w)
+        dmaps = _run_backward(tail, _one_hot(target, logits))        # dz_t / dA: (N, K, h, w)
+        alpha = dmaps.mean(axis=(2, 3))                               # (N, K)
+        cam = np.maximum(np.einsum("nk,nkij->nij", alpha, maps), 0)   # (N, h, w)
+        # END SOLUTION
     return upsample_bilinear(cam, x.shape[2:]) if upsample else cam
 
 

@@ -149,6 +149,28 @@ def _optimizer_call(call, arrays, np, importlib):
     return outputs
 
 
+#: Layers built with the case's dtype (the others hold no parameters).
+_TYPED_LAYERS = ("Conv2d", "BatchNorm2d", "Linear")
+
+
+def _explain_call(call, arrays, np, importlib):
+    """Build the case's model (a Sequential of minicnn.nn layers, weights loaded), leave it in
+    training mode, and call ``minicnn.explain.<function>(model, x, **kwargs)``."""
+    nn = importlib.import_module("minicnn.nn")
+    explain = importlib.import_module(call["module"])
+    dtype = np.dtype(call["dtype"])
+    layers = [getattr(nn, name)(**kwargs, **({"dtype": dtype} if name in _TYPED_LAYERS else {}))
+              for name, kwargs in call["layers"]]
+    model = nn.Sequential(*layers)
+    model.load_state_dict({key: np.array(arrays[name], copy=True)
+                           for key, name in call["state"].items()})
+    model.train()
+    kwargs = {k: _decode(s, arrays, np) for k, s in call.get("kwargs", {}).items()}
+    out = getattr(explain, call["function"])(model, np.array(arrays[call["x"]], copy=True),
+                                             **kwargs)
+    return {"out": _as_array(out, np)}
+
+
 def execute_call(call, arrays, ref_caches=None):
     """Run one call; return ``{output name: array}``. Exceptions propagate to the caller."""
     import importlib
@@ -157,6 +179,8 @@ def execute_call(call, arrays, ref_caches=None):
 
     if call.get("kind") == "optimizer":
         return _optimizer_call(call, arrays, np, importlib)
+    if call.get("kind") == "explain":
+        return _explain_call(call, arrays, np, importlib)
     module = importlib.import_module(call["module"])
     outputs = {}
     if call.get("forward"):

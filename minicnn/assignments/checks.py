@@ -423,6 +423,12 @@ class TaskSpec:
         raise NotImplementedError
 
 
+def uses_reference_cache(call) -> bool:
+    """Whether ``call`` runs a backward on a reference forward's cache (a call a student copy,
+    which holds no reference caches, cannot make)."""
+    return call.get("forward") is None and "ref_cache" in call
+
+
 def _dtype_of(case: Case) -> np.dtype:
     return np.dtype(case.params.get("dtype", "float64"))
 

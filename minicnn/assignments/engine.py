@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from minicnn.assignments.checks import (BUDGET_FACTOR, TAG_HINTS, TAG_NAMES, CallOutcome,
-                                        CheckResult, distinguishing_tags, tag_hints, task_seed)
+                                        CheckResult, distinguishing_tags, tag_hints, task_seed,
+                                        uses_reference_cache)
 from minicnn.assignments.runner import run_calls
 
 DTYPE_CREDIT = 0.75
@@ -156,7 +157,7 @@ def _judge_task(task, root, cases, expected, run, timeout, public, sandbox) -> T
     # the backward on the reference caches runs first in the process: if those calls all
     # came back, a time-out came later (the student's forward, in a pair call)
     ref_ids = [call["id"] for case in cases if not case.timed for call in case.calls
-               if call.get("forward") is None and call.get("kind") != "optimizer"]
+               if uses_reference_cache(call)]
     hung = run.timed_out and not (ref_ids and all(
         run.outcomes.get(i) is not None and run.outcomes[i].ok for i in ref_ids))
     for case in (case for case in cases if case.timed):
@@ -198,7 +199,7 @@ def _run_cases(root, cases, timeout, public, sandbox):
         for name, value in case.arrays.items():
             arrays[f"{prefix}/{name}"] = value
         for call in case.calls:
-            if public and call.get("forward") is None and call.get("kind") != "optimizer":
+            if public and uses_reference_cache(call):
                 continue                                 # no reference caches in a student copy
             calls.append(_prefix_arrays(call, prefix))
         for key, cache in case.ref_caches.items():
@@ -240,6 +241,9 @@ def _prefix_arrays(call, prefix):
     if call.get("kind") == "optimizer":
         call["params"] = [f"{prefix}/{n}" for n in call["params"]]
         call["grads"] = [[f"{prefix}/{n}" for n in step] for step in call["grads"]]
+    if call.get("kind") == "explain":
+        call["x"] = f"{prefix}/{call['x']}"
+        call["state"] = {key: f"{prefix}/{name}" for key, name in call["state"].items()}
     return call
 
 

@@ -158,7 +158,39 @@ def _timed(**params):
     return [dict(name="realistic", timed=True, **params)]
 
 
+# The explanation tasks: a small CNN of the student's layers (see explain_family); 8x8 and
+# non-square 10x6 images, one and two input channels, with and without BatchNorm, float32.
+_EXPLAIN = dict(N=3, C=1, H=8, W=8, classes=5)
+_SALIENCY = [dict(_EXPLAIN, name="predicted_class"),
+             dict(_EXPLAIN, name="given_target", kwargs={"target": 3}, tags=("target",)),
+             dict(_EXPLAIN, name="target_per_image", kwargs={"target": "per_image"},
+                  tags=("target",)),
+             dict(_EXPLAIN, name="three_channels_nonsquare", C=3, H=10, W=6,
+                  tags=("channels", "nonsquare")),
+             dict(_EXPLAIN, name="no_batch_norm_batch1", N=1, batch_norm=False,
+                  tags=("batch1",)),
+             dict(_EXPLAIN, name="float32", dtype="float32"),
+             dict(_EXPLAIN, name="smoothgrad", kwargs={"samples": 3, "noise": 0.15, "rng": 11},
+                  tags=("smoothgrad",)),
+             dict(_EXPLAIN, name="smoothgrad_target", C=2,
+                  kwargs={"samples": 2, "noise": 0.3, "rng": 5, "target": 1},
+                  tags=("smoothgrad", "target", "channels"))]
+_GRAD_CAM = [dict(_EXPLAIN, name="default_layer"),
+             dict(_EXPLAIN, name="given_target", kwargs={"target": 4}, tags=("target",)),
+             dict(_EXPLAIN, name="target_per_image", kwargs={"target": "per_image"},
+                  tags=("target",)),
+             dict(_EXPLAIN, name="first_conv", kwargs={"layer": "0"}, tags=("layer",)),
+             dict(_EXPLAIN, name="second_conv_before_relu", kwargs={"layer": "4"},
+                  tags=("layer",)),
+             dict(_EXPLAIN, name="no_upsample_nonsquare", H=10, W=6,
+                  kwargs={"upsample": False}, tags=("nonsquare",)),
+             dict(_EXPLAIN, name="no_batch_norm_batch1", N=1, batch_norm=False,
+                  tags=("batch1",)),
+             dict(_EXPLAIN, name="float32", C=2, dtype="float32")]
+
 HIDDEN_PARAMS = {
+    "saliency": _SALIENCY,
+    "grad_cam": _GRAD_CAM,
     "relu_forward": _RELU,
     "relu_backward": _fd(_RELU, [dict(name="finite_difference", shape=(3, 5),
                                       finite_difference=True)])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minicnn.assignments.checks import CallOutcome
+from minicnn.assignments.checks import CallOutcome, uses_reference_cache
 from minicnn.assignments.engine import (TaskReport, compute_expected, evaluate,
                                         load_public_data, public_cases, public_data_path,
                                         reference_module, summarize)
@@ -89,7 +89,7 @@ def run_public_case(task_id: str, case_name: str):
     case = next(c for c in cases if c.name == case_name)
     outcomes = {}
     for call in case.calls:
-        if call.get("forward") is None and call.get("kind") != "optimizer":
+        if uses_reference_cache(call):
             outcomes[call["id"]] = CallOutcome(error="skipped (no reference cache here)",
                                                skipped=True)
             continue

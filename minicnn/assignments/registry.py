@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minicnn.assignments import families as fam
+from minicnn.assignments.explain_family import ExplainTask
 from minicnn.assignments.regions import RegionError, find_regions, function_body_span
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent          # .../minicnn
@@ -158,6 +159,16 @@ def _tasks() -> list[Task]:
              "Adam.step (and AdamW's): moments, bias correction, L2 vs decoupled weight decay",
              (("minicnn/optim/adam.py", "Adam.step"),), fam.OptimizerTask("adam_step"),
              strips=_strip(K + "optim.py", "adam_update", "adam_update_numpy")),
+        # The explanations run the student's whole backward chain (their layers' backward
+        # passes), so they come after the layer tasks; they are graded on a small CNN.
+        Task("saliency", 6,
+             "Saliency and SmoothGrad: max over channels of |dz_t / dx|, one forward and one "
+             "backward pass through the model's own layers",
+             (("minicnn/explain.py", "saliency"), ("minicnn/explain.py", "_score_gradient")),
+             ExplainTask("saliency", "saliency")),
+        Task("grad_cam", 6,
+             "Grad-CAM: alpha_k = mean of dz_t / dA_k, ReLU(sum_k alpha_k A_k) at a conv layer",
+             (("minicnn/explain.py", "grad_cam"),), ExplainTask("grad_cam", "grad_cam")),
     ]
 
 
