@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from minicnn.assignments.engine import (compute_expected, evaluate, evaluate_tog
                                         hidden_cases, reference_module)
 from minicnn.assignments.registry import TASKS, get_tasks
 from minicnn.assignments.regions import RegionError, region_text, replace_region
+from minicnn.assignments.sandbox import resolve_sandbox
 
 # The catalogue (minicnn/assignments/catalogue/) is left out of a student release, like the
 # hidden checks: it is imported only when an audit runs, so the CLI of a student copy works.
@@ -120,35 +120,6 @@ def _write_variant(root: Path, variant) -> tuple[Path, str]:
     body = variant.region(region_text(original, function, path=path))
     target.write_text(replace_region(original, function, body, path=path), encoding="utf-8")
     return target, original
-
-
-@contextmanager
-def _shared_numba_cache(directory: Path, enabled: bool):
-    """Let the audit's child processes share one Numba cache directory.
-
-    The grader gives every child a fresh, private Numba cache (a submission must not leave
-    compiled code for the next one), so every child compiles the kernels it calls again:
-    seconds per process, and the audit starts hundreds. Its variants are the project's own
-    code, run without a sandbox, so sharing a cache is safe there; it is never done for a
-    sandboxed run.
-    """
-    from minicnn.assignments import runner
-
-    original = runner._child_env
-    if not enabled:
-        yield
-        return
-
-    def child_env(scratch):
-        env = original(scratch)
-        env["NUMBA_CACHE_DIR"] = str(directory)
-        return env
-
-    runner._child_env = child_env
-    try:
-        yield
-    finally:
-        runner._child_env = original
 
 
 def _task_entry(report) -> dict:
@@ -237,7 +208,10 @@ def run_audit(task_ids=None, *, seed: int = AUDIT_SEED, jobs=None,
                 progress(record)
             return record
 
-        with _shared_numba_cache(base / "numba-cache", sandbox is None):
+        # The variants are the project's own code: they may share one Numba cache (one
+        # session for the whole audit), which saves every child compiling the kernels.
+        with resolve_sandbox(sandbox or "none").for_submission() as session:
+            sandbox = session
             baseline = reference_grades()
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 records = list(pool.map(one, selected))

@@ -122,11 +122,13 @@ def grade_submission(path, task_ids=None, *, seed=None, timeout=DEFAULT_TIMEOUT,
             progress(result)
         return result
 
-    if jobs == 1:
-        report.tasks = [one(t) for t in tasks]
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            report.tasks = list(pool.map(one, tasks))
+    with sandbox.for_submission() as session:       # a Numba cache for this student only
+        sandbox = session
+        if jobs == 1:
+            report.tasks = [one(t) for t in tasks]
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                report.tasks = list(pool.map(one, tasks))
     return report
 
 

@@ -83,13 +83,15 @@ def submission_root(path) -> Path:
 PASSED_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 
 
-def _child_env(scratch: str) -> dict:
+def _child_env(scratch: str, numba_cache: str | None = None) -> dict:
     """The child's whole environment: one thread per library, caches in its scratch
-    directory, and nothing else of the grader's (no tokens, no paths)."""
+    directory (Numba's in the submission's session, if any), and nothing else of the
+    grader's (no tokens, no paths)."""
     env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     env.update({"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch,
                 "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                "NUMBA_NUM_THREADS": "1", "NUMBA_CACHE_DIR": f"{scratch}/.numba-cache",
+                "NUMBA_NUM_THREADS": "1",
+                "NUMBA_CACHE_DIR": numba_cache or f"{scratch}/.numba-cache",
                 "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
     return env
 
@@ -139,7 +141,7 @@ def _run_child(sandbox, root, work, timeout, result) -> None:
     """Start the child in ``sandbox``, wait at most ``timeout`` s, then kill all it left."""
     stderr_path = work.parent / f"{work.name}.stderr"
     scratch = "/grading" if sandbox.name == "bwrap" else str(work)
-    launch = sandbox.prepare(CHILD, root, work, _child_env(scratch))
+    launch = sandbox.prepare(CHILD, root, work, _child_env(scratch, sandbox.numba_cache))
     start = time.monotonic()
     try:
         with open(stderr_path, "wb") as stderr:

@@ -40,9 +40,11 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 MODES = ("auto", "bwrap", "user", "none")
@@ -54,6 +56,7 @@ MAX_PROCESSES = 256          # RLIMIT_NPROC of the unprivileged account (no fork
 SUBMISSION_MOUNT = "/submission"
 SCRATCH_MOUNT = "/grading"
 SITE_MOUNT = "/opt/minicnn-site"
+NUMBA_CACHE_MOUNT = "/numba-cache"
 
 
 class SandboxError(RuntimeError):
@@ -144,6 +147,12 @@ class Sandbox:
     gid: int | None = None
     user: str | None = None
     _serial: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # One submission's own directory (``for_submission``): a Numba cache its task children
+    # share (each child compiling the kernels afresh costs seconds) and, for ``user``, the
+    # private copy of the submission made once. Never shared between two submissions: one
+    # student's compiled code must not reach another's run.
+    session: str | None = None
+    _session_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def exclusive(self) -> bool:
@@ -160,6 +169,32 @@ class Sandbox:
                         "with access to your files"}[self.name]
         return f"sandbox: {text}"
 
+    # ------------------------------------------------------------------------ sessions
+
+    @contextmanager
+    def for_submission(self):
+        """This sandbox with a session directory of its own, for grading one submission;
+        removed afterwards. Nested use keeps the outer session."""
+        if self.session is not None:
+            yield self
+            return
+        directory = Path(tempfile.mkdtemp(prefix="minicnn-session-"))
+        (directory / "numba-cache").mkdir()
+        if self.name == "user":             # the account passes through, not lists
+            directory.chmod(0o711)
+            os.chown(directory / "numba-cache", self.uid, self.gid)
+        try:
+            yield replace(self, session=str(directory), _session_lock=threading.Lock())
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    @property
+    def numba_cache(self) -> str | None:
+        """The session's Numba cache directory, as the child sees it (None: no session)."""
+        if self.session is None:
+            return None
+        return NUMBA_CACHE_MOUNT if self.name == "bwrap" else f"{self.session}/numba-cache"
+
     # ------------------------------------------------------------------------ starting
 
     def prepare(self, child_script: Path, submission: Path, scratch: Path,
@@ -170,7 +205,7 @@ class Sandbox:
             return self._prepare_bwrap(child_script, submission, scratch, env)
         site = link_site_packages(self.python, scratch / "site")
         if self.name == "user":
-            submission = self._private_copy(submission, scratch / "submission")
+            submission = self._session_copy(submission, scratch)
             _hand_over(scratch, self.uid, self.gid)
         argv = [self.python.executable, "-I", "-S", str(scratch / child_script.name),
                 str(submission), str(scratch), str(site)]
@@ -205,8 +240,10 @@ class Sandbox:
         for name, source in self.python.packages:
             args += ["--ro-bind", source, f"{SITE_MOUNT}/{name}"]
         args += ["--ro-bind", str(submission), SUBMISSION_MOUNT,
-                 "--bind", str(scratch), SCRATCH_MOUNT, "--chdir", SCRATCH_MOUNT,
-                 "--clearenv"]
+                 "--bind", str(scratch), SCRATCH_MOUNT, "--chdir", SCRATCH_MOUNT]
+        if self.session is not None:
+            args += ["--bind", f"{self.session}/numba-cache", NUMBA_CACHE_MOUNT]
+        args += ["--clearenv"]
         for key, value in sorted(env.items()):
             args += ["--setenv", key, value]
         args += [self.python.executable, "-I", "-S", f"{SCRATCH_MOUNT}/{child_script.name}",
@@ -214,6 +251,17 @@ class Sandbox:
         return Launch(args, dict(cwd=scratch, env={"PATH": os.environ.get("PATH", "")},
                                  start_new_session=True),
                       SUBMISSION_MOUNT, SCRATCH_MOUNT, SITE_MOUNT)
+
+    def _session_copy(self, submission: Path, scratch: Path) -> Path:
+        """The private copy of ``submission``: made once per session (so the children share
+        one source path, which Numba's cache is keyed on), else once per child."""
+        if self.session is None:
+            return self._private_copy(submission, scratch / "submission")
+        target = Path(self.session) / "submission"
+        with self._session_lock:
+            if not target.exists():
+                self._private_copy(submission, target)
+        return target
 
     @staticmethod
     def _private_copy(submission: Path, target: Path) -> Path:
@@ -330,8 +378,6 @@ def _reference_files() -> list:
 
 def _probe(sandbox: Sandbox) -> str:
     """Run a trivial child in ``sandbox``: '' if it works, else why not."""
-    import tempfile
-
     scratch = Path(tempfile.mkdtemp(prefix="minicnn-probe-"))
     try:
         script = scratch / "probe.py"

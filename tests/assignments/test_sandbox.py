@@ -416,3 +416,19 @@ def test_the_graders_environment_never_reaches_the_child(tmp_path, monkeypatch):
     assert _points(_attack(tmp_path, "env", SEE_ENVIRONMENT), "none") == 0
     monkeypatch.setattr("minicnn.assignments.runner.PASSED_THROUGH", ("MINICNN_TEST_SECRET",))
     assert _points(_attack(tmp_path, "env_passed", SEE_ENVIRONMENT), "none") == 2
+
+
+def test_each_submission_gets_its_own_numba_cache_and_it_is_removed():
+    """The task children of one submission share a Numba cache (compiling the kernels again
+    in every child costs seconds); two submissions never do (one student's compiled code
+    must not reach another's run), and the session is gone after grading."""
+    base = resolve_sandbox("none")
+    with base.for_submission() as first, base.for_submission() as second:
+        assert first.session != second.session
+        assert first.numba_cache != second.numba_cache
+        assert Path(first.numba_cache).is_dir()
+        with first.for_submission() as nested:
+            assert nested.session == first.session
+        session = Path(first.session)
+    assert not session.exists()
+    assert base.session is None
