@@ -66,8 +66,13 @@ class GradeReport:
         for t in self.tasks:
             pts = f"{_fmt(t.points)}/{_fmt(t.max_points)}"
             verdict = "PASS" if t.passed else ("PART" if t.points > 0 else "FAIL")
+            if t.passed and REFERENCE_CACHE_ONLY in t.message:
+                verdict = "PASS*"               # right on the reference cache only
             lines.append(f"{t.task:<{width}}  {pts:>11}  {verdict:<6}  {t.message}")
         lines.append(f"{'total':<{width}}  {_fmt(self.total) + '/' + _fmt(self.max_total):>11}")
+        if any(t.passed and REFERENCE_CACHE_ONLY in t.message for t in self.tasks):
+            lines.append("PASS*: the backward is right on the reference forward's cache; with "
+                         "the student's own forward's cache it is not (that forward task pays)")
         lines.append(self.sandbox_line())
         lines.extend(f"WARNING: {w}" for w in self.sandbox_warnings)
         return "\n".join(lines)
@@ -76,6 +81,11 @@ class GradeReport:
         if self.sandbox == "none":
             return "sandbox: NONE (submission code ran unsandboxed; see the warning below)"
         return f"sandbox: {self.sandbox}"
+
+
+#: Said in a backward task's message when it earned its points on the reference forward's
+#: cache only (the student's own forward + backward pair disagrees: the forward's bug).
+REFERENCE_CACHE_ONLY = "only with the reference forward's cache"
 
 
 def _fmt(value) -> str:
