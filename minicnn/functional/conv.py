@@ -58,7 +58,7 @@ CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 # layers with >= 8 channels (Winograd), runs im2col itself on small layers, and bounds the
 # memory on large images (chunked gemm); fwd + bwd, 1 thread, 29 layers against PyTorch in
 # benchmarks/RESULTS.md ("Convolution at PyTorch's pace"). Slower than im2col: 5x5 and 7x7
-# layers whose columns exceed IM2COL_MAX_BYTES (gemm 0.39x / 0.30x PyTorch, im2col 0.47x / 0.43x).
+# layers whose columns exceed IM2COL_MAX_BYTES (gemm 0.44x / 0.35x PyTorch, im2col 0.50x / 0.47x).
 DEFAULT_METHOD = "fast"
 
 # Method "fast" runs Winograd only from this many input channels: below, its tile transforms
