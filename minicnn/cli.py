@@ -134,9 +134,11 @@ def _train_options(d):
                                     help="use the 2,000/500-image sample bundled in the "
                                          "package (fast; accuracy is lower)")),
         ("--out", "out", dict(metavar="DIR", help="run directory (default runs/<timestamp>)")),
-        ("--conv-method", "conv_method", dict(choices=("naive", "loop", "im2col"),
+        ("--conv-method", "conv_method", dict(choices=_conv_methods(),
                                               help=f"how convolution is computed (default "
-                                                   f"{d.conv_method}; naive is very slow)")),
+                                                   f"{d.conv_method}: Winograd, im2col or "
+                                                   f"chunked GEMM per layer; naive is very "
+                                                   f"slow)")),
         ("--threads", "threads", dict(type=_threads, metavar="N",
                                       help=f"threads for NumPy's BLAS and Numba (default "
                                            f"{d.threads}: the fastest on a shared 2-core "
@@ -154,6 +156,12 @@ def _train_options(d):
                                         help="progress bar on stderr (default: only when "
                                              "stderr is a terminal)")),
     ]
+
+
+def _conv_methods() -> tuple:
+    from minicnn.functional.conv import CONV_METHODS
+
+    return CONV_METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:

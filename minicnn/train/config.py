@@ -12,6 +12,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from minicnn.functional.conv import CONV_METHODS, DEFAULT_METHOD
+
 __all__ = ["TrainConfig", "DEFAULT_EPOCHS", "DEFAULT_THREADS", "OPTIMIZERS", "SCHEDULERS",
            "RESUMABLE_OVERRIDES"]
 
@@ -68,7 +70,7 @@ class TrainConfig:
     val_size: int = 5000
     subset: int | None = None        # train on the first N (shuffled, seeded) training images
     seed: int = 0
-    conv_method: str = "im2col"      # naive | loop | im2col
+    conv_method: str = DEFAULT_METHOD    # one of minicnn.functional.conv.CONV_METHODS
     data_dir: str | None = None
     sample: bool = False             # force the sample bundled in the package
     download: bool = True
@@ -94,8 +96,8 @@ class TrainConfig:
              f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
         need(self.scheduler in SCHEDULERS,
              f"scheduler must be one of {', '.join(SCHEDULERS)}; got {self.scheduler!r}")
-        need(self.conv_method in ("naive", "loop", "im2col"),
-             f"conv_method must be one of naive, loop, im2col; got {self.conv_method!r}")
+        need(self.conv_method in CONV_METHODS,
+             f"conv_method must be one of {', '.join(CONV_METHODS)}; got {self.conv_method!r}")
         need(isinstance(self.epochs, int) and self.epochs >= 1,
              f"epochs must be an integer >= 1; got {self.epochs!r}")
         need(isinstance(self.batch_size, int) and self.batch_size >= 1,
