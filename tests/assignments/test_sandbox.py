@@ -294,13 +294,18 @@ def test_bubblewrap_kills_a_detached_process_before_the_grade_is_written(tmp_pat
     assert _alive_with(marker) == []
 
 
-def test_a_submission_made_of_links_to_the_solution_gets_nothing(tmp_path):
-    sandbox = _bwrap_or_skip()
+def _linked_to_the_solution(tmp_path) -> Path:
+    """A release whose task file is a symbolic link to the instructor's solution."""
     root = make_copy(tmp_path / "links", [TASK], restored=False)
     target = root / "minicnn" / "functional" / "activation.py"
     target.unlink()
     target.symlink_to(SOURCE_ROOT / "minicnn" / "functional" / "activation.py")
-    assert _points(root, sandbox) == 0
+    return root
+
+
+def test_a_submission_made_of_links_to_the_solution_gets_nothing(tmp_path):
+    sandbox = _bwrap_or_skip()
+    assert _points(_linked_to_the_solution(tmp_path), sandbox) == 0
 
 
 # ---------------------------------------------------------------------- the unprivileged user
@@ -337,11 +342,7 @@ def test_user_sandbox_kills_every_process_of_the_account(tmp_path, user_sandbox)
 
 
 def test_user_sandbox_ignores_links_in_the_submission(tmp_path, user_sandbox):
-    root = make_copy(tmp_path / "links", [TASK], restored=False)
-    target = root / "minicnn" / "functional" / "activation.py"
-    target.unlink()
-    target.symlink_to(SOURCE_ROOT / "minicnn" / "functional" / "activation.py")
-    assert _points(root, user_sandbox) == 0
+    assert _points(_linked_to_the_solution(tmp_path), user_sandbox) == 0
 
 
 def test_user_sandbox_warns_when_the_reference_is_readable(user_sandbox):
