@@ -190,10 +190,13 @@ def run_conv_child(framework: str, method: str | None, shape: tuple, threads: in
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def layer_study(layers, threads: int, default_malloc: bool) -> list[dict]:
+def layer_study(layers, threads: int, default_malloc: bool,
+                with_torch: bool = True) -> list[dict]:
     rows = []
     for shape in layers:
         for framework, method in LAYER_RUNS:
+            if framework == "torch" and not with_torch:       # not installed, or --no-torch
+                continue
             result = run_conv_child(framework, method, shape, threads, default_malloc)
             rows.append({"shape": shape, "framework": framework, "method": method} | result)
             common.log(f"  conv N={shape[0]} {shape[1]}->{shape[2]} {shape[3]}x{shape[3]} "
@@ -289,7 +292,7 @@ def main(argv=None) -> int:
     layer_rows = []
     if not args.no_layers:
         layer_rows = layer_study(QUICK_LAYERS if args.quick else LAYERS, threads,
-                                 args.default_malloc)
+                                 args.default_malloc, with_torch=torch is not None)
     if not args.layers_only:
         results["minicnn"] = run_child("minicnn", args.steps, threads,
                                        default_malloc=args.default_malloc)
