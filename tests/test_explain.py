@@ -430,3 +430,12 @@ def test_plot_explanations_wants_a_batch_and_one_label_per_image(rng):
         viz.plot_explanations(CNN(seed=0), np.zeros((28, 28), np.float32))
     with pytest.raises(ValueError, match="2 labels for 1 images"):
         viz.plot_explanations(CNN(seed=0), np.zeros((1, 1, 28, 28), np.float32), [1, 2])
+
+
+def test_a_training_run_directory_holds_explanations_png(tmp_path):
+    from minicnn.train import FIGURES, TrainConfig, train
+    config = TrainConfig(sample=True, epochs=1, subset=64, batch_size=32, progress=False,
+                         figures=True, threads=1, out=str(tmp_path / "run"))
+    result = train(config, log=None)
+    assert "explanations.png" in FIGURES and "explanations.png" in result.figures
+    assert (tmp_path / "run" / "explanations.png").stat().st_size > 0

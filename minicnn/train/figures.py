@@ -16,7 +16,7 @@ from minicnn.train.metrics import confusion_matrix
 __all__ = ["FIGURES", "write_figures"]
 
 FIGURES = ("curves.png", "confusion_matrix.png", "filters.png", "feature_maps.png",
-           "misclassified.png")
+           "misclassified.png", "explanations.png")
 
 
 def write_figures(run_dir: Path, model, history, splits: Splits, test_loader, predictions):
@@ -30,6 +30,10 @@ def write_figures(run_dir: Path, model, history, splits: Splits, test_loader, pr
     cm = confusion_matrix(labels, predictions, len(splits.classes))
     first_conv = next(p for _, p in model.named_parameters() if np.ndim(p.data) == 4)
     image = next(iter(test_loader))[0][:1]  # an evaluation loader: always in order
+    # the first two test images the model gets right and the first two it gets wrong: cheap
+    # (four rows, about a second) and both kinds of answer explained
+    explained = np.concatenate([np.flatnonzero(predictions == labels)[:2],
+                                np.flatnonzero(predictions != labels)[:2]])
     figures = {
         "curves.png": lambda: viz.plot_curves(history, title=f"Training curves ({run_dir.name})"),
         "confusion_matrix.png": lambda: viz.plot_confusion_matrix(
@@ -43,6 +47,10 @@ def write_figures(run_dir: Path, model, history, splits: Splits, test_loader, pr
         "misclassified.png": lambda: viz.plot_misclassified(
             np.asarray(splits.test.images), labels, predictions, splits.classes,
             title="Misclassified test images"),
+        "explanations.png": lambda: viz.plot_explanations(
+            model, test_loader.transform(np.asarray(splits.test.images)[explained]),
+            labels[explained], splits.classes,
+            title=f"Why did it say that? (test images {', '.join(map(str, explained))})"),
     }
     for name, make in figures.items():
         fig = make()
