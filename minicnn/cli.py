@@ -183,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
             "cores).\n\n"
             "Writes a run directory: config.json, metrics.csv (one row per epoch), last.npz and\n"
             "best.npz (lowest validation loss) checkpoints, and PNG figures (curves, confusion\n"
-            "matrix, first-layer filters, feature maps, misclassified images). Stops with an\n"
-            "error if the loss becomes NaN or explodes, keeping the last good checkpoint.\n"
+            "matrix, first-layer filters, feature maps, misclassified images, explanations).\n"
+            "Stops with an error if the loss becomes NaN or explodes, keeping the last good\n"
+            "checkpoint.\n"
             "Ctrl-C stops too; `minicnn train --resume RUN_DIR` continues exactly where a run\n"
             "stopped (optionally with a larger --epochs)."))
     for flag, dest, kwargs in _train_options(d):
