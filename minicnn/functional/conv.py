@@ -168,7 +168,12 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
             out = conv2d_loop_forward(saved, weight_c, stride[0], stride[1])
             if bias is not None:
                 out += bias.reshape(1, -1, 1, 1)
-    assert out.shape == (n_batch, weight.shape[0], out_h, out_w)
+    expected_shape = (n_batch, weight.shape[0], out_h, out_w)
+    if getattr(out, "shape", None) != expected_shape:      # a student's method, usually
+        raise ValueError(f"{_FUNC}(method={method!r}): the implementation returned an output of "
+                         f"shape {getattr(out, 'shape', type(out).__name__)}, expected "
+                         f"{expected_shape} (N, C_out, H_out, W_out) with H_out = "
+                         f"floor((H + 2*padding - kH) / stride) + 1")
     cache = (method, saved, weight_c, stride, padding, tuple(x.shape), bias is not None)
     return out, cache
 
