@@ -21,6 +21,7 @@ address space (a runaway allocation is a MemoryError for that task, not a swappi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -118,7 +119,7 @@ def run_calls(root, calls, arrays, ref_caches=None, timeout=60.0,
         if ref_caches:
             with open(work / "ref_caches.pkl", "wb") as fh:
                 pickle.dump(ref_caches, fh)
-        with sandbox._serial if sandbox.exclusive else _NO_LOCK:
+        with sandbox._serial if sandbox.exclusive else contextlib.nullcontext():
             _run_child(sandbox, root, work, timeout, result)
         _read_results(work, calls, result)
         return result
@@ -126,22 +127,11 @@ def run_calls(root, calls, arrays, ref_caches=None, timeout=60.0,
         shutil.rmtree(work, ignore_errors=True)
 
 
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NO_LOCK = _NoLock()
-
-
 def _run_child(sandbox, root, work, timeout, result) -> None:
     """Start the child in ``sandbox``, wait at most ``timeout`` s, then kill all it left."""
     stderr_path = work.parent / f"{work.name}.stderr"
-    scratch = "/grading" if sandbox.name == "bwrap" else str(work)
-    launch = sandbox.prepare(CHILD, root, work, _child_env(scratch, sandbox.numba_cache))
+    env = _child_env(sandbox.visible_scratch(work), sandbox.numba_cache)
+    launch = sandbox.prepare(CHILD, root, work, env)
     start = time.monotonic()
     try:
         with open(stderr_path, "wb") as stderr:

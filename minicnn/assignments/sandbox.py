@@ -131,9 +131,6 @@ class Launch:
 
     argv: list
     popen_kwargs: dict
-    submission: str           # the submission's path as the child sees it
-    scratch: str              # the scratch directory's path as the child sees it
-    site: str                 # the site-packages directory as the child sees it
 
 
 @dataclass
@@ -197,6 +194,10 @@ class Sandbox:
 
     # ------------------------------------------------------------------------ starting
 
+    def visible_scratch(self, scratch: Path) -> str:
+        """The scratch directory's path as the child sees it."""
+        return SCRATCH_MOUNT if self.name == "bwrap" else str(scratch)
+
     def prepare(self, child_script: Path, submission: Path, scratch: Path,
                 env: dict) -> Launch:
         """The command that runs ``child_script`` on ``submission`` with ``scratch`` as its
@@ -213,7 +214,7 @@ class Sandbox:
         if self.name == "user":
             kwargs.update(user=self.uid, group=self.gid, extra_groups=[],
                           preexec_fn=_limit_processes)
-        return Launch(argv, kwargs, str(submission), str(scratch), str(site))
+        return Launch(argv, kwargs)
 
     def _prepare_bwrap(self, child_script, submission, scratch, env) -> Launch:
         args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
@@ -249,8 +250,7 @@ class Sandbox:
         args += [self.python.executable, "-I", "-S", f"{SCRATCH_MOUNT}/{child_script.name}",
                  SUBMISSION_MOUNT, SCRATCH_MOUNT, SITE_MOUNT]
         return Launch(args, dict(cwd=scratch, env={"PATH": os.environ.get("PATH", "")},
-                                 start_new_session=True),
-                      SUBMISSION_MOUNT, SCRATCH_MOUNT, SITE_MOUNT)
+                                 start_new_session=True))
 
     def _session_copy(self, submission: Path, scratch: Path) -> Path:
         """The private copy of ``submission``: made once per session (so the children share
