@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="evaluate on the bundled sample's test split")
     evaluate.add_argument("--batch-size", type=_positive_int, default=500, metavar="N",
                           help="images per forward pass (default 500)")
+    evaluate.add_argument("--tta", action="store_true",
+                          help="test-time augmentation: classify each image by the mean of "
+                               "its and its mirror image's class probabilities (the training "
+                               "flip; twice the forward passes)")
     evaluate.add_argument("--threads", type=_threads, default=d.threads, metavar="N",
                           help=f"threads for NumPy's BLAS and Numba (default {d.threads}; 0 = "
                                f"let them decide)")
@@ -275,11 +279,12 @@ def _cmd_evaluate(args) -> int:
     training.set_threads(args.threads)  # a one-shot command: for the whole process
     result = training.evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir,
                                           sample=args.sample, batch_size=args.batch_size,
-                                          log=print)
+                                          flip=args.tta, log=print)
     epoch = f" (epoch {result['epoch']})" if result.get("epoch") is not None else ""
     print(f"{args.checkpoint}{epoch} on {result['images']:,} test images from "
           f"{result['source']}")
-    print(f"test accuracy {100 * result['acc']:.2f}%  (loss {result['loss']:.4f})")
+    tta = ", flip test-time augmentation" if result["flip"] else ""
+    print(f"test accuracy {100 * result['acc']:.2f}%  (loss {result['loss']:.4f}{tta})")
     print("per-class accuracy:")
     width = max(len(name) for name in result["classes"])
     for name, acc, total in zip(result["classes"], result["per_class"],

@@ -218,3 +218,12 @@ def test_explain_bad_numbers_are_one_line(quick_run, capsys, argv, words):
 def test_explain_of_a_missing_checkpoint_is_one_clear_line(capsys, tmp_path):
     assert main(["explain", str(tmp_path / "nothing.npz"), "--sample"]) == 1
     assert "checkpoint" in _one_error_line(capsys.readouterr())
+
+
+def test_evaluate_tta_says_so_and_prints_the_flip_accuracy(quick_run, capsys):
+    from minicnn import train as training
+    assert main(["evaluate", str(quick_run / "last.npz"), "--sample", "--tta"]) == 0
+    out = capsys.readouterr().out
+    expected = training.evaluate_checkpoint(quick_run / "last.npz", sample=True, flip=True)
+    assert f"test accuracy {100 * expected['acc']:.2f}%" in out
+    assert "flip test-time augmentation" in out

@@ -293,3 +293,89 @@ def test_cli_label_smoothing_option_reaches_the_run(tmp_path, capsys):
     assert main(["train", "--sample", "--label-smoothing", "1.5", "--out",
                  str(tmp_path / "bad")]) == 1
     assert "label_smoothing must be in [0, 1]" in capsys.readouterr().err
+
+
+class _RowModel:
+    """A 'model' whose logits are a fixed linear map of the flattened image (and that records
+    which images it saw), so flip test-time augmentation can be computed by hand."""
+
+    training = False
+
+    def __init__(self, weight):
+        self.weight = weight            # (H*W, K)
+        self.seen = []
+
+    def eval(self):
+        self.training = False
+
+    def train(self, mode=True):
+        self.training = mode
+
+    def __call__(self, images):
+        self.seen.append(images.copy())
+        return images.reshape(len(images), -1) @ self.weight
+
+
+def test_evaluate_with_flip_averages_the_probabilities_of_each_image_and_its_mirror():
+    from minicnn import nn
+    rng = np.random.default_rng(3)
+    images = rng.standard_normal((6, 1, 2, 3))
+    labels = np.array([0, 1, 2, 3, 0, 1])
+    model = _RowModel(3 * rng.standard_normal((6, 4)))
+    criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+    loss, acc, predictions = training.evaluate(model, [(images, labels)], criterion, flip=True)
+
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    plain = images.reshape(6, -1) @ model.weight
+    mirrored = images[..., ::-1].reshape(6, -1) @ model.weight
+    p = (softmax(plain) + softmax(mirrored)) / 2
+    np.testing.assert_array_equal(model.seen[1], images[..., ::-1])
+    np.testing.assert_array_equal(predictions, p.argmax(axis=1))
+    assert acc == pytest.approx(np.mean(p.argmax(axis=1) == labels))
+    # the loss is the smoothed cross entropy of the averaged prediction p
+    target = np.full((6, 4), 0.1 / 4)
+    target[np.arange(6), labels] += 0.9
+    assert loss == pytest.approx(-np.mean((target * np.log(p)).sum(axis=1)), rel=1e-12)
+    # and it is not what the plain evaluation gives on this model (the mirror matters)
+    plain_loss, _, _ = training.evaluate(model, [(images, labels)], criterion)
+    assert abs(plain_loss - loss) > 1e-3
+
+
+def test_evaluate_with_flip_changes_nothing_for_a_mirror_symmetric_model_and_huge_logits():
+    from minicnn import nn
+    rng = np.random.default_rng(4)
+    # the weight rows of pixels (i, 0) and (i, 1) are equal, so f(x) == f(mirror of x); the
+    # logits are in the thousands, so a naive log(mean(exp)) would overflow
+    rows = 1e4 * rng.standard_normal((2, 1, 4))
+    model = _RowModel(np.repeat(rows, 2, axis=1).reshape(4, 4))   # pixel index 2i + j
+    images = rng.standard_normal((5, 1, 2, 2))
+    labels = np.array([0, 1, 2, 3, 0])
+    criterion = nn.CrossEntropyLoss()
+    flipped = training.evaluate(model, [(images, labels)], criterion, flip=True)
+    plain = training.evaluate(model, [(images, labels)], criterion)
+    assert np.isfinite(flipped[0])
+    assert flipped[0] == pytest.approx(plain[0], rel=1e-9)
+    assert flipped[1] == plain[1]
+    np.testing.assert_array_equal(flipped[2], plain[2])
+
+
+def test_evaluate_checkpoint_with_flip_is_at_least_as_good_a_loss_as_its_average(sample_run):
+    # by convexity of -log, the cross entropy of the averaged prediction is at most the mean
+    # of the two separate cross entropies (plain, and on mirrored images)
+    from minicnn.data import DataLoader
+    path = sample_run.run_dir / "last.npz"
+    flipped = training.evaluate_checkpoint(path, sample=True, flip=True)
+    plain = training.evaluate_checkpoint(path, sample=True)
+    assert flipped["flip"] is True and plain["flip"] is False
+    from minicnn.train.evaluation import load_checkpoint_model
+    model, config, _ = load_checkpoint_model(path, sample=True)
+    test = training.open_split(config, "test", lambda message: None)
+    eval_tf = training.make_transforms(config)[1]
+    mirror_loss = training.evaluate(
+        model, [(x[..., ::-1].copy(), y) for x, y in DataLoader(test, batch_size=500,
+                                                               transform=eval_tf)],
+        training.build_criterion(config))[0]
+    assert flipped["loss"] <= (plain["loss"] + mirror_loss) / 2 + 1e-9
+    assert flipped["confusion"].sum() == flipped["images"]

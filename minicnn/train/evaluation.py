@@ -56,22 +56,23 @@ def load_checkpoint_model(path, *, data_dir=None, sample: bool = False):
 
 
 def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size: int = 500,
-                        log=None) -> dict:
-    """Rebuild the CNN a ``train`` checkpoint describes, load it, and test it.
+                        flip: bool = False, log=None) -> dict:
+    """Rebuild the CNN a ``train`` checkpoint describes, load it, and test it (with
+    ``flip=True``: flip test-time augmentation, see ``minicnn.train.loop.evaluate``).
 
     Returns
     -------
     dict with ``loss`` (the run's criterion, so with its label smoothing), ``acc`` (0..1), ``per_class`` (accuracy per class), ``classes``,
     ``confusion`` (K x K counts), ``images`` (how many), ``source`` (where the test set came
-    from), ``epoch`` (of the checkpoint)
+    from), ``epoch`` (of the checkpoint), ``flip`` (whether flip TTA was used)
     """
     from minicnn.data import DataLoader
 
     model, config, meta = load_checkpoint_model(path, data_dir=data_dir, sample=sample)
     test = open_split(config, "test", log or (lambda message: None))
     loader = DataLoader(test, batch_size=batch_size, transform=make_transforms(config)[1])
-    loss, acc, predictions = evaluate(model, loader, build_criterion(config))
+    loss, acc, predictions = evaluate(model, loader, build_criterion(config), flip=flip)
     cm = confusion_matrix(test.labels, predictions, len(test.classes))
     return dict(loss=loss, acc=acc, per_class=per_class_accuracy(cm),
                 classes=list(test.classes), confusion=cm, images=len(test),
-                source=str(test.source), epoch=meta.get("epoch"))
+                source=str(test.source), epoch=meta.get("epoch"), flip=bool(flip))

@@ -84,8 +84,16 @@ def train_one_epoch(model, loader, criterion, optimizer, *, guard: DivergenceGua
     return total_loss / seen, correct / seen
 
 
-def evaluate(model, loader, criterion):
+def evaluate(model, loader, criterion, *, flip: bool = False):
     """Loss and accuracy in eval mode (BatchNorm running statistics, no dropout).
+
+    ``flip=True`` is test-time augmentation with the training set's horizontal flip: each
+    image is classified by the mean of the class probabilities of the image and its mirror,
+
+        p = (softmax(f(x)) + softmax(f(x[..., ::-1]))) / 2,
+
+    and the loss is ``criterion`` applied to log p (whose softmax is p), so it is the cross
+    entropy of the averaged prediction. It costs a second forward pass per batch.
 
     The model's previous mode is restored afterwards.
 
@@ -101,7 +109,10 @@ def evaluate(model, loader, criterion):
     predictions = []
     try:
         for images, labels in loader:
-            logits = model(images)
+            logits = model(images)                                   # (B, K)
+            if flip:
+                mirrored = model(np.ascontiguousarray(images[..., ::-1]))
+                logits = _log_mean_softmax(logits, mirrored)         # (B, K), log p
             total_loss += float(criterion(logits, labels)) * len(labels)
             predicted = logits.argmax(axis=1)
             correct += int((predicted == labels).sum())
@@ -113,6 +124,15 @@ def evaluate(model, loader, criterion):
     if seen == 0:
         raise ValueError("evaluate: the loader yielded no batches")
     return total_loss / seen, correct / seen, np.concatenate(predictions).astype(np.int64)
+
+
+def _log_mean_softmax(logits_a, logits_b):
+    """log((softmax(a) + softmax(b)) / 2), row by row, without overflow: with
+    log softmax(z) = z - logsumexp(z), it is logaddexp of the two log-softmaxes minus log 2."""
+    def log_softmax(z):
+        shifted = z - z.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return np.logaddexp(log_softmax(logits_a), log_softmax(logits_b)) - np.log(2.0)
 
 
 def predict(model, images, *, batch_size: int = 500) -> np.ndarray:
