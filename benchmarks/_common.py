@@ -78,6 +78,9 @@ def configure_threads(n: int) -> int:
         if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
             continue  # Numba reads it once at import; changing it afterwards makes it complain
         os.environ[var] = str(n)
+    # as `minicnn train` does (minicnn/cli.py): OpenBLAS's idle threads sleep at once instead
+    # of spinning ~0.1 s on the cores minicnn's own threads need (read when BLAS loads)
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     import numpy  # noqa: F401  (load BLAS so threadpoolctl can see it)
     try:
         from threadpoolctl import threadpool_limits

@@ -493,6 +493,7 @@ def scaling(args) -> int:
             env = dict(os.environ)
             for var in common.THREAD_ENV_VARS:
                 env[var] = str(threads)
+            env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")     # as `minicnn train` sets it
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
             if proc.returncode != 0:
                 raise RuntimeError(f"scaling child failed:\n{proc.stderr[-3000:]}")

@@ -17,7 +17,8 @@ transformed tile, the sum over c is a matrix product, so the work is 16 matrix p
 
 with 2.25x fewer multiply-adds than im2col's one product, plus the tile transforms (Numba
 kernels, a few additions per number). Tiles are processed a cache-sized chunk at a time, so
-V and M never exist for the whole batch.
+V and M never exist for the whole batch. With T threads the batch is cut into T parts that
+run at once, each its own chunks (minicnn/functional/_parallel.py).
 
 The backward pass is the transpose of each step, with dM = A dZ_block A^T:
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minicnn.functional._parallel import batch_parts, run_parts
 from minicnn.functional.conv_gemm import batch_chunks, largest_chunk_rows
 from minicnn.kernels import conv_winograd as tiles
 
@@ -76,17 +78,22 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     u_filters = _filter_transform(weight)                     # (16, C_out, C_in)
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
-    tiles_per_chunk = _tiles_per_chunk(n_batch, tiles_h, tiles_w, channels + out_channels,
-                                       x.dtype)
-    v_buffer = _plane_buffer(channels, tiles_per_chunk, x.dtype)
-    m_buffer = _plane_buffer(out_channels, tiles_per_chunk, x.dtype)
-    for chunk in _chunks(n_batch, tiles_h, tiles_w, channels + out_channels, x.dtype):
-        count = _tile_count(chunk, tiles_w)
-        v_tiles = _tile_planes(v_buffer, channels, count)
-        tiles.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
-        m_tiles = _tile_planes(m_buffer, out_channels, count)
-        np.matmul(u_filters, v_tiles, out=m_tiles)           # 16 products (C_out, C_in, T)
-        tiles.output_transform(m_tiles, bias_values, *chunk, tiles_w, out)
+
+    def forward_images(first, stop):                          # images first .. stop-1
+        part = stop - first
+        tiles_per_chunk = _tiles_per_chunk(part, tiles_h, tiles_w, channels + out_channels,
+                                           x.dtype)
+        v_buffer = _plane_buffer(channels, tiles_per_chunk, x.dtype)
+        m_buffer = _plane_buffer(out_channels, tiles_per_chunk, x.dtype)
+        for chunk in _chunks(first, stop, tiles_h, tiles_w, channels + out_channels, x.dtype):
+            count = _tile_count(chunk, tiles_w)
+            v_tiles = _tile_planes(v_buffer, channels, count)
+            tiles.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
+            m_tiles = _tile_planes(m_buffer, out_channels, count)
+            np.matmul(u_filters, v_tiles, out=m_tiles)       # 16 products (C_out, C_in, T)
+            tiles.output_transform(m_tiles, bias_values, *chunk, tiles_w, out)
+
+    run_parts(forward_images, batch_parts(n_batch))          # one part per thread
     return out, x
 
 
@@ -111,25 +118,32 @@ def conv2d_winograd_backward(dout, x, weight, padding):
     _, _, tiles_h, tiles_w = _tile_grid(x.shape, padding)
     u_filters = _filter_transform(weight)
     u_transposed = u_filters.transpose(0, 2, 1)               # (16, C_in, C_out), a view
-    du_filters = np.zeros_like(u_filters)
     dx = np.zeros_like(x)
-    tiles_per_chunk = _tiles_per_chunk(n_batch, tiles_h, tiles_w, channels + out_channels,
-                                       x.dtype)
-    v_buffer = _plane_buffer(channels, tiles_per_chunk, x.dtype)
-    dv_buffer = np.empty_like(v_buffer)
-    dm_buffer = _plane_buffer(out_channels, tiles_per_chunk, x.dtype)
-    du_chunk = np.empty_like(u_filters)
-    for chunk in _chunks(n_batch, tiles_h, tiles_w, channels + out_channels, x.dtype):
-        count = _tile_count(chunk, tiles_w)
-        v_tiles = _tile_planes(v_buffer, channels, count)
-        tiles.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
-        dm_tiles = _tile_planes(dm_buffer, out_channels, count)
-        tiles.output_transform_adjoint(dout, *chunk, tiles_w, dm_tiles)
-        np.matmul(dm_tiles, v_tiles.transpose(0, 2, 1), out=du_chunk)    # dL/dU, this chunk
-        du_filters += du_chunk
-        dv_tiles = _tile_planes(dv_buffer, channels, count)
-        np.matmul(u_transposed, dm_tiles, out=dv_tiles)
-        tiles.input_transform_adjoint(dv_tiles, *chunk, tiles_w, *padding, dx)
+
+    def backward_images(first, stop):       # dX of images first .. stop-1; their dL/dU
+        part = stop - first
+        tiles_per_chunk = _tiles_per_chunk(part, tiles_h, tiles_w, channels + out_channels,
+                                           x.dtype)
+        v_buffer = _plane_buffer(channels, tiles_per_chunk, x.dtype)
+        dv_buffer = np.empty_like(v_buffer)
+        dm_buffer = _plane_buffer(out_channels, tiles_per_chunk, x.dtype)
+        du_part = np.zeros_like(u_filters)
+        du_chunk = np.empty_like(u_filters)
+        for chunk in _chunks(first, stop, tiles_h, tiles_w, channels + out_channels, x.dtype):
+            count = _tile_count(chunk, tiles_w)
+            v_tiles = _tile_planes(v_buffer, channels, count)
+            tiles.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
+            dm_tiles = _tile_planes(dm_buffer, out_channels, count)
+            tiles.output_transform_adjoint(dout, *chunk, tiles_w, dm_tiles)
+            np.matmul(dm_tiles, v_tiles.transpose(0, 2, 1), out=du_chunk)    # dL/dU, chunk
+            du_part += du_chunk
+            dv_tiles = _tile_planes(dv_buffer, channels, count)
+            np.matmul(u_transposed, dm_tiles, out=dv_tiles)
+            tiles.input_transform_adjoint(dv_tiles, *chunk, tiles_w, *padding, dx)
+        return du_part
+
+    # one part per thread; the parts' images, so their dX slices, are disjoint
+    du_filters = sum(run_parts(backward_images, batch_parts(n_batch)))      # (16, C_out, C_in)
     # dL/dW[o, c] = G^T dL/dU[o, c] G: with dL/dU[o, c] flattened to 16 numbers (r, q), that
     # is the row vector times kron(G, G), one product for all (o, c)
     du_by_filter = du_filters.reshape(16, -1).T               # (C_out*C_in, 16)
@@ -196,10 +210,13 @@ def _chunk_budget(row_bytes, tiles_w):
     return max(WINOGRAD_CHUNK_BYTES, MIN_CHUNK_TILES * row_bytes // tiles_w)
 
 
-def _chunks(n_batch, tiles_h, tiles_w, channels_in_out, dtype):
-    """Chunks (n0, n1, a0, a1) of images and tile rows of about _chunk_budget bytes."""
+def _chunks(first, stop, tiles_h, tiles_w, channels_in_out, dtype):
+    """Chunks (n0, n1, a0, a1) of images first .. stop-1 and tile rows, of about
+    _chunk_budget bytes each."""
     row_bytes = _tile_row_bytes(tiles_w, channels_in_out, dtype)
-    return batch_chunks(n_batch, tiles_h, row_bytes, _chunk_budget(row_bytes, tiles_w))
+    for n0, n1, a0, a1 in batch_chunks(stop - first, tiles_h, row_bytes,
+                                       _chunk_budget(row_bytes, tiles_w)):
+        yield first + n0, first + n1, a0, a1
 
 
 def _tiles_per_chunk(n_batch, tiles_h, tiles_w, channels_in_out, dtype):

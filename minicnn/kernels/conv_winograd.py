@@ -28,8 +28,10 @@ lie inside (H_out, W_out).
     output_transform                output_transform_numpy               Y = A^T M A (+ b)
     output_transform_adjoint        output_transform_adjoint_numpy       dM = A dY A^T
 
-All kernels are serial ``@njit(cache=True)`` loops (see minicnn/kernels/conv.py for why the
-fold kernels are serial on a shared machine).
+All kernels are serial ``@njit(cache=True, nogil=True)`` loops (see minicnn/kernels/conv.py
+for why the fold kernels are serial on a shared machine): with more than one thread,
+minicnn/functional/conv_winograd.py runs them on parts of the batch at once, one part per
+thread, which ``nogil`` allows (minicnn/functional/_parallel.py).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
 # Input tiles: V = B^T d B and its adjoint
 # --------------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def input_transform(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
     """V[4r + q, c, t] = (B^T d B)[r, q] for every tile t of the chunk and channel c.
 
@@ -109,7 +111,7 @@ def _bt_column(plane, i, j):
     return d0 - d2, d1 + d2, d2 - d1, d1 - d3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w):
     """A zeroed plane for the chunk's input rows and where x lands in it:
     (plane, top, y_lo, y_hi, copy_w); plane[y - top, pad_w + k] = x[.., y, k] for
@@ -122,7 +124,7 @@ def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w):
             max(0, min(width, row_len - pad_w)))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def input_transform_adjoint(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx):
     """dX[n, c, 2a - p_h + r, 2b - p_w + q] += (B dV B^T)[r, q] for every tile of the chunk
     (the transpose of input_transform; gradient falling on the padding is dropped).
@@ -234,7 +236,7 @@ def input_transform_adjoint_numpy(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_
 # Output tiles: Y = A^T M A and its adjoint
 # --------------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def output_transform(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
     """out[n, o, 2a + r, 2b + q] = (A^T M A)[r, q] + b[o] for every tile of the chunk, where
     it lies inside out (the last tile row / column may hang over an odd H_out / W_out).
@@ -288,7 +290,7 @@ def _at_column(m0, m1, m2, m3):
     return m0 + m1 + m2, m1 - m2 - m3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def output_transform_adjoint(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
     """dM[4r + q, o, t] = (A dY A^T)[r, q] for every tile t of the chunk, dY the tile's 2x2
     block of dout (zero where it hangs over the output).

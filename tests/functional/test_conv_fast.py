@@ -93,7 +93,7 @@ def test_small_chunks_split_images_into_bands(small_chunks):
     gemm_chunks = list(conv_gemm._chunks((4, 3, 3, 3), 2, 7, 8, np.float64))
     assert gemm_chunks[0] == (0, 1, 0, 1) and len(gemm_chunks) == 14
     # winograd, 3 + 4 channels, 4 tile rows of 3 tiles: 2,688 bytes a tile row
-    tile_chunks = list(conv_winograd._chunks(2, 4, 3, 7, np.float64))
+    tile_chunks = list(conv_winograd._chunks(0, 2, 4, 3, 7, np.float64))
     assert tile_chunks[0] == (0, 1, 0, 1) and len(tile_chunks) == 8
 
 
