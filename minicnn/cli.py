@@ -19,7 +19,7 @@ import sys
 
 PROG = "minicnn"
 # minicnn.train.DEFAULT_THREADS, known here without importing NumPy (tests hold them equal)
-_DEFAULT_THREADS = 1
+_DEFAULT_THREADS = "auto"
 
 
 class CLIError(Exception):
@@ -49,15 +49,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _threads(text: str) -> int | None:
-    """``--threads N``: N >= 1, or 0 for the libraries' own default (None)."""
+def _threads(text: str) -> int | str:
+    """``--threads N``: N >= 1, "auto" for the idle cores, or 0 for the libraries' own
+    default (None in TrainConfig and set_threads; see _thread_setting)."""
+    if text.strip().lower() == "auto":
+        return "auto"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of threads, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of threads or 'auto', got "
+                                         f"{text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more threads, got {text!r}")
-    return value or None
+    return value
+
+
+def _thread_setting(value):
+    """The parsed --threads as TrainConfig and set_threads take it: 0 -> None."""
+    return None if value == 0 else value
 
 
 def _index(text: str) -> int:
@@ -141,9 +150,9 @@ def _train_options(d):
                                                    f"slow)")),
         ("--threads", "threads", dict(type=_threads, metavar="N",
                                       help=f"threads for NumPy's BLAS and Numba (default "
-                                           f"{d.threads}: the fastest on a shared 2-core "
-                                           f"machine, and bit-for-bit repeatable; 0 = let "
-                                           f"them decide, usually all cores)")),
+                                           f"{d.threads}: as many as there are idle cores, "
+                                           f"at most 8; 1 repeats a run bit for bit on any "
+                                           f"machine; 0 = let the libraries decide)")),
         ("--val-size", "val_size", dict(type=_positive_int, metavar="N",
                                         help=f"training images held out for validation "
                                              f"(default {d.val_size}; at most a tenth of a "
@@ -208,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "its and its mirror image's class probabilities (the training "
                                "flip; twice the forward passes)")
     evaluate.add_argument("--threads", type=_threads, default=d.threads, metavar="N",
-                          help=f"threads for NumPy's BLAS and Numba (default {d.threads}; 0 = "
+                          help=f"threads for NumPy's BLAS and Numba (default {d.threads}: the "
+                               f"idle cores; 0 = "
                                f"let them decide)")
 
     explain = commands.add_parser(
@@ -230,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="average the saliency over N noisy copies (SmoothGrad, seed 0; "
                               "default 0: the plain gradient)")
     explain.add_argument("--threads", type=_threads, default=d.threads, metavar="N",
-                         help=f"threads for NumPy's BLAS and Numba (default {d.threads}; 0 = "
+                         help=f"threads for NumPy's BLAS and Numba (default {d.threads}: the "
+                              f"idle cores; 0 = "
                               f"let them decide)")
 
     summary = commands.add_parser("summary", help="print the CNN's layers, shapes and "
@@ -258,6 +269,8 @@ def _cmd_train(args) -> int:
 
     given = {dest: getattr(args, dest) for _, dest, _ in _train_options(_defaults())
              if getattr(args, dest) is not None}
+    if "threads" in given:                       # --threads 0: leave the libraries' defaults
+        given["threads"] = _thread_setting(given["threads"])
     if args.resume:
         fixed = sorted(set(given) - set(training.RESUMABLE_OVERRIDES))
         if fixed:
@@ -276,7 +289,7 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from minicnn import train as training
 
-    training.set_threads(args.threads)  # a one-shot command: for the whole process
+    training.set_threads(_thread_setting(args.threads))  # a one-shot command: for the whole process
     result = training.evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir,
                                           sample=args.sample, batch_size=args.batch_size,
                                           flip=args.tta, log=print)
@@ -302,7 +315,7 @@ def _cmd_explain(args) -> int:
     from minicnn import train as training
     from minicnn.train.evaluation import load_checkpoint_model
 
-    training.set_threads(args.threads)  # a one-shot command: for the whole process
+    training.set_threads(_thread_setting(args.threads))  # a one-shot command: for the whole process
     checkpoint = Path(args.checkpoint)
     model, config, _ = load_checkpoint_model(checkpoint, data_dir=args.data_dir,
                                              sample=args.sample)
@@ -368,9 +381,21 @@ def _threads_before_numpy(argv) -> None:
             value = arg.split("=", 1)[1]
         elif arg == "--threads" and i + 1 < len(argv):
             value = argv[i + 1]
+    if value.strip().lower() == "auto":
+        from minicnn._cores import ENV_VARIABLE, resolve_threads
+        try:
+            value = str(resolve_threads("auto"))
+        except ValueError:
+            return                           # a bad $MINICNN_THREADS: the command says so
+        os.environ[ENV_VARIABLE] = value     # so "auto" inside means this same count
     if value.isdigit() and int(value) >= 1:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = value
+    # OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each product by default,
+    # holding the cores that minicnn's own threads need next (minicnn.functional._parallel):
+    # with 2 threads on an idle 2-core machine a training step took 32.9 ms spinning, 26.6 ms
+    # with the threads put to sleep at once (2^4 cycles)
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
 def main(argv=None) -> int:

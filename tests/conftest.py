@@ -9,6 +9,9 @@ from torch_reference import RECORDER_KEY, TorchReference
 
 # Tests must never reach for the network or a user's real cache.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The suite runs on one thread: threads="auto" (the training default) means 1 here and in
+# every child process, whatever the machine (tests that need more threads say so).
+os.environ["MINICNN_THREADS"] = "1"
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """The ``minicnn`` command: the happy path, and bad input ending in one clear line."""
 
+import argparse
+import os
 import subprocess
 import sys
 
@@ -170,16 +172,59 @@ def test_threads_flag_limits_numba(monkeypatch):
 
 def test_default_thread_count_reaches_blas_before_numpy_is_imported():
     import minicnn.cli
+    from minicnn._cores import usable_cores
     from minicnn.train import DEFAULT_THREADS
-    assert minicnn.cli._DEFAULT_THREADS == DEFAULT_THREADS
+    assert minicnn.cli._DEFAULT_THREADS == DEFAULT_THREADS == "auto"
     code = ("import os, sys; from minicnn.cli import _threads_before_numpy; "
             "_threads_before_numpy(sys.argv[1:]); "
-            "assert 'numpy' not in sys.modules; print(os.environ['OPENBLAS_NUM_THREADS'])")
-    for argv, expected in ((["train"], str(DEFAULT_THREADS)), (["train", "--threads", "2"], "2"),
-                           (["evaluate", "x.npz", "--threads=3"], "3")):
+            "assert 'numpy' not in sys.modules; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ.get('MINICNN_THREADS'))")
+
+    def blas_threads(argv, **env):
+        environment = {k: v for k, v in os.environ.items() if k != "MINICNN_THREADS"}
+        environment.update(env)
         proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
-                              text=True, timeout=60)
-        assert proc.stdout.strip() == expected, proc.stderr
+                              text=True, timeout=60, env=environment)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split()
+
+    # "auto" follows $MINICNN_THREADS (the suite pins it to 1)
+    assert blas_threads(["train"], MINICNN_THREADS="1") == ["1", "1"]
+    assert blas_threads(["train", "--threads", "2"]) == ["2", "None"]
+    assert blas_threads(["evaluate", "x.npz", "--threads=3"]) == ["3", "None"]
+    # unset: the idle cores, measured once and handed on so the command means the same count
+    counted, handed_on = blas_threads(["train", "--threads", "auto"])
+    assert counted == handed_on and 1 <= int(counted) <= usable_cores()
+
+
+def test_threads_option_takes_a_count_auto_or_zero():
+    from minicnn.cli import _thread_setting, _threads, build_parser
+    assert _threads("auto") == "auto" and _threads(" AUTO ") == "auto"
+    assert _threads("3") == 3 and _thread_setting(_threads("0")) is None
+    for bad in ("-1", "two", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _threads(bad)
+    assert build_parser().parse_args(["train"]).threads is None         # not given: default
+    assert build_parser().parse_args(["evaluate", "x.npz"]).threads == "auto"
+
+
+def test_train_threads_zero_leaves_the_libraries_defaults(monkeypatch, tmp_path):
+    # --threads 0 used to be dropped as "not given", so the default ran instead
+    from minicnn import train as training
+    seen = {}
+
+    class Finished:
+        def report(self):
+            return "done"
+
+    def fake_train(config):
+        seen["threads"] = config.threads
+        return Finished()
+    monkeypatch.setattr(training, "train", fake_train)
+    assert main(["train", "--sample", "--threads", "0", "--out", str(tmp_path / "run")]) == 0
+    assert seen["threads"] is None
+    assert main(["train", "--sample", "--out", str(tmp_path / "run")]) == 0
+    assert seen["threads"] == "auto"
 
 
 def test_explain_writes_the_figure_next_to_the_checkpoint_and_names_each_prediction(

@@ -27,13 +27,14 @@ DEFAULT_EPOCHS = 5
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("plateau", "step", "cosine", "none")
 
-#: Default thread count for BLAS and Numba during training. Measured on the 2-core reference
-#: machine (shared, so other processes run too): one thread trains at ~1,100 images/s, two
-#: BLAS threads at 60-190 images/s; OpenBLAS's threads spin-wait on these small matrices
-#: (64 x 288 @ 288 x 12544, 64 x 3136 @ 3136 x 256) and lose the cores to anything else
-#: running. One thread also makes runs repeat bit for bit across machines (Numba's parallel
-#: sums change their last bits with the thread count). ``--threads N`` to try more.
-DEFAULT_THREADS = 1
+#: Default thread count for BLAS and Numba during training: "auto", as many threads as there
+#: are idle cores when the run starts (minicnn/_cores.py; $MINICNN_THREADS fixes it). Threads
+#: help only on idle cores: on a 2-core machine a training step was 1.14-1.25x faster on two
+#: threads when the machine was idle and 2x slower when other jobs held both cores
+#: (benchmarks/RESULTS.md, "Threads"). The count used is written to config.json; runs repeat
+#: bit for bit at the same count (with more threads Winograd's dL/dW adds one partial sum per
+#: thread, so its last bits depend on the count). ``--threads 1`` pins one.
+DEFAULT_THREADS = "auto"
 
 #: Settings that may differ when a run is resumed (they do not change the numbers).
 RESUMABLE_OVERRIDES = ("epochs", "threads", "progress", "figures", "data_dir", "download")
@@ -75,7 +76,7 @@ class TrainConfig:
     sample: bool = False             # force the sample bundled in the package
     download: bool = True
     out: str | None = None           # run directory; default runs/<timestamp>
-    threads: int | None = DEFAULT_THREADS  # None: leave BLAS and Numba as they are
+    threads: int | str | None = DEFAULT_THREADS  # N, "auto" (idle cores), None (as they are)
     figures: bool = True
     progress: bool | None = None     # None: a progress bar when stderr is a terminal
     explode_factor: float = 1e3      # stop when a batch loss exceeds this x the first loss
@@ -112,8 +113,10 @@ class TrainConfig:
              f"val_size must be an integer >= 1; got {self.val_size!r}")
         need(self.subset is None or (isinstance(self.subset, int) and self.subset >= 1),
              f"subset must be an integer >= 1; got {self.subset!r}")
-        need(self.threads is None or (isinstance(self.threads, int) and self.threads >= 1),
-             f"threads must be an integer >= 1; got {self.threads!r}")
+        need(self.threads is None or self.threads == "auto"
+             or (isinstance(self.threads, int) and not isinstance(self.threads, bool)
+                 and self.threads >= 1),
+             f"threads must be an integer >= 1, 'auto' or None; got {self.threads!r}")
         need(self.patience >= 0 and 0 < self.factor < 1 and self.step_size >= 1,
              f"scheduler settings out of range: patience={self.patience} (>= 0), "
              f"factor={self.factor} (in (0, 1)), step_size={self.step_size} (>= 1)")

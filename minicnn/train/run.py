@@ -28,6 +28,7 @@ from minicnn.train.figures import write_figures
 from minicnn.train.loop import DivergenceGuard, TrainingDiverged, evaluate, train_one_epoch
 from minicnn.train.progress import ProgressBar, stderr_is_terminal
 from minicnn.train.run_dir import new_run_dir, write_config, write_metrics
+from minicnn._cores import resolve_threads
 from minicnn.train.threads import limit_threads
 
 __all__ = ["TrainResult", "train", "resume"]
@@ -99,6 +100,8 @@ def train(config: TrainConfig | None = None, *, log=print, _resume_from: Path | 
         directory is the last good checkpoint (the message says where)
     """
     config = dataclasses.replace(config or TrainConfig(), **overrides).validate()
+    # "auto" becomes the count it stands for now, so config.json says what the run used
+    config = dataclasses.replace(config, threads=resolve_threads(config.threads))
     keep_freed_memory()   # ~30% faster steps: no page faults on reused activation buffers
     with limit_threads(config.threads):
         return _train(config, log or (lambda *args, **kwargs: None), _resume_from)

@@ -2,7 +2,8 @@
 
 BLAS is limited through threadpoolctl, which works after NumPy has been imported (the
 ``*_NUM_THREADS`` environment variables are read only once, when BLAS loads); Numba through
-``numba.set_num_threads``. Why one thread is the default: ``config.DEFAULT_THREADS``.
+``numba.set_num_threads``. ``"auto"`` (the default, ``config.DEFAULT_THREADS``) means as many
+threads as there are idle cores (minicnn/_cores.py).
 """
 
 from __future__ import annotations
@@ -12,19 +13,22 @@ import os
 
 from threadpoolctl import threadpool_limits
 
+from minicnn._cores import resolve_threads
+
 __all__ = ["set_threads", "limit_threads"]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def set_threads(n: int | None) -> None:
+def set_threads(n: int | str | None) -> None:
     """Use ``n`` threads for BLAS (NumPy's matrix products) and Numba's parallel loops, for
     the rest of the process (the CLI's ``--threads``; ``limit_threads`` is the scoped form).
-    ``None`` leaves both as they are.
+    ``None`` leaves both as they are; ``"auto"`` counts the idle cores.
 
     The OMP/OPENBLAS/MKL_NUM_THREADS variables are set too, for child processes.
     """
+    n = resolve_threads(n)
     if n is None:
         return
     n = int(n)
@@ -43,9 +47,10 @@ def _set_numba_threads(n: int) -> int:
 
 
 @contextlib.contextmanager
-def limit_threads(n: int | None):
+def limit_threads(n: int | str | None):
     """``with limit_threads(1): ...``: BLAS and Numba thread counts inside the block only
-    (``None``: leave them as they are)."""
+    (``None``: leave them as they are; ``"auto"``: the idle cores)."""
+    n = resolve_threads(n)
     if n is None:
         yield
         return

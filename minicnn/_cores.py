@@ -1,0 +1,93 @@
+"""``threads="auto"``: as many threads as the machine has idle cores (standard library only,
+so the CLI can decide before NumPy loads BLAS).
+
+Why idle cores and not all cores: minicnn's threads help only on cores nobody else uses. The
+lecture's training step on a 2-core machine (``python benchmarks/train_step.py --scaling``,
+benchmarks/RESULTS.md) ran 1.14-1.25x faster on 2 threads than on 1 when the machine was
+idle, and 2x slower when two other jobs held the cores: a part of the batch that waits for
+a core holds up the whole layer.
+
+    resolve_threads("auto") = $MINICNN_THREADS if set, else
+                              max(1, min(usable cores, MAX_AUTO_THREADS, round(idle cores)))
+
+with the idle cores measured over ``SAMPLE_SECONDS`` from /proc/stat (Linux), else from the
+1-minute load average, else taken to be all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+__all__ = ["AUTO", "MAX_AUTO_THREADS", "SAMPLE_SECONDS", "resolve_threads", "idle_cores",
+           "usable_cores"]
+
+AUTO = "auto"
+#: At most this many threads for "auto": a batch of 64 is then 8 images a thread. Only 1 and 2
+#: threads have been measured (benchmarks/RESULTS.md); more is the same rule, untested.
+MAX_AUTO_THREADS = 8
+SAMPLE_SECONDS = 0.2
+#: Environment variable that fixes what "auto" means (the test suite sets it to 1).
+ENV_VARIABLE = "MINICNN_THREADS"
+
+
+def resolve_threads(value):
+    """``value`` itself for an int or None; for ``"auto"``, the thread count to use (see the
+    module docstring). A bad $MINICNN_THREADS is a ValueError naming it."""
+    if value != AUTO:
+        return value
+    fixed = os.environ.get(ENV_VARIABLE, "").strip()
+    if fixed:
+        if not fixed.isdigit() or int(fixed) < 1:
+            raise ValueError(f"{ENV_VARIABLE} must be a whole number >= 1 (what threads="
+                             f"'auto' means); got {fixed!r}")
+        return int(fixed)
+    return idle_cores()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def idle_cores(sample_seconds: float = SAMPLE_SECONDS) -> int:
+    """Threads for "auto": the usable cores that other work leaves idle, at least 1 and at
+    most MAX_AUTO_THREADS."""
+    usable = usable_cores()
+    if usable == 1:
+        return 1
+    busy = _busy_cores(sample_seconds)
+    idle = (os.cpu_count() or usable) - busy
+    return max(1, min(usable, MAX_AUTO_THREADS, int(idle + 0.5)))
+
+
+def _busy_cores(sample_seconds: float) -> float:
+    """How many cores' worth of time the whole machine is spending busy right now."""
+    fraction = _proc_stat_busy_fraction(sample_seconds)
+    if fraction is not None:
+        return fraction * (os.cpu_count() or 1)
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def _proc_stat_busy_fraction(sample_seconds: float):
+    """Fraction of all cores' time spent busy over ``sample_seconds`` (Linux /proc/stat:
+    user nice system idle iowait irq softirq steal), or None where it cannot be read."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:9]]
+        return sum(values), values[3] + values[4]       # total, idle + iowait
+    try:
+        total0, idle0 = sample()
+        time.sleep(sample_seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return min(1.0, max(0.0, 1.0 - (idle1 - idle0) / (total1 - total0)))
