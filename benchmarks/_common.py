@@ -78,9 +78,10 @@ def configure_threads(n: int) -> int:
         if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
             continue  # Numba reads it once at import; changing it afterwards makes it complain
         os.environ[var] = str(n)
-    # as `minicnn train` does (minicnn/cli.py): OpenBLAS's idle threads sleep at once instead
-    # of spinning ~0.1 s on the cores minicnn's own threads need (read when BLAS loads)
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    # as `minicnn train` does (minicnn/cli.py): idle BLAS/OpenMP threads sleep soon instead of
+    # spinning on the cores minicnn's own threads need (read when those libraries start)
+    from minicnn._cores import settle_idle_threads
+    settle_idle_threads()
     import numpy  # noqa: F401  (load BLAS so threadpoolctl can see it)
     try:
         from threadpoolctl import threadpool_limits
@@ -388,19 +389,10 @@ def measure_interleaved(fns: dict, *, repeats: int = 7, warmup: dict | int = 1,
 
 def cpu_busy_fraction(interval: float = 1.0) -> float | None:
     """Fraction of all cores' time spent busy over ``interval`` seconds (Linux /proc/stat),
-    counting every process on the machine; None where /proc/stat is missing."""
-    def sample():
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        idle = values[3] + (values[4] if len(values) > 4 else 0)
-        return sum(values[:8]), idle
-    try:
-        total0, idle0 = sample()
-        time.sleep(interval)
-        total1, idle1 = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+    counting every process on the machine; None where /proc/stat is missing. The same
+    measurement as minicnn's ``--threads auto`` (minicnn._cores.busy_fraction)."""
+    from minicnn._cores import busy_fraction
+    return busy_fraction(interval)
 
 
 def wait_for_quiet(max_wait: float, threshold: float = 0.15) -> float | None:

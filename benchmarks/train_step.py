@@ -46,6 +46,7 @@ import tempfile
 import time
 
 import _common as common
+from minicnn._cores import IDLE_THREAD_SETTINGS
 
 BATCH = 64
 TRAIN_TARGET = 1.3   # issue 14: training-step throughput / PyTorch's, one thread
@@ -493,7 +494,9 @@ def scaling(args) -> int:
             env = dict(os.environ)
             for var in common.THREAD_ENV_VARS:
                 env[var] = str(threads)
-            env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")     # as `minicnn train` sets it
+            if framework == "minicnn":      # as `minicnn train` sets them; PyTorch keeps its
+                for var, value in IDLE_THREAD_SETTINGS.items():     # own OpenMP defaults
+                    env.setdefault(var, value)
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
             if proc.returncode != 0:
                 raise RuntimeError(f"scaling child failed:\n{proc.stderr[-3000:]}")

@@ -10,6 +10,10 @@ product. The vocabulary is PyTorch's, so what a student learns here carries over
 
 __version__ = "0.1.0"
 
+# first, before anything loads NumPy: tell the libraries' idle threads to sleep soon
+# (minicnn/_cores.py; standard library only, keeps any value the user set)
+from minicnn import _cores  # noqa: E402,F401
+
 _LAZY = {
     "nn": ("minicnn.nn", None),
     "optim": ("minicnn.optim", None),

@@ -17,10 +17,12 @@ with the idle cores measured over ``SAMPLE_SECONDS`` from /proc/stat (Linux), el
 from __future__ import annotations
 
 import os
+import sys
 import time
 
-__all__ = ["AUTO", "MAX_AUTO_THREADS", "SAMPLE_SECONDS", "resolve_threads", "idle_cores",
-           "usable_cores"]
+__all__ = ["AUTO", "MAX_AUTO_THREADS", "SAMPLE_SECONDS", "IDLE_THREAD_SETTINGS",
+           "resolve_threads", "idle_cores", "usable_cores", "settle_idle_threads",
+           "blas_threads_sleep", "busy_fraction"]
 
 AUTO = "auto"
 #: At most this many threads for "auto": a batch of 64 is then 8 images a thread. Only 1 and 2
@@ -29,6 +31,15 @@ MAX_AUTO_THREADS = 8
 SAMPLE_SECONDS = 0.2
 #: Environment variable that fixes what "auto" means (the test suite sets it to 1).
 ENV_VARIABLE = "MINICNN_THREADS"
+
+#: How long the libraries' idle threads spin before they sleep. Three thread pools take turns
+#: in a training step (OpenBLAS's, Numba's OpenMP team, minicnn's Winograd parts), and a pool
+#: left spinning holds the core the next one needs. Lecture step, 2 threads, idle 2-core
+#: machine: 32.6 ms with the libraries' defaults, 23.0 / 21.6 / 28.8 ms with GOMP_SPINCOUNT =
+#: 1,000 / 10,000 / 100,000 (OpenBLAS's threads asleep at once, 2^4 cycles, in all three;
+#: 34.9 ms on one thread). Each is read when its library starts its threads, so this must run
+#: before BLAS loads (the CLI) or before Numba's first parallel kernel (minicnn.kernels).
+IDLE_THREAD_SETTINGS = {"OPENBLAS_THREAD_TIMEOUT": "4", "GOMP_SPINCOUNT": "10000"}
 
 
 def resolve_threads(value):
@@ -43,6 +54,27 @@ def resolve_threads(value):
                              f"'auto' means); got {fixed!r}")
         return int(fixed)
     return idle_cores()
+
+
+def settle_idle_threads() -> None:
+    """Apply IDLE_THREAD_SETTINGS to the environment, keeping any value the user set."""
+    for variable, value in IDLE_THREAD_SETTINGS.items():
+        os.environ.setdefault(variable, value)
+
+
+def blas_threads_sleep() -> bool:
+    """Do this process's OpenBLAS idle threads sleep soon (OPENBLAS_THREAD_TIMEOUT set before
+    BLAS loaded)? When NumPy came first without it, they spin ~0.1 s after every product, and
+    minicnn then keeps BLAS at one thread whenever it runs several (minicnn.train.threads):
+    on 2 idle cores a training step took 57.5 ms with spinning BLAS threads, 22.4 ms without,
+    33 ms on one thread."""
+    return _BLAS_THREADS_SLEEP
+
+
+# Decided once, when minicnn is first imported (minicnn/__init__.py imports this module first):
+# if NumPy is not loaded yet, the settings below reach OpenBLAS when it loads.
+_BLAS_THREADS_SLEEP = "numpy" not in sys.modules or "OPENBLAS_THREAD_TIMEOUT" in os.environ
+settle_idle_threads()
 
 
 def usable_cores() -> int:
@@ -66,7 +98,7 @@ def idle_cores(sample_seconds: float = SAMPLE_SECONDS) -> int:
 
 def _busy_cores(sample_seconds: float) -> float:
     """How many cores' worth of time the whole machine is spending busy right now."""
-    fraction = _proc_stat_busy_fraction(sample_seconds)
+    fraction = busy_fraction(sample_seconds)
     if fraction is not None:
         return fraction * (os.cpu_count() or 1)
     try:
@@ -75,9 +107,10 @@ def _busy_cores(sample_seconds: float) -> float:
         return 0.0
 
 
-def _proc_stat_busy_fraction(sample_seconds: float):
-    """Fraction of all cores' time spent busy over ``sample_seconds`` (Linux /proc/stat:
-    user nice system idle iowait irq softirq steal), or None where it cannot be read."""
+def busy_fraction(sample_seconds: float):
+    """Fraction of all cores' time spent busy over ``sample_seconds``, counting every process
+    on the machine (Linux /proc/stat: user nice system idle iowait irq softirq steal), or None
+    where it cannot be read (the benchmarks record it beside every timing too)."""
     def sample():
         with open("/proc/stat") as f:
             values = [int(v) for v in f.readline().split()[1:9]]

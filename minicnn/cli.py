@@ -391,11 +391,8 @@ def _threads_before_numpy(argv) -> None:
     if value.isdigit() and int(value) >= 1:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = value
-    # OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each product by default,
-    # holding the cores that minicnn's own threads need next (minicnn.functional._parallel):
-    # with 2 threads on an idle 2-core machine a training step took 32.9 ms spinning, 26.6 ms
-    # with the threads put to sleep at once (2^4 cycles)
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    from minicnn._cores import settle_idle_threads
+    settle_idle_threads()       # idle library threads sleep soon instead of spinning on cores
 
 
 def main(argv=None) -> int:

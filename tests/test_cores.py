@@ -38,13 +38,13 @@ def test_idle_cores_counts_the_cores_other_work_leaves(monkeypatch, cpus, usable
 
 
 def test_busy_cores_reads_proc_stat_or_falls_back_to_the_load_average(monkeypatch):
-    fraction = cores._proc_stat_busy_fraction(0.05)
+    fraction = cores.busy_fraction(0.05)
     if os.path.exists("/proc/stat"):
         assert 0.0 <= fraction <= 1.0
-    monkeypatch.setattr(cores, "_proc_stat_busy_fraction", lambda seconds: None)
+    monkeypatch.setattr(cores, "busy_fraction", lambda seconds: None)
     monkeypatch.setattr(cores.os, "getloadavg", lambda: (1.5, 1.0, 0.5), raising=False)
     assert cores._busy_cores(0.0) == 1.5
-    monkeypatch.setattr(cores, "_proc_stat_busy_fraction", lambda seconds: 0.25)
+    monkeypatch.setattr(cores, "busy_fraction", lambda seconds: 0.25)
     monkeypatch.setattr(cores.os, "cpu_count", lambda: 4)
     assert cores._busy_cores(0.0) == 1.0
 
@@ -73,3 +73,38 @@ def test_a_run_records_the_thread_count_auto_stood_for(tmp_path, monkeypatch):
     import json
     saved = json.loads((result.run_dir / "config.json").read_text())
     assert saved["config"]["threads"] == 1
+
+
+def _fresh_python(code, **env):
+    import subprocess
+    import sys
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("OPENBLAS_THREAD_TIMEOUT", "GOMP_SPINCOUNT")}
+    environment.update(env)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=environment)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+CHECK = ("import os; from minicnn._cores import blas_threads_sleep; "
+         "print(blas_threads_sleep(), os.environ['OPENBLAS_THREAD_TIMEOUT'], "
+         "os.environ['GOMP_SPINCOUNT'])")
+
+
+def test_importing_minicnn_first_tells_idle_library_threads_to_sleep():
+    assert _fresh_python("import minicnn, numpy; " + CHECK) == ["True", "4", "10000"]
+
+
+def test_numpy_first_is_noticed_and_a_users_own_settings_are_kept():
+    assert _fresh_python("import numpy, minicnn; " + CHECK) == ["False", "4", "10000"]
+    assert _fresh_python("import numpy, minicnn; " + CHECK, OPENBLAS_THREAD_TIMEOUT="8",
+                         GOMP_SPINCOUNT="5") == ["True", "8", "5"]
+
+
+def test_blas_keeps_one_thread_when_its_threads_would_spin(monkeypatch):
+    from minicnn.train.threads import blas_thread_count
+    monkeypatch.setattr(cores, "_BLAS_THREADS_SLEEP", False)
+    assert [blas_thread_count(n) for n in (1, 2, 8)] == [1, 1, 1]
+    monkeypatch.setattr(cores, "_BLAS_THREADS_SLEEP", True)
+    assert [blas_thread_count(n) for n in (1, 2, 8)] == [1, 2, 8]

@@ -16,9 +16,11 @@ traffic, not arithmetic, is the cost, so fusing passes pays:
   ``dout * (x > 0)`` are several times slower (NaN handling, a boolean temporary).
 
 Every function takes arrays shaped ``(N, C, L)``: BatchNorm1d's ``(N, F)`` is ``(N, F, 1)`` and
-BatchNorm2d's ``(N, C, H, W)`` is ``(N, C, H*W)`` (both are free reshapes). Kernels are serial:
-on the two-core machines this runs on, a parallel region waits for its slowest thread, and a
-shared core makes that a scheduler time slice (milliseconds) instead of microseconds.
+BatchNorm2d's ``(N, C, H, W)`` is ``(N, C, H*W)`` (both are free reshapes). Each kernel is built
+twice (minicnn/kernels/_two_builds.py): serial, which runs on one thread (the only build that
+ran before threads were worth it: on a busy machine a parallel region waits for its slowest
+thread, a scheduler time slice), and a parallel build over the ``prange`` loop, which runs
+when the user gave Numba more than one thread.
 
 ``fastmath={"reassoc", "contract"}`` lets LLVM vectorise the reductions (sums are reordered, so
 results differ from NumPy's in the last bits); it does not assume away NaN or infinity.
@@ -28,7 +30,9 @@ With ``NUMBA_DISABLE_JIT=1`` every kernel runs as the plain Python below.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import prange
+
+from minicnn.kernels._two_builds import serial_and_parallel
 
 _FASTMATH = {"reassoc", "contract"}
 
@@ -36,7 +40,7 @@ _FASTMATH = {"reassoc", "contract"}
 # --------------------------------------------------------------------------- BatchNorm
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@serial_and_parallel(cache=True, fastmath=_FASTMATH)
 def batch_norm_stats(x3):
     """Per-channel mean and biased variance of ``x3`` (N, C, L), as float64 arrays (C,).
 
@@ -46,7 +50,7 @@ def batch_norm_stats(x3):
     m = n_batch * length
     mean = np.empty(channels, np.float64)
     var = np.empty(channels, np.float64)
-    for c in range(channels):
+    for c in prange(channels):               # channels are independent
         total = 0.0
         for n in range(n_batch):
             for i in range(length):
@@ -70,7 +74,7 @@ def batch_norm_stats_numpy(x3):
     return mean, var
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@serial_and_parallel(cache=True, fastmath=_FASTMATH)
 def batch_norm_affine(x3, scale, shift):
     """``out[n, c, l] = x3[n, c, l] * scale[c] + shift[c]``, a new array like ``x3``.
 
@@ -79,7 +83,7 @@ def batch_norm_affine(x3, scale, shift):
     """
     n_batch, channels, length = x3.shape
     out = np.empty(x3.shape, x3.dtype)
-    for n in range(n_batch):
+    for n in prange(n_batch):
         for c in range(channels):
             a = scale[c]
             b = shift[c]
@@ -93,7 +97,7 @@ def batch_norm_affine_numpy(x3, scale, shift):
     return x3 * scale[:, None] + shift[:, None]
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@serial_and_parallel(cache=True, fastmath=_FASTMATH)
 def batch_norm_backward_sums(dout3, x3, mean):
     """Per-channel ``sum(dout)`` and ``sum(dout * (x - mean))`` over (N, L), float64 (C,) each.
 
@@ -102,7 +106,7 @@ def batch_norm_backward_sums(dout3, x3, mean):
     n_batch, channels, length = x3.shape
     sum_dout = np.empty(channels, np.float64)
     sum_dout_centred = np.empty(channels, np.float64)
-    for c in range(channels):
+    for c in prange(channels):
         mu = mean[c]
         total = 0.0
         total_centred = 0.0
@@ -124,7 +128,7 @@ def batch_norm_backward_sums_numpy(dout3, x3, mean):
             np.add.reduce(dout64 * centred, axis=(0, 2)))
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@serial_and_parallel(cache=True, fastmath=_FASTMATH)
 def batch_norm_backward_dx(dout3, x3, mean, a, b, k):
     """``dx[n, c, l] = a[c] * dout[n, c, l] + b[c] * (x[n, c, l] - mean[c]) + k[c]``.
 
@@ -133,7 +137,7 @@ def batch_norm_backward_dx(dout3, x3, mean, a, b, k):
     """
     n_batch, channels, length = x3.shape
     dx = np.empty(dout3.shape, dout3.dtype)
-    for n in range(n_batch):
+    for n in prange(n_batch):
         for c in range(channels):
             mu = mean[c]
             ac = a[c]
@@ -153,21 +157,21 @@ def batch_norm_backward_dx_numpy(dout3, x3, mean, a, b, k):
 # --------------------------------------------------------------------------- ReLU
 
 
-@njit(cache=True)
+@serial_and_parallel(cache=True)
 def _relu_forward_flat(x):
     out = np.empty(x.shape, x.dtype)
     zero = x.dtype.type(0)                    # typed: no int/float unification in the loop
-    for i in range(x.size):
+    for i in prange(x.size):
         value = x[i]
         out[i] = zero if value < zero else value    # NaN is not < 0: it propagates, as torch
     return out
 
 
-@njit(cache=True)
+@serial_and_parallel(cache=True)
 def _relu_backward_flat(dout, x):
     dx = np.empty(dout.shape, dout.dtype)
     zero = dout.dtype.type(0)
-    for i in range(dout.size):
+    for i in prange(dout.size):
         dx[i] = dout[i] if x[i] > 0 else zero
     return dx
 

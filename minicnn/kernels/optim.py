@@ -8,8 +8,8 @@ arithmetic. ``adam_update`` does the same arithmetic element by element in one l
 Lecture CNN, float32, Adam(weight_decay=1e-4), 1 thread, median ms per ``step()`` (all
 parameters), same run, shared 2-core machine: see the commit message ("adam: fused ...").
 
-The kernel is serial (the arrays are small; waking threads costs more on a busy 2-core machine)
-and holds to its NumPy twin ``adam_update_numpy`` in tests/kernels/test_optim_kernels.py.
+The kernel is built serial and parallel (minicnn/kernels/_two_builds.py: the parallel build
+runs when Numba has more than one thread; elements are independent) and holds to its NumPy twin ``adam_update_numpy`` in tests/kernels/test_optim_kernels.py.
 With ``NUMBA_DISABLE_JIT=1`` it runs as the plain Python below.
 """
 
@@ -18,12 +18,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import prange
+
+from minicnn.kernels._two_builds import serial_and_parallel
 
 __all__ = ["adam_update", "adam_update_numpy"]
 
 
-@njit(cache=True)
+@serial_and_parallel(cache=True)
 def adam_update(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
                 decoupled, bias_correction1, bias_correction2):
     """One Adam (or AdamW) step, in place, on 1-d arrays of one dtype (flattened parameters).
@@ -49,7 +51,7 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_
     keep1, keep2 = typed(1.0 - beta1), typed(beta2)
     keep_sq = typed(1.0 - beta2)
     eps = typed(eps)
-    for i in range(param.size):
+    for i in prange(param.size):
         p = param[i]
         g = grad[i]
         if decoupled:

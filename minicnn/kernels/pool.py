@@ -23,22 +23,22 @@ propagates NaN like PyTorch. Keeping the NaN test out of the inner loop lets LLV
 compare into a branch-free select, about 2.5x faster on random data.
 
 The kernels loop over the N*C planes with ``prange``; planes are independent (each plane of
-``dx`` is written by one iteration only), so the loop needs no locks. They are compiled
-``parallel=PARALLEL``, False: pooling is memory-bound and a lecture-sized call takes well under
-a millisecond on one core, less than waking a thread team costs on a busy machine (on a shared
-2-core machine the parallel build was 10-20x slower; see the report in the commit message).
+``dx`` is written by one iteration only), so the loop needs no locks. Each is built twice
+(minicnn/kernels/_two_builds.py): the serial build runs on one thread, the parallel one when
+Numba has more; on a busy shared 2-core machine the parallel build was 10-20x slower, on an
+idle one the lecture's 2x2 max pool took 0.28 instead of 0.59 ms on 2 threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-#: Compile the kernels with ``parallel=True``? Measured: it does not pay for pooling.
-PARALLEL = False
+from minicnn.kernels._two_builds import serial_and_parallel
 
 
-@njit(cache=True, parallel=PARALLEL)
+
+@serial_and_parallel(cache=True)
 def max_pool2d_forward_loop(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
                             out_h, out_w):
     """General max pooling. Returns ``(out, argmax)``, both (N, C, out_h, out_w)."""
@@ -71,7 +71,7 @@ def max_pool2d_forward_loop(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pa
     return out, argmax
 
 
-@njit(cache=True, parallel=PARALLEL)
+@serial_and_parallel(cache=True)
 def max_pool2d_forward_2x2(x, out_h, out_w):
     """Max pooling with kernel 2, stride 2, padding 0 (the lecture's MaxPool2d(2)), unrolled.
 
@@ -107,7 +107,7 @@ def max_pool2d_forward_2x2(x, out_h, out_w):
     return out, argmax
 
 
-@njit(cache=True, parallel=PARALLEL)
+@serial_and_parallel(cache=True)
 def max_pool2d_backward_loop(dout, argmax, height, width):
     """Route each ``dout[n, c, i, j]`` to the input position ``argmax[n, c, i, j]`` (a flat
     index ``u * width + v``); overlapping windows add up.
@@ -132,7 +132,7 @@ def max_pool2d_backward_loop(dout, argmax, height, width):
     return dx.reshape(n_batch, channels, height, width), n_bad
 
 
-@njit(cache=True, parallel=PARALLEL)
+@serial_and_parallel(cache=True)
 def avg_pool2d_forward_loop(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
                             out_h, out_w):
     """Average pooling, padding counted as zeros (divide by ``kernel_h * kernel_w``).
@@ -161,7 +161,7 @@ def avg_pool2d_forward_loop(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pa
     return out
 
 
-@njit(cache=True, parallel=PARALLEL)
+@serial_and_parallel(cache=True)
 def avg_pool2d_backward_loop(dout, height, width, kernel_h, kernel_w, stride_h, stride_w,
                              pad_h, pad_w):
     """Spread each ``dout[n, c, i, j] / (kernel_h * kernel_w)`` over the input positions of

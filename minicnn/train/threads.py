@@ -3,7 +3,8 @@
 BLAS is limited through threadpoolctl, which works after NumPy has been imported (the
 ``*_NUM_THREADS`` environment variables are read only once, when BLAS loads); Numba through
 ``numba.set_num_threads``. ``"auto"`` (the default, ``config.DEFAULT_THREADS``) means as many
-threads as there are idle cores (minicnn/_cores.py).
+threads as there are idle cores (minicnn/_cores.py). BLAS gets one thread instead of ``n`` when
+NumPy was imported before minicnn without OPENBLAS_THREAD_TIMEOUT (``blas_thread_count``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 
 from threadpoolctl import threadpool_limits
 
-from minicnn._cores import resolve_threads
+from minicnn._cores import blas_threads_sleep, resolve_threads
 
 __all__ = ["set_threads", "limit_threads"]
 
@@ -34,8 +35,16 @@ def set_threads(n: int | str | None) -> None:
     n = int(n)
     for variable in _THREAD_VARIABLES:
         os.environ[variable] = str(n)
-    threadpool_limits(limits=n)
+    threadpool_limits(limits=blas_thread_count(n))
     _set_numba_threads(n)
+
+
+def blas_thread_count(n: int) -> int:
+    """BLAS's share of ``n`` threads: ``n``, or 1 when this process's OpenBLAS threads spin
+    after each product (NumPy was imported before minicnn could tell them to sleep; see
+    minicnn._cores.blas_threads_sleep). Import minicnn before NumPy, or set
+    OPENBLAS_THREAD_TIMEOUT=4, to give BLAS the threads too."""
+    return n if n <= 1 or blas_threads_sleep() else 1
 
 
 def _set_numba_threads(n: int) -> int:
@@ -54,7 +63,7 @@ def limit_threads(n: int | str | None):
     if n is None:
         yield
         return
-    blas = threadpool_limits(limits=n)
+    blas = threadpool_limits(limits=blas_thread_count(int(n)))
     previous = _set_numba_threads(n)
     try:
         yield
