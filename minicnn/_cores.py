@@ -3,9 +3,9 @@ so the CLI can decide before NumPy loads BLAS).
 
 Why idle cores and not all cores: minicnn's threads help only on cores nobody else uses. The
 lecture's training step on a 2-core machine (``python benchmarks/train_step.py --scaling``,
-benchmarks/RESULTS.md) ran 1.14-1.25x faster on 2 threads than on 1 when the machine was
-idle, and 2x slower when two other jobs held the cores: a part of the batch that waits for
-a core holds up the whole layer.
+benchmarks/RESULTS.md) ran 1.10-1.47x faster on 2 threads than on 1 when the machine was
+idle, and 2-2.5x slower when two other jobs held the cores: a part of the batch that waits
+for a core holds up the whole layer.
 
     resolve_threads("auto") = $MINICNN_THREADS if set, else
                               max(1, min(usable cores, MAX_AUTO_THREADS, round(idle cores)))

@@ -29,8 +29,8 @@ SCHEDULERS = ("plateau", "step", "cosine", "none")
 
 #: Default thread count for BLAS and Numba during training: "auto", as many threads as there
 #: are idle cores when the run starts (minicnn/_cores.py; $MINICNN_THREADS fixes it). Threads
-#: help only on idle cores: on a 2-core machine a training step was 1.14-1.25x faster on two
-#: threads when the machine was idle and 2x slower when other jobs held both cores
+#: help only on idle cores: on a 2-core machine a training step was 1.10-1.47x faster on two
+#: threads when the machine was idle and 2-2.5x slower when other jobs held both cores
 #: (benchmarks/RESULTS.md, "Threads"). The count used is written to config.json; runs repeat
 #: bit for bit at the same count (with more threads Winograd's dL/dW adds one partial sum per
 #: thread, so its last bits depend on the count). ``--threads 1`` pins one.
