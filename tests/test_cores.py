@@ -68,11 +68,14 @@ def test_limit_threads_auto_applies_the_resolved_count(monkeypatch):
 def test_a_run_records_the_thread_count_auto_stood_for(tmp_path, monkeypatch):
     from minicnn import train as training
     monkeypatch.setenv("MINICNN_THREADS", "1")
+    lines = []
     result = training.train(TrainConfig(sample=True, epochs=1, subset=128, val_size=16,
-                                        figures=False, progress=False, out=tmp_path / "run"))
+                                        figures=False, progress=False, out=tmp_path / "run"),
+                            log=lines.append)
     import json
     saved = json.loads((result.run_dir / "config.json").read_text())
     assert saved["config"]["threads"] == 1
+    assert lines[0] == "threads: 1 (auto: the cores idle now; --threads N fixes it)"
 
 
 def _fresh_python(code, **env):

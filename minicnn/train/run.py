@@ -100,11 +100,15 @@ def train(config: TrainConfig | None = None, *, log=print, _resume_from: Path | 
         directory is the last good checkpoint (the message says where)
     """
     config = dataclasses.replace(config or TrainConfig(), **overrides).validate()
+    log = log or (lambda *args, **kwargs: None)
     # "auto" becomes the count it stands for now, so config.json says what the run used
+    requested = config.threads
     config = dataclasses.replace(config, threads=resolve_threads(config.threads))
+    if requested == "auto":
+        log(f"threads: {config.threads} (auto: the cores idle now; --threads N fixes it)")
     keep_freed_memory()   # ~30% faster steps: no page faults on reused activation buffers
     with limit_threads(config.threads):
-        return _train(config, log or (lambda *args, **kwargs: None), _resume_from)
+        return _train(config, log, _resume_from)
 
 
 def _train(config: TrainConfig, log, _resume_from) -> TrainResult:
