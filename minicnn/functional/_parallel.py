@@ -21,6 +21,7 @@ runs on the calling thread.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 
 __all__ = ["batch_parts", "run_parts"]
@@ -28,6 +29,7 @@ __all__ = ["batch_parts", "run_parts"]
 _POOL_LOCK = threading.Lock()
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_size = 0
+_pool_pid = 0                       # the process that made the pool (a forked child has none)
 _blas = None                        # threadpoolctl's ThreadpoolController, made once
 
 
@@ -59,15 +61,18 @@ def run_parts(function, parts):
 
 
 def _thread_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
-    """The module's worker threads, at least ``workers`` of them (grown, never shrunk)."""
-    global _pool, _pool_size
+    """The module's worker threads, at least ``workers`` of them (grown, never shrunk). A
+    process forked after the pool was made inherits the pool object but not its threads, so
+    it makes its own (work submitted to the inherited one would wait forever)."""
+    global _pool, _pool_size, _pool_pid
     with _POOL_LOCK:
-        if _pool is None or _pool_size < workers:
-            if _pool is not None:
+        forked = _pool is not None and _pool_pid != os.getpid()
+        if _pool is None or forked or _pool_size < workers:
+            if _pool is not None and not forked:
                 _pool.shutdown(wait=True)
             _pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=workers, thread_name_prefix="minicnn-part")
-            _pool_size = workers
+            _pool_size, _pool_pid = workers, os.getpid()
         return _pool
 
 

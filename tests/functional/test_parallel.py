@@ -117,3 +117,27 @@ def test_winograd_in_parts_matches_one_part_and_the_naive_sum(rng, monkeypatch, 
         # the parts, so even out and dX may differ in the last bits on another BLAS)
         assert rel_error(g, single) < tolerance, name
         assert rel_error(g, reference) < tolerance, name
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_parts_on_threads_of_its_own():
+    import os
+    parallel.run_parts(lambda first, stop: first, [(0, 1), (1, 2), (2, 3)])  # parent's pool
+    parent_pool = parallel._thread_pool(2)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                 # the child: must not wait on dead threads
+        try:
+            result = parallel.run_parts(lambda first, stop: stop, [(0, 1), (1, 2), (2, 3)])
+            own_pool = parallel._thread_pool(2) is not parent_pool
+            os.write(write, repr((result, own_pool)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    import select
+    ready, _, _ = select.select([read], [], [], 30)
+    output = os.read(read, 100).decode() if ready else "timed out"
+    os.waitpid(pid, 0) if ready else os.kill(pid, 9)
+    # (the inherited pool has no threads; whether work sent to it hangs depends on its idle
+    # count at the fork, so the test also checks that the child made a pool of its own)
+    assert output == "([1, 2, 3], True)"
