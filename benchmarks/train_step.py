@@ -459,6 +459,8 @@ def scaling_child(framework: str, steps: int, conv_method) -> int:
     import numpy as np
     images, labels = make_batch()
     if framework == "minicnn":
+        from minicnn.train import set_threads
+        set_threads(int(os.environ["OMP_NUM_THREADS"]))     # minicnn's own layers too
         model, criterion, optimizer = minicnn_setup(conv_method)
         train_step, _ = minicnn_step_fns(model, criterion, optimizer, images, labels)
     else:

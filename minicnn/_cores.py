@@ -22,7 +22,7 @@ import time
 
 __all__ = ["AUTO", "MAX_AUTO_THREADS", "SAMPLE_SECONDS", "IDLE_THREAD_SETTINGS",
            "resolve_threads", "idle_cores", "usable_cores", "settle_idle_threads",
-           "blas_threads_sleep", "busy_fraction"]
+           "blas_threads_sleep", "busy_fraction", "layer_threads", "set_layer_threads"]
 
 AUTO = "auto"
 #: At most this many threads for "auto": a batch of 64 is then 8 images a thread. Only 1 and 2
@@ -54,6 +54,24 @@ def resolve_threads(value):
                              f"'auto' means); got {fixed!r}")
         return int(fixed)
     return idle_cores()
+
+
+def layer_threads() -> int:
+    """Threads minicnn's own layers use (Winograd's batch parts, the parallel kernel builds):
+    1 until ``minicnn.train.set_threads`` / ``limit_threads`` (or a training run, whose
+    default is "auto") says otherwise. Numba's and BLAS's own counts do not decide it: a
+    program that never asks for threads keeps the serial code it always had."""
+    return _layer_threads
+
+
+def set_layer_threads(n: int) -> int:
+    """Set ``layer_threads()`` to ``n`` (>= 1); returns the previous value."""
+    global _layer_threads
+    previous, _layer_threads = _layer_threads, max(1, int(n))
+    return previous
+
+
+_layer_threads = 1
 
 
 def settle_idle_threads() -> None:

@@ -62,7 +62,12 @@ def test_limit_threads_auto_applies_the_resolved_count(monkeypatch):
     import numba
     monkeypatch.setenv("MINICNN_THREADS", "1")
     with limit_threads("auto"):
-        assert numba.get_num_threads() == 1
+        assert numba.get_num_threads() == 1 and cores.layer_threads() == 1
+    monkeypatch.setenv("MINICNN_THREADS", "2")
+    assert cores.layer_threads() == 1
+    with limit_threads("auto"):
+        assert cores.layer_threads() == 2
+    assert cores.layer_threads() == 1
 
 
 def test_a_run_records_the_thread_count_auto_stood_for(tmp_path, monkeypatch):

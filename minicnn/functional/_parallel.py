@@ -1,7 +1,7 @@
 """Running one layer's work on several threads: the batch split into one part per thread.
 
 Images of a batch are independent in a convolution's forward pass and in its dL/dX, so with
-``T`` threads (``minicnn.train.set_threads``, which sets Numba's count read here) the batch
+``T`` threads (``minicnn.train.set_threads``; ``minicnn._cores.layer_threads``) the batch
 is cut into ``T`` contiguous parts and each part runs the whole serial algorithm (tile
 transforms in Numba, products in BLAS) on its own thread, writing its own slice of the
 output. Only dL/dW and dL/db are sums over all images: each part returns its partial sum and
@@ -24,6 +24,8 @@ import concurrent.futures
 import os
 import threading
 
+from minicnn._cores import layer_threads
+
 __all__ = ["batch_parts", "run_parts"]
 
 _POOL_LOCK = threading.Lock()
@@ -35,10 +37,10 @@ _blas = None                        # threadpoolctl's ThreadpoolController, made
 
 def batch_parts(n_batch: int, threads: int | None = None) -> list[tuple[int, int]]:
     """Contiguous image ranges ``[(n0, n1), ...]``, one per thread (at most ``n_batch``),
-    sizes differing by at most one. ``threads=None`` reads Numba's thread count."""
+    sizes differing by at most one. ``threads=None``: minicnn's thread count
+    (``minicnn._cores.layer_threads``, set by ``minicnn.train.set_threads``)."""
     if threads is None:
-        import numba
-        threads = numba.get_num_threads()
+        threads = layer_threads()
     parts = max(1, min(int(threads), int(n_batch)))
     bounds = [n_batch * k // parts for k in range(parts + 1)]
     return [(bounds[k], bounds[k + 1]) for k in range(parts)]

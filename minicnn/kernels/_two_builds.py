@@ -3,9 +3,10 @@
 The memory-bound kernels (BatchNorm, ReLU, pooling, Adam) are written with ``prange`` on their
 outer loop. ``@serial_and_parallel(...)`` compiles each twice: ``.serial`` (there ``prange``
 is plain ``range``) and ``.parallel`` (Numba splits the ``prange`` loop across its threads).
-A call runs the parallel build only when Numba has more than one thread, i.e. when the user
-asked for threads (``--threads``, ``minicnn.train.set_threads``; the default ``auto`` counts
-the idle cores). With one thread nothing changes: the serial build runs, as before.
+A call runs the parallel build only when minicnn runs more than one thread
+(``minicnn._cores.layer_threads``), i.e. when the user asked for threads (``--threads``,
+``minicnn.train.set_threads``; a training run's default ``auto`` counts the idle cores). With
+one thread nothing changes: the serial build runs, as before.
 
 Why not always parallel: on a busy 2-core machine a parallel region waits for its slowest
 thread, and a descheduled thread costs a scheduler time slice (the parallel pooling build was
@@ -25,7 +26,7 @@ import types
 import numba
 from numba import njit
 
-from minicnn._cores import settle_idle_threads
+from minicnn._cores import layer_threads, settle_idle_threads
 
 __all__ = ["serial_and_parallel"]
 
@@ -35,7 +36,7 @@ settle_idle_threads()
 
 
 class _TwoBuilds:
-    """Calls ``parallel`` when Numba has more than one thread, else ``serial``."""
+    """Calls ``parallel`` when minicnn runs more than one thread, else ``serial``."""
 
     def __init__(self, function, serial, parallel):
         functools.update_wrapper(self, function)
@@ -44,14 +45,14 @@ class _TwoBuilds:
         self.parallel = parallel
 
     def __call__(self, *args):
-        if numba.get_num_threads() > 1:
+        if layer_threads() > 1:
             return self.parallel(*args)
         return self.serial(*args)
 
 
 def serial_and_parallel(**options):
     """Decorator: ``njit(**options)`` and ``njit(parallel=True, **options)`` of the function,
-    chosen per call by Numba's thread count. With ``NUMBA_DISABLE_JIT=1`` the function itself
+    chosen per call by minicnn's thread count. With ``NUMBA_DISABLE_JIT=1`` the function itself
     is returned (plain Python, ``prange`` = ``range``)."""
     def decorate(function):
         if numba.config.DISABLE_JIT:

@@ -14,7 +14,7 @@ import os
 
 from threadpoolctl import threadpool_limits
 
-from minicnn._cores import blas_threads_sleep, resolve_threads
+from minicnn._cores import blas_threads_sleep, resolve_threads, set_layer_threads
 
 __all__ = ["set_threads", "limit_threads"]
 
@@ -23,8 +23,10 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 
 
 def set_threads(n: int | str | None) -> None:
-    """Use ``n`` threads for BLAS (NumPy's matrix products) and Numba's parallel loops, for
-    the rest of the process (the CLI's ``--threads``; ``limit_threads`` is the scoped form).
+    """Use ``n`` threads for BLAS (NumPy's matrix products), Numba's parallel loops and
+    minicnn's own layers (Winograd's batch parts, the parallel kernel builds; until this is
+    called they run on one thread), for the rest of the process (the CLI's ``--threads``;
+    ``limit_threads`` is the scoped form).
     ``None`` leaves both as they are; ``"auto"`` counts the idle cores.
 
     The OMP/OPENBLAS/MKL_NUM_THREADS variables are set too, for child processes.
@@ -37,6 +39,7 @@ def set_threads(n: int | str | None) -> None:
         os.environ[variable] = str(n)
     threadpool_limits(limits=blas_thread_count(n))
     _set_numba_threads(n)
+    set_layer_threads(n)
 
 
 def blas_thread_count(n: int) -> int:
@@ -57,16 +60,18 @@ def _set_numba_threads(n: int) -> int:
 
 @contextlib.contextmanager
 def limit_threads(n: int | str | None):
-    """``with limit_threads(1): ...``: BLAS and Numba thread counts inside the block only
-    (``None``: leave them as they are; ``"auto"``: the idle cores)."""
+    """``with limit_threads(1): ...``: the thread counts of ``set_threads`` inside the block
+    only (``None``: leave them as they are; ``"auto"``: the idle cores)."""
     n = resolve_threads(n)
     if n is None:
         yield
         return
     blas = threadpool_limits(limits=blas_thread_count(int(n)))
     previous = _set_numba_threads(n)
+    previous_layers = set_layer_threads(n)
     try:
         yield
     finally:
+        set_layer_threads(previous_layers)
         _set_numba_threads(previous)
         blas.restore_original_limits()

@@ -24,9 +24,13 @@ def test_batch_parts_cover_the_batch_once_in_near_equal_contiguous_parts(n_batch
     assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1
 
 
-def test_batch_parts_default_to_numbas_thread_count():
+def test_batch_parts_follow_minicnns_thread_count_not_numbas():
     import numba
-    assert len(parallel.batch_parts(1000)) == numba.get_num_threads()
+    from minicnn.train import limit_threads
+    assert len(parallel.batch_parts(1000)) == 1          # nobody asked for threads
+    with limit_threads(2):
+        assert len(parallel.batch_parts(1000)) == min(2, numba.config.NUMBA_NUM_THREADS)
+    assert len(parallel.batch_parts(1000)) == 1
 
 
 def test_run_parts_returns_results_in_part_order_from_concurrent_threads():

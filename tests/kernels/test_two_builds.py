@@ -83,7 +83,20 @@ def test_a_call_runs_the_build_for_numbas_thread_count(monkeypatch, rng, threads
         real = getattr(kernel, name)
         return lambda *args: calls.append(name) or real(*args)
     fake = two_builds._TwoBuilds(kernel.py_func, recording("serial"), recording("parallel"))
-    monkeypatch.setattr(two_builds.numba, "get_num_threads", lambda: threads)
+    monkeypatch.setattr(two_builds, "layer_threads", lambda: threads)
     x3 = rng.standard_normal((2, 3, 4))
     fake(x3, np.ones(3), np.zeros(3))
     assert calls == [build]
+
+
+def test_without_a_thread_setting_the_serial_build_runs_whatever_numbas_count(monkeypatch,
+                                                                             rng):
+    import numba
+    calls = []
+    kernel = E.batch_norm_affine
+    fake = two_builds._TwoBuilds(kernel.py_func,
+                                 lambda *args: calls.append("serial") or kernel.serial(*args),
+                                 lambda *args: calls.append("parallel"))
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 8)     # Numba's own default
+    fake(rng.standard_normal((2, 3, 4)), np.ones(3), np.zeros(3))
+    assert calls == ["serial"]
