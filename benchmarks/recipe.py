@@ -3,6 +3,8 @@
     python benchmarks/recipe.py run --framework minicnn --seed 1 --epochs 15
     python benchmarks/recipe.py run --framework pytorch --seed 1 --epochs 15
     python benchmarks/recipe.py report          # tables + figure from every finished run
+    python benchmarks/recipe.py report --out benchmarks/results/recipe_fast \
+        --pytorch-from benchmarks/results/recipe     # another minicnn set, the same PyTorch runs
     python benchmarks/recipe.py run --framework pytorch --seed 0 --quick   # seconds; a smoke test
 
 Each ``run`` trains one seed of the recipe in this process and writes
@@ -232,9 +234,15 @@ def _comparison(runs: dict, epoch: int) -> list[list]:
     return rows
 
 
-def report(out: Path) -> str:
-    """recipe.md and recipe.png from the runs under ``out``; returns the Markdown."""
+def report(out: Path, pytorch_from: Path | None = None) -> str:
+    """recipe.md and recipe.png from the runs under ``out``; returns the Markdown. With
+    ``pytorch_from``, PyTorch's runs are read from that directory instead (minicnn runs of
+    another conv method in ``out`` against the same PyTorch runs, seed by seed)."""
     runs = read_runs(out)
+    if pytorch_from is not None:
+        runs = {name: seeds for name, seeds in runs.items() if not name.startswith("pytorch")}
+        runs.update({name: seeds for name, seeds in read_runs(pytorch_from).items()
+                     if name.startswith("pytorch")})
     if not runs:
         raise SystemExit(f"recipe.py report: no <framework>_seed<S>/metrics.csv under {out}")
     headers = (["framework", "seed"] + [f"epoch {e}" for e in REPORT_EPOCHS]
@@ -253,9 +261,10 @@ def report(out: Path) -> str:
                                                 if (a := _acc(h, e)) is not None])
                                       for e in REPORT_EPOCHS])
     comparison = _comparison(runs, REPORT_EPOCHS[-1])
+    also = f" --pytorch-from {pytorch_from}" if pytorch_from is not None else ""
     lines = ["# The lecture's recipe, seed by seed: test accuracy (%)", "",
              f"Command: `python benchmarks/recipe.py run --framework F --seed S --epochs 15` "
-             f"per run, then `python benchmarks/recipe.py report`.", "",
+             f"per run, then `python benchmarks/recipe.py report --out {out}{also}`.", "",
              common.markdown_table(headers, rows), "",
              "Mean ± sample standard deviation over seeds:", "",
              common.markdown_table(["framework"] + [f"epoch {e}" for e in REPORT_EPOCHS],
@@ -327,10 +336,13 @@ def main(argv=None) -> int:
     run.add_argument("--out", type=Path, default=DEFAULT_OUT)
     rep = commands.add_parser("report", help="tables and figure from the finished runs")
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    rep.add_argument("--pytorch-from", type=Path, metavar="DIR",
+                     help="read PyTorch's runs from DIR instead of --out (e.g. minicnn runs "
+                          "of another conv method against the same PyTorch runs)")
     args = parser.parse_args(argv)
 
     if args.command == "report":
-        print(report(args.out))
+        print(report(args.out, args.pytorch_from))
         return 0
     common.configure_threads(args.threads)
     epochs = 2 if args.quick else args.epochs

@@ -96,3 +96,28 @@ def test_recipe_report_compares_the_frameworks_seed_by_seed(tmp_path):
     # mean paired difference (-0.10 + 0.30) / 2 = +0.10 over the 2 shared seeds; the bootstrap
     # interval of two differences spans them; one minicnn run of 2 reached 92.5 %, no PyTorch run
     assert "| holdout | 2 | +0.10 | [-0.10, +0.30] | 1 of 2 | 0 of 3 |" in table
+
+
+def test_recipe_report_can_take_pytorchs_runs_from_another_directory(tmp_path):
+    """``--pytorch-from``: minicnn runs of another conv method in --out, PyTorch's from the
+    original study (and a stray PyTorch run in --out is not mixed in)."""
+    def write(directory, framework, seed, final):
+        run_dir = directory / f"{framework}_seed{seed}"
+        run_dir.mkdir(parents=True)
+        lines = ["epoch,val_loss,test_acc,seconds"]
+        lines += [f"{epoch},0.3,{final - (15 - epoch) * 0.001:.4f},40" for epoch in range(1, 16)]
+        (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
+    fast, original = tmp_path / "fast", tmp_path / "original"
+    write(fast, "minicnn", 0, 0.9230)
+    write(fast, "minicnn", 1, 0.9200)
+    write(fast, "pytorch", 0, 0.5000)                 # must be ignored
+    write(original, "pytorch", 0, 0.9210)
+    write(original, "pytorch", 1, 0.9220)
+    write(original, "minicnn", 0, 0.1000)             # another method's minicnn: ignored
+    proc = run_script("recipe.py", "report", "--out", str(fast), "--pytorch-from",
+                      str(original), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    table = (fast / "recipe.md").read_text()
+    # (+0.20 - 0.20) / 2 = 0.00 over seeds 0 and 1
+    assert "| holdout | 2 | +0.00 | [-0.20, +0.20] | 0 of 2 | 0 of 2 |" in table
+    assert f"--pytorch-from {original}" in table
