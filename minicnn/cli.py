@@ -216,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="test-time augmentation: classify each image by the mean of "
                                "its and its mirror image's class probabilities (the training "
                                "flip; twice the forward passes)")
+    evaluate.add_argument("--split", choices=("test", "val"), default="test",
+                          help="score the test images (default) or the run's own validation "
+                               "images (the same seeded hold-out), to choose e.g. --tta "
+                               "without looking at the test set")
     evaluate.add_argument("--threads", type=_threads, default=d.threads, metavar="N",
                           help=f"threads for NumPy's BLAS and Numba (default {d.threads}: the "
                                f"idle cores; 0 = "
@@ -289,15 +293,16 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from minicnn import train as training
 
-    training.set_threads(_thread_setting(args.threads))  # a one-shot command: for the whole process
+    training.set_threads(_thread_setting(args.threads))  # one-shot: for the whole process
     result = training.evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir,
                                           sample=args.sample, batch_size=args.batch_size,
-                                          flip=args.tta, log=print)
+                                          flip=args.tta, split=args.split, log=print)
     epoch = f" (epoch {result['epoch']})" if result.get("epoch") is not None else ""
-    print(f"{args.checkpoint}{epoch} on {result['images']:,} test images from "
-          f"{result['source']}")
+    images = "test images" if result["split"] == "test" else "validation images (the run's own)"
+    print(f"{args.checkpoint}{epoch} on {result['images']:,} {images} from {result['source']}")
     tta = ", flip test-time augmentation" if result["flip"] else ""
-    print(f"test accuracy {100 * result['acc']:.2f}%  (loss {result['loss']:.4f}{tta})")
+    name = "test" if result["split"] == "test" else "validation"
+    print(f"{name} accuracy {100 * result['acc']:.2f}%  (loss {result['loss']:.4f}{tta})")
     print("per-class accuracy:")
     width = max(len(name) for name in result["classes"])
     for name, acc, total in zip(result["classes"], result["per_class"],

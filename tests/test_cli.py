@@ -272,3 +272,9 @@ def test_evaluate_tta_says_so_and_prints_the_flip_accuracy(quick_run, capsys):
     expected = training.evaluate_checkpoint(quick_run / "last.npz", sample=True, flip=True)
     assert f"test accuracy {100 * expected['acc']:.2f}%" in out
     assert "flip test-time augmentation" in out
+
+
+def test_evaluate_split_val_says_validation(quick_run, capsys):
+    assert main(["evaluate", str(quick_run / "last.npz"), "--sample", "--split", "val"]) == 0
+    out = capsys.readouterr().out
+    assert "validation images (the run's own)" in out and "validation accuracy" in out

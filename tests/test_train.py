@@ -379,3 +379,14 @@ def test_evaluate_checkpoint_with_flip_is_at_least_as_good_a_loss_as_its_average
         training.build_criterion(config))[0]
     assert flipped["loss"] <= (plain["loss"] + mirror_loss) / 2 + 1e-9
     assert flipped["confusion"].sum() == flipped["images"]
+
+
+def test_evaluate_checkpoint_on_the_runs_own_validation_images(sample_run):
+    path = sample_run.run_dir / "last.npz"
+    result = training.evaluate_checkpoint(path, sample=True, split="val")
+    assert result["split"] == "val"
+    # the same seeded hold-out the run scored after its last epoch
+    assert result["acc"] == pytest.approx(sample_run.history[-1]["val_acc"])
+    assert result["loss"] == pytest.approx(sample_run.history[-1]["val_loss"], rel=1e-6)
+    with pytest.raises(ValueError, match="split"):
+        training.evaluate_checkpoint(path, sample=True, split="train")

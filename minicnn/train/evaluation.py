@@ -8,7 +8,7 @@ from pathlib import Path
 
 from minicnn.train.build import build_criterion, build_model
 from minicnn.train.config import TrainConfig
-from minicnn.train.datasets import make_transforms, open_split
+from minicnn.train.datasets import load_datasets, make_transforms, open_split
 from minicnn.train.loop import evaluate
 from minicnn.train.metrics import confusion_matrix, per_class_accuracy
 
@@ -56,23 +56,32 @@ def load_checkpoint_model(path, *, data_dir=None, sample: bool = False):
 
 
 def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size: int = 500,
-                        flip: bool = False, log=None) -> dict:
+                        flip: bool = False, split: str = "test", log=None) -> dict:
     """Rebuild the CNN a ``train`` checkpoint describes, load it, and test it (with
     ``flip=True``: flip test-time augmentation, see ``minicnn.train.loop.evaluate``).
 
+    ``split="val"`` scores the run's own validation images instead: the same seeded hold-out
+    of the training set that the run set aside (its ``val_size`` and ``seed``), so a choice
+    such as ``flip`` can be made without looking at the test set.
+
     Returns
     -------
-    dict with ``loss`` (the run's criterion, so with its label smoothing), ``acc`` (0..1), ``per_class`` (accuracy per class), ``classes``,
-    ``confusion`` (K x K counts), ``images`` (how many), ``source`` (where the test set came
-    from), ``epoch`` (of the checkpoint), ``flip`` (whether flip TTA was used)
+    dict with ``loss`` (the run's criterion, so with its label smoothing), ``acc`` (0..1),
+    ``per_class`` (accuracy per class), ``classes``, ``confusion`` (K x K counts), ``images``
+    (how many), ``source`` (where the images came from), ``epoch`` (of the checkpoint),
+    ``flip`` (whether flip TTA was used), ``split`` ("test" or "val")
     """
     from minicnn.data import DataLoader
 
+    if split not in ("test", "val"):
+        raise ValueError(f"evaluate_checkpoint: split must be 'test' or 'val', got {split!r}")
     model, config, meta = load_checkpoint_model(path, data_dir=data_dir, sample=sample)
-    test = open_split(config, "test", log or (lambda message: None))
+    log = log or (lambda message: None)
+    test = open_split(config, "test", log) if split == "test" else \
+        load_datasets(config, log=log).val
     loader = DataLoader(test, batch_size=batch_size, transform=make_transforms(config)[1])
     loss, acc, predictions = evaluate(model, loader, build_criterion(config), flip=flip)
     cm = confusion_matrix(test.labels, predictions, len(test.classes))
     return dict(loss=loss, acc=acc, per_class=per_class_accuracy(cm),
                 classes=list(test.classes), confusion=cm, images=len(test),
-                source=str(test.source), epoch=meta.get("epoch"), flip=bool(flip))
+                source=str(test.source), epoch=meta.get("epoch"), flip=bool(flip), split=split)
