@@ -52,9 +52,11 @@ def _strip(path, *functions):
 # The fast convolution paths that compute a conv task's answer another way (stripped with
 # every conv task of their direction, together with the loop kernels).
 _CONV_FAST_FORWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_forward")
-                      + _strip(F + "conv_winograd.py", "conv2d_winograd_forward"))
+                      + _strip(F + "conv_winograd.py", "conv2d_winograd_forward")
+                      + _strip(F + "conv_pointwise.py", "conv2d_pointwise_forward"))
 _CONV_FAST_BACKWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_backward")
-                       + _strip(F + "conv_winograd.py", "conv2d_winograd_backward"))
+                       + _strip(F + "conv_winograd.py", "conv2d_winograd_backward")
+                       + _strip(F + "conv_pointwise.py", "conv2d_pointwise_backward"))
 _CONV_LOOP_FORWARD = _strip(K + "conv.py", "conv2d_loop_forward", "conv2d_loop_forward_numpy")
 _CONV_LOOP_BACKWARD = _strip(K + "conv.py", "conv2d_loop_backward_input",
                              "conv2d_loop_backward_input_numpy", "conv2d_loop_backward_weight",

@@ -23,10 +23,11 @@ Five implementations compute exactly this (``method=``):
 - ``"im2col"`` : every receptive field unfolded into a column, then ONE matrix product.
 - ``"gemm"``   : im2col a cache-sized chunk at a time, one block copy per kernel tap, columns
                  recomputed in the backward pass (minicnn/functional/conv_gemm.py).
-- ``"fast"``   : the default, per layer the fastest of three measured algorithms (see
-                 fast_algorithm): Winograd F(2x2, 3x3) for wide enough 3x3 stride-1 layers
-                 (minicnn/functional/conv_winograd.py), "im2col" where its column matrix is
-                 small, else "gemm", whose memory stays bounded at any image size.
+- ``"fast"``   : the default, per layer the fastest of four measured algorithms (see
+                 fast_algorithm): one product per image for 1x1 stride-1 unpadded layers
+                 (minicnn/functional/conv_pointwise.py), Winograd F(2x2, 3x3) for wide enough
+                 3x3 stride-1 layers (minicnn/functional/conv_winograd.py), "im2col" where its
+                 column matrix is small, else "gemm", whose memory stays bounded at any size.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import numpy as np
 
 from minicnn.functional._common import as_pair, check_array, output_shape2d
 from minicnn.functional.conv_gemm import conv2d_gemm_backward, conv2d_gemm_forward
+from minicnn.functional.conv_pointwise import (conv2d_pointwise_backward,
+                                               conv2d_pointwise_forward, is_pointwise)
 from minicnn.functional.conv_winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from minicnn.kernels import conv as conv_kernels
 from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backward_weight,
@@ -126,8 +129,8 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
                 x itself (not a copy) when there is no padding and x is C-contiguous;
                 for "im2col", the columns (C_in*kH*kW, N*H_out*W_out);
                 for "gemm", X_pad with one extra zero row when the stride is 1;
-                for "fast", (algorithm, array): ("winograd", x), ("im2col", the columns) or
-                ("gemm", X_pad as above)
+                for "fast", (algorithm, array): ("winograd", x), ("pointwise", x),
+                ("im2col", the columns) or ("gemm", X_pad as above)
         weight : the weight array (C_out, C_in, kH, kW)
         stride, padding : (int, int) pairs
         x_shape : (N, C_in, H, W)
@@ -155,6 +158,8 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
         algorithm = fast_algorithm(x.shape, weight_c.shape, stride, padding, x.dtype)
         if algorithm == "winograd":
             out, kept = conv2d_winograd_forward(x, weight_c, bias, padding)
+        elif algorithm == "pointwise":
+            out, kept = conv2d_pointwise_forward(x, weight_c, bias)
         elif algorithm == "im2col":
             out, kept = _conv2d_im2col_forward(x, weight_c, bias, stride, padding)
         else:
@@ -208,6 +213,8 @@ def conv2d_backward(dout, cache):
         algorithm, kept = saved
         if algorithm == "winograd":
             dx, dweight, dbias = conv2d_winograd_backward(dout, kept, weight, padding)
+        elif algorithm == "pointwise":
+            dx, dweight, dbias = conv2d_pointwise_backward(dout, kept, weight)
         elif algorithm == "im2col":
             dx, dweight, dbias = _conv2d_im2col_backward(dout, kept, weight, stride, padding,
                                                          x_shape)
@@ -229,12 +236,16 @@ def conv2d_backward(dout, cache):
 
 
 def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
-    """"winograd", "im2col" or "gemm": the algorithm that method "fast" runs for input shape
-    (N, C_in, H, W), weight shape (C_out, C_in, kH, kW), stride and padding pairs, dtype.
+    """"pointwise", "winograd", "im2col" or "gemm": the algorithm that method "fast" runs for
+    input shape (N, C_in, H, W), weight shape (C_out, C_in, kH, kW), stride and padding
+    pairs, dtype.
 
+    A 1x1 filter with stride 1 and no padding is one product per image (pointwise).
     Winograd's F(2x2, 3x3) exists for 3x3 filters with stride 1 only, and pays from
     WINOGRAD_MIN_CHANNELS input channels and WINOGRAD_MIN_TILES output tiles; otherwise
     im2col while its column matrix is at most IM2COL_MAX_BYTES, else the chunked gemm."""
+    if is_pointwise(weight_shape, stride, padding):
+        return "pointwise"
     n_batch, in_channels = x_shape[:2]
     out_h, out_w = ((size + 2 * pad - kernel) // step + 1 for size, kernel, step, pad in
                     zip(x_shape[2:], weight_shape[2:], stride, padding))

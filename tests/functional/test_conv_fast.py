@@ -29,6 +29,8 @@ GRID = [
     pytest.param(2, 2, 1, 2, 2, (5, 5), 1, 2, id="k5-on-1x2-mostly-padding"),
     pytest.param(3, 9, 6, 5, 4, (3, 3), 1, 0, id="k3-s1-p0-winograd-odd-output"),
     pytest.param(1, 8, 5, 8, 3, (3, 3), 1, 2, id="k3-s1-p2-winograd-batch1"),
+    pytest.param(3, 5, 4, 7, 6, (1, 1), 1, 0, id="k1-pointwise-non-square"),
+    pytest.param(2, 3, 6, 5, 4, (1, 1), 2, 1, id="k1-s2-p1-not-pointwise"),
 ]
 
 # 3x3, stride-1 layers for Winograd itself (any padding, odd and even output sizes)
@@ -75,6 +77,7 @@ def method(request, monkeypatch):
     elif name == "fast:gemm":
         monkeypatch.setattr(conv_module, "IM2COL_MAX_BYTES", -1)
         monkeypatch.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 10 ** 9)
+        monkeypatch.setattr(conv_module, "is_pointwise", lambda *args: False)
     return name.split(":")[0]
 
 
@@ -157,7 +160,7 @@ def test_chunks_cover_every_image_and_row_once():
 # Finite differences (float64)
 # --------------------------------------------------------------------------------------------
 
-GRADCHECK_GRID = [GRID[1], GRID[2], GRID[3], GRID[5], GRID[9], GRID[10]]
+GRADCHECK_GRID = [GRID[1], GRID[2], GRID[3], GRID[5], GRID[9], GRID[10], GRID[11]]
 
 
 @pytest.mark.parametrize("method", METHODS, indirect=True)
@@ -187,6 +190,10 @@ def test_fast_picks_winograd_im2col_or_gemm_by_layer():
     # 16 x 16 outputs = 64 tiles per image, so 2 images hold 128 tiles
     x = (tiles // 64, wide, 16, 16)
     assert fast_algorithm(x, (16, wide, 3, 3), (1, 1), (1, 1), f32) == "winograd"
+    assert fast_algorithm(x, (16, wide, 1, 1), (1, 1), (0, 0), f32) == "pointwise"
+    assert fast_algorithm(x, (16, 1, 1, 1), (1, 1), (0, 0), f32) == "pointwise"
+    assert fast_algorithm(x, (16, wide, 1, 1), (2, 2), (0, 0), f32) == "im2col"      # strided
+    assert fast_algorithm(x, (16, wide, 1, 1), (1, 1), (1, 0), f32) == "im2col"      # padded
     assert fast_algorithm((1, wide, 16, 16), (16, wide, 3, 3), (1, 1), (1, 1), f32) == "im2col"
     narrow = (x[0], wide - 1, 16, 16)
     assert fast_algorithm(narrow, (16, wide - 1, 3, 3), (1, 1), (1, 1), f32) == "im2col"
@@ -250,3 +257,18 @@ def _torch_conv2d(torch, x, weight, bias, dout, stride, padding):
     out_t = torch.nn.functional.conv2d(x_t, weight_t, bias_t, stride=stride, padding=padding)
     out_t.backward(torch.tensor(dout))
     return out_t, x_t.grad, weight_t.grad, bias_t.grad
+
+
+def test_pointwise_keeps_only_x_and_writes_nchw_directly(rng):
+    x, weight, bias, dout = make_inputs(rng, 4, 6, 5, 3, 7, (1, 1), 1, 0, np.float32)
+    out, cache = conv2d_forward(x, weight, bias, 1, 0, method="fast")
+    algorithm, kept = cache[1]
+    assert algorithm == "pointwise" and kept is x             # nothing copied, no columns
+    assert out.flags.c_contiguous and out.shape == (4, 7, 5, 3)
+    # a non-contiguous input is made contiguous once, and the answer does not change
+    x_t = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    out_t, cache_t = conv2d_forward(x_t, weight, bias, 1, 0, method="fast")
+    assert cache_t[1][1].flags.c_contiguous
+    np.testing.assert_array_equal(out_t, out)
+    dx, dweight, dbias = conv2d_backward(dout, cache)
+    assert dx.dtype == dweight.dtype == dbias.dtype == np.float32
