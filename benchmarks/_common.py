@@ -78,10 +78,9 @@ def configure_threads(n: int) -> int:
         if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
             continue  # Numba reads it once at import; changing it afterwards makes it complain
         os.environ[var] = str(n)
-    # as `minicnn train` does (minicnn/cli.py): idle BLAS/OpenMP threads sleep soon instead of
-    # spinning on the cores minicnn's own threads need (read when those libraries start)
-    from minicnn._cores import settle_idle_threads
-    settle_idle_threads()
+    # importing minicnn (before NumPy) tells idle BLAS/OpenMP threads to sleep soon instead of
+    # spinning on the cores minicnn's own threads need, as in `minicnn train` (minicnn/_cores.py)
+    import minicnn  # noqa: F401
     import numpy  # noqa: F401  (load BLAS so threadpoolctl can see it)
     try:
         from threadpoolctl import threadpool_limits

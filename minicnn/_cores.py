@@ -37,8 +37,8 @@ ENV_VARIABLE = "MINICNN_THREADS"
 #: left spinning holds the core the next one needs. Lecture step, 2 threads, idle 2-core
 #: machine: 32.6 ms with the libraries' defaults, 23.0 / 21.6 / 28.8 ms with GOMP_SPINCOUNT =
 #: 1,000 / 10,000 / 100,000 (OpenBLAS's threads asleep at once, 2^4 cycles, in all three;
-#: 34.9 ms on one thread). Each is read when its library starts its threads, so this must run
-#: before BLAS loads (the CLI) or before Numba's first parallel kernel (minicnn.kernels).
+#: 34.9 ms on one thread). Each is read when its library starts its threads; they are set when
+#: minicnn is first imported (the bottom of this module), which in the CLI precedes NumPy.
 IDLE_THREAD_SETTINGS = {"OPENBLAS_THREAD_TIMEOUT": "4", "GOMP_SPINCOUNT": "10000"}
 
 

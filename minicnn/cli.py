@@ -396,8 +396,6 @@ def _threads_before_numpy(argv) -> None:
     if value.isdigit() and int(value) >= 1:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = value
-    from minicnn._cores import settle_idle_threads
-    settle_idle_threads()       # idle library threads sleep soon instead of spinning on cores
 
 
 def main(argv=None) -> int:

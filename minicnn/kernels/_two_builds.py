@@ -26,13 +26,9 @@ import types
 import numba
 from numba import njit
 
-from minicnn._cores import layer_threads, settle_idle_threads
+from minicnn._cores import layer_threads
 
 __all__ = ["serial_and_parallel"]
-
-# before the first parallel build starts Numba's OpenMP team: its idle threads then spin
-# ~10,000 rounds instead of holding a core the Winograd parts need (minicnn/_cores.py)
-settle_idle_threads()
 
 
 class _TwoBuilds:
