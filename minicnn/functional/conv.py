@@ -25,9 +25,10 @@ Five implementations compute exactly this (``method=``):
                  recomputed in the backward pass (minicnn/functional/conv_gemm.py).
 - ``"fast"``   : the default, per layer the fastest of four measured algorithms (see
                  fast_algorithm): one product per image for 1x1 stride-1 unpadded layers
-                 (minicnn/functional/conv_pointwise.py), Winograd F(2x2, 3x3) for wide enough
-                 3x3 stride-1 layers (minicnn/functional/conv_winograd.py), "im2col" where its
-                 column matrix is small, else "gemm", whose memory stays bounded at any size.
+                 (minicnn/functional/conv_pointwise.py), Winograd F(2x2, r x r) for wide enough
+                 3x3, 5x5 and 7x7 stride-1 layers (minicnn/functional/conv_winograd.py),
+                 "im2col" where its column matrix is small, else "gemm", whose memory stays
+                 bounded at any size.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from minicnn.functional._common import as_pair, check_array, output_shape2d
 from minicnn.functional.conv_gemm import conv2d_gemm_backward, conv2d_gemm_forward
 from minicnn.functional.conv_pointwise import (conv2d_pointwise_backward,
                                                conv2d_pointwise_forward, is_pointwise)
-from minicnn.functional.conv_winograd import conv2d_winograd_backward, conv2d_winograd_forward
+from minicnn.functional.conv_winograd import (WINOGRAD_KERNELS, conv2d_winograd_backward,
+                                              conv2d_winograd_forward)
 from minicnn.kernels import conv as conv_kernels
 from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backward_weight,
                                   conv2d_loop_forward)
@@ -58,10 +60,9 @@ CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 # With 2 threads under that load every multithreaded path (BLAS, prange, PyTorch) slowed
 # 5-20x and the ranking wobbled; the single-threaded ranking was stable across runs.
 # "fast" (added later; see fast_algorithm) is 1.4-1.8x faster than im2col on 3x3 stride-1
-# layers with >= 8 channels (Winograd), runs im2col itself on small layers, and bounds the
-# memory on large images (chunked gemm); fwd + bwd, 1 thread, 29 layers against PyTorch in
-# benchmarks/RESULTS.md ("Convolution at PyTorch's pace"). Slower than im2col: 5x5 and 7x7
-# layers whose columns exceed IM2COL_MAX_BYTES (gemm 0.44x / 0.35x PyTorch, im2col 0.50x / 0.47x).
+# layers with >= 8 channels and 2-3x on 5x5 and 7x7 ones (Winograd), runs im2col itself on
+# small layers, and bounds the memory on large images (chunked gemm); fwd + bwd, 1 thread,
+# 29 layers against PyTorch in benchmarks/RESULTS.md ("Convolution at PyTorch's pace").
 DEFAULT_METHOD = "fast"
 
 # Method "fast" runs Winograd only from this many input channels: below, its tile transforms
@@ -70,9 +71,11 @@ DEFAULT_METHOD = "fast"
 #   1->32 28x28 N=64: winograd 0.49, gemm 1.21;  3->64 32x32 N=64: winograd 1.16, gemm 1.63;
 #   32->64 14x14 N=64: winograd 1.00, gemm 0.57; 64->64 32x32 N=64: winograd 1.11, gemm 0.59
 WINOGRAD_MIN_CHANNELS = 8
-# ... and from this many 2x2 output tiles in the batch: conv2 (32->64, 14x14) with N=1
-# (49 tiles): winograd 2.6 ms, im2col 1.0, PyTorch 1.2 (fixed costs of 16 products and four
-# transforms); N=8 (392 tiles): winograd 8.4, im2col 9.6.
+# ... and for 3x3 from this many 2x2 output tiles in the batch: conv2 (32->64, 14x14) with
+# N=1 (49 tiles): winograd 2.6 ms, im2col 1.0, PyTorch 1.2 (fixed costs of 16 products and
+# four transforms); N=8 (392 tiles): winograd 8.4, im2col 9.6. 5x5 and 7x7 save more
+# multiplications and need no minimum: conv2's channels at N=1, winograd 0.9 / 2.0 ms,
+# im2col 1.1 / 2.0.
 WINOGRAD_MIN_TILES = 128
 # Other layers run "im2col" while its column matrix (C_in*kH*kW x N*H_out*W_out) stays under
 # this size, else "gemm": on small layers im2col's single product and image-by-image path beat
@@ -241,17 +244,20 @@ def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
     pairs, dtype.
 
     A 1x1 filter with stride 1 and no padding is one product per image (pointwise).
-    Winograd's F(2x2, 3x3) exists for 3x3 filters with stride 1 only, and pays from
-    WINOGRAD_MIN_CHANNELS input channels and WINOGRAD_MIN_TILES output tiles; otherwise
-    im2col while its column matrix is at most IM2COL_MAX_BYTES, else the chunked gemm."""
+    Winograd's F(2x2, r x r) exists for square 3x3, 5x5 and 7x7 filters with stride 1, and
+    pays from WINOGRAD_MIN_CHANNELS input channels (and, for 3x3, WINOGRAD_MIN_TILES output
+    tiles); otherwise im2col while its column matrix is at most IM2COL_MAX_BYTES, else the
+    chunked gemm."""
     if is_pointwise(weight_shape, stride, padding):
         return "pointwise"
     n_batch, in_channels = x_shape[:2]
     out_h, out_w = ((size + 2 * pad - kernel) // step + 1 for size, kernel, step, pad in
                     zip(x_shape[2:], weight_shape[2:], stride, padding))
     tiles = n_batch * ((out_h + 1) // 2) * ((out_w + 1) // 2)
-    if (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
-            and in_channels >= WINOGRAD_MIN_CHANNELS and tiles >= WINOGRAD_MIN_TILES):
+    kernel_h, kernel_w = weight_shape[2:]
+    if (kernel_h == kernel_w and kernel_h in WINOGRAD_KERNELS and tuple(stride) == (1, 1)
+            and in_channels >= WINOGRAD_MIN_CHANNELS
+            and (tiles >= WINOGRAD_MIN_TILES or kernel_h > 3)):
         return "winograd"
     cols_bytes = (in_channels * weight_shape[2] * weight_shape[3] * n_batch * out_h * out_w
                   * np.dtype(dtype).itemsize)

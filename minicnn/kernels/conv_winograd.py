@@ -74,7 +74,7 @@ def input_transform(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
     """
     channels = x.shape[1]
     tile_rows = a1 - a0
-    plane, top, y_lo, y_hi, copy_w = _input_plane(x, a0, a1, tiles_w, pad_h, pad_w)
+    plane, top, y_lo, y_hi, copy_w = _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, 4)
     t0 = 0
     for n in range(n0, n1):
         for c in range(channels):
@@ -112,12 +112,13 @@ def _bt_column(plane, i, j):
 
 
 @njit(cache=True, nogil=True)
-def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w):
-    """A zeroed plane for the chunk's input rows and where x lands in it:
-    (plane, top, y_lo, y_hi, copy_w); plane[y - top, pad_w + k] = x[.., y, k] for
-    y_lo <= y < y_hi, k < copy_w, zero elsewhere (the padding)."""
+def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, alpha):
+    """A zeroed plane for the input rows that the chunk's alpha x alpha tiles read, and where
+    x lands in it: (plane, top, y_lo, y_hi, copy_w); plane[y - top, pad_w + k] = x[.., y, k]
+    for y_lo <= y < y_hi, k < copy_w, zero elsewhere (the padding). Shared with the 5x5 and
+    7x7 transforms (minicnn/kernels/conv_winograd_large.py)."""
     height, width = x.shape[2], x.shape[3]
-    rows, row_len = 2 * (a1 - a0) + 2, 2 * tiles_w + 2
+    rows, row_len = 2 * (a1 - a0) + alpha - 2, 2 * tiles_w + alpha - 2
     top = 2 * a0 - pad_h
     plane = np.zeros((rows, row_len), dtype=x.dtype)
     return (plane, top, max(0, top), min(height, top + rows),
@@ -140,7 +141,7 @@ def input_transform_adjoint(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx)
     """
     channels = dx.shape[1]
     tile_rows = a1 - a0
-    plane, top, y_lo, y_hi, copy_w = _input_plane(dx, a0, a1, tiles_w, pad_h, pad_w)
+    plane, top, y_lo, y_hi, copy_w = _input_plane(dx, a0, a1, tiles_w, pad_h, pad_w, 4)
     t0 = 0
     for n in range(n0, n1):
         for c in range(channels):
@@ -186,17 +187,23 @@ def _add_column(plane, i, j, column):
     plane[i + 3, j] += column[3]
 
 
-def _tiles(x_padded, tiles_h, tiles_w):
-    """d[n, c, a, b, r, q] = X_pad[n, c, 2a + r, 2b + q], a view (stride-2 4x4 windows)."""
-    windows = np.lib.stride_tricks.sliding_window_view(x_padded, (4, 4), axis=(2, 3))
+# The NumPy twins take the transform matrices as keywords (this module's F(2x2, 3x3) ones by
+# default), so the same code is the reference for the 5x5 and 7x7 kernels
+# (minicnn/kernels/conv_winograd_large.py): the tile is alpha x alpha, alpha = len(b_t).
+
+def _tiles(x_padded, tiles_h, tiles_w, alpha):
+    """d[n, c, a, b, r, q] = X_pad[n, c, 2a + r, 2b + q], a view (stride-2 alpha x alpha
+    windows)."""
+    windows = np.lib.stride_tricks.sliding_window_view(x_padded, (alpha, alpha), axis=(2, 3))
     return windows[:, :, ::2, ::2][:, :, :tiles_h, :tiles_w]
 
 
-def _padded_for_tiles(x, a0, a1, tiles_w, pad_h, pad_w):
-    """The input rows and columns the chunk's tiles read, zero outside x:
-    (N, C, 2*(a1 - a0) + 2, 2*tiles_w + 2), element [.., y, x'] = X[.., 2*a0 - p_h + y, x' - p_w]."""
+def _padded_for_tiles(x, a0, a1, tiles_w, pad_h, pad_w, alpha):
+    """The input rows and columns the chunk's tiles read, zero outside x: (N, C,
+    2*(a1 - a0) + alpha - 2, 2*tiles_w + alpha - 2), element [.., y, x'] =
+    X[.., 2*a0 - p_h + y, x' - p_w]."""
     n_batch, channels, height, width = x.shape
-    rows, cols = 2 * (a1 - a0) + 2, 2 * tiles_w + 2
+    rows, cols = 2 * (a1 - a0) + alpha - 2, 2 * tiles_w + alpha - 2
     region = np.zeros((n_batch, channels, rows, cols), dtype=x.dtype)
     top = 2 * a0 - pad_h
     y_lo, y_hi = max(0, top), min(height, top + rows)
@@ -206,24 +213,27 @@ def _padded_for_tiles(x, a0, a1, tiles_w, pad_h, pad_w):
     return region
 
 
-def input_transform_numpy(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
+def input_transform_numpy(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles, b_t=B_T):
     """NumPy twin of :func:`input_transform`: the tiles as a strided view, one einsum."""
-    region = _padded_for_tiles(x[n0:n1], a0, a1, tiles_w, pad_h, pad_w)
-    d = _tiles(region, a1 - a0, tiles_w)                      # (nb, C, rows, tiles_w, 4, 4)
-    v = np.einsum("ri,ncabij,qj->rqcnab", B_T, d, B_T)
-    v_tiles[...] = v.reshape(16, x.shape[1], -1)
+    alpha = len(b_t)
+    region = _padded_for_tiles(x[n0:n1], a0, a1, tiles_w, pad_h, pad_w, alpha)
+    d = _tiles(region, a1 - a0, tiles_w, alpha)        # (nb, C, rows, tiles_w, alpha, alpha)
+    v = np.einsum("ri,ncabij,qj->rqcnab", b_t, d, b_t)
+    v_tiles[...] = v.reshape(alpha * alpha, x.shape[1], -1)
 
 
-def input_transform_adjoint_numpy(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx):
+def input_transform_adjoint_numpy(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx,
+                                  b_t=B_T):
     """NumPy twin of :func:`input_transform_adjoint`: each tile's B dV B^T added back with
     one strided slice-add per (r, q)."""
     n_batch, channels, height, width = dx.shape
-    nb, rows = n1 - n0, a1 - a0
-    dv = dv_tiles.reshape(4, 4, channels, nb, rows, tiles_w)
-    dd = np.einsum("ri,rqcnab,qj->ncabij", B_T, dv, B_T)    # (nb, C, rows, tiles_w, 4, 4)
-    region = np.zeros((nb, channels, 2 * rows + 2, 2 * tiles_w + 2), dtype=dx.dtype)
-    for r in range(4):
-        for q in range(4):
+    nb, rows, alpha = n1 - n0, a1 - a0, len(b_t)
+    dv = dv_tiles.reshape(alpha, alpha, channels, nb, rows, tiles_w)
+    dd = np.einsum("ri,rqcnab,qj->ncabij", b_t, dv, b_t)   # (nb, C, rows, tiles_w, alpha, alpha)
+    region = np.zeros((nb, channels, 2 * rows + alpha - 2, 2 * tiles_w + alpha - 2),
+                      dtype=dx.dtype)
+    for r in range(alpha):
+        for q in range(alpha):
             region[:, :, r:r + 2 * rows:2, q:q + 2 * tiles_w:2] += dd[..., r, q]
     top = 2 * a0 - pad_h
     y_lo, y_hi = max(0, top), min(height, top + region.shape[2])
@@ -343,23 +353,23 @@ def _output_region(out_shape, a0, a1, tiles_w):
     return 2 * a0, min(out_shape[2], 2 * a1), min(out_shape[3], 2 * tiles_w)
 
 
-def output_transform_numpy(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
+def output_transform_numpy(m_tiles, bias, n0, n1, a0, a1, tiles_w, out, a_t=A_T):
     """NumPy twin of :func:`output_transform`: one einsum, then the tiles laid side by side."""
     out_channels = out.shape[1]
-    nb, rows = n1 - n0, a1 - a0
-    m = m_tiles.reshape(4, 4, out_channels, nb, rows, tiles_w)
-    y = np.einsum("ri,ijonab,qj->noarbq", A_T, m, A_T).reshape(nb, out_channels, 2 * rows,
+    nb, rows, alpha = n1 - n0, a1 - a0, a_t.shape[1]
+    m = m_tiles.reshape(alpha, alpha, out_channels, nb, rows, tiles_w)
+    y = np.einsum("ri,ijonab,qj->noarbq", a_t, m, a_t).reshape(nb, out_channels, 2 * rows,
                                                                2 * tiles_w)
     y_lo, y_hi, x_hi = _output_region(out.shape, a0, a1, tiles_w)
     out[n0:n1, :, y_lo:y_hi, :x_hi] = y[:, :, :y_hi - y_lo, :x_hi] + bias.reshape(1, -1, 1, 1)
 
 
-def output_transform_adjoint_numpy(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
+def output_transform_adjoint_numpy(dout, n0, n1, a0, a1, tiles_w, dm_tiles, a_t=A_T):
     """NumPy twin of :func:`output_transform_adjoint`."""
     nb, rows, out_channels = n1 - n0, a1 - a0, dout.shape[1]
     g = np.zeros((nb, out_channels, 2 * rows, 2 * tiles_w), dtype=dout.dtype)
     y_lo, y_hi, x_hi = _output_region(dout.shape, a0, a1, tiles_w)
     g[:, :, :y_hi - y_lo, :x_hi] = dout[n0:n1, :, y_lo:y_hi, :x_hi]
     g = g.reshape(nb, out_channels, rows, 2, tiles_w, 2)          # (n, o, a, r, b, q)
-    dm = np.einsum("ri,noarbq,qj->ijonab", A_T, g, A_T)
-    dm_tiles[...] = dm.reshape(16, out_channels, -1)
+    dm = np.einsum("ri,noarbq,qj->ijonab", a_t, g, a_t)
+    dm_tiles[...] = dm.reshape(a_t.shape[1] ** 2, out_channels, -1)

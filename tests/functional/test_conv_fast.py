@@ -1,4 +1,4 @@
-"""conv2d's fast methods ("gemm", "fast" = Winograd F(2x2, 3x3) or gemm per layer): against
+"""conv2d's fast methods ("gemm", "fast" = Winograd F(2x2, r x r) or gemm per layer): against
 the naive, loop and im2col references, finite differences, PyTorch, and the chunking that
 bounds their memory."""
 
@@ -31,6 +31,8 @@ GRID = [
     pytest.param(1, 8, 5, 8, 3, (3, 3), 1, 2, id="k3-s1-p2-winograd-batch1"),
     pytest.param(3, 5, 4, 7, 6, (1, 1), 1, 0, id="k1-pointwise-non-square"),
     pytest.param(2, 3, 6, 5, 4, (1, 1), 2, 1, id="k1-s2-p1-not-pointwise"),
+    pytest.param(2, 8, 6, 5, 3, (5, 5), 1, 2, id="k5-s1-p2-winograd"),
+    pytest.param(1, 8, 7, 6, 2, (7, 7), 1, (3, 2), id="k7-s1-p3x2-winograd"),
 ]
 
 # 3x3, stride-1 layers for Winograd itself (any padding, odd and even output sizes)
@@ -96,7 +98,7 @@ def test_small_chunks_split_images_into_bands(small_chunks):
     gemm_chunks = list(conv_gemm._chunks((4, 3, 3, 3), 2, 7, 8, np.float64))
     assert gemm_chunks[0] == (0, 1, 0, 1) and len(gemm_chunks) == 14
     # winograd, 3 + 4 channels, 4 tile rows of 3 tiles: 2,688 bytes a tile row
-    tile_chunks = list(conv_winograd._chunks(0, 2, 4, 3, 7, np.float64))
+    tile_chunks = list(conv_winograd._ChunkLayout(16, 4, 3, 7, np.float64).chunks(0, 2))
     assert tile_chunks[0] == (0, 1, 0, 1) and len(tile_chunks) == 8
 
 
@@ -123,6 +125,38 @@ def test_winograd_matches_the_naive_reference(rng, dtype, n, c_in, h, w, c_out, 
     out, kept = conv2d_winograd_forward(x, weight, bias, (padding, padding))
     got = (out, *conv2d_winograd_backward(dout, kept, weight, (padding, padding)))
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
+
+
+# 5x5 and 7x7, stride 1 (F(2x2, 5x5) and F(2x2, 7x7)): "same" and other paddings, odd and
+# even outputs, an output of one pixel, an image smaller than the filter, non-square padding
+LARGE_WINOGRAD_GRID = [
+    pytest.param(2, 3, 9, 8, 4, 5, (2, 2), id="k5-p2-odd-height"),
+    pytest.param(1, 2, 5, 5, 3, 5, (0, 0), id="k5-to-1x1"),
+    pytest.param(3, 4, 10, 11, 2, 5, (1, 2), id="k5-p1x2"),
+    pytest.param(1, 2, 1, 2, 3, 5, (2, 2), id="k5-1x2-image-mostly-padding"),
+    pytest.param(2, 3, 9, 8, 4, 7, (3, 3), id="k7-p3-odd-height"),
+    pytest.param(1, 2, 7, 8, 3, 7, (0, 0), id="k7-p0-1x2-output"),
+    pytest.param(2, 5, 12, 13, 3, 7, (2, 3), id="k7-p2x3"),
+    pytest.param(1, 2, 3, 2, 2, 7, (3, 3), id="k7-3x2-image-mostly-padding"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c_in, h, w, c_out, k, padding", LARGE_WINOGRAD_GRID)
+def test_winograd_5x5_and_7x7_match_the_naive_reference(rng, small_chunks, dtype, n, c_in, h,
+                                                         w, c_out, k, padding):
+    """Small chunks: every case also runs as several chunks and bands of tile rows."""
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (k, k), 1, padding, dtype)
+    out, kept = conv2d_winograd_forward(x, weight, bias, padding)
+    got = (out, *conv2d_winograd_backward(dout, kept, weight, padding))
+    assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
+
+
+def test_winograd_rejects_filters_without_a_plan(rng):
+    x = rng.standard_normal((1, 2, 9, 9))
+    for kernel in ((9, 9), (5, 3), (2, 2)):
+        with pytest.raises(ValueError, match=f"{kernel[0]}x{kernel[1]}.*no Winograd plan"):
+            conv2d_winograd_forward(x, rng.standard_normal((2, 2, *kernel)), None, (1, 1))
 
 
 @pytest.mark.parametrize("method", METHODS, indirect=True)
@@ -160,7 +194,8 @@ def test_chunks_cover_every_image_and_row_once():
 # Finite differences (float64)
 # --------------------------------------------------------------------------------------------
 
-GRADCHECK_GRID = [GRID[1], GRID[2], GRID[3], GRID[5], GRID[9], GRID[10], GRID[11]]
+GRADCHECK_GRID = [GRID[1], GRID[2], GRID[3], GRID[5], GRID[9], GRID[10], GRID[11], GRID[13],
+                  GRID[14]]
 
 
 @pytest.mark.parametrize("method", METHODS, indirect=True)
@@ -198,11 +233,21 @@ def test_fast_picks_winograd_im2col_or_gemm_by_layer():
     narrow = (x[0], wide - 1, 16, 16)
     assert fast_algorithm(narrow, (16, wide - 1, 3, 3), (1, 1), (1, 1), f32) == "im2col"
     assert fast_algorithm(x, (16, wide, 3, 3), (2, 2), (1, 1), f32) == "im2col"      # strided
-    assert fast_algorithm(x, (16, wide, 5, 5), (1, 1), (2, 2), f32) == "im2col"      # kernel 5
+    # 5x5 and 7x7: Winograd at any tile count (one image of 4 tiles), not when non-square,
+    # strided or narrow; 9x9 has no Winograd plan
+    for k in (5, 7):
+        assert fast_algorithm((1, wide, 4, 4), (16, wide, k, k), (1, 1), (k // 2,) * 2,
+                              f32) == "winograd"
+        assert fast_algorithm(x, (16, wide, k, k), (2, 2), (2, 2), f32) == "im2col"
+        assert fast_algorithm(narrow, (16, wide - 1, k, k), (1, 1), (2, 2), f32) == "im2col"
+    assert fast_algorithm(x, (16, wide, 5, 3), (1, 1), (2, 1), f32) == "im2col"
+    assert fast_algorithm(x, (16, wide, 9, 9), (1, 1), (4, 4), f32) == "im2col"
     # a column matrix over IM2COL_MAX_BYTES: gemm (one more output row tips it over)
-    rows = IM2COL_MAX_BYTES // (4 * 25 * wide * 16)
-    assert fast_algorithm((1, wide, rows, 16), (4, wide, 5, 5), (1, 1), (2, 2), f32) == "im2col"
-    assert fast_algorithm((1, wide, rows + 1, 16), (4, wide, 5, 5), (1, 1), (2, 2), f32) == "gemm"
+    rows = IM2COL_MAX_BYTES // (4 * 25 * (wide - 1) * 16)
+    assert fast_algorithm((1, wide - 1, rows, 16), (4, wide - 1, 5, 5), (1, 1), (2, 2),
+                          f32) == "im2col"
+    assert fast_algorithm((1, wide - 1, rows + 1, 16), (4, wide - 1, 5, 5), (1, 1), (2, 2),
+                          f32) == "gemm"
 
 
 @pytest.mark.parametrize("c_in, n, algorithm", [(WINOGRAD_MIN_CHANNELS, 8, "winograd"),

@@ -95,19 +95,20 @@ def _winograd(x, weight, bias, dout, padding):
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
-@pytest.mark.parametrize("n, c_in, hw, c_out, padding", [(1, 8, 6, 4, 1), (2, 3, 7, 5, 0),
-                                                         (7, 8, 9, 16, 1), (5, 2, 4, 3, 2)])
+@pytest.mark.parametrize("n, c_in, hw, c_out, kernel, padding",
+                         [(1, 8, 6, 4, 3, 1), (2, 3, 7, 5, 3, 0), (7, 8, 9, 16, 3, 1),
+                          (5, 2, 4, 3, 3, 2), (3, 4, 8, 6, 5, 2), (4, 3, 7, 5, 7, 3)])
 @pytest.mark.parametrize("small", [False, True], ids=["chunks", "bands-of-tile-rows"])
 def test_winograd_in_parts_matches_one_part_and_the_naive_sum(rng, monkeypatch, parts, dtype,
                                                               tolerance, n, c_in, hw, c_out,
-                                                              padding, small):
+                                                              kernel, padding, small):
     if small:     # chunks of a tile row or so: each part splits its images into bands
         monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 2048)
         monkeypatch.setattr(conv_winograd, "MIN_CHUNK_TILES", 1)
     x = rng.standard_normal((n, c_in, hw, hw + 1)).astype(dtype)
-    weight = rng.standard_normal((c_out, c_in, 3, 3)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, kernel, kernel)).astype(dtype)
     bias = rng.standard_normal(c_out).astype(dtype)
-    out_shape = (n, c_out, hw + 2 * padding - 2, hw + 2 * padding - 1)
+    out_shape = (n, c_out, hw + 2 * padding - kernel + 1, hw + 2 * padding - kernel + 2)
     dout = rng.standard_normal(out_shape).astype(dtype)
     got = _winograd(x, weight, bias, dout, padding)
     naive_out, cache = conv2d_forward(x, weight, bias, 1, padding, method="naive")

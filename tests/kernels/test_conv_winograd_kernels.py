@@ -1,10 +1,43 @@
-"""Winograd F(2x2, 3x3) tile transforms: each Numba kernel against its NumPy twin, on whole
-chunks and on bands of tile rows, and the transforms against the identity they implement."""
+"""Winograd F(2x2, 3x3), F(2x2, 5x5) and F(2x2, 7x7) tile transforms: each Numba kernel
+against its NumPy twin, on whole chunks and on bands of tile rows, and the transforms against
+the identity they implement."""
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from minicnn.kernels import conv_winograd as k
+from minicnn.kernels import conv_winograd_large as large
+
+
+def _family(r, b_t, g, a_t, kernels):
+    """One filter size: its matrices, its four kernels, and the NumPy twins bound to them."""
+    input_t, input_adj, output_t, output_adj = kernels
+    return SimpleNamespace(
+        r=r, planes=(r + 1) ** 2, B_T=b_t, G=g, A_T=a_t,
+        input_transform=input_t, input_transform_adjoint=input_adj,
+        output_transform=output_t, output_transform_adjoint=output_adj,
+        input_transform_numpy=lambda *a: k.input_transform_numpy(*a, b_t=b_t),
+        input_transform_adjoint_numpy=lambda *a: k.input_transform_adjoint_numpy(*a, b_t=b_t),
+        output_transform_numpy=lambda *a: k.output_transform_numpy(*a, a_t=a_t),
+        output_transform_adjoint_numpy=lambda *a: k.output_transform_adjoint_numpy(*a,
+                                                                                  a_t=a_t))
+
+
+FAMILIES = [
+    pytest.param(_family(3, k.B_T, k.G, k.A_T,
+                         (k.input_transform, k.input_transform_adjoint, k.output_transform,
+                          k.output_transform_adjoint)), id="3x3"),
+    pytest.param(_family(5, large.B_T5, large.G5, large.A_T5,
+                         (large.input_transform_5, large.input_transform_adjoint_5,
+                          large.output_transform_5, large.output_transform_adjoint_5)),
+                 id="5x5"),
+    pytest.param(_family(7, large.B_T7, large.G7, large.A_T7,
+                         (large.input_transform_7, large.input_transform_adjoint_7,
+                          large.output_transform_7, large.output_transform_adjoint_7)),
+                 id="7x7"),
+]
 
 DTYPES = [np.float32, np.float64]
 TOLERANCE = {np.float32: 1e-6, np.float64: 1e-14}
@@ -20,8 +53,15 @@ CASES = [
 ]
 
 
-def _grid(h, w, padding):
-    out_h, out_w = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
+def _same_outputs(padding, family):
+    """CASES' padding for 3x3, grown by (r - 3) / 2 for an r x r filter: the same output
+    sizes, tile grid and chunks for every family."""
+    extra = (family.r - 3) // 2
+    return padding[0] + extra, padding[1] + extra
+
+
+def _grid(h, w, padding, r):
+    out_h, out_w = h + 2 * padding[0] - r + 1, w + 2 * padding[1] - r + 1
     return out_h, out_w, (out_h + 1) // 2, (out_w + 1) // 2
 
 
@@ -35,82 +75,107 @@ def _rel(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_input_transform_matches_numpy_twin(rng, dtype, n, c, h, w, padding, chunk):
+def test_input_transform_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding, chunk):
+    padding = _same_outputs(padding, family)
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
-    _, _, _, tiles_w = _grid(h, w, padding)
-    got = np.full((16, c, _count(chunk, tiles_w)), np.nan, dtype)
+    _, _, _, tiles_w = _grid(h, w, padding, family.r)
+    got = np.full((family.planes, c, _count(chunk, tiles_w)), np.nan, dtype)
     expected = np.full_like(got, np.nan)
-    k.input_transform(x, *chunk, tiles_w, *padding, got)
-    k.input_transform_numpy(x, *chunk, tiles_w, *padding, expected)
+    family.input_transform(x, *chunk, tiles_w, *padding, got)
+    family.input_transform_numpy(x, *chunk, tiles_w, *padding, expected)
     assert _rel(got, expected) < TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_input_transform_adjoint_matches_numpy_twin(rng, dtype, n, c, h, w, padding, chunk):
-    _, _, _, tiles_w = _grid(h, w, padding)
-    dv = rng.standard_normal((16, c, _count(chunk, tiles_w))).astype(dtype)
+def test_input_transform_adjoint_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding, chunk):
+    padding = _same_outputs(padding, family)
+    _, _, _, tiles_w = _grid(h, w, padding, family.r)
+    dv = rng.standard_normal((family.planes, c, _count(chunk, tiles_w))).astype(dtype)
     start = rng.standard_normal((n, c, h, w)).astype(dtype)     # the kernels add into dx
     got, expected = start.copy(), start.copy()
-    k.input_transform_adjoint(dv, *chunk, tiles_w, *padding, got)
-    k.input_transform_adjoint_numpy(dv, *chunk, tiles_w, *padding, expected)
+    family.input_transform_adjoint(dv, *chunk, tiles_w, *padding, got)
+    family.input_transform_adjoint_numpy(dv, *chunk, tiles_w, *padding, expected)
     assert _rel(got, expected) < TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_output_transform_matches_numpy_twin(rng, dtype, n, c, h, w, padding, chunk):
-    out_h, out_w, _, tiles_w = _grid(h, w, padding)
-    m = rng.standard_normal((16, c, _count(chunk, tiles_w))).astype(dtype)
+def test_output_transform_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding, chunk):
+    padding = _same_outputs(padding, family)
+    out_h, out_w, _, tiles_w = _grid(h, w, padding, family.r)
+    m = rng.standard_normal((family.planes, c, _count(chunk, tiles_w))).astype(dtype)
     bias = rng.standard_normal(c).astype(dtype)
     got = np.full((n, c, out_h, out_w), np.nan, dtype)          # only the chunk is written
     expected = got.copy()
-    k.output_transform(m, bias, *chunk, tiles_w, got)
-    k.output_transform_numpy(m, bias, *chunk, tiles_w, expected)
+    family.output_transform(m, bias, *chunk, tiles_w, got)
+    family.output_transform_numpy(m, bias, *chunk, tiles_w, expected)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     assert _rel(np.nan_to_num(got), np.nan_to_num(expected)) < TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_output_transform_adjoint_matches_numpy_twin(rng, dtype, n, c, h, w, padding, chunk):
-    out_h, out_w, _, tiles_w = _grid(h, w, padding)
+def test_output_transform_adjoint_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding, chunk):
+    padding = _same_outputs(padding, family)
+    out_h, out_w, _, tiles_w = _grid(h, w, padding, family.r)
     dout = rng.standard_normal((n, c, out_h, out_w)).astype(dtype)
-    got = np.full((16, c, _count(chunk, tiles_w)), np.nan, dtype)
+    got = np.full((family.planes, c, _count(chunk, tiles_w)), np.nan, dtype)
     expected = np.full_like(got, np.nan)
-    k.output_transform_adjoint(dout, *chunk, tiles_w, got)
-    k.output_transform_adjoint_numpy(dout, *chunk, tiles_w, expected)
+    family.output_transform_adjoint(dout, *chunk, tiles_w, got)
+    family.output_transform_adjoint_numpy(dout, *chunk, tiles_w, expected)
     assert _rel(got, expected) < TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_adjoints_are_transposes(rng, n, c, h, w, padding, chunk):
+def test_adjoints_are_transposes(rng, family, n, c, h, w, padding, chunk):
+    padding = _same_outputs(padding, family)
     """<T x, y> = <x, T^T y> for the input and output transforms (float64)."""
-    out_h, out_w, _, tiles_w = _grid(h, w, padding)
+    out_h, out_w, _, tiles_w = _grid(h, w, padding, family.r)
     count = _count(chunk, tiles_w)
     x = rng.standard_normal((n, c, h, w))
-    dv = rng.standard_normal((16, c, count))
+    dv = rng.standard_normal((family.planes, c, count))
     v = np.empty_like(dv)
-    k.input_transform(x, *chunk, tiles_w, *padding, v)
+    family.input_transform(x, *chunk, tiles_w, *padding, v)
     dx = np.zeros_like(x)
-    k.input_transform_adjoint(dv, *chunk, tiles_w, *padding, dx)
+    family.input_transform_adjoint(dv, *chunk, tiles_w, *padding, dx)
     assert np.isclose(np.vdot(v, dv), np.vdot(x, dx), rtol=1e-12)
 
-    m = rng.standard_normal((16, c, count))
+    m = rng.standard_normal((family.planes, c, count))
     out = np.zeros((n, c, out_h, out_w))
-    k.output_transform(m, np.zeros(c), *chunk, tiles_w, out)
+    family.output_transform(m, np.zeros(c), *chunk, tiles_w, out)
     dout = rng.standard_normal(out.shape)
     dm = np.empty_like(m)
-    k.output_transform_adjoint(dout, *chunk, tiles_w, dm)
+    family.output_transform_adjoint(dout, *chunk, tiles_w, dm)
     assert np.isclose(np.vdot(out, dout), np.vdot(m, dm), rtol=1e-12)
 
 
-def test_one_tile_is_winograds_identity(rng):
-    """A^T [(G g G^T) * (B^T d B)] A equals the 2x2 correlation of the 4x4 tile d with g."""
-    d = rng.standard_normal((4, 4))
-    g = rng.standard_normal((3, 3))
-    y = k.A_T @ ((k.G @ g @ k.G.T) * (k.B_T @ d @ k.B_T.T)) @ k.A_T.T
-    direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(2)] for i in range(2)])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_one_tile_is_winograds_identity(rng, family):
+    """A^T [(G g G^T) * (B^T d B)] A equals the 2x2 correlation of the alpha x alpha tile d
+    with the r x r filter g."""
+    r = family.r
+    d = rng.standard_normal((r + 1, r + 1))
+    g = rng.standard_normal((r, r))
+    y = family.A_T @ ((family.G @ g @ family.G.T) * (family.B_T @ d @ family.B_T.T)) @ family.A_T.T
+    direct = np.array([[np.sum(d[i:i + r, j:j + r] * g) for j in range(2)] for i in range(2)])
     np.testing.assert_allclose(y, direct, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_matrices_give_the_exact_correlation(family):
+    """Winograd's identity entry by entry, for every tile and filter position (float64 sums
+    of dyadic and small-denominator numbers): sum_j A^T[i, j] G[j, u] B^T[j, l] = [l == i + u]."""
+    product = np.einsum("ij,ju,jl->iul", family.A_T, family.G, family.B_T)
+    expected = np.zeros_like(product)
+    for i in range(2):
+        for u in range(family.r):
+            expected[i, u, i + u] = 1
+    np.testing.assert_allclose(product, expected, atol=1e-14)
