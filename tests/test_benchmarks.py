@@ -16,6 +16,7 @@ SCRIPTS = {
                       "train_step_layers_quick.png"],
     "memory.py": ["memory_quick.md", "memory_quick.json"],
     "epoch.py": ["epoch_quick.md", "epoch_quick.json"],
+    "winograd_chunks.py": ["winograd_chunks_quick.md", "winograd_chunks_quick.json"],
 }
 
 

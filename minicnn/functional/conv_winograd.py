@@ -50,18 +50,11 @@ __all__ = ["WINOGRAD_CHUNK_BYTES", "WINOGRAD_KERNELS", "conv2d_winograd_forward"
            "conv2d_winograd_backward"]
 
 # Bytes of one chunk's transformed tiles, V and M together (alpha^2 * (C_in + C_out) numbers
-# per tile): 1 MiB (one core's L2 cache here), but at least MIN_CHUNK_TILES tiles, below which the
-# 16 products (inner dimension T for dL/dU) get too thin for BLAS. Forward + backward,
-# float32, 3x3 pad 1, time relative to the best of the same run; budgets 0.5 / 1 / 2 / 4 / 8 /
-# 16 MiB (no minimum):
-#   N=64 32->64 14x14    1.05 1.00 1.03 1.20 1.39 1.47    (1 MiB: 170 tiles)
-#   N=64 64->64 32x32    1.04 1.00 1.13 1.35 1.53 1.64    (1 MiB: 128 tiles)
-#   N=16 256->256 14x14  1.50 1.28 1.07 1.06 1.03 1.00    (1 MiB: 32 tiles)
-# then minimum tiles 128 / 256 / 512 / 1024 / 2048 (budget 0): 32->64 1.11 1.11 1.03 1.00
-# 1.51, 64->64 1.06 1.17 1.00 1.19 1.10, 256->256 1.34 1.14 1.36 1.00 1.38 (a busy machine,
-# load 4-5: differences under ~15 % are noise).
+# per tile): 1 MiB (one core's L2 cache here), but at least the bytes of MIN_CHUNK_TILES 3x3
+# tiles, below which the products (inner dimension T for dL/dU) get too thin for BLAS. The
+# measurements behind both numbers: benchmarks/RESULTS.md, "Winograd's chunk size".
 WINOGRAD_CHUNK_BYTES = 1 << 20
-MIN_CHUNK_TILES = 512
+MIN_CHUNK_TILES = 256
 
 
 def conv2d_winograd_forward(x, weight, bias, padding):
@@ -249,8 +242,8 @@ class _ChunkLayout(NamedTuple):
     (V and M, or dV and dM), about WINOGRAD_CHUNK_BYTES of them a chunk, but at least the
     bytes of MIN_CHUNK_TILES 3x3 tiles (16 planes), below which the products (inner
     dimension T for dL/dU) get too thin for BLAS. Larger tiles keep those bytes, not that
-    count: 7x7 (64 planes) then has chunks of 128 tiles; with 512, its V and M (12 MiB)
-    overflow the caches and conv2's channels at 7x7 took 94 instead of 67 ms."""
+    count: 7x7 filters (64 planes) then have chunks of at least 64 tiles, where a count of
+    512 made V and M 12 MiB, out of the caches (benchmarks/RESULTS.md)."""
     planes: int
     tiles_h: int
     tiles_w: int
