@@ -10,8 +10,8 @@ with alpha^2 multiplications instead of 4 r^2: 36 instead of 100 for 5x5 (2.8x f
 instead of 196 for 7x7 (3.1x fewer). The matrices below are Toom-Cook's for the interpolation
 points 0, 1, -1, 2, -2 (and 1/2, -1/2 for 7x7) and infinity. Larger points mean larger
 matrix entries, so float32 results lose more digits than 3x3's: measured against a float64
-direct sum, relative (norm) errors of ~1e-6 for 5x5 and ~2-4e-6 for 7x7, against ~1e-7 for
-im2col and 3x3 Winograd (float64: ~1e-15).
+direct sum, relative (norm) errors of ~0.5-2e-6 for 5x5 and ~2-5e-6 for 7x7, against ~1-3e-7
+for im2col and 3x3 Winograd (float64: ~1e-15).
 
 The kernels have the 3x3 kernels' arguments and chunk convention (tile (n, a, b) is column
 t = ((n - n0) * (a1 - a0) + (a - a0)) * tiles_w + b, reads input rows 2a - p_h ..
@@ -25,8 +25,14 @@ t = ((n - n0) * (a1 - a0) + (a - a0)) * tiles_w + b, reads input rows 2a - p_h .
 
 Each kernel is straight-line code on one tile, through the helpers _bt*, _b*, _at*, _a* that
 apply B^T, B, A^T and A to one column of numbers. They use the matrices' symmetry: the rows
-for the points p and -p share their even and odd parts, (E + O, E - O). A loop over the
-matrix entries instead ran 3-5x slower (35 vs ~100-200 ns per tile and channel for 5x5).
+for the points p and -p share their even and odd parts, (E + O, E - O). The input transform
+and its adjoint also share work between neighbouring tiles, which overlap in alpha - 2 of
+their alpha columns: the column transforms of a tile row are done once per plane column.
+Input transform, float32, 32 channels, 14x14 images: 17 (5x5) and 37 (7x7) ns per tile and
+channel; a loop over the matrix entries ran at 80-250 ns (benchmarks/RESULTS.md).
+
+All kernels are serial ``@njit(cache=True, nogil=True)`` loops; with several threads
+minicnn/functional/conv_winograd.py runs them on parts of the batch at once.
 """
 
 from __future__ import annotations
