@@ -177,6 +177,20 @@ def settle(args) -> float | None:
     return wait_for_quiet(wait)
 
 
+def start_run(args, threads: int) -> dict:
+    """What every timing script does before its first measurement: wait for a quiet machine
+    (``--wait-quiet``), apply the malloc setting (``--default-malloc``), then record and print
+    the machine. Returns the machine information (with ``malloc`` and
+    ``other_cpu_busy_at_start``) for the script's outputs."""
+    busy = settle(args)
+    malloc = apply_malloc(args)
+    info = machine_info(threads)
+    info["malloc"] = malloc
+    info["other_cpu_busy_at_start"] = busy
+    log(format_machine(info))
+    return info
+
+
 def machine_info(threads: int | None = None) -> dict:
     """Cores, CPU, Python, NumPy + BLAS (and its kernel), Numba, PyTorch, thread counts, env."""
     import numpy as np

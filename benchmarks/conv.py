@@ -539,12 +539,7 @@ def main(argv=None) -> int:
     methods, missing = available_methods(torch)
     if torch is not None:
         methods.append("torch")
-    busy = common.settle(args)
-    malloc = common.apply_malloc(args)
-    info = common.machine_info(threads)
-    info["malloc"] = malloc
-    info["other_cpu_busy_at_start"] = busy
-    common.log(common.format_machine(info))
+    info = common.start_run(args, threads)
     if missing:
         common.log(f"NOTE: {missing}")
 

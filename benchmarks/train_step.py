@@ -656,12 +656,7 @@ def main(argv=None) -> int:
 
     threads = common.configure_threads(args.threads)
     torch = common.import_torch(disabled=args.no_torch)
-    busy = common.settle(args)
-    malloc = common.apply_malloc(args)
-    info = common.machine_info(threads)
-    info["malloc"] = malloc
-    info["other_cpu_busy_at_start"] = busy
-    common.log(common.format_machine(info))
+    info = common.start_run(args, threads)
 
     common.log("throughput (batch 64):")
     tp = throughput(args, torch)

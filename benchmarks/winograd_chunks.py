@@ -47,12 +47,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     import minicnn.functional.conv_winograd as winograd
-    busy = common.settle(args)
-    malloc = common.apply_malloc(args)
-    info = common.machine_info(threads)
-    info["malloc"] = malloc
-    info["other_cpu_busy_at_start"] = busy
-    common.log(common.format_machine(info))
+    info = common.start_run(args, threads)
 
     settings = [(kib, tiles) for kib in args.budgets_kib for tiles in args.min_tiles]
     default = (winograd.WINOGRAD_CHUNK_BYTES // 1024, winograd.MIN_CHUNK_TILES)

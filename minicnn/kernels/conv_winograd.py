@@ -78,9 +78,7 @@ def input_transform(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
     t0 = 0
     for n in range(n0, n1):
         for c in range(channels):
-            for y in range(y_lo, y_hi):          # the plane: X_pad rows top .. top + 2*rows + 1
-                for k in range(copy_w):
-                    plane[y - top, pad_w + k] = x[n, c, y, k]
+            _fill_input_plane(plane, x, n, c, top, y_lo, y_hi, pad_w, copy_w)
             t = t0
             for a in range(tile_rows):
                 i = 2 * a
@@ -125,6 +123,42 @@ def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, alpha):
             max(0, min(width, row_len - pad_w)))
 
 
+# Copies between an image (or its gradient) and a kernel's plane, shared by every kernel here
+# and in minicnn/kernels/conv_winograd_large.py. The input side's (top, y_lo, y_hi, copy_w)
+# come from _input_plane; the output side's plane holds output rows 2*a0 .. y_hi - 1.
+
+@njit(cache=True, inline="always")
+def _fill_input_plane(plane, x, n, c, top, y_lo, y_hi, pad_w, copy_w):
+    """plane[y - top, pad_w + k] = x[n, c, y, k], the rows the chunk's tiles read."""
+    for y in range(y_lo, y_hi):
+        for k in range(copy_w):
+            plane[y - top, pad_w + k] = x[n, c, y, k]
+
+
+@njit(cache=True, inline="always")
+def _add_input_plane(dx, plane, n, c, top, y_lo, y_hi, pad_w, copy_w):
+    """dx[n, c, y, k] += plane[y - top, pad_w + k], the transpose of _fill_input_plane."""
+    for y in range(y_lo, y_hi):
+        for k in range(copy_w):
+            dx[n, c, y, k] += plane[y - top, pad_w + k]
+
+
+@njit(cache=True, inline="always")
+def _write_output_plane(out, plane, n, o, a0, y_hi):
+    """out[n, o, y, :] = plane[y - 2*a0, :W_out] for the chunk's output rows."""
+    for y in range(2 * a0, y_hi):
+        for k in range(out.shape[3]):
+            out[n, o, y, k] = plane[y - 2 * a0, k]
+
+
+@njit(cache=True, inline="always")
+def _fill_output_plane(plane, dout, n, o, a0, y_hi):
+    """plane[y - 2*a0, :W_out] = dout[n, o, y, :], the transpose of _write_output_plane."""
+    for y in range(2 * a0, y_hi):
+        for k in range(dout.shape[3]):
+            plane[y - 2 * a0, k] = dout[n, o, y, k]
+
+
 @njit(cache=True, nogil=True)
 def input_transform_adjoint(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx):
     """dX[n, c, 2a - p_h + r, 2b - p_w + q] += (B dV B^T)[r, q] for every tile of the chunk
@@ -166,9 +200,7 @@ def input_transform_adjoint(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx)
                     _add_column(plane, i, j + 2, _b_combine(e02, e12, e22, e32))
                     _add_column(plane, i, j + 3, _b_combine(e03, e13, e23, e33))
                     t += 1
-            for y in range(y_lo, y_hi):
-                for k in range(copy_w):
-                    dx[n, c, y, k] += plane[y - top, pad_w + k]
+            _add_input_plane(dx, plane, n, c, top, y_lo, y_hi, pad_w, copy_w)
         t0 += tile_rows * tiles_w
 
 
@@ -261,7 +293,7 @@ def output_transform(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
     n0, n1, a0, a1, tiles_w : int, the chunk
     out : (N, C_out, H_out, W_out) array, written
     """
-    out_channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
+    out_channels, out_h = out.shape[1], out.shape[2]
     tile_rows = a1 - a0
     plane = np.empty((2 * tile_rows, 2 * tiles_w), dtype=out.dtype)
     y_hi = min(out_h, 2 * a1)
@@ -288,9 +320,7 @@ def output_transform(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
                     plane[2 * a + 1, 2 * b] = y10 + bias[o]
                     plane[2 * a + 1, 2 * b + 1] = y11 + bias[o]
                     t += 1
-            for y in range(2 * a0, y_hi):
-                for k in range(out_w):
-                    out[n, o, y, k] = plane[y - 2 * a0, k]
+            _write_output_plane(out, plane, n, o, a0, y_hi)
         t0 += tile_rows * tiles_w
 
 
@@ -311,16 +341,14 @@ def output_transform_adjoint(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
     n0, n1, a0, a1, tiles_w : int, the chunk
     dm_tiles : (16, C_out, T) array to fill
     """
-    out_channels, out_h, out_w = dout.shape[1], dout.shape[2], dout.shape[3]
+    out_channels, out_h = dout.shape[1], dout.shape[2]
     tile_rows = a1 - a0
     plane = np.zeros((2 * tile_rows, 2 * tiles_w), dtype=dout.dtype)   # overhang stays 0
     y_hi = min(out_h, 2 * a1)
     t0 = 0
     for n in range(n0, n1):
         for o in range(out_channels):
-            for y in range(2 * a0, y_hi):
-                for k in range(out_w):
-                    plane[y - 2 * a0, k] = dout[n, o, y, k]
+            _fill_output_plane(plane, dout, n, o, a0, y_hi)
             t = t0
             for a in range(tile_rows):
                 for b in range(tiles_w):

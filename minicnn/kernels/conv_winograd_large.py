@@ -40,7 +40,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from minicnn.kernels.conv_winograd import _input_plane
+from minicnn.kernels.conv_winograd import (_add_input_plane, _fill_input_plane,
+                                           _fill_output_plane, _input_plane,
+                                           _write_output_plane)
 
 __all__ = [
     "B_T5", "G5", "A_T5", "B_T7", "G7", "A_T7",
@@ -190,9 +192,7 @@ def input_transform_5(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
     t0 = 0
     for n in range(n0, n1):
         for c in range(channels):
-            for y in range(y_lo, y_hi):
-                for k in range(copy_w):
-                    plane[y - top, pad_w + k] = x[n, c, y, k]
+            _fill_input_plane(plane, x, n, c, top, y_lo, y_hi, pad_w, copy_w)
             t = t0
             for a in range(tile_rows):
                 i = 2 * a
@@ -253,9 +253,7 @@ def input_transform_adjoint_5(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, d
                     column = _b5(acc[0, j], acc[1, j], acc[2, j], acc[3, j], acc[4, j], acc[5, j])
                     for r in range(6):
                         plane[i + r, j] += column[r]
-            for y in range(y_lo, y_hi):
-                for k in range(copy_w):
-                    dx[n, c, y, k] += plane[y - top, pad_w + k]
+            _add_input_plane(dx, plane, n, c, top, y_lo, y_hi, pad_w, copy_w)
         t0 += tile_rows * tiles_w
 
 
@@ -263,7 +261,7 @@ def input_transform_adjoint_5(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, d
 def output_transform_5(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
     """out[n, o, 2a + r, 2b + q] = (A^T M A)[r, q] + b[o] for every tile of the chunk, where
     it lies inside out (m_tiles (36, C_out, T))."""
-    out_channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
+    out_channels, out_h = out.shape[1], out.shape[2]
     tile_rows = a1 - a0
     plane = np.empty((2 * tile_rows, 2 * tiles_w), dtype=out.dtype)
     y_hi = min(out_h, 2 * a1)
@@ -294,9 +292,7 @@ def output_transform_5(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
                     plane[2 * a + 1, 2 * b] = y10 + bias[o]
                     plane[2 * a + 1, 2 * b + 1] = y11 + bias[o]
                     t += 1
-            for y in range(2 * a0, y_hi):
-                for k in range(out_w):
-                    out[n, o, y, k] = plane[y - 2 * a0, k]
+            _write_output_plane(out, plane, n, o, a0, y_hi)
         t0 += tile_rows * tiles_w
 
 
@@ -304,16 +300,14 @@ def output_transform_5(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
 def output_transform_adjoint_5(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
     """dM[6r + q, o, t] = (A dY A^T)[r, q] for every tile t of the chunk, dY the tile's 2x2
     block of dout (zero where it hangs over the output; dm_tiles (36, C_out, T))."""
-    out_channels, out_h, out_w = dout.shape[1], dout.shape[2], dout.shape[3]
+    out_channels, out_h = dout.shape[1], dout.shape[2]
     tile_rows = a1 - a0
     plane = np.zeros((2 * tile_rows, 2 * tiles_w), dtype=dout.dtype)   # overhang stays 0
     y_hi = min(out_h, 2 * a1)
     t0 = 0
     for n in range(n0, n1):
         for o in range(out_channels):
-            for y in range(2 * a0, y_hi):
-                for k in range(out_w):
-                    plane[y - 2 * a0, k] = dout[n, o, y, k]
+            _fill_output_plane(plane, dout, n, o, a0, y_hi)
             t = t0
             for a in range(tile_rows):
                 for b in range(tiles_w):
@@ -351,9 +345,7 @@ def input_transform_7(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
     t0 = 0
     for n in range(n0, n1):
         for c in range(channels):
-            for y in range(y_lo, y_hi):
-                for k in range(copy_w):
-                    plane[y - top, pad_w + k] = x[n, c, y, k]
+            _fill_input_plane(plane, x, n, c, top, y_lo, y_hi, pad_w, copy_w)
             t = t0
             for a in range(tile_rows):
                 i = 2 * a
@@ -410,9 +402,7 @@ def input_transform_adjoint_7(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, d
                                  acc[5, j], acc[6, j], acc[7, j])
                     for r in range(8):
                         plane[i + r, j] += column[r]
-            for y in range(y_lo, y_hi):
-                for k in range(copy_w):
-                    dx[n, c, y, k] += plane[y - top, pad_w + k]
+            _add_input_plane(dx, plane, n, c, top, y_lo, y_hi, pad_w, copy_w)
         t0 += tile_rows * tiles_w
 
 
@@ -427,7 +417,7 @@ def _at7_column(m_tiles, o, t, q):
 @njit(cache=True, nogil=True)
 def output_transform_7(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
     """out[n, o, 2a + r, 2b + q] = (A^T M A)[r, q] + b[o], m_tiles (64, C_out, T)."""
-    out_channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
+    out_channels, out_h = out.shape[1], out.shape[2]
     tile_rows = a1 - a0
     plane = np.empty((2 * tile_rows, 2 * tiles_w), dtype=out.dtype)
     y_hi = min(out_h, 2 * a1)
@@ -452,25 +442,21 @@ def output_transform_7(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
                     plane[2 * a + 1, 2 * b] = y10 + bias[o]
                     plane[2 * a + 1, 2 * b + 1] = y11 + bias[o]
                     t += 1
-            for y in range(2 * a0, y_hi):
-                for k in range(out_w):
-                    out[n, o, y, k] = plane[y - 2 * a0, k]
+            _write_output_plane(out, plane, n, o, a0, y_hi)
         t0 += tile_rows * tiles_w
 
 
 @njit(cache=True, nogil=True)
 def output_transform_adjoint_7(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
     """dM[8r + q, o, t] = (A dY A^T)[r, q], dm_tiles (64, C_out, T)."""
-    out_channels, out_h, out_w = dout.shape[1], dout.shape[2], dout.shape[3]
+    out_channels, out_h = dout.shape[1], dout.shape[2]
     tile_rows = a1 - a0
     plane = np.zeros((2 * tile_rows, 2 * tiles_w), dtype=dout.dtype)
     y_hi = min(out_h, 2 * a1)
     t0 = 0
     for n in range(n0, n1):
         for o in range(out_channels):
-            for y in range(2 * a0, y_hi):
-                for k in range(out_w):
-                    plane[y - 2 * a0, k] = dout[n, o, y, k]
+            _fill_output_plane(plane, dout, n, o, a0, y_hi)
             t = t0
             for a in range(tile_rows):
                 for b in range(tiles_w):
