@@ -390,3 +390,16 @@ def test_evaluate_checkpoint_on_the_runs_own_validation_images(sample_run):
     assert result["loss"] == pytest.approx(sample_run.history[-1]["val_loss"], rel=1e-6)
     with pytest.raises(ValueError, match="split"):
         training.evaluate_checkpoint(path, sample=True, split="train")
+
+
+def test_evaluate_checkpoint_keeps_freed_memory_like_train(sample_run, monkeypatch):
+    """Whole-test-set evaluation reuses its batches' activation buffers (minicnn._malloc),
+    as training does, before the first batch."""
+    import minicnn.train.evaluation as evaluation
+    calls = []
+    real_evaluate = evaluation.evaluate
+    monkeypatch.setattr(evaluation, "keep_freed_memory", lambda: calls.append("malloc"))
+    monkeypatch.setattr(evaluation, "evaluate",
+                        lambda *a, **k: calls.append("evaluate") or real_evaluate(*a, **k))
+    training.evaluate_checkpoint(sample_run.run_dir / "last.npz", sample=True)
+    assert calls == ["malloc", "evaluate"]
