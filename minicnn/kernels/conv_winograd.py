@@ -74,7 +74,7 @@ def input_transform(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
     """
     channels = x.shape[1]
     tile_rows = a1 - a0
-    plane, top, y_lo, y_hi, copy_w = _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, 4)
+    plane, top, y_lo, y_hi, copy_w = _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, 4, 2)
     t0 = 0
     for n in range(n0, n1):
         for c in range(channels):
@@ -110,14 +110,15 @@ def _bt_column(plane, i, j):
 
 
 @njit(cache=True, nogil=True)
-def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, alpha):
-    """A zeroed plane for the input rows that the chunk's alpha x alpha tiles read, and where
-    x lands in it: (plane, top, y_lo, y_hi, copy_w); plane[y - top, pad_w + k] = x[.., y, k]
-    for y_lo <= y < y_hi, k < copy_w, zero elsewhere (the padding). Shared with the 5x5 and
-    7x7 transforms (minicnn/kernels/conv_winograd_large.py)."""
+def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, alpha, step):
+    """A zeroed plane for the input rows that the chunk's alpha x alpha tiles, ``step`` apart,
+    read, and where x lands in it: (plane, top, y_lo, y_hi, copy_w);
+    plane[y - top, pad_w + k] = x[.., y, k] for y_lo <= y < y_hi, k < copy_w, zero elsewhere
+    (the padding). Shared with the larger tiles (minicnn/kernels/conv_winograd_large.py)."""
     height, width = x.shape[2], x.shape[3]
-    rows, row_len = 2 * (a1 - a0) + alpha - 2, 2 * tiles_w + alpha - 2
-    top = 2 * a0 - pad_h
+    rows = step * (a1 - a0) + alpha - step
+    row_len = step * tiles_w + alpha - step
+    top = step * a0 - pad_h
     plane = np.zeros((rows, row_len), dtype=x.dtype)
     return (plane, top, max(0, top), min(height, top + rows),
             max(0, min(width, row_len - pad_w)))
@@ -125,7 +126,7 @@ def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, alpha):
 
 # Copies between an image (or its gradient) and a kernel's plane, shared by every kernel here
 # and in minicnn/kernels/conv_winograd_large.py. The input side's (top, y_lo, y_hi, copy_w)
-# come from _input_plane; the output side's plane holds output rows 2*a0 .. y_hi - 1.
+# come from _input_plane; the output side's plane holds output rows step*a0 .. y_hi - 1.
 
 @njit(cache=True, inline="always")
 def _fill_input_plane(plane, x, n, c, top, y_lo, y_hi, pad_w, copy_w):
@@ -144,19 +145,20 @@ def _add_input_plane(dx, plane, n, c, top, y_lo, y_hi, pad_w, copy_w):
 
 
 @njit(cache=True, inline="always")
-def _write_output_plane(out, plane, n, o, a0, y_hi):
-    """out[n, o, y, :] = plane[y - 2*a0, :W_out] for the chunk's output rows."""
-    for y in range(2 * a0, y_hi):
+def _write_output_plane(out, plane, n, o, first_row, y_hi):
+    """out[n, o, y, :] = plane[y - first_row, :W_out] for the chunk's output rows."""
+    for y in range(first_row, y_hi):
         for k in range(out.shape[3]):
-            out[n, o, y, k] = plane[y - 2 * a0, k]
+            out[n, o, y, k] = plane[y - first_row, k]
 
 
 @njit(cache=True, inline="always")
-def _fill_output_plane(plane, dout, n, o, a0, y_hi):
-    """plane[y - 2*a0, :W_out] = dout[n, o, y, :], the transpose of _write_output_plane."""
-    for y in range(2 * a0, y_hi):
+def _fill_output_plane(plane, dout, n, o, first_row, y_hi):
+    """plane[y - first_row, :W_out] = dout[n, o, y, :], the transpose of
+    _write_output_plane."""
+    for y in range(first_row, y_hi):
         for k in range(dout.shape[3]):
-            plane[y - 2 * a0, k] = dout[n, o, y, k]
+            plane[y - first_row, k] = dout[n, o, y, k]
 
 
 @njit(cache=True, nogil=True)
@@ -175,7 +177,7 @@ def input_transform_adjoint(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx)
     """
     channels = dx.shape[1]
     tile_rows = a1 - a0
-    plane, top, y_lo, y_hi, copy_w = _input_plane(dx, a0, a1, tiles_w, pad_h, pad_w, 4)
+    plane, top, y_lo, y_hi, copy_w = _input_plane(dx, a0, a1, tiles_w, pad_h, pad_w, 4, 2)
     t0 = 0
     for n in range(n0, n1):
         for c in range(channels):
@@ -220,24 +222,25 @@ def _add_column(plane, i, j, column):
 
 
 # The NumPy twins take the transform matrices as keywords (this module's F(2x2, 3x3) ones by
-# default), so the same code is the reference for the 5x5 and 7x7 kernels
-# (minicnn/kernels/conv_winograd_large.py): the tile is alpha x alpha, alpha = len(b_t).
+# default), so the same code is the reference for the larger tiles' kernels
+# (minicnn/kernels/conv_winograd_large.py): the tile is alpha x alpha, alpha = len(b_t), and
+# covers m x m outputs, tiles m = len(a_t) apart (``step`` for the input side).
 
-def _tiles(x_padded, tiles_h, tiles_w, alpha):
-    """d[n, c, a, b, r, q] = X_pad[n, c, 2a + r, 2b + q], a view (stride-2 alpha x alpha
-    windows)."""
+def _tiles(x_padded, tiles_h, tiles_w, alpha, step):
+    """d[n, c, a, b, r, q] = X_pad[n, c, step*a + r, step*b + q], a view (alpha x alpha
+    windows, step apart)."""
     windows = np.lib.stride_tricks.sliding_window_view(x_padded, (alpha, alpha), axis=(2, 3))
-    return windows[:, :, ::2, ::2][:, :, :tiles_h, :tiles_w]
+    return windows[:, :, ::step, ::step][:, :, :tiles_h, :tiles_w]
 
 
-def _padded_for_tiles(x, a0, a1, tiles_w, pad_h, pad_w, alpha):
+def _padded_for_tiles(x, a0, a1, tiles_w, pad_h, pad_w, alpha, step):
     """The input rows and columns the chunk's tiles read, zero outside x: (N, C,
-    2*(a1 - a0) + alpha - 2, 2*tiles_w + alpha - 2), element [.., y, x'] =
-    X[.., 2*a0 - p_h + y, x' - p_w]."""
+    step*(a1 - a0) + alpha - step, step*tiles_w + alpha - step), element [.., y, x'] =
+    X[.., step*a0 - p_h + y, x' - p_w]."""
     n_batch, channels, height, width = x.shape
-    rows, cols = 2 * (a1 - a0) + alpha - 2, 2 * tiles_w + alpha - 2
+    rows, cols = step * (a1 - a0) + alpha - step, step * tiles_w + alpha - step
     region = np.zeros((n_batch, channels, rows, cols), dtype=x.dtype)
-    top = 2 * a0 - pad_h
+    top = step * a0 - pad_h
     y_lo, y_hi = max(0, top), min(height, top + rows)
     x_hi = min(width, cols - pad_w)
     if y_hi > y_lo and x_hi > 0:
@@ -245,29 +248,30 @@ def _padded_for_tiles(x, a0, a1, tiles_w, pad_h, pad_w, alpha):
     return region
 
 
-def input_transform_numpy(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles, b_t=B_T):
+def input_transform_numpy(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles, b_t=B_T,
+                          step=2):
     """NumPy twin of :func:`input_transform`: the tiles as a strided view, one einsum."""
     alpha = len(b_t)
-    region = _padded_for_tiles(x[n0:n1], a0, a1, tiles_w, pad_h, pad_w, alpha)
-    d = _tiles(region, a1 - a0, tiles_w, alpha)        # (nb, C, rows, tiles_w, alpha, alpha)
+    region = _padded_for_tiles(x[n0:n1], a0, a1, tiles_w, pad_h, pad_w, alpha, step)
+    d = _tiles(region, a1 - a0, tiles_w, alpha, step)  # (nb, C, rows, tiles_w, alpha, alpha)
     v = np.einsum("ri,ncabij,qj->rqcnab", b_t, d, b_t)
     v_tiles[...] = v.reshape(alpha * alpha, x.shape[1], -1)
 
 
 def input_transform_adjoint_numpy(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx,
-                                  b_t=B_T):
+                                  b_t=B_T, step=2):
     """NumPy twin of :func:`input_transform_adjoint`: each tile's B dV B^T added back with
     one strided slice-add per (r, q)."""
     n_batch, channels, height, width = dx.shape
     nb, rows, alpha = n1 - n0, a1 - a0, len(b_t)
     dv = dv_tiles.reshape(alpha, alpha, channels, nb, rows, tiles_w)
     dd = np.einsum("ri,rqcnab,qj->ncabij", b_t, dv, b_t)   # (nb, C, rows, tiles_w, alpha, alpha)
-    region = np.zeros((nb, channels, 2 * rows + alpha - 2, 2 * tiles_w + alpha - 2),
-                      dtype=dx.dtype)
+    region = np.zeros((nb, channels, step * rows + alpha - step,
+                       step * tiles_w + alpha - step), dtype=dx.dtype)
     for r in range(alpha):
         for q in range(alpha):
-            region[:, :, r:r + 2 * rows:2, q:q + 2 * tiles_w:2] += dd[..., r, q]
-    top = 2 * a0 - pad_h
+            region[:, :, r:r + step * rows:step, q:q + step * tiles_w:step] += dd[..., r, q]
+    top = step * a0 - pad_h
     y_lo, y_hi = max(0, top), min(height, top + region.shape[2])
     x_hi = min(width, region.shape[3] - pad_w)
     if y_hi > y_lo and x_hi > 0:
@@ -320,7 +324,7 @@ def output_transform(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
                     plane[2 * a + 1, 2 * b] = y10 + bias[o]
                     plane[2 * a + 1, 2 * b + 1] = y11 + bias[o]
                     t += 1
-            _write_output_plane(out, plane, n, o, a0, y_hi)
+            _write_output_plane(out, plane, n, o, 2 * a0, y_hi)
         t0 += tile_rows * tiles_w
 
 
@@ -348,7 +352,7 @@ def output_transform_adjoint(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
     t0 = 0
     for n in range(n0, n1):
         for o in range(out_channels):
-            _fill_output_plane(plane, dout, n, o, a0, y_hi)
+            _fill_output_plane(plane, dout, n, o, 2 * a0, y_hi)
             t = t0
             for a in range(tile_rows):
                 for b in range(tiles_w):
@@ -376,28 +380,29 @@ def _a_combine(g0, g1):
     return g0, g0 + g1, g0 - g1, -g1
 
 
-def _output_region(out_shape, a0, a1, tiles_w):
-    """Rows [2*a0, min(H_out, 2*a1)) and columns [0, min(W_out, 2*tiles_w)) of the output."""
-    return 2 * a0, min(out_shape[2], 2 * a1), min(out_shape[3], 2 * tiles_w)
+def _output_region(out_shape, a0, a1, tiles_w, m):
+    """Rows [m*a0, min(H_out, m*a1)) and columns [0, min(W_out, m*tiles_w)) of the output
+    (tiles of m x m outputs)."""
+    return m * a0, min(out_shape[2], m * a1), min(out_shape[3], m * tiles_w)
 
 
 def output_transform_numpy(m_tiles, bias, n0, n1, a0, a1, tiles_w, out, a_t=A_T):
     """NumPy twin of :func:`output_transform`: one einsum, then the tiles laid side by side."""
     out_channels = out.shape[1]
-    nb, rows, alpha = n1 - n0, a1 - a0, a_t.shape[1]
-    m = m_tiles.reshape(alpha, alpha, out_channels, nb, rows, tiles_w)
-    y = np.einsum("ri,ijonab,qj->noarbq", a_t, m, a_t).reshape(nb, out_channels, 2 * rows,
-                                                               2 * tiles_w)
-    y_lo, y_hi, x_hi = _output_region(out.shape, a0, a1, tiles_w)
+    nb, rows, (m, alpha) = n1 - n0, a1 - a0, a_t.shape
+    tiles = m_tiles.reshape(alpha, alpha, out_channels, nb, rows, tiles_w)
+    y = np.einsum("ri,ijonab,qj->noarbq", a_t, tiles, a_t).reshape(nb, out_channels, m * rows,
+                                                                   m * tiles_w)
+    y_lo, y_hi, x_hi = _output_region(out.shape, a0, a1, tiles_w, m)
     out[n0:n1, :, y_lo:y_hi, :x_hi] = y[:, :, :y_hi - y_lo, :x_hi] + bias.reshape(1, -1, 1, 1)
 
 
 def output_transform_adjoint_numpy(dout, n0, n1, a0, a1, tiles_w, dm_tiles, a_t=A_T):
     """NumPy twin of :func:`output_transform_adjoint`."""
-    nb, rows, out_channels = n1 - n0, a1 - a0, dout.shape[1]
-    g = np.zeros((nb, out_channels, 2 * rows, 2 * tiles_w), dtype=dout.dtype)
-    y_lo, y_hi, x_hi = _output_region(dout.shape, a0, a1, tiles_w)
+    nb, rows, out_channels, (m, alpha) = n1 - n0, a1 - a0, dout.shape[1], a_t.shape
+    g = np.zeros((nb, out_channels, m * rows, m * tiles_w), dtype=dout.dtype)
+    y_lo, y_hi, x_hi = _output_region(dout.shape, a0, a1, tiles_w, m)
     g[:, :, :y_hi - y_lo, :x_hi] = dout[n0:n1, :, y_lo:y_hi, :x_hi]
-    g = g.reshape(nb, out_channels, rows, 2, tiles_w, 2)          # (n, o, a, r, b, q)
+    g = g.reshape(nb, out_channels, rows, m, tiles_w, m)          # (n, o, a, r, b, q)
     dm = np.einsum("ri,noarbq,qj->ijonab", a_t, g, a_t)
-    dm_tiles[...] = dm.reshape(a_t.shape[1] ** 2, out_channels, -1)
+    dm_tiles[...] = dm.reshape(alpha * alpha, out_channels, -1)

@@ -50,6 +50,8 @@ __all__ = [
     "output_transform_5", "output_transform_adjoint_5",
     "input_transform_7", "input_transform_adjoint_7",
     "output_transform_7", "output_transform_adjoint_7",
+    "G43", "A_T43", "input_transform_f4", "input_transform_adjoint_f4",
+    "output_transform_f4", "output_transform_adjoint_f4",
 ]
 
 # F(2, 5): points 0, 1, -1, 2, -2, infinity
@@ -88,7 +90,19 @@ G7 = np.array([[-1, 0, 0, 0, 0, 0, 0],
 A_T7 = np.array([[1, 1, 1, 1, 1, 1, 1, 0],
                  [0, 1, -1, 2, -2, 1 / 2, -1 / 2, 1]], dtype=np.float64)
 
-for _matrix in (B_T5, G5, A_T5, B_T7, G7, A_T7):
+# F(4, 3): the same points as F(2, 5), so the same B^T (B_T5); 4x4 outputs per 6x6 tile
+G43 = np.array([[1 / 4, 0, 0],
+                [-1 / 6, -1 / 6, -1 / 6],
+                [-1 / 6, 1 / 6, -1 / 6],
+                [1 / 24, 1 / 12, 1 / 6],
+                [1 / 24, -1 / 12, 1 / 6],
+                [0, 0, 1]], dtype=np.float64)
+A_T43 = np.array([[1, 1, 1, 1, 1, 0],
+                  [0, 1, -1, 2, -2, 0],
+                  [0, 1, 1, 4, 4, 0],
+                  [0, 1, -1, 8, -8, 1]], dtype=np.float64)
+
+for _matrix in (B_T5, G5, A_T5, B_T7, G7, A_T7, G43, A_T43):
     _matrix.setflags(write=False)
 
 
@@ -98,8 +112,8 @@ for _matrix in (B_T5, G5, A_T5, B_T7, G7, A_T7):
 
 # The helpers' constants as float32 numbers: float32 arithmetic then stays float32 (a Python
 # literal would promote it to float64), and each constant is exact, so float64 loses nothing.
-F0_25, F0_5, F1_25, F2, F2_5, F4, F4_25, F5, F5_25 = (
-    np.float32(value) for value in (0.25, 0.5, 1.25, 2, 2.5, 4, 4.25, 5, 5.25))
+F0_25, F0_5, F1_25, F2, F2_5, F4, F4_25, F5, F5_25, F8 = (
+    np.float32(value) for value in (0.25, 0.5, 1.25, 2, 2.5, 4, 4.25, 5, 5.25, 8))
 
 
 @njit(cache=True, inline="always")
@@ -169,6 +183,22 @@ def _a7(g0, g1):
     return g0, g0 + g1, g0 - g1, g0 + F2 * g1, g0 - F2 * g1, g0 + F0_5 * g1, g0 - F0_5 * g1, g1
 
 
+@njit(cache=True, inline="always")
+def _at43(m0, m1, m2, m3, m4, m5):
+    """A_T43 @ (m0, ..., m5): four numbers."""
+    sum1, diff1 = m1 + m2, m1 - m2
+    sum2, diff2 = m3 + m4, m3 - m4
+    return m0 + sum1 + sum2, diff1 + F2 * diff2, sum1 + F4 * sum2, diff1 + F8 * diff2 + m5
+
+
+@njit(cache=True, inline="always")
+def _a43(g0, g1, g2, g3):
+    """A_T43.T @ (g0, ..., g3): six numbers, the transpose of _at43."""
+    even1, odd1 = g0 + g2, g1 + g3                       # the rows of points +-1
+    even2, odd2 = g0 + F4 * g2, F2 * g1 + F8 * g3        # the rows of points +-2
+    return g0, even1 + odd1, even1 - odd1, even2 + odd2, even2 - odd2, g3
+
+
 # --------------------------------------------------------------------------------------------
 # F(2x2, 5x5): 6x6 tiles
 # --------------------------------------------------------------------------------------------
@@ -181,12 +211,13 @@ def _plane_column6(plane, i, j):
 
 
 @njit(cache=True, nogil=True)
-def input_transform_5(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
-    """V[6r + q, c, t] = (B^T d B)[r, q] for every 6x6 tile t of the chunk and channel c
-    (arguments as for minicnn.kernels.conv_winograd.input_transform; v_tiles (36, C_in, T))."""
+def _input_transform_6(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, step, v_tiles):
+    """V[6r + q, c, t] = (B^T d B)[r, q] for every 6x6 tile t of the chunk and channel c,
+    tiles ``step`` apart (2 for F(2x2, 5x5), 4 for F(4x4, 3x3); other arguments as for
+    minicnn.kernels.conv_winograd.input_transform; v_tiles (36, C_in, T))."""
     channels = x.shape[1]
     tile_rows = a1 - a0
-    plane, top, y_lo, y_hi, copy_w = _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, 6)
+    plane, top, y_lo, y_hi, copy_w = _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, 6, step)
     row_len = plane.shape[1]
     e = np.empty((6, row_len), dtype=x.dtype)
     t0 = 0
@@ -195,14 +226,14 @@ def input_transform_5(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
             _fill_input_plane(plane, x, n, c, top, y_lo, y_hi, pad_w, copy_w)
             t = t0
             for a in range(tile_rows):
-                i = 2 * a
+                i = step * a
                 # e = B^T d for every plane column under this tile row (neighbouring tiles
-                # share 4 of their 6 columns)
+                # share 6 - step of their 6 columns)
                 for j in range(row_len):
                     (e[0, j], e[1, j], e[2, j], e[3, j], e[4, j],
                      e[5, j]) = _plane_column6(plane, i, j)
                 for b in range(tiles_w):
-                    j = 2 * b
+                    j = step * b
                     # V = e B: row r of the tile's e through B^T
                     for r in range(6):
                         (v_tiles[6 * r, c, t], v_tiles[6 * r + 1, c, t],
@@ -214,6 +245,18 @@ def input_transform_5(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
         t0 += tile_rows * tiles_w
 
 
+@njit(cache=True, nogil=True)
+def input_transform_5(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
+    """F(2x2, 5x5)'s V = B^T d B: 6x6 tiles, 2 apart."""
+    _input_transform_6(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, 2, v_tiles)
+
+
+@njit(cache=True, nogil=True)
+def input_transform_f4(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
+    """F(4x4, 3x3)'s V = B^T d B: the same 6x6 tiles and B^T, 4 apart."""
+    _input_transform_6(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, 4, v_tiles)
+
+
 @njit(cache=True, inline="always")
 def _b5_row(dv_tiles, c, t, r):
     """Row r of dV for tile t and channel c through B: row r of dV B^T."""
@@ -223,12 +266,13 @@ def _b5_row(dv_tiles, c, t, r):
 
 
 @njit(cache=True, nogil=True)
-def input_transform_adjoint_5(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx):
-    """dX[n, c, 2a - p_h + r, 2b - p_w + q] += (B dV B^T)[r, q] for every 6x6 tile of the
-    chunk (the transpose of input_transform_5; gradient on the padding is dropped)."""
+def _input_transform_adjoint_6(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, step,
+                               dx):
+    """dX[n, c, step*a - p_h + r, step*b - p_w + q] += (B dV B^T)[r, q] for every 6x6 tile of
+    the chunk (the transpose of _input_transform_6; gradient on the padding is dropped)."""
     channels = dx.shape[1]
     tile_rows = a1 - a0
-    plane, top, y_lo, y_hi, copy_w = _input_plane(dx, a0, a1, tiles_w, pad_h, pad_w, 6)
+    plane, top, y_lo, y_hi, copy_w = _input_plane(dx, a0, a1, tiles_w, pad_h, pad_w, 6, step)
     row_len = plane.shape[1]
     acc = np.empty((6, row_len), dtype=dx.dtype)       # a tile row's dV B^T by plane column
     t0 = 0
@@ -237,13 +281,13 @@ def input_transform_adjoint_5(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, d
             plane[:, :] = 0
             t = t0
             for a in range(tile_rows):
-                i = 2 * a
+                i = step * a
                 acc[:, :] = 0
                 for b in range(tiles_w):
-                    j = 2 * b
+                    j = step * b
                     # e = dV B^T, row by row; dd = B e column by column is linear, so the
                     # tile row's e is summed by plane column first (neighbouring tiles share
-                    # 4 of their 6 columns) and B applied once per column below
+                    # 6 - step of their 6 columns) and B applied once per column below
                     for r in range(6):
                         row = _b5_row(dv_tiles, c, t, r)
                         for q in range(6):
@@ -255,6 +299,18 @@ def input_transform_adjoint_5(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, d
                         plane[i + r, j] += column[r]
             _add_input_plane(dx, plane, n, c, top, y_lo, y_hi, pad_w, copy_w)
         t0 += tile_rows * tiles_w
+
+
+@njit(cache=True, nogil=True)
+def input_transform_adjoint_5(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx):
+    """The transpose of input_transform_5."""
+    _input_transform_adjoint_6(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, 2, dx)
+
+
+@njit(cache=True, nogil=True)
+def input_transform_adjoint_f4(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, dx):
+    """The transpose of input_transform_f4."""
+    _input_transform_adjoint_6(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, 4, dx)
 
 
 @njit(cache=True, nogil=True)
@@ -292,7 +348,7 @@ def output_transform_5(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
                     plane[2 * a + 1, 2 * b] = y10 + bias[o]
                     plane[2 * a + 1, 2 * b + 1] = y11 + bias[o]
                     t += 1
-            _write_output_plane(out, plane, n, o, a0, y_hi)
+            _write_output_plane(out, plane, n, o, 2 * a0, y_hi)
         t0 += tile_rows * tiles_w
 
 
@@ -307,7 +363,7 @@ def output_transform_adjoint_5(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
     t0 = 0
     for n in range(n0, n1):
         for o in range(out_channels):
-            _fill_output_plane(plane, dout, n, o, a0, y_hi)
+            _fill_output_plane(plane, dout, n, o, 2 * a0, y_hi)
             t = t0
             for a in range(tile_rows):
                 for b in range(tiles_w):
@@ -339,7 +395,7 @@ def input_transform_7(x, n0, n1, a0, a1, tiles_w, pad_h, pad_w, v_tiles):
     (v_tiles (64, C_in, T))."""
     channels = x.shape[1]
     tile_rows = a1 - a0
-    plane, top, y_lo, y_hi, copy_w = _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, 8)
+    plane, top, y_lo, y_hi, copy_w = _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, 8, 2)
     row_len = plane.shape[1]
     e = np.empty((8, row_len), dtype=x.dtype)
     t0 = 0
@@ -379,7 +435,7 @@ def input_transform_adjoint_7(dv_tiles, n0, n1, a0, a1, tiles_w, pad_h, pad_w, d
     """dX += B dV B^T tile by tile, the transpose of input_transform_7."""
     channels = dx.shape[1]
     tile_rows = a1 - a0
-    plane, top, y_lo, y_hi, copy_w = _input_plane(dx, a0, a1, tiles_w, pad_h, pad_w, 8)
+    plane, top, y_lo, y_hi, copy_w = _input_plane(dx, a0, a1, tiles_w, pad_h, pad_w, 8, 2)
     row_len = plane.shape[1]
     acc = np.empty((8, row_len), dtype=dx.dtype)       # a tile row's dV B^T by plane column
     t0 = 0
@@ -442,7 +498,7 @@ def output_transform_7(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
                     plane[2 * a + 1, 2 * b] = y10 + bias[o]
                     plane[2 * a + 1, 2 * b + 1] = y11 + bias[o]
                     t += 1
-            _write_output_plane(out, plane, n, o, a0, y_hi)
+            _write_output_plane(out, plane, n, o, 2 * a0, y_hi)
         t0 += tile_rows * tiles_w
 
 
@@ -456,7 +512,7 @@ def output_transform_adjoint_7(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
     t0 = 0
     for n in range(n0, n1):
         for o in range(out_channels):
-            _fill_output_plane(plane, dout, n, o, a0, y_hi)
+            _fill_output_plane(plane, dout, n, o, 2 * a0, y_hi)
             t = t0
             for a in range(tile_rows):
                 for b in range(tiles_w):
@@ -467,5 +523,82 @@ def output_transform_adjoint_7(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
                          dm_tiles[8 * r + 2, o, t], dm_tiles[8 * r + 3, o, t],
                          dm_tiles[8 * r + 4, o, t], dm_tiles[8 * r + 5, o, t],
                          dm_tiles[8 * r + 6, o, t], dm_tiles[8 * r + 7, o, t]) = _a7(e0[r], e1[r])
+                    t += 1
+        t0 += tile_rows * tiles_w
+
+
+# --------------------------------------------------------------------------------------------
+# F(4x4, 3x3): 6x6 tiles, 4x4 outputs each (the input side is _input_transform_6, step 4)
+# --------------------------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _at43_column(m_tiles, o, t, q):
+    """Column q of M for tile t and filter o through A^T: four numbers."""
+    return _at43(m_tiles[q, o, t], m_tiles[6 + q, o, t], m_tiles[12 + q, o, t],
+                 m_tiles[18 + q, o, t], m_tiles[24 + q, o, t], m_tiles[30 + q, o, t])
+
+
+@njit(cache=True, nogil=True)
+def output_transform_f4(m_tiles, bias, n0, n1, a0, a1, tiles_w, out):
+    """out[n, o, 4a + r, 4b + q] = (A^T M A)[r, q] + b[o] for every tile of the chunk, where
+    it lies inside out (m_tiles (36, C_out, T))."""
+    out_channels, out_h = out.shape[1], out.shape[2]
+    tile_rows = a1 - a0
+    plane = np.empty((4 * tile_rows, 4 * tiles_w), dtype=out.dtype)
+    y_hi = min(out_h, 4 * a1)
+    t0 = 0
+    for n in range(n0, n1):
+        for o in range(out_channels):
+            t = t0
+            for a in range(tile_rows):
+                for b in range(tiles_w):
+                    s0 = _at43_column(m_tiles, o, t, 0)       # s = A^T M, column by column
+                    s1 = _at43_column(m_tiles, o, t, 1)
+                    s2 = _at43_column(m_tiles, o, t, 2)
+                    s3 = _at43_column(m_tiles, o, t, 3)
+                    s4 = _at43_column(m_tiles, o, t, 4)
+                    s5 = _at43_column(m_tiles, o, t, 5)
+                    for r in range(4):                        # Y = s A, row by row
+                        y0, y1, y2, y3 = _at43(s0[r], s1[r], s2[r], s3[r], s4[r], s5[r])
+                        plane[4 * a + r, 4 * b] = y0 + bias[o]
+                        plane[4 * a + r, 4 * b + 1] = y1 + bias[o]
+                        plane[4 * a + r, 4 * b + 2] = y2 + bias[o]
+                        plane[4 * a + r, 4 * b + 3] = y3 + bias[o]
+                    t += 1
+            _write_output_plane(out, plane, n, o, 4 * a0, y_hi)
+        t0 += tile_rows * tiles_w
+
+
+@njit(cache=True, inline="always")
+def _a43_column(plane, i, j):
+    """Column j of the tile's 4x4 block of dY (top row i) through A: six numbers."""
+    return _a43(plane[i, j], plane[i + 1, j], plane[i + 2, j], plane[i + 3, j])
+
+
+@njit(cache=True, nogil=True)
+def output_transform_adjoint_f4(dout, n0, n1, a0, a1, tiles_w, dm_tiles):
+    """dM[6r + q, o, t] = (A dY A^T)[r, q] for every tile t of the chunk, dY the tile's 4x4
+    block of dout (zero where it hangs over the output; dm_tiles (36, C_out, T))."""
+    out_channels, out_h = dout.shape[1], dout.shape[2]
+    tile_rows = a1 - a0
+    plane = np.zeros((4 * tile_rows, 4 * tiles_w), dtype=dout.dtype)   # overhang stays 0
+    y_hi = min(out_h, 4 * a1)
+    t0 = 0
+    for n in range(n0, n1):
+        for o in range(out_channels):
+            _fill_output_plane(plane, dout, n, o, 4 * a0, y_hi)
+            t = t0
+            for a in range(tile_rows):
+                for b in range(tiles_w):
+                    # e = A g, column by column; then dM = e A^T, row by row
+                    e0 = _a43_column(plane, 4 * a, 4 * b)
+                    e1 = _a43_column(plane, 4 * a, 4 * b + 1)
+                    e2 = _a43_column(plane, 4 * a, 4 * b + 2)
+                    e3 = _a43_column(plane, 4 * a, 4 * b + 3)
+                    for r in range(6):
+                        (dm_tiles[6 * r, o, t], dm_tiles[6 * r + 1, o, t],
+                         dm_tiles[6 * r + 2, o, t], dm_tiles[6 * r + 3, o, t],
+                         dm_tiles[6 * r + 4, o, t], dm_tiles[6 * r + 5, o, t]) = _a43(
+                            e0[r], e1[r], e2[r], e3[r])
                     t += 1
         t0 += tile_rows * tiles_w

@@ -118,9 +118,19 @@ def test_fast_methods_match_naive_loop_and_im2col(rng, method, dtype, n, c_in, h
         assert_all_close(got, run(reference, x, weight, bias, dout, stride, padding), dtype)
 
 
+@pytest.fixture(params=["F2_3X3", "F4_3X3", "either"])
+def plan_3x3(request, monkeypatch):
+    """Each 3x3 plan forced on every layer, and the choice _plan makes."""
+    if request.param != "either":
+        plan = getattr(conv_winograd, request.param)
+        monkeypatch.setattr(conv_winograd, "_plan", lambda *shapes: plan)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c_in, h, w, c_out, padding", WINOGRAD_GRID)
-def test_winograd_matches_the_naive_reference(rng, dtype, n, c_in, h, w, c_out, padding):
+def test_winograd_matches_the_naive_reference(rng, plan_3x3, dtype, n, c_in, h, w, c_out,
+                                              padding):
     x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, padding, dtype)
     out, kept = conv2d_winograd_forward(x, weight, bias, (padding, padding))
     got = (out, *conv2d_winograd_backward(dout, kept, weight, (padding, padding)))
@@ -150,6 +160,15 @@ def test_winograd_5x5_and_7x7_match_the_naive_reference(rng, small_chunks, dtype
     out, kept = conv2d_winograd_forward(x, weight, bias, padding)
     got = (out, *conv2d_winograd_backward(dout, kept, weight, padding))
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
+
+
+@pytest.mark.parametrize("out_size, plan", [(1, "F2_3X3"), (2, "F2_3X3"), (3, "F4_3X3"),
+                                            (5, "F2_3X3"), (6, "F2_3X3"), (7, "F4_3X3"),
+                                            (8, "F4_3X3"), (14, "F4_3X3"), (28, "F4_3X3")])
+def test_3x3_plan_is_the_one_with_fewer_products(out_size, plan):
+    """F(4x4, 3x3): 36 products per 4x4 outputs; F(2x2, 3x3): 16 per 2x2; ties to F(2x2)."""
+    got = conv_winograd._plan((2, 8, out_size, out_size), (4, 8, 3, 3), (1, 1))
+    assert got is getattr(conv_winograd, plan)
 
 
 def test_winograd_rejects_filters_without_a_plan(rng):
