@@ -25,8 +25,8 @@ Five implementations compute exactly this (``method=``):
                  recomputed in the backward pass (minicnn/functional/conv_gemm.py).
 - ``"fast"``   : the default, per layer the fastest of four measured algorithms (see
                  fast_algorithm): one product per image for 1x1 stride-1 unpadded layers
-                 (minicnn/functional/conv_pointwise.py), Winograd F(2x2, r x r) for wide enough
-                 3x3, 5x5 and 7x7 stride-1 layers (minicnn/functional/conv_winograd.py),
+                 (minicnn/functional/conv_pointwise.py), Winograd (F(4x4, 3x3), F(2x2, r x r)) for
+                 wide enough 3x3, 5x5 and 7x7 stride-1 layers (functional/conv_winograd.py),
                  "im2col" where its column matrix is small, else "gemm", whose memory stays
                  bounded at any size.
 """
@@ -59,7 +59,7 @@ CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 #   conv2 32->64, 14x14         18,000    120       60        32
 # With 2 threads under that load every multithreaded path (BLAS, prange, PyTorch) slowed
 # 5-20x and the ranking wobbled; the single-threaded ranking was stable across runs.
-# "fast" (added later; see fast_algorithm) is 1.4-1.8x faster than im2col on 3x3 stride-1
+# "fast" (added later; see fast_algorithm) is 1.4-2.7x faster than im2col on 3x3 stride-1
 # layers with >= 8 channels and 2-3x on 5x5 and 7x7 ones (Winograd), runs im2col itself on
 # small layers, and bounds the memory on large images (chunked gemm); fwd + bwd, 1 thread,
 # 29 layers against PyTorch in benchmarks/RESULTS.md ("Convolution at PyTorch's pace").
@@ -244,10 +244,10 @@ def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
     pairs, dtype.
 
     A 1x1 filter with stride 1 and no padding is one product per image (pointwise).
-    Winograd's F(2x2, r x r) exists for square 3x3, 5x5 and 7x7 filters with stride 1, and
-    pays from WINOGRAD_MIN_CHANNELS input channels (and, for 3x3, WINOGRAD_MIN_TILES output
-    tiles); otherwise im2col while its column matrix is at most IM2COL_MAX_BYTES, else the
-    chunked gemm."""
+    Winograd (F(4x4, 3x3) or F(2x2, r x r)) exists for square 3x3, 5x5 and 7x7 filters with
+    stride 1, and pays from WINOGRAD_MIN_CHANNELS input channels (and, for 3x3,
+    WINOGRAD_MIN_TILES 2x2 output tiles); otherwise im2col while its column matrix is at most
+    IM2COL_MAX_BYTES, else the chunked gemm."""
     if is_pointwise(weight_shape, stride, padding):
         return "pointwise"
     n_batch, in_channels = x_shape[:2]

@@ -1,27 +1,32 @@
-"""3x3, 5x5 and 7x7 stride-1 convolution by Winograd's F(2x2, r x r) (``method="winograd"``).
+"""3x3, 5x5 and 7x7 stride-1 convolution by Winograd's F(m x m, r x r) (``method="winograd"``).
 
 The lecture's sum for an r x r filter and stride 1,
 
     Z[n, o, i, j] = sum_c sum_u sum_v W[o, c, u, v] * X_pad[n, c, i + u, j + v] + b[o],
 
-is computed 2x2 outputs at a time. For the output block (2a .. 2a+1, 2b .. 2b+1) and the
-alpha x alpha input tile d = X_pad[n, c, 2a .. 2a+r, 2b .. 2b+r] under it (alpha = r + 1),
-Winograd's identity
+is computed m x m outputs at a time. For the output block (m*a .. m*a + m-1, m*b .. m*b + m-1)
+and the alpha x alpha input tile d under it (alpha = m + r - 1, tiles m apart), Winograd's
+identity
 
     Z_block = A^T [ sum_c U[o, c] * V[c] ] A + b[o],   U = G W[o, c] G^T,   V = B^T d B
 
-(* elementwise; the matrices in minicnn/kernels/conv_winograd.py for 3x3 and
-minicnn/kernels/conv_winograd_large.py for 5x5 and 7x7) needs alpha^2 multiplications per
-(o, c) and block instead of the direct sum's 4 r^2: 16 instead of 36 (3x3), 36 instead of
-100 (5x5), 64 instead of 196 (7x7). Written per position xi of the transformed tile, the sum
-over c is a matrix product, so the work is alpha^2 matrix products
+(* elementwise; the matrices in minicnn/kernels/conv_winograd.py for F(2x2, 3x3) and
+minicnn/kernels/conv_winograd_large.py for the others) needs alpha^2 multiplications per
+(o, c) and block instead of the direct sum's m^2 r^2. The plans (see _plan):
+
+    F(2x2, 3x3)   16 per 2x2 outputs    F(4x4, 3x3)   36 per 4x4 outputs (3x3: the one
+    F(2x2, 5x5)   36 per 2x2            F(2x2, 7x7)   64 per 2x2           with fewer products)
+
+Written per position xi of the transformed tile, the sum over c is a matrix product, so the
+work is alpha^2 matrix products
 
     M[xi] (C_out, T) = U[xi] (C_out, C_in) @ V[xi] (C_in, T)      (T tiles)
 
-with 2.25x (3x3) to 3.1x (7x7) fewer multiply-adds than im2col's one product, plus the tile
-transforms (Numba kernels, a few additions per number). Tiles are processed a cache-sized
-chunk at a time, so V and M never exist for the whole batch. With T threads the batch is cut
-into T parts that run at once, each its own chunks (minicnn/functional/_parallel.py).
+with 2.25x (F(2x2, 3x3)) to 4x (F(4x4, 3x3)) fewer multiply-adds than im2col's one product,
+plus the tile transforms (Numba kernels, a few additions per number). Tiles are processed a
+cache-sized chunk at a time, so V and M never exist for the whole batch. With T threads the
+batch is cut into T parts that run at once, each its own chunks
+(minicnn/functional/_parallel.py).
 
 The backward pass is the transpose of each step, with dM = A dZ_block A^T:
 
@@ -30,8 +35,9 @@ The backward pass is the transpose of each step, with dM = A dZ_block A^T:
     dL/dV[xi] = U[xi].T @ dM[xi],                     dL/dX += B dL/dV B^T, tile by tile
 
 The transforms scale and add, so float32 results differ from the direct sum by more than
-im2col's do: relative (norm) errors of ~1e-7 for 3x3, ~0.5-2e-6 for 5x5 and ~2-5e-6 for 7x7
-(larger interpolation points, larger matrix entries); float64 agrees to ~1e-15. Method
+im2col's do: relative (norm) errors of ~1e-7 for F(2x2, 3x3), ~0.6-1.2e-6 for
+F(4x4, 3x3), ~0.5-2e-6 for 5x5 and ~2-5e-6 for 7x7 (larger interpolation points, larger
+matrix entries); float64 agrees to ~1e-15. Method
 "fast" runs it for these filters with stride 1 (minicnn/functional/conv.py, fast_algorithm).
 """
 
@@ -58,7 +64,7 @@ MIN_CHUNK_TILES = 256
 
 
 def conv2d_winograd_forward(x, weight, bias, padding):
-    """3x3, 5x5 or 7x7, stride-1 convolution forward pass by Winograd F(2x2, r x r).
+    """3x3, 5x5 or 7x7, stride-1 convolution forward pass by Winograd F(m x m, r x r).
 
     Parameters
     ----------

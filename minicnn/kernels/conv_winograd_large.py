@@ -1,27 +1,30 @@
-"""Winograd F(2x2, 5x5) and F(2x2, 7x7) tile transforms for 5x5 and 7x7, stride-1 convolutions.
+"""Winograd tile transforms with larger tiles: F(2x2, 5x5), F(2x2, 7x7) and F(4x4, 3x3).
 
-The same identity as the 3x3 case (minicnn/kernels/conv_winograd.py), with a larger tile: a
-2x2 block of outputs of an r x r correlation comes from the alpha x alpha input tile under it,
-alpha = r + 1,
+The same identity as F(2x2, 3x3) (minicnn/kernels/conv_winograd.py), with a larger tile: an
+m x m block of outputs of an r x r correlation comes from the alpha x alpha input tile under
+it, alpha = m + r - 1,
 
     Y = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise; g the r x r filter, d the tile)
 
-with alpha^2 multiplications instead of 4 r^2: 36 instead of 100 for 5x5 (2.8x fewer), 64
-instead of 196 for 7x7 (3.1x fewer). The matrices below are Toom-Cook's for the interpolation
-points 0, 1, -1, 2, -2 (and 1/2, -1/2 for 7x7) and infinity. Larger points mean larger
-matrix entries, so float32 results lose more digits than 3x3's: measured against a float64
-direct sum, relative (norm) errors of ~0.5-2e-6 for 5x5 and ~2-5e-6 for 7x7, against ~1-3e-7
-for im2col and 3x3 Winograd (float64: ~1e-15).
+with alpha^2 multiplications instead of m^2 r^2: 36 instead of 100 for F(2x2, 5x5) (2.8x
+fewer), 64 instead of 196 for F(2x2, 7x7) (3.1x fewer), 36 instead of 144 for F(4x4, 3x3)
+(4x fewer; F(2x2, 3x3) saves 2.25x). The matrices below are Toom-Cook's for the
+interpolation points 0, 1, -1, 2, -2 (and 1/2, -1/2 for 7x7) and infinity; F(2x2, 5x5) and
+F(4x4, 3x3) use the same points, hence the same 6x6 tiles and B^T (B_T5), and differ only in
+A^T and G. Larger points mean larger matrix entries, so float32 results lose more digits than
+F(2x2, 3x3)'s: measured against a float64 direct sum, relative (norm) errors of ~0.6-1.2e-6
+for F(4x4, 3x3), ~0.5-2e-6 for 5x5 and ~2-5e-6 for 7x7, against ~1-3e-7 for im2col and
+F(2x2, 3x3) (float64: ~1e-15).
 
 The kernels have the 3x3 kernels' arguments and chunk convention (tile (n, a, b) is column
-t = ((n - n0) * (a1 - a0) + (a - a0)) * tiles_w + b, reads input rows 2a - p_h ..
-2a - p_h + alpha - 1) and position xi = alpha * r + q of the transformed tile:
+t = ((n - n0) * (a1 - a0) + (a - a0)) * tiles_w + b, reads input rows m*a - p_h ..
+m*a - p_h + alpha - 1) and position xi = alpha * r + q of the transformed tile:
 
-    Numba kernel (5x5 / 7x7)                      NumPy twin (minicnn/kernels/conv_winograd.py)
-    input_transform_5 / _7                        input_transform_numpy(..., b_t=B_T5 / B_T7)
-    input_transform_adjoint_5 / _7                input_transform_adjoint_numpy(..., b_t=...)
-    output_transform_5 / _7                       output_transform_numpy(..., a_t=A_T5 / A_T7)
-    output_transform_adjoint_5 / _7               output_transform_adjoint_numpy(..., a_t=...)
+    Numba kernel (5x5 / 7x7 / F(4x4, 3x3))       NumPy twin (minicnn/kernels/conv_winograd.py)
+    input_transform_5 / _7 / _f4                 input_transform_numpy(..., b_t=, step=)
+    input_transform_adjoint_5 / _7 / _f4         input_transform_adjoint_numpy(..., b_t=, step=)
+    output_transform_5 / _7 / _f4                output_transform_numpy(..., a_t=A_T5 / ...)
+    output_transform_adjoint_5 / _7 / _f4        output_transform_adjoint_numpy(..., a_t=...)
 
 Each kernel is straight-line code on one tile, through the helpers _bt*, _b*, _at*, _a* that
 apply B^T, B, A^T and A to one column of numbers. They use the matrices' symmetry: the rows

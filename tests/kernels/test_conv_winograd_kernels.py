@@ -101,7 +101,8 @@ def test_input_transform_matches_numpy_twin(rng, family, dtype, n, c, h, w, padd
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_input_transform_adjoint_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding, chunk):
+def test_input_transform_adjoint_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding,
+                                                    chunk):
     h, w, padding = _family_case(h, w, padding, family)
     _, _, _, tiles_w = _grid(h, w, padding, family)
     dv = rng.standard_normal((family.planes, c, _count(chunk, tiles_w))).astype(dtype)
@@ -131,7 +132,8 @@ def test_output_transform_matches_numpy_twin(rng, family, dtype, n, c, h, w, pad
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_output_transform_adjoint_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding, chunk):
+def test_output_transform_adjoint_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding,
+                                                     chunk):
     h, w, padding = _family_case(h, w, padding, family)
     out_h, out_w, _, tiles_w = _grid(h, w, padding, family)
     dout = rng.standard_normal((n, c, out_h, out_w)).astype(dtype)
