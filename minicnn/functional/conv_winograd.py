@@ -12,10 +12,11 @@ identity
 
 (* elementwise; the matrices in minicnn/kernels/conv_winograd.py for F(2x2, 3x3) and
 minicnn/kernels/conv_winograd_large.py for the others) needs alpha^2 multiplications per
-(o, c) and block instead of the direct sum's m^2 r^2. The plans (see _plan):
+(o, c) and block instead of the direct sum's m^2 r^2. The plans (see _plan; a 3x3 layer gets
+whichever of its two needs fewer products for its output size):
 
-    F(2x2, 3x3)   16 per 2x2 outputs    F(4x4, 3x3)   36 per 4x4 outputs (3x3: the one
-    F(2x2, 5x5)   36 per 2x2            F(2x2, 7x7)   64 per 2x2           with fewer products)
+    F(2x2, 3x3)   16 per 2x2 outputs (36 direct)     F(2x2, 5x5)   36 per 2x2 (100 direct)
+    F(4x4, 3x3)   36 per 4x4 outputs (144 direct)    F(2x2, 7x7)   64 per 2x2 (196 direct)
 
 Written per position xi of the transformed tile, the sum over c is a matrix product, so the
 work is alpha^2 matrix products
@@ -37,8 +38,8 @@ The backward pass is the transpose of each step, with dM = A dZ_block A^T:
 The transforms scale and add, so float32 results differ from the direct sum by more than
 im2col's do: relative (norm) errors of ~1e-7 for F(2x2, 3x3), ~0.6-1.2e-6 for
 F(4x4, 3x3), ~0.5-2e-6 for 5x5 and ~2-5e-6 for 7x7 (larger interpolation points, larger
-matrix entries); float64 agrees to ~1e-15. Method
-"fast" runs it for these filters with stride 1 (minicnn/functional/conv.py, fast_algorithm).
+matrix entries); float64 agrees to ~1e-15. Method "fast" runs it for these filters with
+stride 1 (minicnn/functional/conv.py, fast_algorithm).
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def _make_plan(step, g, kernels):
     return _Plan(step, len(g) ** 2, *kernels, kron)
 
 
-# r -> its plan: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py), and F(4x4, 3x3), F(2x2, 5x5),
+# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py), and F(4x4, 3x3), F(2x2, 5x5),
 # F(2x2, 7x7) (minicnn/kernels/conv_winograd_large.py)
 F2_3X3 = _make_plan(2, tiles.G, (tiles.input_transform, tiles.input_transform_adjoint,
                                  tiles.output_transform, tiles.output_transform_adjoint))
@@ -186,18 +187,15 @@ F4_3X3 = _make_plan(4, large_tiles.G43, (large_tiles.input_transform_f4,
                                          large_tiles.input_transform_adjoint_f4,
                                          large_tiles.output_transform_f4,
                                          large_tiles.output_transform_adjoint_f4))
-_PLANS = {
-    3: F4_3X3,                  # or F2_3X3: see _plan
-    5: _make_plan(2, large_tiles.G5, (large_tiles.input_transform_5,
-                                   large_tiles.input_transform_adjoint_5,
-                                   large_tiles.output_transform_5,
-                                   large_tiles.output_transform_adjoint_5)),
-    7: _make_plan(2, large_tiles.G7, (large_tiles.input_transform_7,
-                                   large_tiles.input_transform_adjoint_7,
-                                   large_tiles.output_transform_7,
-                                   large_tiles.output_transform_adjoint_7)),
-}
-WINOGRAD_KERNELS = tuple(_PLANS)
+F2_5X5 = _make_plan(2, large_tiles.G5, (large_tiles.input_transform_5,
+                                        large_tiles.input_transform_adjoint_5,
+                                        large_tiles.output_transform_5,
+                                        large_tiles.output_transform_adjoint_5))
+F2_7X7 = _make_plan(2, large_tiles.G7, (large_tiles.input_transform_7,
+                                        large_tiles.input_transform_adjoint_7,
+                                        large_tiles.output_transform_7,
+                                        large_tiles.output_transform_adjoint_7))
+WINOGRAD_KERNELS = (3, 5, 7)
 
 
 def _plan(x_shape, weight_shape, padding):
@@ -208,15 +206,15 @@ def _plan(x_shape, weight_shape, padding):
     an output whose size is not a multiple of the tile. The plan with fewer products for the
     whole output wins, F(2x2, 3x3) on ties (its transforms are cheaper): F(4x4, 3x3) for a
     14x14 output (576 products per channel pair against 784) or 7x7 (144 against 256),
-    F(2x2, 3x3) for 2x2, 5x5 and 6x6. Measured, fwd + bwd, 1 thread: F(4x4, 3x3) 1.3-1.4x
+    F(2x2, 3x3) for 2x2, 5x5 and 6x6. Measured, fwd + bwd, 1 thread: F(4x4, 3x3) 1.3-1.5x
     faster from 28x28 up, 1.2x at 7x7, the same to 1.2x faster at 14x14
     (benchmarks/RESULTS.md)."""
     kernel = tuple(weight_shape[2:])
-    if kernel[0] != kernel[1] or kernel[0] not in _PLANS:
+    if kernel[0] != kernel[1] or kernel[0] not in WINOGRAD_KERNELS:
         raise ValueError(f"conv2d_winograd: filters of size {kernel[0]}x{kernel[1]} have no "
                          f"Winograd plan; square sizes {WINOGRAD_KERNELS} do")
     if kernel[0] != 3:
-        return _PLANS[kernel[0]]
+        return F2_5X5 if kernel[0] == 5 else F2_7X7
 
     def products(plan):
         _, _, tiles_h, tiles_w = _tile_grid(x_shape, weight_shape, padding, plan.step)
