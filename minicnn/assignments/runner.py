@@ -94,6 +94,8 @@ def _child_env(scratch: str, numba_cache: str | None = None) -> dict:
                 "NUMBA_NUM_THREADS": "1",
                 "NUMBA_CACHE_DIR": numba_cache or f"{scratch}/.numba-cache",
                 "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
+    # (the child runs "python -I", which ignores every PYTHON* variable: its bytecode is
+    # turned off by "-B" on the command line instead, minicnn/assignments/sandbox.py)
     return env
 
 

@@ -25,9 +25,16 @@ works on this machine, and every grade report says which one ran):
     that user can, and a process it detaches may outlive it. Only the separate process, the
     time and memory limits and the judging of returned arrays remain. Reported loudly.
 
-In every mode the child runs ``python -I -S``: no ``PYTHONPATH``, no user or system
+In every mode the child runs ``python -I -S -B``: no ``PYTHONPATH``, no user or system
 site-packages, no ``.pth`` files; its ``sys.path`` is the standard library, the submission
-and a directory holding only NumPy, Numba and llvmlite (``site_packages``).
+and a directory holding only NumPy, Numba and llvmlite (``site_packages``). ``-B``: no
+``__pycache__`` is written into the submission (``-I`` ignores PYTHONDONTWRITEBYTECODE).
+Python trusts a cached .pyc whose recorded source size and mtime (whole seconds) match, so
+where the grader rewrites a file in a tree it grades again (the audit writes one catalogue
+variant after another into the same copy), a variant written within the same second as an
+earlier one of the same size was run as the earlier one's bytecode: the audit once graded
+Adam's correct "numpy_path" variant as "step_counted_after_use" (two lines swapped, the same
+size), ZeroDivisionError and all.
 """
 
 from __future__ import annotations
@@ -208,7 +215,7 @@ class Sandbox:
         if self.name == "user":
             submission = self._session_copy(submission, scratch)
             _hand_over(scratch, self.uid, self.gid)
-        argv = [self.python.executable, "-I", "-S", str(scratch / child_script.name),
+        argv = [self.python.executable, "-I", "-S", "-B", str(scratch / child_script.name),
                 str(submission), str(scratch), str(site)]
         kwargs = dict(cwd=scratch, env=env, start_new_session=True)
         if self.name == "user":
@@ -247,7 +254,8 @@ class Sandbox:
         args += ["--clearenv"]
         for key, value in sorted(env.items()):
             args += ["--setenv", key, value]
-        args += [self.python.executable, "-I", "-S", f"{SCRATCH_MOUNT}/{child_script.name}",
+        args += [self.python.executable, "-I", "-S", "-B",
+                 f"{SCRATCH_MOUNT}/{child_script.name}",
                  SUBMISSION_MOUNT, SCRATCH_MOUNT, SITE_MOUNT]
         return Launch(args, dict(cwd=scratch, env={"PATH": os.environ.get("PATH", "")},
                                  start_new_session=True))

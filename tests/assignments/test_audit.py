@@ -117,3 +117,29 @@ def test_a_student_copy_has_neither_the_catalogue_nor_the_audit(full_release):
     # its variants are near-solutions and correct alternatives
     assert not (full_release / "minicnn/assignments/catalogue").exists()
     assert not (full_release / "minicnn/assignments/audit.py").exists()
+
+
+def test_a_variant_written_over_another_of_the_same_size_is_graded_as_itself(tmp_path):
+    """The audit writes variant after variant into one copy. Python runs a cached .pyc
+    whose recorded source size and mtime (whole seconds) match the file, so a child that
+    wrote bytecode made a correct variant written over a same-size bug within one second run
+    as the bug (Adam's "numpy_path" graded as "step_counted_after_use", ZeroDivisionError).
+    Here the second file gets the first one's size and mtime exactly: it must still earn
+    full points, and no bytecode may be left in the submission."""
+    import os
+    from assignment_helpers import SEED, inject_variant, make_copy
+    from minicnn.assignments.grade import grade_submission
+    from minicnn.assignments.registry import TASKS
+
+    root = make_copy(tmp_path / "copy", ["adam_step"], restored=True)
+    target = root / TASKS["adam_step"].regions[0][0]
+    inject_variant(root, "adam_step", "step_counted_after_use")
+    bug = grade_submission(root, ["adam_step"], seed=SEED, sandbox="none").tasks[0]
+    assert bug.points < bug.max_points
+    stamp = target.stat()
+    inject_variant(root, "adam_step", "numpy_path")
+    assert target.stat().st_size == stamp.st_size           # the same size: the hazard
+    os.utime(target, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    correct = grade_submission(root, ["adam_step"], seed=SEED, sandbox="none").tasks[0]
+    assert correct.points == correct.max_points, correct.message
+    assert not list(root.rglob("__pycache__"))
