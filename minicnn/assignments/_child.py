@@ -4,7 +4,7 @@ This file is deliberately standalone (it imports only the standard library, NumP
 code under test), because the grader runs it as a *script* in a separate, sandboxed
 process (``sandbox``)::
 
-    python -I -S _child.py SUBMISSION_ROOT WORK_DIR SITE_DIR
+    python -I -S -B _child.py SUBMISSION_ROOT WORK_DIR SITE_DIR
 
 with a copy taken from the grader's own installation, never the submission's. ``SITE_DIR``
 holds NumPy, Numba and llvmlite and nothing else; with ``-S`` no other site-packages is on

@@ -5,11 +5,11 @@ the calls (``.json``) and any reference caches (a pickle the grader made, read b
 to a fresh scratch directory, copies its *own* ``_child.py`` there, and runs it in the
 sandbox (``sandbox.Sandbox``: bubblewrap, an unprivileged user, or none) as::
 
-    python -I -S _child.py SUBMISSION SCRATCH SITE
+    python -I -S -B _child.py SUBMISSION SCRATCH SITE
 
-(``-I -S``: no PYTHONPATH, no site-packages, no ``.pth`` files; the child's ``sys.path`` is
-the standard library, the submission and ``SITE``, a directory with only NumPy, Numba and
-llvmlite). Its environment is built from scratch (nothing of the grader's leaks in), its
+(``-I -S``: no PYTHONPATH, no site-packages, no ``.pth`` files; ``-B``: no bytecode written
+into the submission; the child's ``sys.path`` is the standard library, the submission and
+``SITE``, a directory with only NumPy, Numba and llvmlite). Its environment is built from scratch (nothing of the grader's leaks in), its
 standard output goes nowhere, its stderr is kept (the tail) for messages. The arrays it
 writes are read back with ``allow_pickle=False`` and compared by the grader itself: nothing
 the child says about itself is trusted. A child that hangs is killed after ``timeout``
