@@ -93,9 +93,10 @@ def _child_env(scratch: str, numba_cache: str | None = None) -> dict:
                 "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "NUMBA_NUM_THREADS": "1",
                 "NUMBA_CACHE_DIR": numba_cache or f"{scratch}/.numba-cache",
-                "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
-    # (the child runs "python -I", which ignores every PYTHON* variable: its bytecode is
-    # turned off by "-B" on the command line instead, minicnn/assignments/sandbox.py)
+                "MPLBACKEND": "Agg"})
+    # No PYTHON* variables: the child runs "python -I -S -B", and -I ignores them all (a
+    # PYTHONDONTWRITEBYTECODE and a PYTHONHASHSEED set here never took effect; -B on the
+    # command line is what keeps bytecode out of the submission, minicnn/assignments/sandbox.py)
     return env
 
 
