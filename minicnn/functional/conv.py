@@ -23,12 +23,13 @@ Five implementations compute exactly this (``method=``):
 - ``"im2col"`` : every receptive field unfolded into a column, then ONE matrix product.
 - ``"gemm"``   : im2col a cache-sized chunk at a time, one block copy per kernel tap, columns
                  recomputed in the backward pass (minicnn/functional/conv_gemm.py).
-- ``"fast"``   : the default, per layer the fastest of four measured algorithms (see
+- ``"fast"``   : the default, per layer the fastest of five measured algorithms (see
                  fast_algorithm): one product per image for 1x1 stride-1 unpadded layers
-                 (minicnn/functional/conv_pointwise.py), Winograd (F(4x4, 3x3), F(2x2, r x r)) for
-                 wide enough 3x3, 5x5 and 7x7 stride-1 layers (functional/conv_winograd.py),
-                 "im2col" where its column matrix is small, else "gemm", whose memory stays
-                 bounded at any size.
+                 (minicnn/functional/conv_pointwise.py), the direct sum on flat padded
+                 planes for narrow 3x3 "same" layers (functional/conv_direct.py), Winograd
+                 (F(4x4, 3x3), F(2x2, r x r)) for wider 3x3, 5x5 and 7x7 stride-1 layers
+                 (functional/conv_winograd.py), "im2col" where its column matrix is small,
+                 else "gemm", whose memory stays bounded at any size.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from __future__ import annotations
 import numpy as np
 
 from minicnn.functional._common import as_pair, check_array, output_shape2d
+from minicnn.functional.conv_direct import (conv2d_direct_backward, conv2d_direct_forward,
+                                            is_direct)
 from minicnn.functional.conv_gemm import conv2d_gemm_backward, conv2d_gemm_forward
 from minicnn.functional.conv_pointwise import (conv2d_pointwise_backward,
                                                conv2d_pointwise_forward, is_pointwise)
@@ -46,6 +49,7 @@ from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backwa
                                   conv2d_loop_forward)
 
 __all__ = ["CONV_METHODS", "DEFAULT_METHOD", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_TILES",
+           "DIRECT_MAX_CHANNEL_PAIRS", "DIRECT_MAX_OUT_CHANNELS", "DIRECT_MIN_COLUMN_BYTES",
            "IM2COL_MAX_BYTES", "conv2d_forward", "conv2d_backward", "fast_algorithm"]
 
 CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
@@ -78,6 +82,20 @@ WINOGRAD_MIN_CHANNELS = 8
 # multiplications and need no minimum: conv2's channels at N=1, winograd 0.9 / 2.0 ms,
 # im2col 1.1 / 2.0.
 WINOGRAD_MIN_TILES = 128
+# 3x3 "same" layers (stride 1, padding 1) run the direct sum (9 multiply-adds per output and
+# channel pair, no transforms, no column matrix) where it was measured faster (fwd + bwd,
+# float32, 1 thread, N=64, 14x14 and 28x28, 40 layers; benchmarks/RESULTS.md, "The direct
+# sum"). From WINOGRAD_MIN_CHANNELS input channels, while C_in * C_out is at most
+# DIRECT_MAX_CHANNEL_PAIRS: there Winograd's tile transforms outweigh the products it saves
+# (8->16 14x14: direct 1.86 ms, Winograd 2.21, PyTorch 1.66; 16->32: 7.9, 7.1, 5.1). From 2
+# to 7 input channels, while C_out is at most DIRECT_MAX_OUT_CHANNELS (im2col's product is
+# too thin to pay for its unfold: 3->16 14x14 0.94 ms against 1.17) or the column matrix
+# exceeds DIRECT_MIN_COLUMN_BYTES (out of the caches: 3->64 28x28 15.4 against 19.2; under
+# it im2col wins, 3->64 14x14 3.6 against 3.3). One input channel stays with im2col (the
+# lecture's conv1, 1->32 28x28: 6.1 against 5.1).
+DIRECT_MAX_CHANNEL_PAIRS = 128
+DIRECT_MAX_OUT_CHANNELS = 16
+DIRECT_MIN_COLUMN_BYTES = 2 << 20
 # Other layers run "im2col" while its column matrix (C_in*kH*kW x N*H_out*W_out) stays under
 # this size, else "gemm": on small layers im2col's single product and image-by-image path beat
 # gemm's chunks (conv1 1->32 28x28 N=64, forward + backward: im2col 15 ms, gemm 25; kernel 7
@@ -134,6 +152,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
                 for "im2col", the columns (C_in*kH*kW, N*H_out*W_out);
                 for "gemm", X_pad with one extra zero row when the stride is 1;
                 for "fast", (algorithm, array): ("winograd", x), ("pointwise", x),
+                ("direct", x as flat padded planes),
                 ("im2col", the columns) or ("gemm", X_pad as above)
         weight : the weight array (C_out, C_in, kH, kW)
         stride, padding : (int, int) pairs
@@ -164,6 +183,8 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
             out, kept = conv2d_winograd_forward(x, weight_c, bias, padding)
         elif algorithm == "pointwise":
             out, kept = conv2d_pointwise_forward(x, weight_c, bias)
+        elif algorithm == "direct":
+            out, kept = conv2d_direct_forward(x, weight_c, bias)
         elif algorithm == "im2col":
             out, kept = _conv2d_im2col_forward(x, weight_c, bias, stride, padding)
         else:
@@ -219,6 +240,8 @@ def conv2d_backward(dout, cache):
             dx, dweight, dbias = conv2d_winograd_backward(dout, kept, weight, padding)
         elif algorithm == "pointwise":
             dx, dweight, dbias = conv2d_pointwise_backward(dout, kept, weight)
+        elif algorithm == "direct":
+            dx, dweight, dbias = conv2d_direct_backward(dout, kept, weight, x_shape)
         elif algorithm == "im2col":
             dx, dweight, dbias = _conv2d_im2col_backward(dout, kept, weight, stride, padding,
                                                          x_shape)
@@ -240,28 +263,37 @@ def conv2d_backward(dout, cache):
 
 
 def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
-    """"pointwise", "winograd", "im2col" or "gemm": the algorithm that method "fast" runs for
-    input shape (N, C_in, H, W), weight shape (C_out, C_in, kH, kW), stride and padding
-    pairs, dtype.
+    """"pointwise", "direct", "winograd", "im2col" or "gemm": the algorithm that method "fast"
+    runs for input shape (N, C_in, H, W), weight shape (C_out, C_in, kH, kW), stride and
+    padding pairs, dtype.
 
-    A 1x1 filter with stride 1 and no padding is one product per image (pointwise).
-    Winograd (F(4x4, 3x3) or F(2x2, r x r)) exists for square 3x3, 5x5 and 7x7 filters with
-    stride 1, and pays from WINOGRAD_MIN_CHANNELS input channels (and, for 3x3,
-    WINOGRAD_MIN_TILES 2x2 output tiles); otherwise im2col while its column matrix is at most
-    IM2COL_MAX_BYTES, else the chunked gemm."""
+    A 1x1 filter with stride 1 and no padding is one product per image (pointwise). A 3x3
+    filter with stride 1 and padding 1 on a narrow layer is summed directly (see
+    DIRECT_MAX_CHANNEL_PAIRS for which layers). Winograd (F(4x4, 3x3) or F(2x2, r x r))
+    exists for square 3x3, 5x5 and 7x7 filters with stride 1, and pays from
+    WINOGRAD_MIN_CHANNELS input channels (and, for 3x3, WINOGRAD_MIN_TILES 2x2 output
+    tiles); otherwise im2col while its column matrix is at most IM2COL_MAX_BYTES, else the
+    chunked gemm."""
     if is_pointwise(weight_shape, stride, padding):
         return "pointwise"
     n_batch, in_channels = x_shape[:2]
+    out_channels = weight_shape[0]
     out_h, out_w = ((size + 2 * pad - kernel) // step + 1 for size, kernel, step, pad in
                     zip(x_shape[2:], weight_shape[2:], stride, padding))
+    cols_bytes = (in_channels * weight_shape[2] * weight_shape[3] * n_batch * out_h * out_w
+                  * np.dtype(dtype).itemsize)
+    if is_direct(weight_shape, stride, padding) and (
+            in_channels * out_channels <= DIRECT_MAX_CHANNEL_PAIRS
+            if in_channels >= WINOGRAD_MIN_CHANNELS else
+            in_channels > 1 and (out_channels <= DIRECT_MAX_OUT_CHANNELS
+                                 or cols_bytes > DIRECT_MIN_COLUMN_BYTES)):
+        return "direct"
     tiles = n_batch * ((out_h + 1) // 2) * ((out_w + 1) // 2)
     kernel_h, kernel_w = weight_shape[2:]
     if (kernel_h == kernel_w and kernel_h in WINOGRAD_KERNELS and tuple(stride) == (1, 1)
             and in_channels >= WINOGRAD_MIN_CHANNELS
             and (tiles >= WINOGRAD_MIN_TILES or kernel_h > 3)):
         return "winograd"
-    cols_bytes = (in_channels * weight_shape[2] * weight_shape[3] * n_batch * out_h * out_w
-                  * np.dtype(dtype).itemsize)
     return "im2col" if cols_bytes <= IM2COL_MAX_BYTES else "gemm"
 
 

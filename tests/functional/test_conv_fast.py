@@ -1,15 +1,19 @@
-"""conv2d's fast methods ("gemm", "fast" = Winograd F(2x2, r x r) or gemm per layer): against
-the naive, loop and im2col references, finite differences, PyTorch, and the chunking that
-bounds their memory."""
+"""conv2d's fast methods ("gemm", "fast" = pointwise, direct, Winograd, im2col or gemm per
+layer): against the naive, loop and im2col references, finite differences, PyTorch, and the
+chunking that bounds their memory."""
 
 import numpy as np
 import pytest
 
+import minicnn.functional.conv_direct as conv_direct
 import minicnn.functional.conv_gemm as conv_gemm
 import minicnn.functional.conv_winograd as conv_winograd
 import minicnn.functional.conv as conv_module
-from minicnn.functional.conv import (IM2COL_MAX_BYTES, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_TILES,
-                                     conv2d_backward, conv2d_forward, fast_algorithm)
+from minicnn.functional.conv import (DIRECT_MAX_CHANNEL_PAIRS, DIRECT_MAX_OUT_CHANNELS,
+                                     DIRECT_MIN_COLUMN_BYTES, IM2COL_MAX_BYTES,
+                                     WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_TILES, conv2d_backward,
+                                     conv2d_forward, fast_algorithm)
+from minicnn.functional.conv_direct import conv2d_direct_backward, conv2d_direct_forward
 from minicnn.functional.conv_winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from minicnn.gradcheck import numerical_gradient, rel_error
 
@@ -65,18 +69,29 @@ def assert_all_close(got, expected, dtype):
         assert rel_error(g, e) < TOLERANCE[dtype], f"{name}: rel error {rel_error(g, e):.2e}"
 
 
-# "fast" picks im2col for most small layers; the variants force its other two algorithms
-# (Winograd applies only to the grid's 3x3 stride-1 layers with >= 8 input channels)
-METHODS = ["gemm", "fast", "fast:winograd-where-it-applies", "fast:gemm"]
+# "fast" picks im2col for most small layers; the variants force its other algorithms
+# (direct applies to the grid's 3x3, stride-1, padding-1 layers with >= 2 input channels,
+# Winograd to its 3x3, 5x5 and 7x7 stride-1 layers with >= 8 input channels)
+METHODS = ["gemm", "fast", "fast:direct-where-it-applies", "fast:winograd-where-it-applies",
+           "fast:gemm"]
+
+
+def _no_direct(monkeypatch):
+    monkeypatch.setattr(conv_module, "is_direct", lambda *args: False)
 
 
 @pytest.fixture
 def method(request, monkeypatch):
     """The method name for conv2d_forward, after forcing the variant's choice in "fast"."""
     name = request.param
-    if name == "fast:winograd-where-it-applies":
+    if name == "fast:direct-where-it-applies":
+        monkeypatch.setattr(conv_module, "DIRECT_MAX_CHANNEL_PAIRS", 10 ** 9)
+        monkeypatch.setattr(conv_module, "DIRECT_MAX_OUT_CHANNELS", 10 ** 9)
+    elif name == "fast:winograd-where-it-applies":
+        _no_direct(monkeypatch)
         monkeypatch.setattr(conv_module, "WINOGRAD_MIN_TILES", 1)
     elif name == "fast:gemm":
+        _no_direct(monkeypatch)
         monkeypatch.setattr(conv_module, "IM2COL_MAX_BYTES", -1)
         monkeypatch.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 10 ** 9)
         monkeypatch.setattr(conv_module, "is_pointwise", lambda *args: False)
@@ -91,6 +106,7 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(conv_gemm, "MIN_CHUNK_COLUMNS", 1)
     monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 2048)
     monkeypatch.setattr(conv_winograd, "MIN_CHUNK_TILES", 1)
+    monkeypatch.setattr(conv_direct, "DIRECT_CHUNK_BYTES", 1)      # one image a chunk
 
 
 def test_small_chunks_split_images_into_bands(small_chunks):
@@ -160,6 +176,39 @@ def test_winograd_5x5_and_7x7_match_the_naive_reference(rng, small_chunks, dtype
     out, kept = conv2d_winograd_forward(x, weight, bias, padding)
     got = (out, *conv2d_winograd_backward(dout, kept, weight, padding))
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
+
+
+# 3x3, stride 1, padding 1 for the direct sum: output channels not a multiple of its block
+# of 4 (and odd, for dW's pairs), one input channel, a 1x1 image, non-square images
+DIRECT_GRID = [
+    pytest.param(2, 3, 7, 6, 5, id="odd-out-channels"),
+    pytest.param(1, 1, 1, 1, 1, id="1x1-image-one-channel"),
+    pytest.param(3, 2, 4, 9, 8, id="wide-image"),
+    pytest.param(2, 9, 8, 3, 6, id="tall-image"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c_in, h, w, c_out", DIRECT_GRID)
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one-chunk", "image-by-image"])
+def test_direct_matches_the_naive_reference(rng, monkeypatch, dtype, n, c_in, h, w, c_out,
+                                            chunk_bytes):
+    if chunk_bytes is not None:      # the backward pass pads dZ one image at a time
+        monkeypatch.setattr(conv_direct, "DIRECT_CHUNK_BYTES", chunk_bytes)
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, 1, dtype)
+    out, planes = conv2d_direct_forward(x, weight, bias)
+    got = (out, *conv2d_direct_backward(dout, planes, weight, x.shape))
+    assert_all_close(got, run("naive", x, weight, bias, dout, 1, 1), dtype)
+    assert out.flags.c_contiguous and got[1].flags.c_contiguous
+
+
+def test_direct_without_bias_and_from_a_non_contiguous_input(rng):
+    x, weight, _, dout = make_inputs(rng, 2, 3, 5, 6, 4, (3, 3), 1, 1, np.float64)
+    x_t = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    out, planes = conv2d_direct_forward(x_t, weight, None)
+    np.testing.assert_array_equal(out, conv2d_direct_forward(x, weight, None)[0])
+    expected, _ = conv2d_forward(x, weight, None, 1, 1, method="naive")
+    assert rel_error(out, expected) < 1e-12
 
 
 @pytest.mark.parametrize("out_size, plan", [(1, "F2_3X3"), (2, "F2_3X3"), (3, "F4_3X3"),
@@ -241,17 +290,19 @@ def test_gradients_match_finite_differences(rng, method, n, c_in, h, w, c_out, k
 def test_fast_picks_winograd_im2col_or_gemm_by_layer():
     f32 = np.float32
     wide, tiles = WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_TILES
+    many = DIRECT_MAX_CHANNEL_PAIRS // wide + 1          # output channels too many for direct
     # 16 x 16 outputs = 64 tiles per image, so 2 images hold 128 tiles
     x = (tiles // 64, wide, 16, 16)
-    assert fast_algorithm(x, (16, wide, 3, 3), (1, 1), (1, 1), f32) == "winograd"
+    assert fast_algorithm(x, (many, wide, 3, 3), (1, 1), (1, 1), f32) == "winograd"
     assert fast_algorithm(x, (16, wide, 1, 1), (1, 1), (0, 0), f32) == "pointwise"
     assert fast_algorithm(x, (16, 1, 1, 1), (1, 1), (0, 0), f32) == "pointwise"
     assert fast_algorithm(x, (16, wide, 1, 1), (2, 2), (0, 0), f32) == "im2col"      # strided
     assert fast_algorithm(x, (16, wide, 1, 1), (1, 1), (1, 0), f32) == "im2col"      # padded
-    assert fast_algorithm((1, wide, 16, 16), (16, wide, 3, 3), (1, 1), (1, 1), f32) == "im2col"
+    assert fast_algorithm((1, wide, 16, 16), (many, wide, 3, 3), (1, 1), (1, 1),
+                          f32) == "im2col"
     narrow = (x[0], wide - 1, 16, 16)
-    assert fast_algorithm(narrow, (16, wide - 1, 3, 3), (1, 1), (1, 1), f32) == "im2col"
-    assert fast_algorithm(x, (16, wide, 3, 3), (2, 2), (1, 1), f32) == "im2col"      # strided
+    assert fast_algorithm(narrow, (many, wide - 1, 3, 3), (1, 1), (0, 0), f32) == "im2col"
+    assert fast_algorithm(x, (many, wide, 3, 3), (2, 2), (1, 1), f32) == "im2col"    # strided
     # 5x5 and 7x7: Winograd at any tile count (one image of 4 tiles), not when non-square,
     # strided or narrow; 9x9 has no Winograd plan
     for k in (5, 7):
@@ -269,10 +320,36 @@ def test_fast_picks_winograd_im2col_or_gemm_by_layer():
                           f32) == "gemm"
 
 
-@pytest.mark.parametrize("c_in, n, algorithm", [(WINOGRAD_MIN_CHANNELS, 8, "winograd"),
-                                                (1, 2, "im2col")])
-def test_fast_cache_records_the_algorithm_that_ran(rng, c_in, n, algorithm):
-    x, weight, bias, dout = make_inputs(rng, n, c_in, 10, 10, 3, (3, 3), 1, 1, np.float64)
+def test_fast_sums_narrow_3x3_same_layers_directly():
+    f32 = np.float32
+    wide, pairs = WINOGRAD_MIN_CHANNELS, DIRECT_MAX_CHANNEL_PAIRS
+    x = (64, wide, 14, 14)
+    # from WINOGRAD_MIN_CHANNELS inputs: while C_in * C_out <= DIRECT_MAX_CHANNEL_PAIRS
+    assert fast_algorithm(x, (pairs // wide, wide, 3, 3), (1, 1), (1, 1), f32) == "direct"
+    assert fast_algorithm(x, (pairs // wide + 1, wide, 3, 3), (1, 1), (1, 1), f32) != "direct"
+    # only 3x3, stride 1, padding 1
+    assert fast_algorithm(x, (8, wide, 3, 3), (1, 1), (0, 0), f32) == "winograd"
+    assert fast_algorithm(x, (8, wide, 3, 3), (2, 2), (1, 1), f32) == "im2col"
+    assert fast_algorithm(x, (8, wide, 5, 5), (1, 1), (1, 1), f32) == "winograd"
+    # 2 to 7 inputs: few outputs, or a column matrix over DIRECT_MIN_COLUMN_BYTES
+    few = (64, 3, 14, 14)
+    assert fast_algorithm(few, (DIRECT_MAX_OUT_CHANNELS, 3, 3, 3), (1, 1), (1, 1),
+                          f32) == "direct"
+    assert fast_algorithm(few, (64, 3, 3, 3), (1, 1), (1, 1), f32) == "im2col"
+    side = int(np.sqrt(DIRECT_MIN_COLUMN_BYTES / (4 * 27 * 64))) + 1   # columns just over it
+    assert fast_algorithm((64, 3, side, side), (64, 3, 3, 3), (1, 1), (1, 1), f32) == "direct"
+    assert fast_algorithm((64, 3, side - 2, side - 2), (64, 3, 3, 3), (1, 1), (1, 1),
+                          f32) == "im2col"
+    # one input channel (the lecture's conv1) stays with im2col
+    assert fast_algorithm((64, 1, 28, 28), (8, 1, 3, 3), (1, 1), (1, 1), f32) == "im2col"
+
+
+@pytest.mark.parametrize("c_in, c_out, n, algorithm",
+                         [(WINOGRAD_MIN_CHANNELS, 40, 8, "winograd"), (1, 3, 2, "im2col"),
+                          (WINOGRAD_MIN_CHANNELS, 3, 2, "direct")])
+def test_fast_cache_records_the_algorithm_that_ran(rng, c_in, c_out, n, algorithm):
+    x, weight, bias, dout = make_inputs(rng, n, c_in, 10, 10, c_out, (3, 3), 1, 1,
+                                        np.float64)
     _, cache = conv2d_forward(x, weight, bias, 1, 1, method="fast")
     assert cache[0] == "fast" and cache[1][0] == algorithm
 

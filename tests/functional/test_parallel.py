@@ -1,5 +1,6 @@
 """The batch split behind multi-threaded layers (minicnn/functional/_parallel.py), and the
-Winograd convolution run in parts: the same numbers as one thread, whatever the part count."""
+Winograd and direct convolutions run in parts: the same numbers as one thread, whatever the
+part count."""
 
 import threading
 
@@ -7,8 +8,10 @@ import numpy as np
 import pytest
 
 import minicnn.functional._parallel as parallel
+import minicnn.functional.conv_direct as conv_direct
 import minicnn.functional.conv_winograd as conv_winograd
 from minicnn.functional.conv import conv2d_backward, conv2d_forward
+from minicnn.functional.conv_direct import conv2d_direct_backward, conv2d_direct_forward
 from minicnn.functional.conv_winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from minicnn.gradcheck import rel_error
 
@@ -120,6 +123,38 @@ def test_winograd_in_parts_matches_one_part_and_the_naive_sum(rng, monkeypatch, 
         assert g.dtype == dtype and g.shape == reference.shape, name
         # (dW and db are partial sums added at the end; the products' widths change with
         # the parts, so even out and dX may differ in the last bits on another BLAS)
+        assert rel_error(g, single) < tolerance, name
+        assert rel_error(g, reference) < tolerance, name
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("n, c_in, c_out", [(1, 3, 5), (7, 8, 16), (4, 2, 3)])
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one-chunk", "image-by-image"])
+def test_direct_in_parts_matches_one_part_and_the_naive_sum(rng, monkeypatch, count, dtype,
+                                                            tolerance, n, c_in, c_out,
+                                                            chunk_bytes):
+    if chunk_bytes is not None:
+        monkeypatch.setattr(conv_direct, "DIRECT_CHUNK_BYTES", chunk_bytes)
+    x = rng.standard_normal((n, c_in, 6, 7)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    dout = rng.standard_normal((n, c_out, 6, 7)).astype(dtype)
+
+    def direct():
+        out, planes = conv2d_direct_forward(x, weight, bias)
+        return (out, *conv2d_direct_backward(dout, planes, weight, x.shape))
+
+    monkeypatch.setattr(conv_direct, "batch_parts",
+                        lambda n_batch: parallel.batch_parts(n_batch, count))
+    got = direct()
+    monkeypatch.setattr(conv_direct, "batch_parts", lambda n_batch: [(0, n_batch)])
+    one_part = direct()
+    naive_out, cache = conv2d_forward(x, weight, bias, 1, 1, method="naive")
+    naive = (naive_out, *conv2d_backward(dout, cache))
+    for name, g, single, reference in zip(("out", "dx", "dweight", "dbias"), got, one_part,
+                                          naive):
+        assert g.dtype == dtype and g.shape == reference.shape, name
         assert rel_error(g, single) < tolerance, name
         assert rel_error(g, reference) < tolerance, name
 

@@ -1,0 +1,153 @@
+"""3x3 convolution with stride 1 and padding 1, computed directly on flat padded planes.
+
+The lecture's sum,
+
+    Z[n, o, i, j] = sum_c sum_(u, v) W[o, c, u, v] * X_pad[n, c, i + u, j + v] + b[o],
+
+costs 9 multiply-adds per output and channel pair, 2.25x to 4x more than Winograd's
+(functional/conv_winograd.py), but needs no tile transforms. On narrow layers those
+transforms, not the products, are most of Winograd's time (8->16 channels: ~70 %), and there
+the direct sum is faster. Each input channel becomes one flat plane with the padded images
+one after another (pitch = W + 2, image_size = (H + 2) * (W + 2)),
+
+    planes[c, n * image_size + y * pitch + k] = X_pad[n, c, y, k],
+
+so the nine inputs of the output at flat position f = n * image_size + i * pitch + j are
+planes[c, f + u * pitch + v], and each (output channel, input channel) pair is one loop over
+f that Numba vectorises (minicnn/kernels/conv_direct.py).
+
+The backward pass uses the same layout for dZ, padded by one (Z_pad below):
+
+    dL/dX[n, c, y, k] = sum_o sum_(u, v) W[o, c, 2 - u, 2 - v] * dZ_pad[n, o, y + u, k + v]
+                        (the same correlation, filters transposed and turned by 180 degrees)
+    dL/dW[o, c, u, v] = sum_(n, i, j) dZ[n, o, i, j] * X_pad[n, c, i + u, j + v]
+    dL/db[o]          = sum_(n, i, j) dZ[n, o, i, j]
+
+With T threads the batch is cut into T parts that run at once (minicnn/functional/_parallel.py).
+Method "fast" runs it for narrow 3x3 layers (minicnn/functional/conv.py, fast_algorithm).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minicnn.functional._parallel import batch_parts, run_parts
+from minicnn.kernels.conv_direct import OUT_BLOCK, correlate_3x3, weight_gradient_3x3
+
+__all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "flat_planes", "conv2d_direct_forward",
+           "conv2d_direct_backward"]
+
+# Bytes of the padded output gradient held at once in the backward pass: 1 MiB (one core's L2
+# cache here), at least one image.
+DIRECT_CHUNK_BYTES = 1 << 20
+
+
+def is_direct(weight_shape, stride, padding) -> bool:
+    """A 3x3 filter, stride 1 and padding 1: the layers this file computes."""
+    return (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(padding) == (1, 1))
+
+
+def flat_planes(images, channels=None):
+    """The images (N, C, H, W) padded by one zero on each side, as flat planes:
+
+        planes[c, n * image_size + (y + 1) * pitch + (k + 1)] = images[n, c, y, k],
+
+    pitch = W + 2, image_size = (H + 2) * pitch, zero elsewhere; (channels, N * image_size +
+    2 * pitch + 2), the last 2 * pitch + 2 numbers (zeros) read by the kernels past the last
+    image. ``channels`` >= C adds zero planes (the kernels work on blocks of channels)."""
+    n_batch, count, height, width = images.shape
+    pitch = width + 2
+    image_size = (height + 2) * pitch
+    planes = np.zeros((channels or count, n_batch * image_size + 2 * pitch + 2), images.dtype)
+    padded = planes[:count, :n_batch * image_size].reshape(count, n_batch, height + 2, pitch)
+    padded[:, :, 1:height + 1, 1:width + 1] = images.transpose(1, 0, 2, 3)
+    return planes
+
+
+def conv2d_direct_forward(x, weight, bias):
+    """Forward pass of a 3x3, stride-1, padding-1 convolution, summed directly.
+
+    Parameters
+    ----------
+    x : (N, C_in, H, W) array, checked by conv2d_forward
+    weight : (C_out, C_in, 3, 3) array of x's dtype
+    bias : (C_out,) array or None
+
+    Returns
+    -------
+    out : (N, C_out, H, W) C-contiguous array
+    planes : x as flat padded planes (flat_planes), for the backward pass
+    """
+    n_batch, _, height, width = x.shape
+    out_channels = weight.shape[0]
+    planes = flat_planes(x)                                   # (C_in, N * image_size + slack)
+    pitch, image_size = width + 2, (height + 2) * (width + 2)
+    filters = _blocked(weight)                                # (C_out rounded up, C_in, 3, 3)
+    bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
+    out = np.empty((n_batch, out_channels, height, width), x.dtype)
+
+    def forward_images(first, stop):                          # images first .. stop-1
+        correlate_3x3(planes, filters, bias_values, pitch, image_size, first, stop, out)
+
+    run_parts(forward_images, batch_parts(n_batch))          # one part per thread
+    return out, planes
+
+
+def conv2d_direct_backward(dout, planes, weight, x_shape):
+    """Backward pass of conv2d_direct_forward.
+
+    Parameters
+    ----------
+    dout : (N, C_out, H, W) array of the forward pass's dtype
+    planes : the second value returned by conv2d_direct_forward
+    weight : (C_out, C_in, 3, 3) array
+    x_shape : (N, C_in, H, W)
+
+    Returns
+    -------
+    dx : (N, C_in, H, W) array
+    dweight : (C_out, C_in, 3, 3) array
+    dbias : (C_out,) array
+    """
+    n_batch, channels, height, width = x_shape
+    out_channels = weight.shape[0]
+    pitch, image_size = width + 2, (height + 2) * (width + 2)
+    grad_count = out_channels + out_channels % 2      # weight_gradient_3x3 takes pairs
+    # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
+    turned = _blocked(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], grad_count)
+    no_bias = np.zeros(channels, dout.dtype)
+    dx = np.empty(x_shape, dout.dtype)
+    # dZ is padded into flat planes a chunk of images at a time, so that copy never holds the
+    # whole batch's output gradient (3->64 at 224x224: 13 MB an image)
+    chunk = max(1, DIRECT_CHUNK_BYTES // (grad_count * image_size * dout.itemsize))
+
+    def backward_images(first, stop):    # dX of images first .. stop-1; their part of dL/dW
+        dweight_part = np.zeros((grad_count, channels, 3, 3), dout.dtype)
+        dweight_chunk = np.empty_like(dweight_part)
+        for n0 in range(first, stop, chunk):
+            n1 = min(stop, n0 + chunk)
+            grad_planes = flat_planes(dout[n0:n1], grad_count)   # dZ_pad of images n0..n1-1
+            correlate_3x3(grad_planes, turned, no_bias, pitch, image_size, 0, n1 - n0,
+                          dx[n0:n1])
+            # dZ at output position f of image n is grad_planes[o, f - n0 * image_size +
+            # pitch + 1]: the chunk starts at image n0, and the padding shifts it
+            weight_gradient_3x3(planes, grad_planes, pitch + 1 - n0 * image_size, pitch,
+                                n0 * image_size, n1 * image_size, dweight_chunk)
+            dweight_part += dweight_chunk
+        return dweight_part
+
+    # one part per thread; the parts' images, so their dX slices, are disjoint
+    dweight = sum(run_parts(backward_images, batch_parts(n_batch)))[:out_channels]
+    return dx, dweight, dout.sum(axis=(0, 2, 3))
+
+
+def _blocked(weight, channels=None):
+    """weight (O, C, 3, 3) as a C-contiguous array with zero filters appended up to a
+    multiple of OUT_BLOCK outputs (correlate_3x3 computes OUT_BLOCK at a time) and, with
+    ``channels``, zero input channels up to that many (the zero planes of flat_planes)."""
+    out_count, in_count = weight.shape[:2]
+    rows = -(-out_count // OUT_BLOCK) * OUT_BLOCK
+    blocked = np.zeros((rows, channels or in_count, 3, 3), weight.dtype)
+    blocked[:out_count, :in_count] = weight
+    return blocked

@@ -1,0 +1,210 @@
+"""The direct 3x3 convolution on flat padded planes: the lecture's sum, vectorised by Numba.
+
+The lecture's sum for a 3x3 filter, stride 1,
+
+    Z[n, o, i, j] = sum_c sum_(u, v) W[o, c, u, v] * X_pad[n, c, i + u, j + v],
+
+needs nothing but multiply-adds once X_pad is laid out so that the nine neighbours of every
+output are a fixed distance apart in memory. Here each channel c is one flat plane holding
+the padded images one after another,
+
+    planes[c, n * image_size + y * pitch + k] = X_pad[n, c, y, k]   (pitch = W_pad, image_size
+                                                                      = H_pad * W_pad),
+
+and output (n, i, j) sits at the same flat position f = n * image_size + i * pitch + j, so
+its nine inputs are planes[c, f + u * pitch + v]. For one output channel o the sum over one
+input channel c is then a single loop over f,
+
+    out[o, f] += sum_(u, v) W[o, c, u, v] * planes[c, f + u * pitch + v],
+
+of straight-line code that LLVM vectorises (16 float32 lanes a step on this machine) because
+every read is contiguous in f. Positions with j >= W_out (the last columns of each row) are
+computed too and thrown away by the caller: (W + 2) / W extra work for an exact, branch-free
+loop. Four output channels share each loop, so every input number read serves four
+multiply-adds (one channel per loop ran at 0.63 of that speed, benchmarks/RESULTS.md).
+
+    Numba kernel              NumPy twin                        what it computes
+    correlate_3x3             correlate_3x3_numpy               out = sum_c W[o, c] (*) plane c
+    weight_gradient_3x3       weight_gradient_3x3_numpy         dW[o, c, u, v] = grad[o] . shifted plane c
+
+The same correlation gives dL/dX (the output gradient padded the same way, the filters
+transposed and turned by 180 degrees): minicnn/functional/conv_direct.py.
+
+Both kernels are serial ``@njit(cache=True, nogil=True)`` loops over a range of images, so
+minicnn/functional/conv_direct.py can run parts of the batch on threads at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["OUT_BLOCK", "correlate_3x3", "correlate_3x3_numpy",
+           "weight_gradient_3x3", "weight_gradient_3x3_numpy"]
+
+# Output channels computed together by correlate_3x3 (its weight has a multiple of them)
+OUT_BLOCK = 4
+
+
+@njit(cache=True, inline="always")
+def _filter(weight, o, c):
+    """The nine taps W[o, c, u, v], row by row."""
+    return (weight[o, c, 0, 0], weight[o, c, 0, 1], weight[o, c, 0, 2],
+            weight[o, c, 1, 0], weight[o, c, 1, 1], weight[o, c, 1, 2],
+            weight[o, c, 2, 0], weight[o, c, 2, 1], weight[o, c, 2, 2])
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def correlate_3x3(planes, weight, bias, pitch, image_size, n0, n1, out):
+    """out[n, o, i, j] = sum_c sum_(u, v) weight[o, c, u, v]
+                            * planes[c, n*image_size + (i + u)*pitch + j + v] + bias[o]
+
+    for the images n0 .. n1-1 (the other images of ``out`` are left as they were).
+
+    Image by image and four output channels at a time, the sums run over flat positions
+    f = i * pitch + j of the image in a (4, H_out * pitch) buffer that stays in the L1 cache;
+    its columns j < W_out are then copied out (plus the bias).
+
+    Parameters
+    ----------
+    planes : (C, L) C-contiguous array, the padded input channels as flat planes (see the
+             module docstring), L >= n1 * image_size + 2 * pitch + 2
+    weight : (O', C, 3, 3) C-contiguous array, O' >= O a multiple of OUT_BLOCK (the filters
+             past O are not used)
+    bias : (O,) array
+    pitch, image_size : int, the padded row length and H_pad * W_pad
+    n0, n1 : int, the images to compute
+    out : (N, O, H_out, W_out) array, written; W_out <= pitch - 2
+    """
+    channels = planes.shape[0]
+    out_channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
+    span = out_h * pitch
+    sums = np.empty((OUT_BLOCK, span), dtype=out.dtype)     # (4 outputs, flat positions)
+    sum0, sum1, sum2, sum3 = sums[0], sums[1], sums[2], sums[3]
+    for n in range(n0, n1):
+        base = n * image_size
+        for o in range(0, out_channels, OUT_BLOCK):
+            for f in range(span):
+                sum0[f] = 0
+                sum1[f] = 0
+                sum2[f] = 0
+                sum3[f] = 0
+            for c in range(channels):
+                # the plane seen from each filter row u: top[f] = X_pad at (i + u, j)
+                top = planes[c, base:]
+                middle = planes[c, base + pitch:]
+                bottom = planes[c, base + 2 * pitch:]
+                a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
+                b00, b01, b02, b10, b11, b12, b20, b21, b22 = _filter(weight, o + 1, c)
+                c00, c01, c02, c10, c11, c12, c20, c21, c22 = _filter(weight, o + 2, c)
+                d00, d01, d02, d10, d11, d12, d20, d21, d22 = _filter(weight, o + 3, c)
+                for f in range(span):
+                    x00, x01, x02 = top[f], top[f + 1], top[f + 2]
+                    x10, x11, x12 = middle[f], middle[f + 1], middle[f + 2]
+                    x20, x21, x22 = bottom[f], bottom[f + 1], bottom[f + 2]
+                    sum0[f] += (a00 * x00 + a01 * x01 + a02 * x02 + a10 * x10 + a11 * x11
+                                + a12 * x12 + a20 * x20 + a21 * x21 + a22 * x22)
+                    sum1[f] += (b00 * x00 + b01 * x01 + b02 * x02 + b10 * x10 + b11 * x11
+                                + b12 * x12 + b20 * x20 + b21 * x21 + b22 * x22)
+                    sum2[f] += (c00 * x00 + c01 * x01 + c02 * x02 + c10 * x10 + c11 * x11
+                                + c12 * x12 + c20 * x20 + c21 * x21 + c22 * x22)
+                    sum3[f] += (d00 * x00 + d01 * x01 + d02 * x02 + d10 * x10 + d11 * x11
+                                + d12 * x12 + d20 * x20 + d21 * x21 + d22 * x22)
+            for k in range(min(OUT_BLOCK, out_channels - o)):
+                for i in range(out_h):
+                    for j in range(out_w):
+                        out[n, o + k, i, j] = sums[k, i * pitch + j] + bias[o + k]
+
+
+def correlate_3x3_numpy(planes, weight, bias, pitch, image_size, n0, n1, out):
+    """NumPy twin of :func:`correlate_3x3` (same arguments, same result): one product over
+    the channels per filter tap."""
+    out_channels, out_h, out_w = out.shape[1:]
+    span = out_h * pitch
+    for n in range(n0, n1):
+        base = n * image_size
+        sums = np.zeros((out_channels, span), dtype=out.dtype)
+        for u in range(3):
+            for v in range(3):
+                start = base + u * pitch + v
+                sums += weight[:out_channels, :, u, v] @ planes[:, start:start + span]
+        grid = sums.reshape(out_channels, out_h, pitch)[:, :, :out_w]     # (O, H_out, W_out)
+        out[n] = grid + bias[:, None, None]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
+def weight_gradient_3x3(planes, grad, offset, pitch, start, stop, dweight):
+    """dweight[o, c, u, v] = sum_(start <= f < stop) grad[o, offset + f]
+                                                     * planes[c, f + u*pitch + v]
+
+    the correlation of each output gradient with the input planes (dL/dW of the lecture:
+    dL/dW[o, c, u, v] = sum_(n, i, j) dZ[n, o, i, j] X_pad[n, c, i + u, j + v]) when
+    grad[o, offset + f] holds dZ at the flat position f of the output (n, i, j) and zero at
+    every other position of [start, stop). Two output channels share each loop; the sum is
+    reassociated (``fastmath``) so that it runs in vector lanes.
+
+    Parameters
+    ----------
+    planes : (C, L) C-contiguous array, as for correlate_3x3, L >= stop + 2 * pitch + 2
+    grad : (O, M) C-contiguous array, M >= offset + stop; O even
+    offset : int, where position f = 0 lies in grad's rows
+    pitch : int, the padded row length
+    start, stop : int, the flat positions summed over (whole images: n0 * image_size ..
+                  n1 * image_size)
+    dweight : (O, C, 3, 3) array, written
+    """
+    channels = planes.shape[0]
+    zero = planes.dtype.type(0)
+    count = stop - start
+    for o in range(0, grad.shape[0], 2):
+        dz0 = grad[o, offset + start:]
+        dz1 = grad[o + 1, offset + start:]
+        for c in range(channels):
+            top = planes[c, start:]
+            middle = planes[c, start + pitch:]
+            bottom = planes[c, start + 2 * pitch:]
+            a00 = a01 = a02 = a10 = a11 = a12 = a20 = a21 = a22 = zero
+            b00 = b01 = b02 = b10 = b11 = b12 = b20 = b21 = b22 = zero
+            for f in range(count):
+                x00, x01, x02 = top[f], top[f + 1], top[f + 2]
+                x10, x11, x12 = middle[f], middle[f + 1], middle[f + 2]
+                x20, x21, x22 = bottom[f], bottom[f + 1], bottom[f + 2]
+                g0 = dz0[f]
+                g1 = dz1[f]
+                a00 += g0 * x00
+                a01 += g0 * x01
+                a02 += g0 * x02
+                a10 += g0 * x10
+                a11 += g0 * x11
+                a12 += g0 * x12
+                a20 += g0 * x20
+                a21 += g0 * x21
+                a22 += g0 * x22
+                b00 += g1 * x00
+                b01 += g1 * x01
+                b02 += g1 * x02
+                b10 += g1 * x10
+                b11 += g1 * x11
+                b12 += g1 * x12
+                b20 += g1 * x20
+                b21 += g1 * x21
+                b22 += g1 * x22
+            _store_filter(dweight, o, c, a00, a01, a02, a10, a11, a12, a20, a21, a22)
+            _store_filter(dweight, o + 1, c, b00, b01, b02, b10, b11, b12, b20, b21, b22)
+
+
+@njit(cache=True, inline="always")
+def _store_filter(dweight, o, c, t00, t01, t02, t10, t11, t12, t20, t21, t22):
+    """dweight[o, c] = the nine sums, row by row."""
+    dweight[o, c, 0, 0], dweight[o, c, 0, 1], dweight[o, c, 0, 2] = t00, t01, t02
+    dweight[o, c, 1, 0], dweight[o, c, 1, 1], dweight[o, c, 1, 2] = t10, t11, t12
+    dweight[o, c, 2, 0], dweight[o, c, 2, 1], dweight[o, c, 2, 2] = t20, t21, t22
+
+
+def weight_gradient_3x3_numpy(planes, grad, offset, pitch, start, stop, dweight):
+    """NumPy twin of :func:`weight_gradient_3x3`: one product over the positions per tap."""
+    dz = grad[:, offset + start:offset + stop]                          # (O, stop - start)
+    for u in range(3):
+        for v in range(3):
+            first = start + u * pitch + v
+            dweight[:, :, u, v] = dz @ planes[:, first:first + stop - start].T
