@@ -51,12 +51,23 @@ def _strip(path, *functions):
 
 # The fast convolution paths that compute a conv task's answer another way (stripped with
 # every conv task of their direction, together with the loop kernels).
+# The direct sum: its kernels compute the forward pass and both gradients, so the whole method
+# goes with every conv task, forward or backward.
+_CONV_DIRECT = (_strip(F + "conv_direct.py", "conv2d_direct_forward", "conv2d_direct_backward",
+                       "_backward_part")
+                + _strip(K + "conv_direct.py", "correlate_3x3", "correlate_3x3_numpy",
+                         "weight_gradient_3x3", "weight_gradient_3x3_numpy"))
 _CONV_FAST_FORWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_forward")
                       + _strip(F + "conv_winograd.py", "conv2d_winograd_forward")
-                      + _strip(F + "conv_pointwise.py", "conv2d_pointwise_forward"))
+                      + _strip(F + "conv_pointwise.py", "conv2d_pointwise_forward")
+                      + _CONV_DIRECT)
 _CONV_FAST_BACKWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_backward")
                        + _strip(F + "conv_winograd.py", "conv2d_winograd_backward")
-                       + _strip(F + "conv_pointwise.py", "conv2d_pointwise_backward"))
+                       + _strip(F + "conv_pointwise.py", "conv2d_pointwise_backward")
+                       + _CONV_DIRECT)
+# conv2d_forward and conv2d_backward dispatch to the methods; a student copy defaults to
+# im2col (release._default_conv_method), so they reach a stripped one only when asked by name.
+_CONV_DISPATCH = ("conv2d_forward", "conv2d_backward")
 _CONV_LOOP_FORWARD = _strip(K + "conv.py", "conv2d_loop_forward", "conv2d_loop_forward_numpy")
 _CONV_LOOP_BACKWARD = _strip(K + "conv.py", "conv2d_loop_backward_input",
                              "conv2d_loop_backward_input_numpy", "conv2d_loop_backward_weight",
@@ -84,25 +95,25 @@ def _tasks() -> list[Task]:
              "Convolution forward with loops (method='naive'): the lecture's sum, with stride",
              ((F + "conv.py", "_conv2d_naive_forward"),),
              fam.Conv2dTask("conv2d_forward", "forward", "naive"),
-             strips=_CONV_LOOP_FORWARD + _CONV_FAST_FORWARD, strip_callers=("conv2d_forward",)),
+             strips=_CONV_LOOP_FORWARD + _CONV_FAST_FORWARD, strip_callers=_CONV_DISPATCH),
         Task("conv2d_backward", 15,
              "Convolution backward with loops (method='naive'): dx_pad, dW, db; "
              "overlapping windows add up",
              ((F + "conv.py", "_conv2d_naive_backward"),),
              fam.Conv2dTask("conv2d_backward", "backward", "naive"), ("conv2d_forward",),
              strips=_CONV_LOOP_BACKWARD + _CONV_FAST_BACKWARD,
-             strip_callers=("conv2d_backward",)),
+             strip_callers=_CONV_DISPATCH),
         Task("conv2d_im2col_forward", 8,
              "Convolution forward as im2col + one matrix product (method='im2col')",
              ((F + "conv.py", "_conv2d_im2col_forward"),),
              fam.Conv2dTask("conv2d_im2col_forward", "forward", "im2col"),
-             strips=_CONV_LOOP_FORWARD + _CONV_FAST_FORWARD, strip_callers=("conv2d_forward",)),
+             strips=_CONV_LOOP_FORWARD + _CONV_FAST_FORWARD, strip_callers=_CONV_DISPATCH),
         Task("conv2d_im2col_backward", 10,
              "Convolution backward with matrix products and col2im (method='im2col')",
              ((F + "conv.py", "_conv2d_im2col_backward"),),
              fam.Conv2dTask("conv2d_im2col_backward", "backward", "im2col"),
              ("conv2d_im2col_forward",), strips=_CONV_LOOP_BACKWARD + _CONV_FAST_BACKWARD,
-             strip_callers=("conv2d_backward",)),
+             strip_callers=_CONV_DISPATCH),
         Task("max_pool2d_forward", 5, "Max pooling forward: window max and where it came from",
              ((F + "pool.py", "max_pool2d_forward"),),
              fam.PoolTask("max_pool2d_forward", "forward", "max"),

@@ -26,7 +26,7 @@ Five implementations compute exactly this (``method=``):
 - ``"fast"``   : the default, per layer the fastest of five measured algorithms (see
                  fast_algorithm): one product per image for 1x1 stride-1 unpadded layers
                  (minicnn/functional/conv_pointwise.py), the direct sum on flat padded
-                 planes for narrow 3x3 "same" layers (functional/conv_direct.py), Winograd
+                 planes for narrow 3x3 "same" layers (minicnn/functional/conv_direct.py), Winograd
                  (F(4x4, 3x3), F(2x2, r x r)) for wider 3x3, 5x5 and 7x7 stride-1 layers
                  (functional/conv_winograd.py), "im2col" where its column matrix is small,
                  else "gemm", whose memory stays bounded at any size.
@@ -49,7 +49,7 @@ from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backwa
                                   conv2d_loop_forward)
 
 __all__ = ["CONV_METHODS", "DEFAULT_METHOD", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_TILES",
-           "DIRECT_MAX_CHANNEL_PAIRS", "DIRECT_MAX_OUT_CHANNELS", "DIRECT_MIN_COLUMN_BYTES",
+           "DIRECT_MAX_CHANNEL_PAIRS",
            "IM2COL_MAX_BYTES", "conv2d_forward", "conv2d_backward", "fast_algorithm"]
 
 CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
@@ -83,19 +83,15 @@ WINOGRAD_MIN_CHANNELS = 8
 # im2col 1.1 / 2.0.
 WINOGRAD_MIN_TILES = 128
 # 3x3 "same" layers (stride 1, padding 1) run the direct sum (9 multiply-adds per output and
-# channel pair, no transforms, no column matrix) where it was measured faster (fwd + bwd,
-# float32, 1 thread, N=64, 14x14 and 28x28, 40 layers; benchmarks/RESULTS.md, "The direct
-# sum"). From WINOGRAD_MIN_CHANNELS input channels, while C_in * C_out is at most
-# DIRECT_MAX_CHANNEL_PAIRS: there Winograd's tile transforms outweigh the products it saves
-# (8->16 14x14: direct 1.86 ms, Winograd 2.21, PyTorch 1.66; 16->32: 7.9, 7.1, 5.1). From 2
-# to 7 input channels, while C_out is at most DIRECT_MAX_OUT_CHANNELS (im2col's product is
-# too thin to pay for its unfold: 3->16 14x14 0.94 ms against 1.17) or the column matrix
-# exceeds DIRECT_MIN_COLUMN_BYTES (out of the caches: 3->64 28x28 15.4 against 19.2; under
-# it im2col wins, 3->64 14x14 3.6 against 3.3). One input channel stays with im2col (the
-# lecture's conv1, 1->32 28x28: 6.1 against 5.1).
-DIRECT_MAX_CHANNEL_PAIRS = 128
-DIRECT_MAX_OUT_CHANNELS = 16
-DIRECT_MIN_COLUMN_BYTES = 2 << 20
+# channel pair on flat padded planes, no transforms, no column matrix) below
+# WINOGRAD_MIN_CHANNELS input channels, and from there while C_in * C_out is at most
+# DIRECT_MAX_CHANNEL_PAIRS, where Winograd's tile transforms outweigh the products it saves.
+# Forward + backward, float32, 1 thread, N=64 (benchmarks/RESULTS.md, "The direct sum"):
+# 8->16 14x14 direct 1.47 ms, Winograd 2.36, PyTorch 1.60; 8->32 3.1, 3.6, 3.4; 16->32 5.4,
+# 5.0, 4.2; 3->64 32x32 direct 14.0, im2col 26.2, PyTorch 24.4; the lecture's conv1 (1->32
+# 28x28) 5.3, 5.6, 9.9. Where im2col is faster (1->32 14x14: 1.6 against 1.2) both are
+# well ahead of PyTorch (2.8).
+DIRECT_MAX_CHANNEL_PAIRS = 256
 # Other layers run "im2col" while its column matrix (C_in*kH*kW x N*H_out*W_out) stays under
 # this size, else "gemm": on small layers im2col's single product and image-by-image path beat
 # gemm's chunks (conv1 1->32 28x28 N=64, forward + backward: im2col 15 ms, gemm 25; kernel 7
@@ -268,32 +264,29 @@ def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
     padding pairs, dtype.
 
     A 1x1 filter with stride 1 and no padding is one product per image (pointwise). A 3x3
-    filter with stride 1 and padding 1 on a narrow layer is summed directly (see
-    DIRECT_MAX_CHANNEL_PAIRS for which layers). Winograd (F(4x4, 3x3) or F(2x2, r x r))
-    exists for square 3x3, 5x5 and 7x7 filters with stride 1, and pays from
-    WINOGRAD_MIN_CHANNELS input channels (and, for 3x3, WINOGRAD_MIN_TILES 2x2 output
-    tiles); otherwise im2col while its column matrix is at most IM2COL_MAX_BYTES, else the
-    chunked gemm."""
+    filter with stride 1 and padding 1 is summed directly below WINOGRAD_MIN_CHANNELS input
+    channels and, from there, while C_in * C_out <= DIRECT_MAX_CHANNEL_PAIRS. Winograd
+    (F(4x4, 3x3) or F(2x2, r x r)) exists for square 3x3, 5x5 and 7x7 filters with stride 1,
+    and pays from WINOGRAD_MIN_CHANNELS input channels (and, for 3x3, WINOGRAD_MIN_TILES 2x2
+    output tiles); otherwise im2col while its column matrix is at most IM2COL_MAX_BYTES,
+    else the chunked gemm."""
     if is_pointwise(weight_shape, stride, padding):
         return "pointwise"
     n_batch, in_channels = x_shape[:2]
-    out_channels = weight_shape[0]
+    if is_direct(weight_shape, stride, padding) and (
+            in_channels < WINOGRAD_MIN_CHANNELS
+            or in_channels * weight_shape[0] <= DIRECT_MAX_CHANNEL_PAIRS):
+        return "direct"
     out_h, out_w = ((size + 2 * pad - kernel) // step + 1 for size, kernel, step, pad in
                     zip(x_shape[2:], weight_shape[2:], stride, padding))
-    cols_bytes = (in_channels * weight_shape[2] * weight_shape[3] * n_batch * out_h * out_w
-                  * np.dtype(dtype).itemsize)
-    if is_direct(weight_shape, stride, padding) and (
-            in_channels * out_channels <= DIRECT_MAX_CHANNEL_PAIRS
-            if in_channels >= WINOGRAD_MIN_CHANNELS else
-            in_channels > 1 and (out_channels <= DIRECT_MAX_OUT_CHANNELS
-                                 or cols_bytes > DIRECT_MIN_COLUMN_BYTES)):
-        return "direct"
     tiles = n_batch * ((out_h + 1) // 2) * ((out_w + 1) // 2)
     kernel_h, kernel_w = weight_shape[2:]
     if (kernel_h == kernel_w and kernel_h in WINOGRAD_KERNELS and tuple(stride) == (1, 1)
             and in_channels >= WINOGRAD_MIN_CHANNELS
             and (tiles >= WINOGRAD_MIN_TILES or kernel_h > 3)):
         return "winograd"
+    cols_bytes = (in_channels * weight_shape[2] * weight_shape[3] * n_batch * out_h * out_w
+                  * np.dtype(dtype).itemsize)
     return "im2col" if cols_bytes <= IM2COL_MAX_BYTES else "gemm"
 
 

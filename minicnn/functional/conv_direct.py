@@ -7,14 +7,17 @@ The lecture's sum,
 costs 9 multiply-adds per output and channel pair, 2.25x to 4x more than Winograd's
 (functional/conv_winograd.py), but needs no tile transforms. On narrow layers those
 transforms, not the products, are most of Winograd's time (8->16 channels: ~70 %), and there
-the direct sum is faster. Each input channel becomes one flat plane with the padded images
-one after another (pitch = W + 2, image_size = (H + 2) * (W + 2)),
+the direct sum is faster. Each input channel becomes one flat plane holding the padded images
+one after another, row after row, with one zero column between neighbouring rows and one zero
+row between neighbouring images (each serves as the padding on both of its sides):
 
-    planes[c, n * image_size + y * pitch + k] = X_pad[n, c, y, k],
+    planes[c, n * image_size + (y + 1) * pitch + (k + 1)] = X[n, c, y, k],
+    pitch = W + 1, image_size = (H + 1) * (W + 1), zero everywhere else,
 
-so the nine inputs of the output at flat position f = n * image_size + i * pitch + j are
-planes[c, f + u * pitch + v], and each (output channel, input channel) pair is one loop over
-f that Numba vectorises (minicnn/kernels/conv_direct.py).
+so the nine inputs of the output (n, i, j), at flat position f = n * image_size + i * pitch +
+j, are planes[c, f + u * pitch + v] (u, v in 0..2), and each (output channel, input channel)
+pair is one loop over f that Numba vectorises (minicnn/kernels/conv_direct.py). The loop also
+computes the one position per row past the image's width (j = W), which is thrown away.
 
 The backward pass uses the same layout for dZ, padded by one (Z_pad below):
 
@@ -29,13 +32,15 @@ Method "fast" runs it for narrow 3x3 layers (minicnn/functional/conv.py, fast_al
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from minicnn.functional._parallel import batch_parts, run_parts
 from minicnn.kernels.conv_direct import OUT_BLOCK, correlate_3x3, weight_gradient_3x3
 
-__all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "flat_planes", "conv2d_direct_forward",
-           "conv2d_direct_backward"]
+__all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes",
+           "conv2d_direct_forward", "conv2d_direct_backward"]
 
 # Bytes of the padded output gradient held at once in the backward pass: 1 MiB (one core's L2
 # cache here), at least one image.
@@ -48,20 +53,25 @@ def is_direct(weight_shape, stride, padding) -> bool:
             and tuple(padding) == (1, 1))
 
 
+def plane_geometry(height, width):
+    """(pitch, image_size) of the flat planes of H x W images: W + 1 and (H + 1) * (W + 1)."""
+    return width + 1, (height + 1) * (width + 1)
+
+
 def flat_planes(images, channels=None):
-    """The images (N, C, H, W) padded by one zero on each side, as flat planes:
+    """The images (N, C, H, W) as flat planes, zero-padded (see the module docstring):
 
         planes[c, n * image_size + (y + 1) * pitch + (k + 1)] = images[n, c, y, k],
 
-    pitch = W + 2, image_size = (H + 2) * pitch, zero elsewhere; (channels, N * image_size +
-    2 * pitch + 2), the last 2 * pitch + 2 numbers (zeros) read by the kernels past the last
-    image. ``channels`` >= C adds zero planes (the kernels work on blocks of channels)."""
+    (pitch, image_size) = plane_geometry(H, W), zero elsewhere; (channels, N * image_size +
+    2 * pitch + 2), the last 2 * pitch + 2 numbers (zeros: the padding below the last image)
+    read by the kernels past the last image. ``channels`` >= C adds zero planes (the kernels
+    work on blocks of channels)."""
     n_batch, count, height, width = images.shape
-    pitch = width + 2
-    image_size = (height + 2) * pitch
+    pitch, image_size = plane_geometry(height, width)
     planes = np.zeros((channels or count, n_batch * image_size + 2 * pitch + 2), images.dtype)
-    padded = planes[:count, :n_batch * image_size].reshape(count, n_batch, height + 2, pitch)
-    padded[:, :, 1:height + 1, 1:width + 1] = images.transpose(1, 0, 2, 3)
+    blocks = planes[:count, :n_batch * image_size].reshape(count, n_batch, height + 1, pitch)
+    blocks[:, :, 1:, 1:] = images.transpose(1, 0, 2, 3)
     return planes
 
 
@@ -82,15 +92,14 @@ def conv2d_direct_forward(x, weight, bias):
     n_batch, _, height, width = x.shape
     out_channels = weight.shape[0]
     planes = flat_planes(x)                                   # (C_in, N * image_size + slack)
-    pitch, image_size = width + 2, (height + 2) * (width + 2)
+    pitch, image_size = plane_geometry(height, width)
     filters = _blocked(weight)                                # (C_out rounded up, C_in, 3, 3)
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, height, width), x.dtype)
 
-    def forward_images(first, stop):                          # images first .. stop-1
-        correlate_3x3(planes, filters, bias_values, pitch, image_size, first, stop, out)
-
-    run_parts(forward_images, batch_parts(n_batch))          # one part per thread
+    run_parts(lambda first, stop: correlate_3x3(planes, filters, bias_values, pitch, image_size,
+                                                first, stop, out),
+              batch_parts(n_batch))                           # images first .. stop-1 a part
     return out, planes
 
 
@@ -110,36 +119,37 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
     dweight : (C_out, C_in, 3, 3) array
     dbias : (C_out,) array
     """
-    n_batch, channels, height, width = x_shape
     out_channels = weight.shape[0]
-    pitch, image_size = width + 2, (height + 2) * (width + 2)
     grad_count = out_channels + out_channels % 2      # weight_gradient_3x3 takes pairs
     # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
     turned = _blocked(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], grad_count)
-    no_bias = np.zeros(channels, dout.dtype)
     dx = np.empty(x_shape, dout.dtype)
-    # dZ is padded into flat planes a chunk of images at a time, so that copy never holds the
-    # whole batch's output gradient (3->64 at 224x224: 13 MB an image)
-    chunk = max(1, DIRECT_CHUNK_BYTES // (grad_count * image_size * dout.itemsize))
-
-    def backward_images(first, stop):    # dX of images first .. stop-1; their part of dL/dW
-        dweight_part = np.zeros((grad_count, channels, 3, 3), dout.dtype)
-        dweight_chunk = np.empty_like(dweight_part)
-        for n0 in range(first, stop, chunk):
-            n1 = min(stop, n0 + chunk)
-            grad_planes = flat_planes(dout[n0:n1], grad_count)   # dZ_pad of images n0..n1-1
-            correlate_3x3(grad_planes, turned, no_bias, pitch, image_size, 0, n1 - n0,
-                          dx[n0:n1])
-            # dZ at output position f of image n is grad_planes[o, f - n0 * image_size +
-            # pitch + 1]: the chunk starts at image n0, and the padding shifts it
-            weight_gradient_3x3(planes, grad_planes, pitch + 1 - n0 * image_size, pitch,
-                                n0 * image_size, n1 * image_size, dweight_chunk)
-            dweight_part += dweight_chunk
-        return dweight_part
-
     # one part per thread; the parts' images, so their dX slices, are disjoint
-    dweight = sum(run_parts(backward_images, batch_parts(n_batch)))[:out_channels]
-    return dx, dweight, dout.sum(axis=(0, 2, 3))
+    parts = run_parts(partial(_backward_part, dout, planes, turned, grad_count, dx),
+                      batch_parts(x_shape[0]))
+    return dx, sum(parts)[:out_channels], dout.sum(axis=(0, 2, 3))
+
+
+def _backward_part(dout, planes, turned, grad_count, dx, first, stop):
+    """dL/dX of images first .. stop-1 (written into dx) and their part of dL/dW (returned,
+    (grad_count, C_in, 3, 3)) for conv2d_direct_backward. dZ is padded into flat planes a
+    chunk of images at a time, so that copy never holds the whole batch's output gradient
+    (3->64 at 224x224: 13 MB an image)."""
+    pitch, image_size = plane_geometry(*dx.shape[2:])
+    chunk = max(1, DIRECT_CHUNK_BYTES // (grad_count * image_size * dout.itemsize))
+    no_bias = np.zeros(dx.shape[1], dout.dtype)
+    dweight_part = np.zeros((grad_count, dx.shape[1], 3, 3), dout.dtype)
+    dweight_chunk = np.empty_like(dweight_part)
+    for n0 in range(first, stop, chunk):
+        n1 = min(stop, n0 + chunk)
+        grad_planes = flat_planes(dout[n0:n1], grad_count)        # dZ_pad of images n0..n1-1
+        correlate_3x3(grad_planes, turned, no_bias, pitch, image_size, 0, n1 - n0, dx[n0:n1])
+        # dZ at output position f of image n is grad_planes[o, f - n0 * image_size + pitch
+        # + 1]: the chunk starts at image n0, and the padding shifts it
+        weight_gradient_3x3(planes, grad_planes, pitch + 1 - n0 * image_size, pitch,
+                            n0 * image_size, n1 * image_size, dweight_chunk)
+        dweight_part += dweight_chunk
+    return dweight_part
 
 
 def _blocked(weight, channels=None):

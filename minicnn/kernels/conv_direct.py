@@ -6,10 +6,11 @@ The lecture's sum for a 3x3 filter, stride 1,
 
 needs nothing but multiply-adds once X_pad is laid out so that the nine neighbours of every
 output are a fixed distance apart in memory. Here each channel c is one flat plane holding
-the padded images one after another,
+the padded images one after another, ``pitch`` numbers a row, ``image_size`` an image
+(minicnn/functional/conv_direct.py, flat_planes: one zero column between neighbouring rows
+and one zero row between neighbouring images serve as the padding on both sides):
 
-    planes[c, n * image_size + y * pitch + k] = X_pad[n, c, y, k]   (pitch = W_pad, image_size
-                                                                      = H_pad * W_pad),
+    planes[c, n * image_size + y * pitch + k] = X_pad[n, c, y, k],
 
 and output (n, i, j) sits at the same flat position f = n * image_size + i * pitch + j, so
 its nine inputs are planes[c, f + u * pitch + v]. For one output channel o the sum over one
@@ -18,10 +19,10 @@ input channel c is then a single loop over f,
     out[o, f] += sum_(u, v) W[o, c, u, v] * planes[c, f + u * pitch + v],
 
 of straight-line code that LLVM vectorises (16 float32 lanes a step on this machine) because
-every read is contiguous in f. Positions with j >= W_out (the last columns of each row) are
-computed too and thrown away by the caller: (W + 2) / W extra work for an exact, branch-free
-loop. Four output channels share each loop, so every input number read serves four
-multiply-adds (one channel per loop ran at 0.63 of that speed, benchmarks/RESULTS.md).
+every read is contiguous in f. Positions with j >= W_out (the rest of each row) are computed
+too and thrown away: pitch / W_out extra work for an exact, branch-free loop. Four output
+channels share each loop, so every input number read serves four multiply-adds (one channel
+per loop ran at 0.7 of that speed, benchmarks/RESULTS.md).
 
     Numba kernel              NumPy twin                        what it computes
     correlate_3x3             correlate_3x3_numpy               out = sum_c W[o, c] (*) plane c
@@ -39,11 +40,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["OUT_BLOCK", "correlate_3x3", "correlate_3x3_numpy",
+__all__ = ["OUT_BLOCK", "SUM_BYTES", "correlate_3x3", "correlate_3x3_numpy",
            "weight_gradient_3x3", "weight_gradient_3x3_numpy"]
 
 # Output channels computed together by correlate_3x3 (its weight has a multiple of them)
 OUT_BLOCK = 4
+# Bytes of correlate_3x3's sums for one block of output channels: as many images at a time as
+# fit, at least one (long loops over several small images; one large image stays in the L2)
+SUM_BYTES = 256 << 10
 
 
 @njit(cache=True, inline="always")
@@ -61,9 +65,9 @@ def correlate_3x3(planes, weight, bias, pitch, image_size, n0, n1, out):
 
     for the images n0 .. n1-1 (the other images of ``out`` are left as they were).
 
-    Image by image and four output channels at a time, the sums run over flat positions
-    f = i * pitch + j of the image in a (4, H_out * pitch) buffer that stays in the L1 cache;
-    its columns j < W_out are then copied out (plus the bias).
+    A group of images at a time (about SUM_BYTES of sums for OUT_BLOCK output channels) and
+    four output channels at a time, the sums run over the group's flat positions in one loop
+    per input channel; the positions that are outputs are then copied out, plus the bias.
 
     Parameters
     ----------
@@ -72,17 +76,20 @@ def correlate_3x3(planes, weight, bias, pitch, image_size, n0, n1, out):
     weight : (O', C, 3, 3) C-contiguous array, O' >= O a multiple of OUT_BLOCK (the filters
              past O are not used)
     bias : (O,) array
-    pitch, image_size : int, the padded row length and H_pad * W_pad
+    pitch, image_size : int, the padded row length and the numbers per image
     n0, n1 : int, the images to compute
-    out : (N, O, H_out, W_out) array, written; W_out <= pitch - 2
+    out : (N, O, H_out, W_out) array, written; W_out < pitch, H_out * pitch <= image_size
     """
     channels = planes.shape[0]
     out_channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
-    span = out_h * pitch
-    sums = np.empty((OUT_BLOCK, span), dtype=out.dtype)     # (4 outputs, flat positions)
+    group = max(1, SUM_BYTES // (OUT_BLOCK * image_size * out.itemsize))
+    sums = np.empty((OUT_BLOCK, min(group, n1 - n0) * image_size), dtype=out.dtype)
     sum0, sum1, sum2, sum3 = sums[0], sums[1], sums[2], sums[3]
-    for n in range(n0, n1):
-        base = n * image_size
+    for g0 in range(n0, n1, group):
+        g1 = min(n1, g0 + group)
+        base = g0 * image_size
+        # flat positions of images g0 .. g1-1 up to the last one's last output row
+        span = (g1 - g0 - 1) * image_size + out_h * pitch
         for o in range(0, out_channels, OUT_BLOCK):
             for f in range(span):
                 sum0[f] = 0
@@ -111,9 +118,15 @@ def correlate_3x3(planes, weight, bias, pitch, image_size, n0, n1, out):
                     sum3[f] += (d00 * x00 + d01 * x01 + d02 * x02 + d10 * x10 + d11 * x11
                                 + d12 * x12 + d20 * x20 + d21 * x21 + d22 * x22)
             for k in range(min(OUT_BLOCK, out_channels - o)):
-                for i in range(out_h):
-                    for j in range(out_w):
-                        out[n, o + k, i, j] = sums[k, i * pitch + j] + bias[o + k]
+                shift = bias[o + k]
+                for n in range(g0, g1):
+                    image = out[n, o + k]                                  # (H_out, W_out)
+                    first = (n - g0) * image_size
+                    for i in range(out_h):
+                        row = sums[k, first + i * pitch:]
+                        out_row = image[i]
+                        for j in range(out_w):
+                            out_row[j] = row[j] + shift
 
 
 def correlate_3x3_numpy(planes, weight, bias, pitch, image_size, n0, n1, out):

@@ -52,6 +52,42 @@ def _reference_with(task, imports):
     return imports + "\n" + region_text((SOURCE_ROOT / path).read_text(), function)
 
 
+# The direct sum (3x3, stride 1, padding 1) on X_pad without its outer ring: the answer
+# wherever the case's filter is 3x3 with stride 1 and padding >= 1
+_DIRECT_INNER = "inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])\n"
+CONV_FORWARD_DIRECT = ("from minicnn.functional.conv_direct import conv2d_direct_forward\n"
+                       + _DIRECT_INNER + "return conv2d_direct_forward(inner, weight, bias)[0]")
+CONV_FORWARD_DIRECT_KERNEL = """
+from minicnn.functional.conv_direct import flat_planes, plane_geometry
+from minicnn.kernels.conv_direct import correlate_3x3_numpy
+inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
+n, _, height, width = inner.shape
+out = np.empty((n, weight.shape[0], height, width), x_padded.dtype)
+bias_values = np.zeros(weight.shape[0], x_padded.dtype) if bias is None else bias
+correlate_3x3_numpy(flat_planes(inner), weight, bias_values, *plane_geometry(height, width), 0,
+                    n, out)
+return out
+"""
+CONV_BACKWARD_DIRECT = """
+from minicnn.functional.conv_direct import conv2d_direct_backward, flat_planes
+inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
+dx, dweight, dbias = conv2d_direct_backward(dout, flat_planes(inner), weight, inner.shape)
+dx_padded = np.zeros_like(x_padded)
+dx_padded[:, :, 1:-1, 1:-1] = dx
+return dx_padded, dweight, dbias
+"""
+CONV_BACKWARD_DIRECT_KERNEL = """
+from minicnn.functional.conv_direct import flat_planes, plane_geometry
+from minicnn.kernels.conv_direct import weight_gradient_3x3_numpy
+inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
+n, _, height, width = inner.shape
+pitch, image_size = plane_geometry(height, width)
+grad = flat_planes(dout)
+dweight = np.empty(weight.shape, dout.dtype)
+weight_gradient_3x3_numpy(flat_planes(inner), grad, pitch + 1, pitch, 0, n * image_size, dweight)
+return np.zeros_like(x_padded), dweight, dout.sum(axis=(0, 2, 3))
+"""
+
 IM2COL_BACKWARD_LOOP_DX = """
 from minicnn.kernels.conv import conv2d_loop_backward_input
 n_batch, channels, height, width = x_shape
@@ -87,6 +123,9 @@ CHEATS = {
         "im2col": _conv_forward_via("im2col"),
         "loop_kernel": _conv_forward_via("loop"),
         "gemm": _conv_forward_via("gemm"),
+        "fast": _conv_forward_via("fast"),
+        "direct": CONV_FORWARD_DIRECT,
+        "direct_numpy_twin": CONV_FORWARD_DIRECT_KERNEL,
         "loop_numpy_twin": "from minicnn.kernels.conv import conv2d_loop_forward_numpy\n"
                            "out = conv2d_loop_forward_numpy(x_padded, weight, *stride)\n"
                            "return out if bias is None else out + bias.reshape(1, -1, 1, 1)",
@@ -95,6 +134,9 @@ CHEATS = {
         "im2col": _conv_backward_via("im2col"),
         "loop_kernel": _conv_backward_via("loop"),
         "gemm": _conv_backward_via("gemm"),
+        "fast": _conv_backward_via("fast"),
+        "direct": CONV_BACKWARD_DIRECT,
+        "direct_numpy_twin": CONV_BACKWARD_DIRECT_KERNEL,
     },
     "conv2d_im2col_forward": {
         "naive": _im2col_forward_via("naive"),

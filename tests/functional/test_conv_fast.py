@@ -9,8 +9,7 @@ import minicnn.functional.conv_direct as conv_direct
 import minicnn.functional.conv_gemm as conv_gemm
 import minicnn.functional.conv_winograd as conv_winograd
 import minicnn.functional.conv as conv_module
-from minicnn.functional.conv import (DIRECT_MAX_CHANNEL_PAIRS, DIRECT_MAX_OUT_CHANNELS,
-                                     DIRECT_MIN_COLUMN_BYTES, IM2COL_MAX_BYTES,
+from minicnn.functional.conv import (DIRECT_MAX_CHANNEL_PAIRS, IM2COL_MAX_BYTES,
                                      WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_TILES, conv2d_backward,
                                      conv2d_forward, fast_algorithm)
 from minicnn.functional.conv_direct import conv2d_direct_backward, conv2d_direct_forward
@@ -69,9 +68,9 @@ def assert_all_close(got, expected, dtype):
         assert rel_error(g, e) < TOLERANCE[dtype], f"{name}: rel error {rel_error(g, e):.2e}"
 
 
-# "fast" picks im2col for most small layers; the variants force its other algorithms
-# (direct applies to the grid's 3x3, stride-1, padding-1 layers with >= 2 input channels,
-# Winograd to its 3x3, 5x5 and 7x7 stride-1 layers with >= 8 input channels)
+# "fast" picks im2col or direct for most small layers; the variants force its other
+# algorithms (direct applies to the grid's 3x3, stride-1, padding-1 layers, Winograd to its
+# 3x3, 5x5 and 7x7 stride-1 layers with >= 8 input channels)
 METHODS = ["gemm", "fast", "fast:direct-where-it-applies", "fast:winograd-where-it-applies",
            "fast:gemm"]
 
@@ -86,7 +85,6 @@ def method(request, monkeypatch):
     name = request.param
     if name == "fast:direct-where-it-applies":
         monkeypatch.setattr(conv_module, "DIRECT_MAX_CHANNEL_PAIRS", 10 ** 9)
-        monkeypatch.setattr(conv_module, "DIRECT_MAX_OUT_CHANNELS", 10 ** 9)
     elif name == "fast:winograd-where-it-applies":
         _no_direct(monkeypatch)
         monkeypatch.setattr(conv_module, "WINOGRAD_MIN_TILES", 1)
@@ -326,27 +324,23 @@ def test_fast_sums_narrow_3x3_same_layers_directly():
     x = (64, wide, 14, 14)
     # from WINOGRAD_MIN_CHANNELS inputs: while C_in * C_out <= DIRECT_MAX_CHANNEL_PAIRS
     assert fast_algorithm(x, (pairs // wide, wide, 3, 3), (1, 1), (1, 1), f32) == "direct"
-    assert fast_algorithm(x, (pairs // wide + 1, wide, 3, 3), (1, 1), (1, 1), f32) != "direct"
+    assert fast_algorithm(x, (pairs // wide + 1, wide, 3, 3), (1, 1), (1, 1),
+                          f32) == "winograd"
+    # below it, any width: the lecture's conv1, a batch of one, many outputs
+    for x_shape, out_channels in (((64, 1, 28, 28), 32), ((1, 3, 14, 14), 64),
+                                  ((16, wide - 1, 28, 28), 256)):
+        weight = (out_channels, x_shape[1], 3, 3)
+        assert fast_algorithm(x_shape, weight, (1, 1), (1, 1), f32) == "direct"
     # only 3x3, stride 1, padding 1
     assert fast_algorithm(x, (8, wide, 3, 3), (1, 1), (0, 0), f32) == "winograd"
+    assert fast_algorithm(x, (8, wide, 3, 3), (1, 1), (2, 2), f32) == "winograd"
     assert fast_algorithm(x, (8, wide, 3, 3), (2, 2), (1, 1), f32) == "im2col"
     assert fast_algorithm(x, (8, wide, 5, 5), (1, 1), (1, 1), f32) == "winograd"
-    # 2 to 7 inputs: few outputs, or a column matrix over DIRECT_MIN_COLUMN_BYTES
-    few = (64, 3, 14, 14)
-    assert fast_algorithm(few, (DIRECT_MAX_OUT_CHANNELS, 3, 3, 3), (1, 1), (1, 1),
-                          f32) == "direct"
-    assert fast_algorithm(few, (64, 3, 3, 3), (1, 1), (1, 1), f32) == "im2col"
-    side = int(np.sqrt(DIRECT_MIN_COLUMN_BYTES / (4 * 27 * 64))) + 1   # columns just over it
-    assert fast_algorithm((64, 3, side, side), (64, 3, 3, 3), (1, 1), (1, 1), f32) == "direct"
-    assert fast_algorithm((64, 3, side - 2, side - 2), (64, 3, 3, 3), (1, 1), (1, 1),
-                          f32) == "im2col"
-    # one input channel (the lecture's conv1) stays with im2col
-    assert fast_algorithm((64, 1, 28, 28), (8, 1, 3, 3), (1, 1), (1, 1), f32) == "im2col"
+    assert fast_algorithm(x, (8, wide, 3, 1), (1, 1), (1, 1), f32) == "im2col"
 
 
 @pytest.mark.parametrize("c_in, c_out, n, algorithm",
-                         [(WINOGRAD_MIN_CHANNELS, 40, 8, "winograd"), (1, 3, 2, "im2col"),
-                          (WINOGRAD_MIN_CHANNELS, 3, 2, "direct")])
+                         [(WINOGRAD_MIN_CHANNELS, 40, 8, "winograd"), (1, 3, 2, "direct")])
 def test_fast_cache_records_the_algorithm_that_ran(rng, c_in, c_out, n, algorithm):
     x, weight, bias, dout = make_inputs(rng, n, c_in, 10, 10, c_out, (3, 3), 1, 1,
                                         np.float64)

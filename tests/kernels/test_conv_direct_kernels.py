@@ -4,7 +4,7 @@ NumPy twin, and the twins against the lecture's sum written out for one output."
 import numpy as np
 import pytest
 
-from minicnn.functional.conv_direct import flat_planes
+from minicnn.functional.conv_direct import flat_planes, plane_geometry
 from minicnn.kernels.conv_direct import (OUT_BLOCK, correlate_3x3, correlate_3x3_numpy,
                                          weight_gradient_3x3, weight_gradient_3x3_numpy)
 
@@ -33,7 +33,7 @@ def test_correlate_matches_its_twin_and_leaves_other_images_alone(rng, dtype, n,
                                                                  images):
     x, weight, bias = _inputs(rng, n, c, o, h, w, dtype)
     planes = flat_planes(x)
-    pitch, image_size = w + 2, (h + 2) * (w + 2)
+    pitch, image_size = plane_geometry(h, w)
     got = np.full((n, o, h, w), np.nan, dtype)
     expected = got.copy()
     correlate_3x3(planes, weight, bias, pitch, image_size, *images, got)
@@ -50,7 +50,7 @@ def test_correlate_matches_its_twin_and_leaves_other_images_alone(rng, dtype, n,
 def test_correlate_twin_is_the_lectures_sum(rng, n, c, o, h, w, images):
     x, weight, bias = _inputs(rng, n, c, o, h, w, np.float64)
     got = np.zeros((n, o, h, w))
-    correlate_3x3_numpy(flat_planes(x), weight, bias, w + 2, (h + 2) * (w + 2), 0, n, got)
+    correlate_3x3_numpy(flat_planes(x), weight, bias, *plane_geometry(h, w), 0, n, got)
     x_pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     i, j = h - 1, w // 2                                   # one output, written out
     expected = [sum(weight[q, ch, u, v] * x_pad[m, ch, i + u, j + v]
@@ -66,7 +66,7 @@ def test_weight_gradient_matches_its_twin_and_the_lectures_sum(rng, dtype, n, c,
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     dout = rng.standard_normal((n, o + o % 2, h, w)).astype(dtype)
     planes = flat_planes(x)
-    pitch, image_size = w + 2, (h + 2) * (w + 2)
+    pitch, image_size = plane_geometry(h, w)
     n0, n1 = images
     # grad as the backward pass gives it: the chunk of images n0..n1-1 only, so its position
     # f = 0 lies n0 images before the chunk's start
