@@ -86,11 +86,10 @@ WINOGRAD_MIN_TILES = 128
 # channel pair on flat padded planes, no transforms, no column matrix) below
 # WINOGRAD_MIN_CHANNELS input channels, and from there while C_in * C_out is at most
 # DIRECT_MAX_CHANNEL_PAIRS, where Winograd's tile transforms outweigh the products it saves.
-# Forward + backward, float32, 1 thread, N=64 (benchmarks/RESULTS.md, "The direct sum"):
-# 8->16 14x14 direct 1.47 ms, Winograd 2.36, PyTorch 1.60; 8->32 3.1, 3.6, 3.4; 16->32 5.4,
-# 5.0, 4.2; 3->64 32x32 direct 14.0, im2col 26.2, PyTorch 24.4; the lecture's conv1 (1->32
-# 28x28) 5.3, 5.6, 9.9. Where im2col is faster (1->32 14x14: 1.6 against 1.2) both are
-# well ahead of PyTorch (2.8).
+# Forward + backward, float32, 1 thread, N=64, ms (benchmarks/RESULTS.md, "The direct sum"):
+# 8->16 14x14 direct 1.5, Winograd 2.4, PyTorch 1.6; 8->32 3.1, 3.6, 3.4; 16->32 5.4, 5.0,
+# 4.2; 3->64 32x32 direct 14.6, im2col 24.8, PyTorch 22.9; the lecture's conv1 (1->32 28x28)
+# 3.5-3.7 against im2col's 3.8-4.3; the closest case, 1->32 14x14, 0.87 against 0.80.
 DIRECT_MAX_CHANNEL_PAIRS = 256
 # Other layers run "im2col" while its column matrix (C_in*kH*kW x N*H_out*W_out) stays under
 # this size, else "gemm": on small layers im2col's single product and image-by-image path beat

@@ -37,7 +37,7 @@ from functools import partial
 import numpy as np
 
 from minicnn.functional._parallel import batch_parts, run_parts
-from minicnn.kernels.conv_direct import OUT_BLOCK, correlate_3x3, weight_gradient_3x3
+from minicnn.kernels.conv_direct import correlate_3x3, weight_gradient_3x3
 
 __all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes",
            "conv2d_direct_forward", "conv2d_direct_backward"]
@@ -93,11 +93,10 @@ def conv2d_direct_forward(x, weight, bias):
     out_channels = weight.shape[0]
     planes = flat_planes(x)                                   # (C_in, N * image_size + slack)
     pitch, image_size = plane_geometry(height, width)
-    filters = _blocked(weight)                                # (C_out rounded up, C_in, 3, 3)
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, height, width), x.dtype)
 
-    run_parts(lambda first, stop: correlate_3x3(planes, filters, bias_values, pitch, image_size,
+    run_parts(lambda first, stop: correlate_3x3(planes, weight, bias_values, pitch, image_size,
                                                 first, stop, out),
               batch_parts(n_batch))                           # images first .. stop-1 a part
     return out, planes
@@ -122,7 +121,8 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
     out_channels = weight.shape[0]
     grad_count = out_channels + out_channels % 2      # weight_gradient_3x3 takes pairs
     # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
-    turned = _blocked(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], grad_count)
+    turned = np.zeros((weight.shape[1], grad_count, 3, 3), weight.dtype)
+    turned[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
     dx = np.empty(x_shape, dout.dtype)
     # one part per thread; the parts' images, so their dX slices, are disjoint
     parts = run_parts(partial(_backward_part, dout, planes, turned, grad_count, dx),
@@ -150,14 +150,3 @@ def _backward_part(dout, planes, turned, grad_count, dx, first, stop):
                             n0 * image_size, n1 * image_size, dweight_chunk)
         dweight_part += dweight_chunk
     return dweight_part
-
-
-def _blocked(weight, channels=None):
-    """weight (O, C, 3, 3) as a C-contiguous array with zero filters appended up to a
-    multiple of OUT_BLOCK outputs (correlate_3x3 computes OUT_BLOCK at a time) and, with
-    ``channels``, zero input channels up to that many (the zero planes of flat_planes)."""
-    out_count, in_count = weight.shape[:2]
-    rows = -(-out_count // OUT_BLOCK) * OUT_BLOCK
-    blocked = np.zeros((rows, channels or in_count, 3, 3), weight.dtype)
-    blocked[:out_count, :in_count] = weight
-    return blocked

@@ -43,7 +43,7 @@ from numba import njit
 __all__ = ["OUT_BLOCK", "SUM_BYTES", "correlate_3x3", "correlate_3x3_numpy",
            "weight_gradient_3x3", "weight_gradient_3x3_numpy"]
 
-# Output channels computed together by correlate_3x3 (its weight has a multiple of them)
+# Output channels computed together by correlate_3x3 (the last O % OUT_BLOCK one at a time)
 OUT_BLOCK = 4
 # Bytes of correlate_3x3's sums for one block of output channels: as many images at a time as
 # fit, at least one (long loops over several small images; one large image stays in the L2)
@@ -65,68 +65,103 @@ def correlate_3x3(planes, weight, bias, pitch, image_size, n0, n1, out):
 
     for the images n0 .. n1-1 (the other images of ``out`` are left as they were).
 
-    A group of images at a time (about SUM_BYTES of sums for OUT_BLOCK output channels) and
-    four output channels at a time, the sums run over the group's flat positions in one loop
-    per input channel; the positions that are outputs are then copied out, plus the bias.
+    A group of images at a time (about SUM_BYTES of sums for OUT_BLOCK output channels), the
+    sums run over the group's flat positions in one loop per input channel, OUT_BLOCK output
+    channels per loop and the last O % OUT_BLOCK one at a time; the positions that are
+    outputs are then copied out, plus the bias.
 
     Parameters
     ----------
     planes : (C, L) C-contiguous array, the padded input channels as flat planes (see the
              module docstring), L >= n1 * image_size + 2 * pitch + 2
-    weight : (O', C, 3, 3) C-contiguous array, O' >= O a multiple of OUT_BLOCK (the filters
-             past O are not used)
+    weight : (O, C, 3, 3) C-contiguous array
     bias : (O,) array
     pitch, image_size : int, the padded row length and the numbers per image
     n0, n1 : int, the images to compute
     out : (N, O, H_out, W_out) array, written; W_out < pitch, H_out * pitch <= image_size
     """
-    channels = planes.shape[0]
-    out_channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
+    out_channels, out_h = out.shape[1], out.shape[2]
     group = max(1, SUM_BYTES // (OUT_BLOCK * image_size * out.itemsize))
     sums = np.empty((OUT_BLOCK, min(group, n1 - n0) * image_size), dtype=out.dtype)
-    sum0, sum1, sum2, sum3 = sums[0], sums[1], sums[2], sums[3]
     for g0 in range(n0, n1, group):
         g1 = min(n1, g0 + group)
         base = g0 * image_size
         # flat positions of images g0 .. g1-1 up to the last one's last output row
         span = (g1 - g0 - 1) * image_size + out_h * pitch
         for o in range(0, out_channels, OUT_BLOCK):
-            for f in range(span):
-                sum0[f] = 0
-                sum1[f] = 0
-                sum2[f] = 0
-                sum3[f] = 0
-            for c in range(channels):
-                # the plane seen from each filter row u: top[f] = X_pad at (i + u, j)
-                top = planes[c, base:]
-                middle = planes[c, base + pitch:]
-                bottom = planes[c, base + 2 * pitch:]
-                a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
-                b00, b01, b02, b10, b11, b12, b20, b21, b22 = _filter(weight, o + 1, c)
-                c00, c01, c02, c10, c11, c12, c20, c21, c22 = _filter(weight, o + 2, c)
-                d00, d01, d02, d10, d11, d12, d20, d21, d22 = _filter(weight, o + 3, c)
-                for f in range(span):
-                    x00, x01, x02 = top[f], top[f + 1], top[f + 2]
-                    x10, x11, x12 = middle[f], middle[f + 1], middle[f + 2]
-                    x20, x21, x22 = bottom[f], bottom[f + 1], bottom[f + 2]
-                    sum0[f] += (a00 * x00 + a01 * x01 + a02 * x02 + a10 * x10 + a11 * x11
-                                + a12 * x12 + a20 * x20 + a21 * x21 + a22 * x22)
-                    sum1[f] += (b00 * x00 + b01 * x01 + b02 * x02 + b10 * x10 + b11 * x11
-                                + b12 * x12 + b20 * x20 + b21 * x21 + b22 * x22)
-                    sum2[f] += (c00 * x00 + c01 * x01 + c02 * x02 + c10 * x10 + c11 * x11
-                                + c12 * x12 + c20 * x20 + c21 * x21 + c22 * x22)
-                    sum3[f] += (d00 * x00 + d01 * x01 + d02 * x02 + d10 * x10 + d11 * x11
-                                + d12 * x12 + d20 * x20 + d21 * x21 + d22 * x22)
-            for k in range(min(OUT_BLOCK, out_channels - o)):
-                shift = bias[o + k]
-                for n in range(g0, g1):
-                    image = out[n, o + k]                                  # (H_out, W_out)
-                    first = (n - g0) * image_size
-                    for i in range(out_h):
-                        row = sums[k, first + i * pitch:]
-                        out_row = image[i]
-                        for j in range(out_w):
-                            out_row[j] = row[j] + shift
+            count = min(OUT_BLOCK, out_channels - o)
+            if count == OUT_BLOCK:
+                _sum_four(planes, weight, o, base, pitch, span, sums)
+            else:
+                for k in range(count):
+                    _sum_one(planes, weight, o + k, base, pitch, span, sums[k])
+            for k in range(count):
+                _copy_out(sums[k], bias[o + k], pitch, image_size, g0, g1, out, o + k)
+
+
+@njit(cache=True, inline="always")
+def _sum_four(planes, weight, o, base, pitch, span, sums):
+    """sums[k, f] = sum_c sum_(u, v) weight[o + k, c, u, v] * planes[c, base + f + u*pitch + v]
+    for k < 4 and f < span: every input read serves four multiply-adds."""
+    sum0, sum1, sum2, sum3 = sums[0], sums[1], sums[2], sums[3]
+    for f in range(span):
+        sum0[f] = 0
+        sum1[f] = 0
+        sum2[f] = 0
+        sum3[f] = 0
+    for c in range(planes.shape[0]):
+        # the plane seen from each filter row u: top[f] = X_pad at (i + u, j)
+        top = planes[c, base:]
+        middle = planes[c, base + pitch:]
+        bottom = planes[c, base + 2 * pitch:]
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
+        b00, b01, b02, b10, b11, b12, b20, b21, b22 = _filter(weight, o + 1, c)
+        c00, c01, c02, c10, c11, c12, c20, c21, c22 = _filter(weight, o + 2, c)
+        d00, d01, d02, d10, d11, d12, d20, d21, d22 = _filter(weight, o + 3, c)
+        for f in range(span):
+            x00, x01, x02 = top[f], top[f + 1], top[f + 2]
+            x10, x11, x12 = middle[f], middle[f + 1], middle[f + 2]
+            x20, x21, x22 = bottom[f], bottom[f + 1], bottom[f + 2]
+            sum0[f] += (a00 * x00 + a01 * x01 + a02 * x02 + a10 * x10 + a11 * x11
+                        + a12 * x12 + a20 * x20 + a21 * x21 + a22 * x22)
+            sum1[f] += (b00 * x00 + b01 * x01 + b02 * x02 + b10 * x10 + b11 * x11
+                        + b12 * x12 + b20 * x20 + b21 * x21 + b22 * x22)
+            sum2[f] += (c00 * x00 + c01 * x01 + c02 * x02 + c10 * x10 + c11 * x11
+                        + c12 * x12 + c20 * x20 + c21 * x21 + c22 * x22)
+            sum3[f] += (d00 * x00 + d01 * x01 + d02 * x02 + d10 * x10 + d11 * x11
+                        + d12 * x12 + d20 * x20 + d21 * x21 + d22 * x22)
+
+
+@njit(cache=True, inline="always")
+def _sum_one(planes, weight, o, base, pitch, span, sum0):
+    """sum0[f] = sum_c sum_(u, v) weight[o, c, u, v] * planes[c, base + f + u*pitch + v]
+    for f < span: one output channel (the last O % OUT_BLOCK of a layer)."""
+    for f in range(span):
+        sum0[f] = 0
+    for c in range(planes.shape[0]):
+        top = planes[c, base:]
+        middle = planes[c, base + pitch:]
+        bottom = planes[c, base + 2 * pitch:]
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
+        for f in range(span):
+            sum0[f] += (a00 * top[f] + a01 * top[f + 1] + a02 * top[f + 2]
+                        + a10 * middle[f] + a11 * middle[f + 1] + a12 * middle[f + 2]
+                        + a20 * bottom[f] + a21 * bottom[f + 1] + a22 * bottom[f + 2])
+
+
+@njit(cache=True, inline="always")
+def _copy_out(sums, shift, pitch, image_size, g0, g1, out, o):
+    """out[n, o, i, j] = sums[(n - g0) * image_size + i * pitch + j] + shift for the images
+    g0 .. g1-1: the positions of the flat sums that are outputs."""
+    out_h, out_w = out.shape[2], out.shape[3]
+    for n in range(g0, g1):
+        image = out[n, o]                                            # (H_out, W_out)
+        first = (n - g0) * image_size
+        for i in range(out_h):
+            row = sums[first + i * pitch:]
+            out_row = image[i]
+            for j in range(out_w):
+                out_row[j] = row[j] + shift
 
 
 def correlate_3x3_numpy(planes, weight, bias, pitch, image_size, n0, n1, out):
