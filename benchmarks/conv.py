@@ -200,7 +200,8 @@ def available_methods(torch) -> tuple[list[str], str | None]:
 
 
 def fast_algorithm_of(case: ConvCase) -> str:
-    """Which algorithm minicnn's "fast" method runs on this layer ("winograd" or "gemm")."""
+    """Which algorithm minicnn's "fast" method runs on this layer ("pointwise", "direct",
+    "winograd", "im2col" or "gemm")."""
     try:
         from minicnn.functional.conv import fast_algorithm
     except ImportError:

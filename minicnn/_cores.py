@@ -33,7 +33,7 @@ SAMPLE_SECONDS = 0.2
 ENV_VARIABLE = "MINICNN_THREADS"
 
 #: How long the libraries' idle threads spin before they sleep. Three thread pools take turns
-#: in a training step (OpenBLAS's, Numba's OpenMP team, minicnn's Winograd parts), and a pool
+#: in a training step (OpenBLAS's, Numba's OpenMP team, minicnn's conv batch parts), and a pool
 #: left spinning holds the core the next one needs. Lecture step, 2 threads, idle 2-core
 #: machine: 32.6 ms with the libraries' defaults, 23.0 / 21.6 / 28.8 ms with GOMP_SPINCOUNT =
 #: 1,000 / 10,000 / 100,000 (OpenBLAS's threads asleep at once, 2^4 cycles, in all three;
@@ -57,10 +57,11 @@ def resolve_threads(value):
 
 
 def layer_threads() -> int:
-    """Threads minicnn's own layers use (Winograd's batch parts, the parallel kernel builds):
-    1 until ``minicnn.train.set_threads`` / ``limit_threads`` (or a training run, whose
-    default is "auto") says otherwise. Numba's and BLAS's own counts do not decide it: a
-    program that never asks for threads keeps the serial code it always had."""
+    """Threads minicnn's own layers use (the direct and Winograd convolutions' batch parts,
+    the parallel kernel builds): 1 until ``minicnn.train.set_threads`` / ``limit_threads``
+    (or a training run, whose default is "auto") says otherwise. Numba's and BLAS's own
+    counts do not decide it: a program that never asks for threads keeps the serial code it
+    always had."""
     return _layer_threads
 
 

@@ -145,9 +145,9 @@ def _train_options(d):
         ("--out", "out", dict(metavar="DIR", help="run directory (default runs/<timestamp>)")),
         ("--conv-method", "conv_method", dict(choices=_conv_methods(),
                                               help=f"how convolution is computed (default "
-                                                   f"{d.conv_method}: Winograd, im2col or "
-                                                   f"chunked GEMM per layer; naive is very "
-                                                   f"slow)")),
+                                                   f"{d.conv_method}: the direct sum, Winograd, "
+                                                   f"im2col or chunked GEMM per layer; naive "
+                                                   f"is very slow)")),
         ("--threads", "threads", dict(type=_threads, metavar="N",
                                       help=f"threads for NumPy's BLAS and Numba (default "
                                            f"{d.threads}: as many as there are idle cores, "

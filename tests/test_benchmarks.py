@@ -17,6 +17,7 @@ SCRIPTS = {
     "memory.py": ["memory_quick.md", "memory_quick.json"],
     "epoch.py": ["epoch_quick.md", "epoch_quick.json"],
     "winograd_chunks.py": ["winograd_chunks_quick.md", "winograd_chunks_quick.json"],
+    "conv_choice.py": ["conv_choice_quick.md", "conv_choice_quick.json"],
 }
 
 

@@ -65,9 +65,10 @@ CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 # 5-20x and the ranking wobbled; the single-threaded ranking was stable across runs.
 # "fast" (added later; see fast_algorithm) is 1.05-2.2x faster than im2col on 3x3 stride-1
 # layers with >= 8 channels (3-5x on large images, whose column matrices leave the caches)
-# and ~1.9x on 5x5 and 7x7 ones (Winograd), runs im2col itself on small layers, and bounds
-# the memory on large images (chunked gemm); fwd + bwd, 1 thread, 29 layers against PyTorch
-# in benchmarks/RESULTS.md ("Convolution at PyTorch's pace").
+# and ~1.9x on 5x5 and 7x7 ones (Winograd), 1.1-1.8x on narrow 3x3 "same" layers (the direct
+# sum), runs im2col itself on other small layers, and bounds the memory on large images
+# (chunked gemm); fwd + bwd, 1 thread, 29 layers against PyTorch in benchmarks/RESULTS.md
+# ("Convolution at PyTorch's pace").
 DEFAULT_METHOD = "fast"
 
 # Method "fast" runs Winograd only from this many input channels: below, its tile transforms

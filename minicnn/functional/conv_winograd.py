@@ -39,7 +39,7 @@ The transforms scale and add, so float32 results differ from the direct sum by m
 im2col's do: relative (norm) errors of ~1e-7 for F(2x2, 3x3), ~0.6-1.2e-6 for
 F(4x4, 3x3), ~0.5-2e-6 for 5x5 and ~2-5e-6 for 7x7 (larger interpolation points, larger
 matrix entries); float64 agrees to ~1e-15. Method "fast" runs it for these filters with
-stride 1 (minicnn/functional/conv.py, fast_algorithm).
+stride 1 on all but narrow layers (minicnn/functional/conv.py, fast_algorithm).
 """
 
 from __future__ import annotations

@@ -24,9 +24,10 @@ too and thrown away: pitch / W_out extra work for an exact, branch-free loop. Fo
 channels share each loop, so every input number read serves four multiply-adds (one channel
 per loop ran at 0.7 of that speed, benchmarks/RESULTS.md).
 
-    Numba kernel              NumPy twin                        what it computes
-    correlate_3x3             correlate_3x3_numpy               out = sum_c W[o, c] (*) plane c
-    weight_gradient_3x3       weight_gradient_3x3_numpy         dW[o, c, u, v] = grad[o] . shifted plane c
+    Numba kernel            NumPy twin                   what it computes
+    correlate_3x3           correlate_3x3_numpy          out[o] = sum_c W[o, c] (*) plane c
+    weight_gradient_3x3     weight_gradient_3x3_numpy    dW[o, c, u, v] = grad[o] . plane c
+                                                         shifted by (u, v)
 
 The same correlation gives dL/dX (the output gradient padded the same way, the filters
 transposed and turned by 180 degrees): minicnn/functional/conv_direct.py.

@@ -32,8 +32,8 @@ SCHEDULERS = ("plateau", "step", "cosine", "none")
 #: help only on idle cores: on a 2-core machine a training step was 1.10-1.47x faster on two
 #: threads when the machine was idle and 2-2.5x slower when other jobs held both cores
 #: (benchmarks/RESULTS.md, "Threads"). The count used is written to config.json; runs repeat
-#: bit for bit at the same count (with more threads Winograd's dL/dW adds one partial sum per
-#: thread, so its last bits depend on the count). ``--threads 1`` pins one.
+#: bit for bit at the same count (with more threads the direct and Winograd dL/dW add one
+#: partial sum per thread, so its last bits depend on the count). ``--threads 1`` pins one.
 DEFAULT_THREADS = "auto"
 
 #: Settings that may differ when a run is resumed (they do not change the numbers).

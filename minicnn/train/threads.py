@@ -24,9 +24,9 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 
 def set_threads(n: int | str | None) -> None:
     """Use ``n`` threads for BLAS (NumPy's matrix products), Numba's parallel loops and
-    minicnn's own layers (Winograd's batch parts, the parallel kernel builds; until this is
-    called they run on one thread), for the rest of the process (the CLI's ``--threads``;
-    ``limit_threads`` is the scoped form).
+    minicnn's own layers (the direct and Winograd convolutions' batch parts, the parallel
+    kernel builds; until this is called they run on one thread), for the rest of the process
+    (the CLI's ``--threads``; ``limit_threads`` is the scoped form).
     ``None`` leaves both as they are; ``"auto"`` counts the idle cores.
 
     The OMP/OPENBLAS/MKL_NUM_THREADS variables are set too, for child processes.

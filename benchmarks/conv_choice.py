@@ -1,0 +1,138 @@
+"""Which algorithm "fast" should run on a 3x3 "same" layer: the direct sum, Winograd and im2col
+forced on the same layers, against PyTorch, forward + backward.
+
+    python benchmarks/conv_choice.py --threads 1        # a few minutes
+    python benchmarks/conv_choice.py --quick            # seconds; figures mean nothing
+
+minicnn's method "fast" picks one algorithm per layer (minicnn/functional/conv.py,
+fast_algorithm). For 3x3 layers with stride 1 and padding 1 three of them apply: the direct
+sum on flat padded planes (functional/conv_direct.py), Winograd (functional/conv_winograd.py,
+from 8 input channels) and im2col. This script times each of them, and PyTorch, on layers
+across the boundaries of that choice (input channels 1-32, outputs 8-256, images 7-224,
+batches 1-1024), the methods interleaved round by round in one process, and reports which
+was fastest next to the one "fast" picks.
+
+Outputs in ``--out`` (default benchmarks/results/): conv_choice[_TAG].md and .json.
+"""
+
+from __future__ import annotations
+
+import _common as common
+
+# (N, C_in, C_out, H = W): 3x3, stride 1, padding 1
+LAYERS = [(64, 8, 16, 14), (64, 8, 32, 14), (64, 16, 16, 14), (64, 8, 32, 28), (64, 16, 16, 28),
+          (1024, 8, 16, 7), (64, 8, 64, 14), (64, 8, 64, 28), (64, 16, 32, 14), (64, 16, 32, 28),
+          (64, 32, 64, 14),
+          (64, 1, 32, 28), (64, 1, 32, 14), (64, 1, 8, 14), (64, 1, 128, 28), (64, 2, 32, 14),
+          (64, 3, 64, 14), (64, 3, 64, 32), (16, 3, 256, 28), (64, 4, 128, 14), (4, 3, 64, 224),
+          (1, 3, 64, 14)]
+QUICK_LAYERS = [(2, 8, 8, 6), (2, 2, 4, 6)]
+METHODS = ("direct", "winograd", "im2col", "torch")
+
+
+def layer_name(layer) -> str:
+    n, c_in, c_out, size = layer
+    return f"{c_in}->{c_out} {size}x{size} N={n}"
+
+
+def minicnn_pass(method, x, weight, bias, dout):
+    """Forward + backward of one minicnn algorithm, forced."""
+    from minicnn.functional.conv import conv2d_backward, conv2d_forward
+    from minicnn.functional.conv_direct import conv2d_direct_backward, conv2d_direct_forward
+    from minicnn.functional.conv_winograd import (conv2d_winograd_backward,
+                                                  conv2d_winograd_forward)
+
+    def direct():
+        _, planes = conv2d_direct_forward(x, weight, bias)
+        return conv2d_direct_backward(dout, planes, weight, x.shape)
+
+    def winograd():
+        _, kept = conv2d_winograd_forward(x, weight, bias, (1, 1))
+        return conv2d_winograd_backward(dout, kept, weight, (1, 1))
+
+    def im2col():
+        _, cache = conv2d_forward(x, weight, bias, 1, 1, method="im2col")
+        return conv2d_backward(dout, cache)
+
+    return {"direct": direct, "winograd": winograd, "im2col": im2col}[method]
+
+
+def torch_pass(torch, x, weight, bias, dout):
+    xt, wt, bt = (torch.from_numpy(a).clone().requires_grad_(True) for a in (x, weight, bias))
+    dt = torch.from_numpy(dout)
+
+    def run():
+        out = torch.nn.functional.conv2d(xt, wt, bt, padding=1)
+        return torch.autograd.grad(out, (xt, wt, bt), dt)
+    return run
+
+
+def main(argv=None) -> int:
+    parser = common.make_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed rounds per layer (default 7; 3 with --quick)")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 7)
+
+    threads = common.configure_threads(args.threads)
+    import numpy as np
+
+    from minicnn.functional.conv import WINOGRAD_MIN_CHANNELS, fast_algorithm
+    torch = common.import_torch(disabled=args.no_torch)
+    info = common.start_run(args, threads)
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for layer in QUICK_LAYERS if args.quick else LAYERS:
+        n, c_in, c_out, size = layer
+        x = rng.standard_normal((n, c_in, size, size), dtype=np.float32)
+        weight = (rng.standard_normal((c_out, c_in, 3, 3), dtype=np.float32)
+                  / np.float32(np.sqrt(c_in * 9)))
+        bias = rng.standard_normal(c_out, dtype=np.float32) * np.float32(0.1)
+        dout = rng.standard_normal((n, c_out, size, size), dtype=np.float32)
+        fns = {}
+        for method in METHODS:
+            if method == "winograd" and c_in < WINOGRAD_MIN_CHANNELS:
+                continue                                  # a plan exists, but never pays there
+            if method == "torch":
+                if torch is not None:
+                    fns[method] = torch_pass(torch, x, weight, bias, dout)
+            else:
+                fns[method] = minicnn_pass(method, x, weight, bias, dout)
+        timings = common.measure_interleaved(fns, repeats=repeats)
+        ms = {method: timing.median * 1e3 for method, timing in timings.items()}
+        ours = {m: t for m, t in ms.items() if m != "torch"}
+        row = {"layer": layer_name(layer), "ms": ms, "fastest": min(ours, key=ours.get),
+               "fast_runs": fast_algorithm(x.shape, weight.shape, (1, 1), (1, 1), np.float32)}
+        row["fast_vs_fastest"] = ours[row["fast_runs"]] / ours[row["fastest"]]
+        rows.append(row)
+        common.log(row["layer"], " ".join(f"{m} {t:.2f}" for m, t in ms.items()),
+                   f"fastest {row['fastest']}, fast runs {row['fast_runs']}")
+
+    table = common.markdown_table(
+        ["layer (3x3, padding 1)"] + [f"{m} ms" for m in METHODS]
+        + ["fastest", "fast runs", "its time / fastest's"],
+        [[row["layer"]] + [common.fmt(row["ms"][m]) if m in row["ms"] else "" for m in METHODS]
+         + [row["fastest"], row["fast_runs"], common.fmt(row["fast_vs_fastest"])]
+         for row in rows])
+    text = "\n".join([
+        "# Which algorithm fast runs on 3x3 \"same\" layers",
+        "",
+        f"Command: `{common.command_line()}`",
+        "",
+        common.format_machine(info),
+        "",
+        f"Forward + backward, float32, median of {repeats} interleaved rounds; Winograd is not "
+        f"timed below {WINOGRAD_MIN_CHANNELS} input channels. \"fast runs\": "
+        "minicnn.functional.conv.fast_algorithm's choice for the layer.",
+        "",
+        table,
+        ""])
+    common.write_text(common.output_path(args, "conv_choice", "md"), text)
+    common.write_json(common.output_path(args, "conv_choice", "json"),
+                      {"machine": info, "results": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
