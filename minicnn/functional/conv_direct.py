@@ -65,8 +65,8 @@ def flat_planes(images, channels=None):
 
     (pitch, image_size) = plane_geometry(H, W), zero elsewhere; (channels, N * image_size +
     2 * pitch + 2), the last 2 * pitch + 2 numbers (zeros: the padding below the last image)
-    read by the kernels past the last image. ``channels`` >= C adds zero planes (the kernels
-    work on blocks of channels)."""
+    read by the kernels past the last image. ``channels`` >= C adds zero planes
+    (weight_gradient_3x3 takes the output gradient's channels in pairs)."""
     n_batch, count, height, width = images.shape
     pitch, image_size = plane_geometry(height, width)
     planes = np.zeros((channels or count, n_batch * image_size + 2 * pitch + 2), images.dtype)

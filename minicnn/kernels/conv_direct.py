@@ -52,6 +52,14 @@ SUM_BYTES = 256 << 10
 
 
 @njit(cache=True, inline="always")
+def _filter_rows(planes, c, base, pitch):
+    """Plane c seen from each filter row u, from flat position ``base`` on: top[f],
+    middle[f], bottom[f] are X_pad at (i + u, j) for u = 0, 1, 2 (1-d views, indexed from 0,
+    which is what lets LLVM vectorise the loops over f)."""
+    return planes[c, base:], planes[c, base + pitch:], planes[c, base + 2 * pitch:]
+
+
+@njit(cache=True, inline="always")
 def _filter(weight, o, c):
     """The nine taps W[o, c, u, v], row by row."""
     return (weight[o, c, 0, 0], weight[o, c, 0, 1], weight[o, c, 0, 2],
@@ -111,10 +119,7 @@ def _sum_four(planes, weight, o, base, pitch, span, sums):
         sum2[f] = 0
         sum3[f] = 0
     for c in range(planes.shape[0]):
-        # the plane seen from each filter row u: top[f] = X_pad at (i + u, j)
-        top = planes[c, base:]
-        middle = planes[c, base + pitch:]
-        bottom = planes[c, base + 2 * pitch:]
+        top, middle, bottom = _filter_rows(planes, c, base, pitch)
         a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
         b00, b01, b02, b10, b11, b12, b20, b21, b22 = _filter(weight, o + 1, c)
         c00, c01, c02, c10, c11, c12, c20, c21, c22 = _filter(weight, o + 2, c)
@@ -140,9 +145,7 @@ def _sum_one(planes, weight, o, base, pitch, span, sum0):
     for f in range(span):
         sum0[f] = 0
     for c in range(planes.shape[0]):
-        top = planes[c, base:]
-        middle = planes[c, base + pitch:]
-        bottom = planes[c, base + 2 * pitch:]
+        top, middle, bottom = _filter_rows(planes, c, base, pitch)
         a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
         for f in range(span):
             sum0[f] += (a00 * top[f] + a01 * top[f + 1] + a02 * top[f + 2]
@@ -209,9 +212,7 @@ def weight_gradient_3x3(planes, grad, offset, pitch, start, stop, dweight):
         dz0 = grad[o, offset + start:]
         dz1 = grad[o + 1, offset + start:]
         for c in range(channels):
-            top = planes[c, start:]
-            middle = planes[c, start + pitch:]
-            bottom = planes[c, start + 2 * pitch:]
+            top, middle, bottom = _filter_rows(planes, c, start, pitch)
             a00 = a01 = a02 = a10 = a11 = a12 = a20 = a21 = a22 = zero
             b00 = b01 = b02 = b10 = b11 = b12 = b20 = b21 = b22 = zero
             for f in range(count):
