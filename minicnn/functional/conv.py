@@ -26,7 +26,7 @@ Five implementations compute exactly this (``method=``):
 - ``"fast"``   : the default, per layer the fastest of five measured algorithms (see
                  fast_algorithm): one product per image for 1x1 stride-1 unpadded layers
                  (minicnn/functional/conv_pointwise.py), the direct sum on flat padded
-                 planes for narrow 3x3 "same" layers (minicnn/functional/conv_direct.py), Winograd
+                 planes for narrow 3x3 "same" layers (functional/conv_direct.py), Winograd
                  (F(4x4, 3x3), F(2x2, r x r)) for wider 3x3, 5x5 and 7x7 stride-1 layers
                  (functional/conv_winograd.py), "im2col" where its column matrix is small,
                  else "gemm", whose memory stays bounded at any size.
@@ -49,8 +49,8 @@ from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backwa
                                   conv2d_loop_forward)
 
 __all__ = ["CONV_METHODS", "DEFAULT_METHOD", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_TILES",
-           "DIRECT_MAX_CHANNEL_PAIRS",
-           "IM2COL_MAX_BYTES", "conv2d_forward", "conv2d_backward", "fast_algorithm"]
+           "DIRECT_MAX_CHANNEL_PAIRS", "IM2COL_MAX_BYTES", "conv2d_forward", "conv2d_backward",
+           "fast_algorithm"]
 
 CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 
@@ -65,7 +65,7 @@ CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 # 5-20x and the ranking wobbled; the single-threaded ranking was stable across runs.
 # "fast" (added later; see fast_algorithm) is 1.05-2.2x faster than im2col on 3x3 stride-1
 # layers with >= 8 channels (3-5x on large images, whose column matrices leave the caches)
-# and ~1.9x on 5x5 and 7x7 ones (Winograd), 1.1-1.8x on narrow 3x3 "same" layers (the direct
+# and ~1.9x on 5x5 and 7x7 ones (Winograd), 0.9-2.3x on narrow 3x3 "same" layers (the direct
 # sum), runs im2col itself on other small layers, and bounds the memory on large images
 # (chunked gemm); fwd + bwd, 1 thread, 29 layers against PyTorch in benchmarks/RESULTS.md
 # ("Convolution at PyTorch's pace").
@@ -87,10 +87,11 @@ WINOGRAD_MIN_TILES = 128
 # channel pair on flat padded planes, no transforms, no column matrix) below
 # WINOGRAD_MIN_CHANNELS input channels, and from there while C_in * C_out is at most
 # DIRECT_MAX_CHANNEL_PAIRS, where Winograd's tile transforms outweigh the products it saves.
-# Forward + backward, float32, 1 thread, N=64, ms (benchmarks/RESULTS.md, "The direct sum"):
-# 8->16 14x14 direct 1.5, Winograd 2.4, PyTorch 1.6; 8->32 3.1, 3.6, 3.4; 16->32 5.4, 5.0,
-# 4.2; 3->64 32x32 direct 14.6, im2col 24.8, PyTorch 22.9; the lecture's conv1 (1->32 28x28)
-# 3.5-3.7 against im2col's 3.8-4.3; the closest case, 1->32 14x14, 0.87 against 0.80.
+# Forward + backward, float32, 1 thread, N=64, ms (benchmarks/conv_choice.py; RESULTS.md,
+# "The direct sum"): 8->16 14x14 direct 1.43, Winograd 2.19, PyTorch 1.57; 8->32 2.81, 3.26,
+# 2.79; 16->32 5.93, 5.24, 4.40; 3->64 32x32 direct 15.1, im2col 28.3, PyTorch 25.9; the
+# lecture's conv1 (1->32 28x28) 3.03 against im2col's 3.08; where im2col wins most, 1->32
+# 14x14, 0.87 against 0.78 (PyTorch 1.78).
 DIRECT_MAX_CHANNEL_PAIRS = 256
 # Other layers run "im2col" while its column matrix (C_in*kH*kW x N*H_out*W_out) stays under
 # this size, else "gemm": on small layers im2col's single product and image-by-image path beat
