@@ -18,6 +18,7 @@ Outputs in ``--out`` (default benchmarks/results/): conv_choice[_TAG].md and .js
 from __future__ import annotations
 
 import _common as common
+import conv
 
 # (N, C_in, C_out, H = W): 3x3, stride 1, padding 1
 LAYERS = [(64, 8, 16, 14), (64, 8, 32, 14), (64, 16, 16, 14), (64, 8, 32, 28), (64, 16, 16, 28),
@@ -35,12 +36,15 @@ def layer_name(layer) -> str:
     return f"{c_in}->{c_out} {size}x{size} N={n}"
 
 
-def minicnn_pass(method, x, weight, bias, dout):
-    """Forward + backward of one minicnn algorithm, forced."""
-    from minicnn.functional.conv import conv2d_backward, conv2d_forward
+def forced_pass(method, case):
+    """Forward + backward of one minicnn algorithm forced on ``case`` (the inputs of
+    conv.make_inputs, as conv.py's own closures use)."""
     from minicnn.functional.conv_direct import conv2d_direct_backward, conv2d_direct_forward
     from minicnn.functional.conv_winograd import (conv2d_winograd_backward,
                                                   conv2d_winograd_forward)
+    if method == "im2col":
+        return conv.minicnn_fns(case, "im2col", case.n)[1]
+    x, weight, bias, dout = conv.make_inputs(case, case.n)
 
     def direct():
         _, planes = conv2d_direct_forward(x, weight, bias)
@@ -50,21 +54,7 @@ def minicnn_pass(method, x, weight, bias, dout):
         _, kept = conv2d_winograd_forward(x, weight, bias, (1, 1))
         return conv2d_winograd_backward(dout, kept, weight, (1, 1))
 
-    def im2col():
-        _, cache = conv2d_forward(x, weight, bias, 1, 1, method="im2col")
-        return conv2d_backward(dout, cache)
-
-    return {"direct": direct, "winograd": winograd, "im2col": im2col}[method]
-
-
-def torch_pass(torch, x, weight, bias, dout):
-    xt, wt, bt = (torch.from_numpy(a).clone().requires_grad_(True) for a in (x, weight, bias))
-    dt = torch.from_numpy(dout)
-
-    def run():
-        out = torch.nn.functional.conv2d(xt, wt, bt, padding=1)
-        return torch.autograd.grad(out, (xt, wt, bt), dt)
-    return run
+    return {"direct": direct, "winograd": winograd}[method]
 
 
 def main(argv=None) -> int:
@@ -81,29 +71,25 @@ def main(argv=None) -> int:
     torch = common.import_torch(disabled=args.no_torch)
     info = common.start_run(args, threads)
 
-    rng = np.random.default_rng(0)
     rows = []
     for layer in QUICK_LAYERS if args.quick else LAYERS:
         n, c_in, c_out, size = layer
-        x = rng.standard_normal((n, c_in, size, size), dtype=np.float32)
-        weight = (rng.standard_normal((c_out, c_in, 3, 3), dtype=np.float32)
-                  / np.float32(np.sqrt(c_in * 9)))
-        bias = rng.standard_normal(c_out, dtype=np.float32) * np.float32(0.1)
-        dout = rng.standard_normal((n, c_out, size, size), dtype=np.float32)
+        case = conv.ConvCase(layer_name(layer), "choice", n, c_in, c_out, size, 3)
         fns = {}
         for method in METHODS:
             if method == "winograd" and c_in < WINOGRAD_MIN_CHANNELS:
                 continue                                  # a plan exists, but never pays there
             if method == "torch":
                 if torch is not None:
-                    fns[method] = torch_pass(torch, x, weight, bias, dout)
+                    fns[method] = conv.torch_fns(case, n)[1]
             else:
-                fns[method] = minicnn_pass(method, x, weight, bias, dout)
+                fns[method] = forced_pass(method, case)
         timings = common.measure_interleaved(fns, repeats=repeats)
         ms = {method: timing.median * 1e3 for method, timing in timings.items()}
         ours = {m: t for m, t in ms.items() if m != "torch"}
         row = {"layer": layer_name(layer), "ms": ms, "fastest": min(ours, key=ours.get),
-               "fast_runs": fast_algorithm(x.shape, weight.shape, (1, 1), (1, 1), np.float32)}
+               "fast_runs": fast_algorithm((n, c_in, size, size), (c_out, c_in, 3, 3), (1, 1),
+                                           (1, 1), np.float32)}
         row["fast_vs_fastest"] = ours[row["fast_runs"]] / ours[row["fastest"]]
         rows.append(row)
         common.log(row["layer"], " ".join(f"{m} {t:.2f}" for m, t in ms.items()),
