@@ -1,5 +1,5 @@
-"""Which algorithm "fast" should run on a 3x3 "same" layer: the direct sum, Winograd and im2col
-forced on the same layers, against PyTorch, forward + backward.
+"""Which algorithm "fast" should run on a 3x3, padding-1 layer: the direct sum, Winograd, im2col
+and gemm forced on the same layers, against PyTorch, forward + backward.
 
     python benchmarks/conv_choice.py --threads 1        # a few minutes
     python benchmarks/conv_choice.py --quick            # seconds; figures mean nothing
@@ -7,10 +7,11 @@ forced on the same layers, against PyTorch, forward + backward.
 minicnn's method "fast" picks one algorithm per layer (minicnn/functional/conv.py,
 fast_algorithm). For 3x3 layers with stride 1 and padding 1 three of them apply: the direct
 sum on flat padded planes (functional/conv_direct.py), Winograd (functional/conv_winograd.py,
-from 8 input channels) and im2col. This script times each of them, and PyTorch, on layers
-across the boundaries of that choice (input channels 1-32, outputs 8-256, images 7-224,
-batches 1-1024), the methods interleaved round by round in one process, and reports which
-was fastest next to the one "fast" picks.
+from 8 input channels) and im2col; with stride 2 the direct sum on phase planes, im2col and
+the chunked gemm. This script times each of them, and PyTorch, on layers across the
+boundaries of that choice (input channels 1-128, outputs 8-256, images 7-224, batches
+1-1024), the methods interleaved round by round in one process, and reports which was
+fastest next to the one "fast" picks.
 
 Outputs in ``--out`` (default benchmarks/results/): conv_choice[_TAG].md and .json.
 """
@@ -20,20 +21,34 @@ from __future__ import annotations
 import _common as common
 import conv
 
-# (N, C_in, C_out, H = W): 3x3, stride 1, padding 1
-LAYERS = [(64, 8, 16, 14), (64, 8, 32, 14), (64, 16, 16, 14), (64, 8, 32, 28), (64, 16, 16, 28),
-          (1024, 8, 16, 7), (64, 8, 64, 14), (64, 8, 64, 28), (64, 16, 32, 14), (64, 16, 32, 28),
-          (64, 32, 64, 14),
-          (64, 1, 32, 28), (64, 1, 32, 14), (64, 1, 8, 14), (64, 1, 128, 28), (64, 2, 32, 14),
-          (64, 3, 64, 14), (64, 3, 64, 32), (16, 3, 256, 28), (64, 4, 128, 14), (4, 3, 64, 224),
-          (1, 3, 64, 14)]
-QUICK_LAYERS = [(2, 8, 8, 6), (2, 2, 4, 6)]
-METHODS = ("direct", "winograd", "im2col", "torch")
+# (N, C_in, C_out, H = W, stride): 3x3, padding 1
+LAYERS = [(64, 8, 16, 14, 1), (64, 8, 32, 14, 1), (64, 16, 16, 14, 1), (64, 8, 32, 28, 1),
+          (64, 16, 16, 28, 1), (1024, 8, 16, 7, 1), (64, 8, 64, 14, 1), (64, 8, 64, 28, 1),
+          (64, 16, 32, 14, 1), (64, 16, 32, 28, 1), (64, 32, 64, 14, 1),
+          (64, 1, 32, 28, 1), (64, 1, 32, 14, 1), (64, 1, 8, 14, 1), (64, 1, 128, 28, 1),
+          (64, 2, 32, 14, 1), (64, 3, 64, 14, 1), (64, 3, 64, 32, 1), (16, 3, 256, 28, 1),
+          (64, 4, 128, 14, 1), (4, 3, 64, 224, 1), (1, 3, 64, 14, 1),
+          (64, 1, 32, 28, 2), (64, 3, 64, 32, 2), (64, 16, 32, 32, 2), (64, 32, 64, 28, 2),
+          (16, 64, 64, 56, 2), (64, 32, 128, 28, 2), (64, 64, 128, 28, 2),
+          (64, 128, 256, 14, 2), (4, 3, 64, 224, 2), (1, 32, 64, 28, 2)]
+QUICK_LAYERS = [(2, 8, 8, 6, 1), (2, 2, 4, 6, 1), (2, 3, 4, 7, 2)]
+METHODS = ("direct", "winograd", "im2col", "gemm", "torch")
 
 
 def layer_name(layer) -> str:
-    n, c_in, c_out, size = layer
-    return f"{c_in}->{c_out} {size}x{size} N={n}"
+    n, c_in, c_out, size, stride = layer
+    return f"{c_in}->{c_out} {size}x{size} N={n}" + (f" stride {stride}" if stride > 1 else "")
+
+
+def applies(method, layer) -> bool:
+    """Is ``method`` timed on ``layer``: Winograd only for stride 1 from WINOGRAD_MIN_CHANNELS
+    input channels (below, a plan exists but never pays), gemm only for stride 2 (on stride-1
+    3x3 layers it lost to im2col everywhere, benchmarks/RESULTS.md)."""
+    from minicnn.functional.conv import WINOGRAD_MIN_CHANNELS
+    _, c_in, _, _, stride = layer
+    if method == "winograd":
+        return stride == 1 and c_in >= WINOGRAD_MIN_CHANNELS
+    return method != "gemm" or stride > 1
 
 
 def forced_pass(method, case):
@@ -42,12 +57,12 @@ def forced_pass(method, case):
     from minicnn.functional.conv_direct import conv2d_direct_backward, conv2d_direct_forward
     from minicnn.functional.conv_winograd import (conv2d_winograd_backward,
                                                   conv2d_winograd_forward)
-    if method == "im2col":
-        return conv.minicnn_fns(case, "im2col", case.n)[1]
+    if method in ("im2col", "gemm"):
+        return conv.minicnn_fns(case, method, case.n)[1]
     x, weight, bias, dout = conv.make_inputs(case, case.n)
 
     def direct():
-        _, planes = conv2d_direct_forward(x, weight, bias)
+        _, planes = conv2d_direct_forward(x, weight, bias, case.stride)
         return conv2d_direct_backward(dout, planes, weight, x.shape)
 
     def winograd():
@@ -67,18 +82,18 @@ def main(argv=None) -> int:
     threads = common.configure_threads(args.threads)
     import numpy as np
 
-    from minicnn.functional.conv import WINOGRAD_MIN_CHANNELS, fast_algorithm
+    from minicnn.functional.conv import fast_algorithm
     torch = common.import_torch(disabled=args.no_torch)
     info = common.start_run(args, threads)
 
     rows = []
     for layer in QUICK_LAYERS if args.quick else LAYERS:
-        n, c_in, c_out, size = layer
-        case = conv.ConvCase(layer_name(layer), "choice", n, c_in, c_out, size, 3)
+        n, c_in, c_out, size, stride = layer
+        case = conv.ConvCase(layer_name(layer), "choice", n, c_in, c_out, size, 3, stride)
         fns = {}
         for method in METHODS:
-            if method == "winograd" and c_in < WINOGRAD_MIN_CHANNELS:
-                continue                                  # a plan exists, but never pays there
+            if not applies(method, layer):
+                continue
             if method == "torch":
                 if torch is not None:
                     fns[method] = conv.torch_fns(case, n)[1]
@@ -88,8 +103,8 @@ def main(argv=None) -> int:
         ms = {method: timing.median * 1e3 for method, timing in timings.items()}
         ours = {m: t for m, t in ms.items() if m != "torch"}
         row = {"layer": layer_name(layer), "ms": ms, "fastest": min(ours, key=ours.get),
-               "fast_runs": fast_algorithm((n, c_in, size, size), (c_out, c_in, 3, 3), (1, 1),
-                                           (1, 1), np.float32)}
+               "fast_runs": fast_algorithm((n, c_in, size, size), (c_out, c_in, 3, 3),
+                                           (stride, stride), (1, 1), np.float32)}
         row["fast_vs_fastest"] = ours[row["fast_runs"]] / ours[row["fastest"]]
         rows.append(row)
         common.log(row["layer"], " ".join(f"{m} {t:.2f}" for m, t in ms.items()),
@@ -102,14 +117,14 @@ def main(argv=None) -> int:
          + [row["fastest"], row["fast_runs"], common.fmt(row["fast_vs_fastest"])]
          for row in rows])
     text = "\n".join([
-        "# Which algorithm fast runs on 3x3 \"same\" layers",
+        "# Which algorithm fast runs on 3x3, padding-1 layers",
         "",
         f"Command: `{common.command_line()}`",
         "",
         common.format_machine(info),
         "",
-        f"Forward + backward, float32, median of {repeats} interleaved rounds; Winograd is not "
-        f"timed below {WINOGRAD_MIN_CHANNELS} input channels. \"fast runs\": "
+        f"Forward + backward, float32, median of {repeats} interleaved rounds; an empty cell: "
+        "not timed on that layer (conv_choice.applies). \"fast runs\": "
         "minicnn.functional.conv.fast_algorithm's choice for the layer.",
         "",
         table,

@@ -26,7 +26,8 @@ Five implementations compute exactly this (``method=``):
 - ``"fast"``   : the default, per layer the fastest of five measured algorithms (see
                  fast_algorithm): one product per image for 1x1 stride-1 unpadded layers
                  (minicnn/functional/conv_pointwise.py), the direct sum on flat padded
-                 planes for narrow 3x3 "same" layers (functional/conv_direct.py), Winograd
+                 planes for narrow 3x3 padding-1 layers of stride 1 or 2
+                 (functional/conv_direct.py), Winograd
                  (F(4x4, 3x3), F(2x2, r x r)) for wider 3x3, 5x5 and 7x7 stride-1 layers
                  (functional/conv_winograd.py), "im2col" where its column matrix is small,
                  else "gemm", whose memory stays bounded at any size.
@@ -49,8 +50,8 @@ from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backwa
                                   conv2d_loop_forward)
 
 __all__ = ["CONV_METHODS", "DEFAULT_METHOD", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_TILES",
-           "DIRECT_MAX_CHANNEL_PAIRS", "IM2COL_MAX_BYTES", "conv2d_forward", "conv2d_backward",
-           "fast_algorithm"]
+           "DIRECT_MAX_CHANNEL_PAIRS", "DIRECT_STRIDE2_MAX_CHANNEL_PAIRS", "IM2COL_MAX_BYTES",
+           "conv2d_forward", "conv2d_backward", "fast_algorithm"]
 
 CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 
@@ -65,8 +66,9 @@ CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 # 5-20x and the ranking wobbled; the single-threaded ranking was stable across runs.
 # "fast" (added later; see fast_algorithm) is 1.05-2.2x faster than im2col on 3x3 stride-1
 # layers with >= 8 channels (3-5x on large images, whose column matrices leave the caches)
-# and ~1.9x on 5x5 and 7x7 ones (Winograd), 0.9-2.3x on narrow 3x3 "same" layers (the direct
-# sum), runs im2col itself on other small layers, and bounds the memory on large images
+# and ~1.9x on 5x5 and 7x7 ones (Winograd), 0.9-2.3x on narrow 3x3 "same" layers and
+# 1.1-1.6x on narrow 3x3 stride-2 layers (the direct sum), runs im2col itself on other small
+# layers, and bounds the memory on large images
 # (chunked gemm); fwd + bwd, 1 thread, 29 layers against PyTorch in benchmarks/RESULTS.md
 # ("Convolution at PyTorch's pace").
 DEFAULT_METHOD = "fast"
@@ -93,6 +95,13 @@ WINOGRAD_MIN_TILES = 128
 # lecture's conv1 (1->32 28x28) 3.03 against im2col's 3.08; where im2col wins most, 1->32
 # 14x14, 0.87 against 0.78 (PyTorch 1.78).
 DIRECT_MAX_CHANNEL_PAIRS = 256
+# 3x3 padding-1 layers of stride 2 (no Winograd there) run the direct sum on phase planes below
+# WINOGRAD_MIN_CHANNELS input channels and while C_in * C_out is at most this, else im2col or
+# gemm, whose products win on wide layers. Same benchmark, ms (direct, im2col, gemm, PyTorch):
+# 16->32 32x32 9.5, 14.5, 13.3, 8.5; 32->64 28x28 26.1, 28.2, 28.8, 21.2; 64->64 56x56 N=16
+# 48.2, 58.5, 60.0, 41.3; 32->128 28x28 49.3, 44.2, 42.6, 35.6; 64->128 28x28 97.0, 80.9,
+# 82.1, 66.7.
+DIRECT_STRIDE2_MAX_CHANNEL_PAIRS = 4096
 # Other layers run "im2col" while its column matrix (C_in*kH*kW x N*H_out*W_out) stays under
 # this size, else "gemm": on small layers im2col's single product and image-by-image path beat
 # gemm's chunks (conv1 1->32 28x28 N=64, forward + backward: im2col 15 ms, gemm 25; kernel 7
@@ -149,7 +158,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
                 for "im2col", the columns (C_in*kH*kW, N*H_out*W_out);
                 for "gemm", X_pad with one extra zero row when the stride is 1;
                 for "fast", (algorithm, array): ("winograd", x), ("pointwise", x),
-                ("direct", x as flat padded planes),
+                ("direct", x as flat padded planes, or its phase planes for stride 2),
                 ("im2col", the columns) or ("gemm", X_pad as above)
         weight : the weight array (C_out, C_in, kH, kW)
         stride, padding : (int, int) pairs
@@ -181,7 +190,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
         elif algorithm == "pointwise":
             out, kept = conv2d_pointwise_forward(x, weight_c, bias)
         elif algorithm == "direct":
-            out, kept = conv2d_direct_forward(x, weight_c, bias)
+            out, kept = conv2d_direct_forward(x, weight_c, bias, stride)
         elif algorithm == "im2col":
             out, kept = _conv2d_im2col_forward(x, weight_c, bias, stride, padding)
         else:
@@ -265,8 +274,9 @@ def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
     padding pairs, dtype.
 
     A 1x1 filter with stride 1 and no padding is one product per image (pointwise). A 3x3
-    filter with stride 1 and padding 1 is summed directly below WINOGRAD_MIN_CHANNELS input
-    channels and, from there, while C_in * C_out <= DIRECT_MAX_CHANNEL_PAIRS. Winograd
+    filter with padding 1 is summed directly below WINOGRAD_MIN_CHANNELS input channels and,
+    from there, while C_in * C_out <= DIRECT_MAX_CHANNEL_PAIRS (stride 1) or
+    DIRECT_STRIDE2_MAX_CHANNEL_PAIRS (stride 2). Winograd
     (F(4x4, 3x3) or F(2x2, r x r)) exists for square 3x3, 5x5 and 7x7 filters with stride 1,
     and pays from WINOGRAD_MIN_CHANNELS input channels (and, for 3x3, WINOGRAD_MIN_TILES 2x2
     output tiles); otherwise im2col while its column matrix is at most IM2COL_MAX_BYTES,
@@ -274,10 +284,11 @@ def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
     if is_pointwise(weight_shape, stride, padding):
         return "pointwise"
     n_batch, in_channels = x_shape[:2]
-    if is_direct(weight_shape, stride, padding) and (
-            in_channels < WINOGRAD_MIN_CHANNELS
-            or in_channels * weight_shape[0] <= DIRECT_MAX_CHANNEL_PAIRS):
-        return "direct"
+    if is_direct(weight_shape, stride, padding):
+        most_pairs = (DIRECT_MAX_CHANNEL_PAIRS if tuple(stride) == (1, 1)
+                      else DIRECT_STRIDE2_MAX_CHANNEL_PAIRS)
+        if in_channels < WINOGRAD_MIN_CHANNELS or in_channels * weight_shape[0] <= most_pairs:
+            return "direct"
     out_h, out_w = ((size + 2 * pad - kernel) // step + 1 for size, kernel, step, pad in
                     zip(x_shape[2:], weight_shape[2:], stride, padding))
     tiles = n_batch * ((out_h + 1) // 2) * ((out_w + 1) // 2)

@@ -1,4 +1,4 @@
-"""3x3 convolution with stride 1 and padding 1, computed directly on flat padded planes.
+"""3x3 convolution with padding 1 and stride 1 or 2, computed directly on flat padded planes.
 
 The lecture's sum,
 
@@ -26,8 +26,17 @@ The backward pass uses the same layout for dZ, padded by one (Z_pad below):
     dL/dW[o, c, u, v] = sum_(n, i, j) dZ[n, o, i, j] * X_pad[n, c, i + u, j + v]
     dL/db[o]          = sum_(n, i, j) dZ[n, o, i, j]
 
+**Stride 2** reads every second input, so X_pad is first split into its four phase planes
+(even or odd rows and columns, phase_planes), each laid out flat the same way with pitch
+W_out + 1; then every tap is again one contiguous read (minicnn/kernels/conv_direct_stride2.py,
+whose docstring has the offsets), dL/dW is the same loop, and dL/dX is computed phase by phase
+from dZ_pad and interleaved. There is no Winograd for stride 2, and im2col spends a third of
+a stride-2 layer's time unfolding and folding its column matrix (32->64 at 28x28, N=64: 8.3
+of ~26 ms, 1 thread).
+
 With T threads the batch is cut into T parts that run at once (minicnn/functional/_parallel.py).
-Method "fast" runs it for narrow 3x3 layers (minicnn/functional/conv.py, fast_algorithm).
+Method "fast" runs it for narrow 3x3 padding-1 layers of either stride
+(minicnn/functional/conv.py, fast_algorithm).
 """
 
 from __future__ import annotations
@@ -38,8 +47,11 @@ import numpy as np
 
 from minicnn.functional._parallel import batch_parts, run_parts
 from minicnn.kernels.conv_direct import correlate_3x3, weight_gradient_3x3
+from minicnn.kernels.conv_direct_stride2 import (correlate_3x3_stride2,
+                                                 input_gradient_3x3_stride2,
+                                                 weight_gradient_3x3_stride2)
 
-__all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes",
+__all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes", "phase_planes",
            "conv2d_direct_forward", "conv2d_direct_backward"]
 
 # Bytes of the padded output gradient held at once in the backward pass: 1 MiB (one core's L2
@@ -48,13 +60,15 @@ DIRECT_CHUNK_BYTES = 1 << 20
 
 
 def is_direct(weight_shape, stride, padding) -> bool:
-    """A 3x3 filter, stride 1 and padding 1: the layers this file computes."""
-    return (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+    """A 3x3 filter, padding 1 and stride 1 or 2 (the same on both axes): the layers this
+    file computes."""
+    return (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) in ((1, 1), (2, 2))
             and tuple(padding) == (1, 1))
 
 
 def plane_geometry(height, width):
-    """(pitch, image_size) of the flat planes of H x W images: W + 1 and (H + 1) * (W + 1)."""
+    """(pitch, image_size) of the flat planes of H x W images: W + 1 and (H + 1) * (W + 1).
+    The phase planes of a stride-2 layer have the geometry of its H_out x W_out output."""
     return width + 1, (height + 1) * (width + 1)
 
 
@@ -75,39 +89,70 @@ def flat_planes(images, channels=None):
     return planes
 
 
-def conv2d_direct_forward(x, weight, bias):
-    """Forward pass of a 3x3, stride-1, padding-1 convolution, summed directly.
+def phase_planes(images):
+    """The four phase planes of the images zero-padded by one, for a stride-2 layer:
+
+        phases[2a + b, c, n * image_size + r * pitch + q] = X_pad[n, c, 2r + a, 2q + b]
+
+    for r <= H_out, q <= W_out, with (pitch, image_size) = plane_geometry(H_out, W_out),
+    H_out = ceil(H / 2), W_out = ceil(W / 2); zero elsewhere. (4, C, N * image_size + pitch +
+    2): X_pad's row 2r + a is the image's row 2r + a - 1, so phase a = 0 starts at r = 1
+    (r = 0 is the top padding) and phase a = 1 at r = 0; columns alike."""
+    n_batch, count, height, width = images.shape
+    out_h, out_w = (height + 1) // 2, (width + 1) // 2
+    pitch, image_size = plane_geometry(out_h, out_w)
+    phases = np.zeros((4, count, n_batch * image_size + pitch + 2), images.dtype)
+    blocks = phases[:, :, :n_batch * image_size].reshape(4, count, n_batch, out_h + 1, pitch)
+    by_channel = images.transpose(1, 0, 2, 3)                 # (C, N, H, W), a view
+    for a in range(2):
+        for b in range(2):
+            phase = by_channel[:, :, 1 - a::2, 1 - b::2]      # image rows 2r + a - 1
+            blocks[2 * a + b, :, :, 1 - a:1 - a + phase.shape[2],
+                   1 - b:1 - b + phase.shape[3]] = phase
+    return phases
+
+
+def conv2d_direct_forward(x, weight, bias, stride=1):
+    """Forward pass of a 3x3, padding-1 convolution of stride 1 or 2, summed directly.
 
     Parameters
     ----------
     x : (N, C_in, H, W) array, checked by conv2d_forward
     weight : (C_out, C_in, 3, 3) array of x's dtype
     bias : (C_out,) array or None
+    stride : 1 or 2 (an int, or a pair of equal ints)
 
     Returns
     -------
-    out : (N, C_out, H, W) C-contiguous array
-    planes : x as flat padded planes (flat_planes), for the backward pass
+    out : (N, C_out, H_out, W_out) C-contiguous array (H_out = H for stride 1, ceil(H / 2)
+          for stride 2)
+    planes : x as flat padded planes (flat_planes) for stride 1, as its phase planes
+             (phase_planes) for stride 2, for the backward pass
     """
     n_batch, _, height, width = x.shape
     out_channels = weight.shape[0]
-    planes = flat_planes(x)                                   # (C_in, N * image_size + slack)
-    pitch, image_size = plane_geometry(height, width)
+    if _stride(stride) == 1:
+        out_h, out_w, kernel = height, width, correlate_3x3
+        planes = flat_planes(x)                               # (C_in, N * image_size + slack)
+    else:
+        out_h, out_w, kernel = (height + 1) // 2, (width + 1) // 2, correlate_3x3_stride2
+        planes = phase_planes(x)                              # (4, C_in, N * image_size + slack)
+    pitch, image_size = plane_geometry(out_h, out_w)
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
-    out = np.empty((n_batch, out_channels, height, width), x.dtype)
+    out = np.empty((n_batch, out_channels, out_h, out_w), x.dtype)
 
-    run_parts(lambda first, stop: correlate_3x3(planes, weight, bias_values, pitch, image_size,
-                                                first, stop, out),
+    run_parts(lambda first, stop: kernel(planes, weight, bias_values, pitch, image_size,
+                                         first, stop, out),
               batch_parts(n_batch))                           # images first .. stop-1 a part
     return out, planes
 
 
 def conv2d_direct_backward(dout, planes, weight, x_shape):
-    """Backward pass of conv2d_direct_forward.
+    """Backward pass of conv2d_direct_forward (of either stride: ``planes`` tells which).
 
     Parameters
     ----------
-    dout : (N, C_out, H, W) array of the forward pass's dtype
+    dout : (N, C_out, H_out, W_out) array of the forward pass's dtype
     planes : the second value returned by conv2d_direct_forward
     weight : (C_out, C_in, 3, 3) array
     x_shape : (N, C_in, H, W)
@@ -119,23 +164,26 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
     dbias : (C_out,) array
     """
     out_channels = weight.shape[0]
-    grad_count = out_channels + out_channels % 2      # weight_gradient_3x3 takes pairs
-    # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
-    turned = np.zeros((weight.shape[1], grad_count, 3, 3), weight.dtype)
-    turned[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+    grad_count = out_channels + out_channels % 2      # the dL/dW kernels take pairs
+    turned = None
+    if planes.ndim == 2:                              # stride 1: dL/dX is a correlation too
+        # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
+        turned = np.zeros((weight.shape[1], grad_count, 3, 3), weight.dtype)
+        turned[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
     dx = np.empty(x_shape, dout.dtype)
     # one part per thread; the parts' images, so their dX slices, are disjoint
-    parts = run_parts(partial(_backward_part, dout, planes, turned, grad_count, dx),
+    parts = run_parts(partial(_backward_part, dout, planes, weight, turned, grad_count, dx),
                       batch_parts(x_shape[0]))
     return dx, sum(parts)[:out_channels], dout.sum(axis=(0, 2, 3))
 
 
-def _backward_part(dout, planes, turned, grad_count, dx, first, stop):
+def _backward_part(dout, planes, weight, turned, grad_count, dx, first, stop):
     """dL/dX of images first .. stop-1 (written into dx) and their part of dL/dW (returned,
-    (grad_count, C_in, 3, 3)) for conv2d_direct_backward. dZ is padded into flat planes a
-    chunk of images at a time, so that copy never holds the whole batch's output gradient
-    (3->64 at 224x224: 13 MB an image)."""
-    pitch, image_size = plane_geometry(*dx.shape[2:])
+    (grad_count, C_in, 3, 3)) for conv2d_direct_backward; ``turned``: the stride-1 dL/dX
+    filters, None for stride 2. dZ is padded into flat planes a chunk of images at a time, so
+    that copy never holds the whole batch's output gradient (3->64 at 224x224: 13 MB an
+    image)."""
+    pitch, image_size = plane_geometry(*dout.shape[2:])
     chunk = max(1, DIRECT_CHUNK_BYTES // (grad_count * image_size * dout.itemsize))
     no_bias = np.zeros(dx.shape[1], dout.dtype)
     dweight_part = np.zeros((grad_count, dx.shape[1], 3, 3), dout.dtype)
@@ -143,10 +191,21 @@ def _backward_part(dout, planes, turned, grad_count, dx, first, stop):
     for n0 in range(first, stop, chunk):
         n1 = min(stop, n0 + chunk)
         grad_planes = flat_planes(dout[n0:n1], grad_count)        # dZ_pad of images n0..n1-1
-        correlate_3x3(grad_planes, turned, no_bias, pitch, image_size, 0, n1 - n0, dx[n0:n1])
         # dZ at output position f of image n is grad_planes[o, f - n0 * image_size + pitch
         # + 1]: the chunk starts at image n0, and the padding shifts it
-        weight_gradient_3x3(planes, grad_planes, pitch + 1 - n0 * image_size, pitch,
-                            n0 * image_size, n1 * image_size, dweight_chunk)
+        arguments = (pitch + 1 - n0 * image_size, pitch, n0 * image_size, n1 * image_size)
+        if turned is not None:
+            correlate_3x3(grad_planes, turned, no_bias, pitch, image_size, 0, n1 - n0,
+                          dx[n0:n1])
+            weight_gradient_3x3(planes, grad_planes, *arguments, dweight_chunk)
+        else:
+            input_gradient_3x3_stride2(grad_planes, weight, pitch, image_size, 0, n1 - n0,
+                                       dx[n0:n1])
+            weight_gradient_3x3_stride2(planes, grad_planes, *arguments, dweight_chunk)
         dweight_part += dweight_chunk
     return dweight_part
+
+
+def _stride(stride):
+    """1 or 2 from an int or a pair of equal ints (is_direct has checked it)."""
+    return stride if isinstance(stride, int) else stride[0]

@@ -87,6 +87,31 @@ dweight = np.empty(weight.shape, dout.dtype)
 weight_gradient_3x3_numpy(flat_planes(inner), grad, pitch + 1, pitch, 0, n * image_size, dweight)
 return np.zeros_like(x_padded), dweight, dout.sum(axis=(0, 2, 3))
 """
+# The same with stride 2, through the phase-plane kernels' NumPy twins
+CONV_FORWARD_DIRECT_STRIDE2_KERNEL = """
+from minicnn.functional.conv_direct import phase_planes, plane_geometry
+from minicnn.kernels.conv_direct_stride2 import correlate_3x3_stride2_numpy
+inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
+n, _, height, width = inner.shape
+out_h, out_w = (height + 1) // 2, (width + 1) // 2
+out = np.empty((n, weight.shape[0], out_h, out_w), x_padded.dtype)
+bias_values = np.zeros(weight.shape[0], x_padded.dtype) if bias is None else bias
+correlate_3x3_stride2_numpy(phase_planes(inner), weight, bias_values,
+                            *plane_geometry(out_h, out_w), 0, n, out)
+return out
+"""
+CONV_BACKWARD_DIRECT_STRIDE2_KERNEL = """
+from minicnn.functional.conv_direct import flat_planes, plane_geometry
+from minicnn.kernels.conv_direct_stride2 import input_gradient_3x3_stride2_numpy
+inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
+pitch, image_size = plane_geometry(*dout.shape[2:])
+dx = np.empty(inner.shape, dout.dtype)
+input_gradient_3x3_stride2_numpy(flat_planes(dout), weight, pitch, image_size, 0,
+                                 inner.shape[0], dx)
+dx_padded = np.zeros_like(x_padded)
+dx_padded[:, :, 1:-1, 1:-1] = dx
+return dx_padded, np.zeros_like(weight), dout.sum(axis=(0, 2, 3))
+"""
 
 IM2COL_BACKWARD_LOOP_DX = """
 from minicnn.kernels.conv import conv2d_loop_backward_input
@@ -126,6 +151,7 @@ CHEATS = {
         "fast": _conv_forward_via("fast"),
         "direct": CONV_FORWARD_DIRECT,
         "direct_numpy_twin": CONV_FORWARD_DIRECT_KERNEL,
+        "direct_stride2_numpy_twin": CONV_FORWARD_DIRECT_STRIDE2_KERNEL,
         "loop_numpy_twin": "from minicnn.kernels.conv import conv2d_loop_forward_numpy\n"
                            "out = conv2d_loop_forward_numpy(x_padded, weight, *stride)\n"
                            "return out if bias is None else out + bias.reshape(1, -1, 1, 1)",
@@ -137,6 +163,7 @@ CHEATS = {
         "fast": _conv_backward_via("fast"),
         "direct": CONV_BACKWARD_DIRECT,
         "direct_numpy_twin": CONV_BACKWARD_DIRECT_KERNEL,
+        "direct_stride2_numpy_twin": CONV_BACKWARD_DIRECT_STRIDE2_KERNEL,
     },
     "conv2d_im2col_forward": {
         "naive": _im2col_forward_via("naive"),

@@ -9,9 +9,9 @@ import minicnn.functional.conv_direct as conv_direct
 import minicnn.functional.conv_gemm as conv_gemm
 import minicnn.functional.conv_winograd as conv_winograd
 import minicnn.functional.conv as conv_module
-from minicnn.functional.conv import (DIRECT_MAX_CHANNEL_PAIRS, IM2COL_MAX_BYTES,
-                                     WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_TILES, conv2d_backward,
-                                     conv2d_forward, fast_algorithm)
+from minicnn.functional.conv import (DIRECT_MAX_CHANNEL_PAIRS, DIRECT_STRIDE2_MAX_CHANNEL_PAIRS,
+                                     IM2COL_MAX_BYTES, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_TILES,
+                                     conv2d_backward, conv2d_forward, fast_algorithm)
 from minicnn.functional.conv_direct import conv2d_direct_backward, conv2d_direct_forward
 from minicnn.functional.conv_winograd import conv2d_winograd_backward, conv2d_winograd_forward
 from minicnn.gradcheck import numerical_gradient, rel_error
@@ -69,7 +69,7 @@ def assert_all_close(got, expected, dtype):
 
 
 # "fast" picks im2col or direct for most small layers; the variants force its other
-# algorithms (direct applies to the grid's 3x3, stride-1, padding-1 layers, Winograd to its
+# algorithms (direct applies to the grid's 3x3, padding-1 layers of stride 1 or 2, Winograd to its
 # 3x3, 5x5 and 7x7 stride-1 layers with >= 8 input channels)
 METHODS = ["gemm", "fast", "fast:direct-where-it-applies", "fast:winograd-where-it-applies",
            "fast:gemm"]
@@ -85,6 +85,7 @@ def method(request, monkeypatch):
     name = request.param
     if name == "fast:direct-where-it-applies":
         monkeypatch.setattr(conv_module, "DIRECT_MAX_CHANNEL_PAIRS", 10 ** 9)
+        monkeypatch.setattr(conv_module, "DIRECT_STRIDE2_MAX_CHANNEL_PAIRS", 10 ** 9)
     elif name == "fast:winograd-where-it-applies":
         _no_direct(monkeypatch)
         monkeypatch.setattr(conv_module, "WINOGRAD_MIN_TILES", 1)
@@ -176,36 +177,40 @@ def test_winograd_5x5_and_7x7_match_the_naive_reference(rng, small_chunks, dtype
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
 
 
-# 3x3, stride 1, padding 1 for the direct sum: output channels not a multiple of its block
-# of 4 (and odd, for dW's pairs), one input channel, a 1x1 image, non-square images
+# 3x3, padding 1 for the direct sum: output channels not a multiple of its block of 4 (and
+# odd, for dW's pairs), one input channel, a 1x1 image, non-square images, and for stride 2
+# odd and even heights and widths (which phase holds the last row or column)
 DIRECT_GRID = [
     pytest.param(2, 3, 7, 6, 5, id="odd-out-channels"),
     pytest.param(1, 1, 1, 1, 1, id="1x1-image-one-channel"),
     pytest.param(3, 2, 4, 9, 8, id="wide-image"),
     pytest.param(2, 9, 8, 3, 6, id="tall-image"),
+    pytest.param(2, 4, 2, 5, 9, id="2-rows-9-outputs"),
 ]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("n, c_in, h, w, c_out", DIRECT_GRID)
 @pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one-chunk", "image-by-image"])
-def test_direct_matches_the_naive_reference(rng, monkeypatch, dtype, n, c_in, h, w, c_out,
-                                            chunk_bytes):
+def test_direct_matches_the_naive_reference(rng, monkeypatch, dtype, stride, n, c_in, h, w,
+                                            c_out, chunk_bytes):
     if chunk_bytes is not None:      # the backward pass pads dZ one image at a time
         monkeypatch.setattr(conv_direct, "DIRECT_CHUNK_BYTES", chunk_bytes)
-    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, 1, dtype)
-    out, planes = conv2d_direct_forward(x, weight, bias)
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), stride, 1, dtype)
+    out, planes = conv2d_direct_forward(x, weight, bias, stride)
     got = (out, *conv2d_direct_backward(dout, planes, weight, x.shape))
-    assert_all_close(got, run("naive", x, weight, bias, dout, 1, 1), dtype)
+    assert_all_close(got, run("naive", x, weight, bias, dout, stride, 1), dtype)
     assert out.flags.c_contiguous and got[1].flags.c_contiguous
 
 
-def test_direct_without_bias_and_from_a_non_contiguous_input(rng):
-    x, weight, _, dout = make_inputs(rng, 2, 3, 5, 6, 4, (3, 3), 1, 1, np.float64)
+@pytest.mark.parametrize("stride", [1, (2, 2)])
+def test_direct_without_bias_and_from_a_non_contiguous_input(rng, stride):
+    x, weight, _, dout = make_inputs(rng, 2, 3, 5, 6, 4, (3, 3), stride, 1, np.float64)
     x_t = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
-    out, planes = conv2d_direct_forward(x_t, weight, None)
-    np.testing.assert_array_equal(out, conv2d_direct_forward(x, weight, None)[0])
-    expected, _ = conv2d_forward(x, weight, None, 1, 1, method="naive")
+    out, planes = conv2d_direct_forward(x_t, weight, None, stride)
+    np.testing.assert_array_equal(out, conv2d_direct_forward(x, weight, None, stride)[0])
+    expected, _ = conv2d_forward(x, weight, None, stride, 1, method="naive")
     assert rel_error(out, expected) < 1e-12
 
 
@@ -300,7 +305,7 @@ def test_fast_picks_winograd_im2col_or_gemm_by_layer():
                           f32) == "im2col"
     narrow = (x[0], wide - 1, 16, 16)
     assert fast_algorithm(narrow, (many, wide - 1, 3, 3), (1, 1), (0, 0), f32) == "im2col"
-    assert fast_algorithm(x, (many, wide, 3, 3), (2, 2), (1, 1), f32) == "im2col"    # strided
+    assert fast_algorithm(x, (many, wide, 3, 3), (3, 3), (1, 1), f32) == "im2col"    # strided
     # 5x5 and 7x7: Winograd at any tile count (one image of 4 tiles), not when non-square,
     # strided or narrow; 9x9 has no Winograd plan
     for k in (5, 7):
@@ -331,12 +336,28 @@ def test_fast_sums_narrow_3x3_same_layers_directly():
                                   ((16, wide - 1, 28, 28), 256)):
         weight = (out_channels, x_shape[1], 3, 3)
         assert fast_algorithm(x_shape, weight, (1, 1), (1, 1), f32) == "direct"
-    # only 3x3, stride 1, padding 1
+    # only 3x3, padding 1, stride 1 or 2 (the same on both axes)
     assert fast_algorithm(x, (8, wide, 3, 3), (1, 1), (0, 0), f32) == "winograd"
     assert fast_algorithm(x, (8, wide, 3, 3), (1, 1), (2, 2), f32) == "winograd"
-    assert fast_algorithm(x, (8, wide, 3, 3), (2, 2), (1, 1), f32) == "im2col"
+    assert fast_algorithm(x, (8, wide, 3, 3), (2, 1), (1, 1), f32) == "im2col"
+    assert fast_algorithm(x, (8, wide, 3, 3), (3, 3), (1, 1), f32) == "im2col"
     assert fast_algorithm(x, (8, wide, 5, 5), (1, 1), (1, 1), f32) == "winograd"
     assert fast_algorithm(x, (8, wide, 3, 1), (1, 1), (1, 1), f32) == "im2col"
+
+
+def test_fast_sums_narrow_stride_2_layers_directly():
+    f32 = np.float32
+    wide, pairs = WINOGRAD_MIN_CHANNELS, DIRECT_STRIDE2_MAX_CHANNEL_PAIRS
+    x = (64, wide, 28, 28)
+    # from WINOGRAD_MIN_CHANNELS inputs: while C_in * C_out <= DIRECT_STRIDE2_MAX_CHANNEL_PAIRS
+    assert fast_algorithm(x, (pairs // wide, wide, 3, 3), (2, 2), (1, 1), f32) == "direct"
+    assert fast_algorithm(x, (pairs // wide + 1, wide, 3, 3), (2, 2), (1, 1),
+                          f32) == "im2col"
+    # below it, any width; stride 2 with other paddings, or a 1x3 stride, is not direct
+    assert fast_algorithm((16, wide - 1, 28, 28), (512, wide - 1, 3, 3), (2, 2), (1, 1),
+                          f32) == "direct"
+    assert fast_algorithm(x, (8, wide, 3, 3), (2, 2), (0, 0), f32) == "im2col"
+    assert fast_algorithm(x, (8, wide, 3, 3), (1, 2), (1, 1), f32) == "im2col"
 
 
 @pytest.mark.parametrize("c_in, c_out, n, algorithm",
