@@ -56,11 +56,8 @@ def _strip(path, *functions):
 _CONV_DIRECT = (_strip(F + "conv_direct.py", "conv2d_direct_forward", "conv2d_direct_backward",
                        "_backward_part")
                 + _strip(K + "conv_direct.py", "correlate_3x3", "correlate_3x3_numpy",
-                         "weight_gradient_3x3", "weight_gradient_3x3_numpy")
-                + _strip(K + "conv_direct_stride2.py", "correlate_3x3_stride2",
-                         "correlate_3x3_stride2_numpy", "weight_gradient_3x3_stride2",
-                         "weight_gradient_3x3_stride2_numpy", "input_gradient_3x3_stride2",
-                         "input_gradient_3x3_stride2_numpy"))
+                         "weight_gradient_3x3", "weight_gradient_3x3_numpy",
+                         "input_gradient_3x3_stride2", "input_gradient_3x3_stride2_numpy"))
 _CONV_FAST_FORWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_forward")
                       + _strip(F + "conv_winograd.py", "conv2d_winograd_forward")
                       + _strip(F + "conv_pointwise.py", "conv2d_pointwise_forward")

@@ -28,9 +28,9 @@ The backward pass uses the same layout for dZ, padded by one (Z_pad below):
 
 **Stride 2** reads every second input, so X_pad is first split into its four phase planes
 (even or odd rows and columns, phase_planes), each laid out flat the same way with pitch
-W_out + 1; then every tap is again one contiguous read (minicnn/kernels/conv_direct_stride2.py,
-whose docstring has the offsets), dL/dW is the same loop, and dL/dX is computed phase by phase
-from dZ_pad and interleaved. There is no Winograd for stride 2, and im2col spends a third of
+W_out + 1; then every tap is again one contiguous read, the forward sum and dL/dW are the same
+loops as for stride 1 (minicnn/kernels/conv_direct.py, whose docstring has the offsets), and
+dL/dX is computed phase by phase from dZ_pad and interleaved. There is no Winograd for stride 2, and im2col spends a third of
 a stride-2 layer's time unfolding and folding its column matrix (32->64 at 28x28, N=64: 8.3
 of ~26 ms, 1 thread).
 
@@ -46,10 +46,8 @@ from functools import partial
 import numpy as np
 
 from minicnn.functional._parallel import batch_parts, run_parts
-from minicnn.kernels.conv_direct import correlate_3x3, weight_gradient_3x3
-from minicnn.kernels.conv_direct_stride2 import (correlate_3x3_stride2,
-                                                 input_gradient_3x3_stride2,
-                                                 weight_gradient_3x3_stride2)
+from minicnn.kernels.conv_direct import (correlate_3x3, input_gradient_3x3_stride2,
+                                         weight_gradient_3x3)
 
 __all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes", "phase_planes",
            "conv2d_direct_forward", "conv2d_direct_backward"]
@@ -126,23 +124,25 @@ def conv2d_direct_forward(x, weight, bias, stride=1):
     -------
     out : (N, C_out, H_out, W_out) C-contiguous array (H_out = H for stride 1, ceil(H / 2)
           for stride 2)
-    planes : x as flat padded planes (flat_planes) for stride 1, as its phase planes
-             (phase_planes) for stride 2, for the backward pass
+    planes : for the backward pass, (stride**2, C_in, L): x as flat padded planes
+             (flat_planes, one plane a channel) for stride 1, as its phase planes
+             (phase_planes) for stride 2
     """
     n_batch, _, height, width = x.shape
     out_channels = weight.shape[0]
-    if _stride(stride) == 1:
-        out_h, out_w, kernel = height, width, correlate_3x3
-        planes = flat_planes(x)                               # (C_in, N * image_size + slack)
+    stride = stride if isinstance(stride, int) else stride[0]    # is_direct checked it
+    if stride == 1:
+        out_h, out_w = height, width
+        planes = flat_planes(x)[None]                         # (1, C_in, N * image_size + slack)
     else:
-        out_h, out_w, kernel = (height + 1) // 2, (width + 1) // 2, correlate_3x3_stride2
+        out_h, out_w = (height + 1) // 2, (width + 1) // 2
         planes = phase_planes(x)                              # (4, C_in, N * image_size + slack)
     pitch, image_size = plane_geometry(out_h, out_w)
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, out_h, out_w), x.dtype)
 
-    run_parts(lambda first, stop: kernel(planes, weight, bias_values, pitch, image_size,
-                                         first, stop, out),
+    run_parts(lambda first, stop: correlate_3x3(planes, weight, bias_values, pitch, image_size,
+                                                stride, first, stop, out),
               batch_parts(n_batch))                           # images first .. stop-1 a part
     return out, planes
 
@@ -166,7 +166,7 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
     out_channels = weight.shape[0]
     grad_count = out_channels + out_channels % 2      # the dL/dW kernels take pairs
     turned = None
-    if planes.ndim == 2:                              # stride 1: dL/dX is a correlation too
+    if len(planes) == 1:                              # stride 1: dL/dX is a correlation too
         # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
         turned = np.zeros((weight.shape[1], grad_count, 3, 3), weight.dtype)
         turned[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
@@ -188,24 +188,19 @@ def _backward_part(dout, planes, weight, turned, grad_count, dx, first, stop):
     no_bias = np.zeros(dx.shape[1], dout.dtype)
     dweight_part = np.zeros((grad_count, dx.shape[1], 3, 3), dout.dtype)
     dweight_chunk = np.empty_like(dweight_part)
+    stride = 1 if turned is not None else 2
     for n0 in range(first, stop, chunk):
         n1 = min(stop, n0 + chunk)
         grad_planes = flat_planes(dout[n0:n1], grad_count)        # dZ_pad of images n0..n1-1
-        # dZ at output position f of image n is grad_planes[o, f - n0 * image_size + pitch
-        # + 1]: the chunk starts at image n0, and the padding shifts it
-        arguments = (pitch + 1 - n0 * image_size, pitch, n0 * image_size, n1 * image_size)
-        if turned is not None:
-            correlate_3x3(grad_planes, turned, no_bias, pitch, image_size, 0, n1 - n0,
+        if stride == 1:
+            correlate_3x3(grad_planes[None], turned, no_bias, pitch, image_size, 1, 0, n1 - n0,
                           dx[n0:n1])
-            weight_gradient_3x3(planes, grad_planes, *arguments, dweight_chunk)
         else:
             input_gradient_3x3_stride2(grad_planes, weight, pitch, image_size, 0, n1 - n0,
                                        dx[n0:n1])
-            weight_gradient_3x3_stride2(planes, grad_planes, *arguments, dweight_chunk)
+        # dZ at output position f of image n is grad_planes[o, f - n0 * image_size + pitch
+        # + 1]: the chunk starts at image n0, and the padding shifts it
+        weight_gradient_3x3(planes, grad_planes, pitch + 1 - n0 * image_size, pitch, stride,
+                            n0 * image_size, n1 * image_size, dweight_chunk)
         dweight_part += dweight_chunk
     return dweight_part
-
-
-def _stride(stride):
-    """1 or 2 from an int or a pair of equal ints (is_direct has checked it)."""
-    return stride if isinstance(stride, int) else stride[0]

@@ -1,22 +1,30 @@
 """The direct 3x3 convolution on flat padded planes: the lecture's sum, vectorised by Numba.
 
-The lecture's sum for a 3x3 filter, stride 1,
+The lecture's sum for a 3x3 filter,
 
-    Z[n, o, i, j] = sum_c sum_(u, v) W[o, c, u, v] * X_pad[n, c, i + u, j + v],
+    Z[n, o, i, j] = sum_c sum_(u, v) W[o, c, u, v] * X_pad[n, c, s*i + u, s*j + v],
 
 needs nothing but multiply-adds once X_pad is laid out so that the nine neighbours of every
-output are a fixed distance apart in memory. Here each channel c is one flat plane holding
-the padded images one after another, ``pitch`` numbers a row, ``image_size`` an image
+output are a fixed distance apart in memory. For stride s = 1 each channel c is one flat plane
+holding the padded images one after another, ``pitch`` numbers a row, ``image_size`` an image
 (minicnn/functional/conv_direct.py, flat_planes: one zero column between neighbouring rows
 and one zero row between neighbouring images serve as the padding on both sides):
 
-    planes[c, n * image_size + y * pitch + k] = X_pad[n, c, y, k],
+    planes[0, c, n * image_size + y * pitch + k] = X_pad[n, c, y, k],
 
 and output (n, i, j) sits at the same flat position f = n * image_size + i * pitch + j, so
-its nine inputs are planes[c, f + u * pitch + v]. For one output channel o the sum over one
-input channel c is then a single loop over f,
+its nine inputs are planes[0, c, f + u * pitch + v]. For stride 2, which reads every second
+number, X_pad is split into its four **phase planes** (even or odd rows crossed with even or
+odd columns; functional/conv_direct.py, phase_planes), each laid out flat the same way with
+pitch = W_out + 1:
 
-    out[o, f] += sum_(u, v) W[o, c, u, v] * planes[c, f + u * pitch + v],
+    planes[2a + b, c, n * image_size + r * pitch + q] = X_pad[n, c, 2r + a, 2q + b],
+
+and tap (u, v) of output f is planes[2 (u % 2) + v % 2, c, f + (u // 2) * pitch + v // 2]:
+contiguous in f again. Either way _taps gives the nine taps of a channel as nine 1-d views,
+and for one output channel o the sum over one input channel c is a single loop over f,
+
+    out[o, f] += sum_(u, v) W[o, c, u, v] * tap_uv[f],
 
 of straight-line code that LLVM vectorises (16 float32 lanes a step on this machine) because
 every read is contiguous in f. Positions with j >= W_out (the rest of each row) are computed
@@ -24,15 +32,31 @@ too and thrown away: pitch / W_out extra work for an exact, branch-free loop. Fo
 channels share each loop, so every input number read serves four multiply-adds (one channel
 per loop ran at 0.7 of that speed, benchmarks/RESULTS.md).
 
-    Numba kernel            NumPy twin                   what it computes
-    correlate_3x3           correlate_3x3_numpy          out[o] = sum_c W[o, c] (*) plane c
-    weight_gradient_3x3     weight_gradient_3x3_numpy    dW[o, c, u, v] = grad[o] . plane c
-                                                         shifted by (u, v)
+dL/dX for stride 1 is the same correlation (the output gradient padded the same way, the
+filters transposed and turned by 180 degrees: minicnn/functional/conv_direct.py). For stride 2
+it is the transposed sum: pixel (y, k) of X_pad, in phase (a, b) = (y % 2, k % 2) at
+(r, q) = (y // 2, k // 2), receives W[o, c, u, v] * dZ[n, o, i, j] from every tap with
+u % 2 = a, v % 2 = b, i = r - u // 2, j = q - v // 2. The four phases take 4, 2, 2 and 1 of
+the nine taps, all at the same four neighbours of dZ, so one loop computes the four phases of
+one input channel (G: dZ in the stride-1 flat layout, with one zero row above and one zero
+column left of each image, so G[f + pitch + 1] is dZ at (r, q) and G[f] at (r - 1, q - 1)):
 
-The same correlation gives dL/dX (the output gradient padded the same way, the filters
-transposed and turned by 180 degrees): minicnn/functional/conv_direct.py.
+    dX_00[f] = sum_o W[o,c,0,0] G[f + pitch + 1] + W[o,c,0,2] G[f + pitch]
+                     + W[o,c,2,0] G[f + 1] + W[o,c,2,2] G[f]
+    dX_01[f] = sum_o W[o,c,0,1] G[f + pitch + 1] + W[o,c,2,1] G[f + 1]
+    dX_10[f] = sum_o W[o,c,1,0] G[f + pitch + 1] + W[o,c,1,2] G[f + pitch]
+    dX_11[f] = sum_o W[o,c,1,1] G[f + pitch + 1]
 
-Both kernels are serial ``@njit(cache=True, nogil=True)`` loops over a range of images, so
+on the phase grid (f = n * image_size + r * pitch + q), then interleaved into dL/dX.
+
+    Numba kernel                  NumPy twin                       what it computes
+    correlate_3x3                 correlate_3x3_numpy              out[o] = sum_c W[o, c] (*)
+                                                                   channel c's taps
+    weight_gradient_3x3           weight_gradient_3x3_numpy        dW[o, c, u, v] = grad[o] .
+                                                                   tap (u, v) of channel c
+    input_gradient_3x3_stride2    input_gradient_3x3_stride2_numpy dL/dX of stride 2
+
+All are serial ``@njit(cache=True, nogil=True)`` loops over a range of images, so
 minicnn/functional/conv_direct.py can run parts of the batch on threads at once.
 """
 
@@ -41,8 +65,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["OUT_BLOCK", "SUM_BYTES", "correlate_3x3", "correlate_3x3_numpy",
-           "weight_gradient_3x3", "weight_gradient_3x3_numpy"]
+__all__ = ["OUT_BLOCK", "SUM_BYTES", "tap_offsets", "correlate_3x3", "correlate_3x3_numpy",
+           "weight_gradient_3x3", "weight_gradient_3x3_numpy", "input_gradient_3x3_stride2",
+           "input_gradient_3x3_stride2_numpy"]
 
 # Output channels computed together by correlate_3x3 (the last O % OUT_BLOCK one at a time)
 OUT_BLOCK = 4
@@ -51,12 +76,30 @@ OUT_BLOCK = 4
 SUM_BYTES = 256 << 10
 
 
+def tap_offsets(pitch, stride):
+    """For each tap (u, v), row by row: (plane, flat offset) that it reads, (0, u * pitch + v)
+    for stride 1 and (2 (u % 2) + v % 2, (u // 2) * pitch + v // 2) for stride 2 (the module
+    docstring; the NumPy twins use it, _taps computes the same)."""
+    return [((u % stride) * stride + v % stride, (u // stride) * pitch + v // stride)
+            for u in range(3) for v in range(3)]
+
+
 @njit(cache=True, inline="always")
-def _filter_rows(planes, c, base, pitch):
-    """Plane c seen from each filter row u, from flat position ``base`` on: top[f],
-    middle[f], bottom[f] are X_pad at (i + u, j) for u = 0, 1, 2 (1-d views, indexed from 0,
-    which is what lets LLVM vectorise the loops over f)."""
-    return planes[c, base:], planes[c, base + pitch:], planes[c, base + 2 * pitch:]
+def _tap(planes, c, base, pitch, stride, u, v):
+    """Tap (u, v) of channel c from flat position ``base`` on, a 1-d view indexed from 0 (which
+    is what lets LLVM vectorise the loops over f): the plane and offset of tap_offsets."""
+    return planes[(u % stride) * stride + v % stride, c,
+                  base + (u // stride) * pitch + v // stride:]
+
+
+@njit(cache=True, inline="always")
+def _taps(planes, c, base, pitch, stride):
+    """The nine taps of channel c from flat position ``base`` on, row by row (_tap)."""
+    return (_tap(planes, c, base, pitch, stride, 0, 0), _tap(planes, c, base, pitch, stride, 0, 1),
+            _tap(planes, c, base, pitch, stride, 0, 2), _tap(planes, c, base, pitch, stride, 1, 0),
+            _tap(planes, c, base, pitch, stride, 1, 1), _tap(planes, c, base, pitch, stride, 1, 2),
+            _tap(planes, c, base, pitch, stride, 2, 0), _tap(planes, c, base, pitch, stride, 2, 1),
+            _tap(planes, c, base, pitch, stride, 2, 2))
 
 
 @njit(cache=True, inline="always")
@@ -68,11 +111,12 @@ def _filter(weight, o, c):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def correlate_3x3(planes, weight, bias, pitch, image_size, n0, n1, out):
-    """out[n, o, i, j] = sum_c sum_(u, v) weight[o, c, u, v]
-                            * planes[c, n*image_size + (i + u)*pitch + j + v] + bias[o]
+def correlate_3x3(planes, weight, bias, pitch, image_size, stride, n0, n1, out):
+    """out[n, o, i, j] = sum_c sum_(u, v) weight[o, c, u, v] * X_pad[n, c, s*i + u, s*j + v]
+                         + bias[o]
 
-    for the images n0 .. n1-1 (the other images of ``out`` are left as they were).
+    for the images n0 .. n1-1 (the other images of ``out`` are left as they were), X_pad read
+    from its flat planes (stride 1) or phase planes (stride 2) as the module docstring says.
 
     A group of images at a time (about SUM_BYTES of sums for OUT_BLOCK output channels), the
     sums run over the group's flat positions in one loop per input channel, OUT_BLOCK output
@@ -81,11 +125,13 @@ def correlate_3x3(planes, weight, bias, pitch, image_size, n0, n1, out):
 
     Parameters
     ----------
-    planes : (C, L) C-contiguous array, the padded input channels as flat planes (see the
-             module docstring), L >= n1 * image_size + 2 * pitch + 2
+    planes : (stride**2, C, L) C-contiguous array, the padded input channels as flat planes
+             or phase planes (see the module docstring), L >= n1 * image_size + 2 * pitch + 2
+             (stride 1) or n1 * image_size + pitch + 1 (stride 2)
     weight : (O, C, 3, 3) C-contiguous array
     bias : (O,) array
-    pitch, image_size : int, the padded row length and the numbers per image
+    pitch, image_size : int, the row length and the numbers per image of the planes
+    stride : int, 1 or 2
     n0, n1 : int, the images to compute
     out : (N, O, H_out, W_out) array, written; W_out < pitch, H_out * pitch <= image_size
     """
@@ -100,34 +146,35 @@ def correlate_3x3(planes, weight, bias, pitch, image_size, n0, n1, out):
         for o in range(0, out_channels, OUT_BLOCK):
             count = min(OUT_BLOCK, out_channels - o)
             if count == OUT_BLOCK:
-                _sum_four(planes, weight, o, base, pitch, span, sums)
+                _sum_four(planes, weight, o, base, pitch, stride, span, sums)
             else:
                 for k in range(count):
-                    _sum_one(planes, weight, o + k, base, pitch, span, sums[k])
+                    _sum_one(planes, weight, o + k, base, pitch, stride, span, sums[k])
             for k in range(count):
                 _copy_out(sums[k], bias[o + k], pitch, image_size, g0, g1, out, o + k)
 
 
 @njit(cache=True, inline="always")
-def _sum_four(planes, weight, o, base, pitch, span, sums):
-    """sums[k, f] = sum_c sum_(u, v) weight[o + k, c, u, v] * planes[c, base + f + u*pitch + v]
-    for k < 4 and f < span: every input read serves four multiply-adds."""
+def _sum_four(planes, weight, o, base, pitch, stride, span, sums):
+    """sums[k, f] = sum_c sum_(u, v) weight[o + k, c, u, v] * (tap (u, v) of channel c at
+    flat position base + f) for k < 4 and f < span: every input read serves four
+    multiply-adds."""
     sum0, sum1, sum2, sum3 = sums[0], sums[1], sums[2], sums[3]
     for f in range(span):
         sum0[f] = 0
         sum1[f] = 0
         sum2[f] = 0
         sum3[f] = 0
-    for c in range(planes.shape[0]):
-        top, middle, bottom = _filter_rows(planes, c, base, pitch)
+    for c in range(planes.shape[1]):
+        t00, t01, t02, t10, t11, t12, t20, t21, t22 = _taps(planes, c, base, pitch, stride)
         a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
         b00, b01, b02, b10, b11, b12, b20, b21, b22 = _filter(weight, o + 1, c)
         c00, c01, c02, c10, c11, c12, c20, c21, c22 = _filter(weight, o + 2, c)
         d00, d01, d02, d10, d11, d12, d20, d21, d22 = _filter(weight, o + 3, c)
         for f in range(span):
-            x00, x01, x02 = top[f], top[f + 1], top[f + 2]
-            x10, x11, x12 = middle[f], middle[f + 1], middle[f + 2]
-            x20, x21, x22 = bottom[f], bottom[f + 1], bottom[f + 2]
+            x00, x01, x02 = t00[f], t01[f], t02[f]
+            x10, x11, x12 = t10[f], t11[f], t12[f]
+            x20, x21, x22 = t20[f], t21[f], t22[f]
             sum0[f] += (a00 * x00 + a01 * x01 + a02 * x02 + a10 * x10 + a11 * x11
                         + a12 * x12 + a20 * x20 + a21 * x21 + a22 * x22)
             sum1[f] += (b00 * x00 + b01 * x01 + b02 * x02 + b10 * x10 + b11 * x11
@@ -139,18 +186,18 @@ def _sum_four(planes, weight, o, base, pitch, span, sums):
 
 
 @njit(cache=True, inline="always")
-def _sum_one(planes, weight, o, base, pitch, span, sum0):
-    """sum0[f] = sum_c sum_(u, v) weight[o, c, u, v] * planes[c, base + f + u*pitch + v]
-    for f < span: one output channel (the last O % OUT_BLOCK of a layer)."""
+def _sum_one(planes, weight, o, base, pitch, stride, span, sum0):
+    """sum0[f] = sum_c sum_(u, v) weight[o, c, u, v] * (tap (u, v) of channel c at flat
+    position base + f) for f < span: one output channel (the last O % OUT_BLOCK of a layer)."""
     for f in range(span):
         sum0[f] = 0
-    for c in range(planes.shape[0]):
-        top, middle, bottom = _filter_rows(planes, c, base, pitch)
+    for c in range(planes.shape[1]):
+        t00, t01, t02, t10, t11, t12, t20, t21, t22 = _taps(planes, c, base, pitch, stride)
         a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
         for f in range(span):
-            sum0[f] += (a00 * top[f] + a01 * top[f + 1] + a02 * top[f + 2]
-                        + a10 * middle[f] + a11 * middle[f + 1] + a12 * middle[f + 2]
-                        + a20 * bottom[f] + a21 * bottom[f + 1] + a22 * bottom[f + 2])
+            sum0[f] += (a00 * t00[f] + a01 * t01[f] + a02 * t02[f]
+                        + a10 * t10[f] + a11 * t11[f] + a12 * t12[f]
+                        + a20 * t20[f] + a21 * t21[f] + a22 * t22[f])
 
 
 @njit(cache=True, inline="always")
@@ -168,57 +215,57 @@ def _copy_out(sums, shift, pitch, image_size, g0, g1, out, o):
                 out_row[j] = row[j] + shift
 
 
-def correlate_3x3_numpy(planes, weight, bias, pitch, image_size, n0, n1, out):
+def correlate_3x3_numpy(planes, weight, bias, pitch, image_size, stride, n0, n1, out):
     """NumPy twin of :func:`correlate_3x3` (same arguments, same result): one product over
     the channels per filter tap."""
     out_channels, out_h, out_w = out.shape[1:]
     span = out_h * pitch
     for n in range(n0, n1):
-        base = n * image_size
         sums = np.zeros((out_channels, span), dtype=out.dtype)
-        for u in range(3):
-            for v in range(3):
-                start = base + u * pitch + v
-                sums += weight[:out_channels, :, u, v] @ planes[:, start:start + span]
+        for (u, v), (plane, offset) in zip(np.ndindex(3, 3), tap_offsets(pitch, stride)):
+            start = n * image_size + offset
+            sums += weight[:out_channels, :, u, v] @ planes[plane, :, start:start + span]
         grid = sums.reshape(out_channels, out_h, pitch)[:, :, :out_w]     # (O, H_out, W_out)
         out[n] = grid + bias[:, None, None]
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
-def weight_gradient_3x3(planes, grad, offset, pitch, start, stop, dweight):
+def weight_gradient_3x3(planes, grad, offset, pitch, stride, start, stop, dweight):
     """dweight[o, c, u, v] = sum_(start <= f < stop) grad[o, offset + f]
-                                                     * planes[c, f + u*pitch + v]
+                                                     * (tap (u, v) of channel c at f)
 
     the correlation of each output gradient with the input planes (dL/dW of the lecture:
-    dL/dW[o, c, u, v] = sum_(n, i, j) dZ[n, o, i, j] X_pad[n, c, i + u, j + v]) when
+    dL/dW[o, c, u, v] = sum_(n, i, j) dZ[n, o, i, j] X_pad[n, c, s*i + u, s*j + v]) when
     grad[o, offset + f] holds dZ at the flat position f of the output (n, i, j) and zero at
     every other position of [start, stop). Two output channels share each loop; the sum is
     reassociated (``fastmath``) so that it runs in vector lanes.
 
     Parameters
     ----------
-    planes : (C, L) C-contiguous array, as for correlate_3x3, L >= stop + 2 * pitch + 2
+    planes : (stride**2, C, L) C-contiguous array, as for correlate_3x3,
+             L >= stop + 2 * pitch + 2 (stride 1) or stop + pitch + 1 (stride 2)
     grad : (O, M) C-contiguous array, M >= offset + stop; O even
     offset : int, where position f = 0 lies in grad's rows
-    pitch : int, the padded row length
+    pitch : int, the row length of the planes
+    stride : int, 1 or 2
     start, stop : int, the flat positions summed over (whole images: n0 * image_size ..
                   n1 * image_size)
     dweight : (O, C, 3, 3) array, written
     """
-    channels = planes.shape[0]
+    channels = planes.shape[1]
     zero = planes.dtype.type(0)
     count = stop - start
     for o in range(0, grad.shape[0], 2):
         dz0 = grad[o, offset + start:]
         dz1 = grad[o + 1, offset + start:]
         for c in range(channels):
-            top, middle, bottom = _filter_rows(planes, c, start, pitch)
+            t00, t01, t02, t10, t11, t12, t20, t21, t22 = _taps(planes, c, start, pitch, stride)
             a00 = a01 = a02 = a10 = a11 = a12 = a20 = a21 = a22 = zero
             b00 = b01 = b02 = b10 = b11 = b12 = b20 = b21 = b22 = zero
             for f in range(count):
-                x00, x01, x02 = top[f], top[f + 1], top[f + 2]
-                x10, x11, x12 = middle[f], middle[f + 1], middle[f + 2]
-                x20, x21, x22 = bottom[f], bottom[f + 1], bottom[f + 2]
+                x00, x01, x02 = t00[f], t01[f], t02[f]
+                x10, x11, x12 = t10[f], t11[f], t12[f]
+                x20, x21, x22 = t20[f], t21[f], t22[f]
                 g0 = dz0[f]
                 g1 = dz1[f]
                 a00 += g0 * x00
@@ -251,10 +298,132 @@ def _store_filter(dweight, o, c, t00, t01, t02, t10, t11, t12, t20, t21, t22):
     dweight[o, c, 2, 0], dweight[o, c, 2, 1], dweight[o, c, 2, 2] = t20, t21, t22
 
 
-def weight_gradient_3x3_numpy(planes, grad, offset, pitch, start, stop, dweight):
+def weight_gradient_3x3_numpy(planes, grad, offset, pitch, stride, start, stop, dweight):
     """NumPy twin of :func:`weight_gradient_3x3`: one product over the positions per tap."""
     dz = grad[:, offset + start:offset + stop]                          # (O, stop - start)
-    for u in range(3):
-        for v in range(3):
-            first = start + u * pitch + v
-            dweight[:, :, u, v] = dz @ planes[:, first:first + stop - start].T
+    for (u, v), (plane, shift) in zip(np.ndindex(3, 3), tap_offsets(pitch, stride)):
+        first = start + shift
+        dweight[:, :, u, v] = dz @ planes[plane, :, first:first + stop - start].T
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def input_gradient_3x3_stride2(grad, weight, pitch, image_size, n0, n1, dx):
+    """dx[n, c, y, k] = sum_o sum_(u, v: 2i + u = y + 1, 2j + v = k + 1)
+                        weight[o, c, u, v] * dZ[n, o, i, j]
+
+    (dL/dX of the stride-2, padding-1 convolution) for the images n0 .. n1-1: the four
+    phases of one input channel per loop over a group's flat positions (the module
+    docstring), OUT_BLOCK dZ channels per loop and the rest one at a time, then interleaved
+    into dx.
+
+    Parameters
+    ----------
+    grad : (O', M) C-contiguous array, O' >= O, dZ as flat planes of pitch ``pitch`` and
+           image_size numbers an image (functional/conv_direct.py, flat_planes of dZ), image
+           0 at 0, M >= n1 * image_size + pitch + 1; planes past O are not read
+    weight : (O, C, 3, 3) C-contiguous array
+    pitch, image_size : int, W_out + 1 and (H_out + 1) * pitch
+    n0, n1 : int, the images to compute
+    dx : (N, C, H, W) array, written; H_out = ceil(H / 2), W_out = ceil(W / 2)
+    """
+    group = max(1, SUM_BYTES // (4 * image_size * dx.itemsize))
+    sums = np.empty((4, min(group, n1 - n0) * image_size), dtype=dx.dtype)
+    for g0 in range(n0, n1, group):
+        g1 = min(n1, g0 + group)
+        span = (g1 - g0) * image_size
+        for c in range(dx.shape[1]):
+            _phase_sums(grad, weight, c, g0 * image_size, pitch, span, sums)
+            _interleave_out(sums, pitch, image_size, g0, g1, dx, c)
+
+
+@njit(cache=True, inline="always")
+def _phase_sums(grad, weight, c, base, pitch, span, sums):
+    """sums[2a + b, f] = phase (a, b) of dL/dX_pad for input channel c at phase-grid position
+    base + f, f < span (the four sums of the module docstring)."""
+    s00, s01, s10, s11 = sums[0], sums[1], sums[2], sums[3]
+    for f in range(span):
+        s00[f] = 0
+        s01[f] = 0
+        s10[f] = 0
+        s11[f] = 0
+    out_channels = weight.shape[0]                # grad may have one more (zero) plane
+    blocked = out_channels - out_channels % OUT_BLOCK
+    for o in range(0, blocked, OUT_BLOCK):
+        # dZ of channels o .. o+3 at (r - 1, q - 1), (r - 1, q), (r, q - 1) and (r, q)
+        g, h = grad[o, base:], grad[o + 1, base:]
+        k, m = grad[o + 2, base:], grad[o + 3, base:]
+        g_q, g_r, g_rq = g[1:], g[pitch:], g[pitch + 1:]
+        h_q, h_r, h_rq = h[1:], h[pitch:], h[pitch + 1:]
+        k_q, k_r, k_rq = k[1:], k[pitch:], k[pitch + 1:]
+        m_q, m_r, m_rq = m[1:], m[pitch:], m[pitch + 1:]
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
+        b00, b01, b02, b10, b11, b12, b20, b21, b22 = _filter(weight, o + 1, c)
+        c00, c01, c02, c10, c11, c12, c20, c21, c22 = _filter(weight, o + 2, c)
+        d00, d01, d02, d10, d11, d12, d20, d21, d22 = _filter(weight, o + 3, c)
+        for f in range(span):
+            ga, gb, gc, gd = g_rq[f], g_r[f], g_q[f], g[f]
+            ha, hb, hc, hd = h_rq[f], h_r[f], h_q[f], h[f]
+            ka, kb, kc, kd = k_rq[f], k_r[f], k_q[f], k[f]
+            ma, mb, mc, md = m_rq[f], m_r[f], m_q[f], m[f]
+            s00[f] += (a00 * ga + a02 * gb + a20 * gc + a22 * gd
+                       + b00 * ha + b02 * hb + b20 * hc + b22 * hd
+                       + c00 * ka + c02 * kb + c20 * kc + c22 * kd
+                       + d00 * ma + d02 * mb + d20 * mc + d22 * md)
+            s01[f] += (a01 * ga + a21 * gc + b01 * ha + b21 * hc
+                       + c01 * ka + c21 * kc + d01 * ma + d21 * mc)
+            s10[f] += (a10 * ga + a12 * gb + b10 * ha + b12 * hb
+                       + c10 * ka + c12 * kb + d10 * ma + d12 * mb)
+            s11[f] += a11 * ga + b11 * ha + c11 * ka + d11 * ma
+    for o in range(blocked, out_channels):
+        g = grad[o, base:]
+        g_q, g_r, g_rq = g[1:], g[pitch:], g[pitch + 1:]
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
+        for f in range(span):
+            ga, gb, gc, gd = g_rq[f], g_r[f], g_q[f], g[f]
+            s00[f] += a00 * ga + a02 * gb + a20 * gc + a22 * gd
+            s01[f] += a01 * ga + a21 * gc
+            s10[f] += a10 * ga + a12 * gb
+            s11[f] += a11 * ga
+
+
+@njit(cache=True, inline="always")
+def _interleave_out(sums, pitch, image_size, g0, g1, dx, c):
+    """dx[n, c, y, k] = sums[2a + b, (n - g0) * image_size + r * pitch + q] with (y + 1,
+    k + 1) = (2r + a, 2q + b), for the images g0 .. g1-1: row y of X_pad + 1 takes the even
+    and odd columns of phase row (a, r) in turn."""
+    height, width = dx.shape[2], dx.shape[3]
+    pairs = width // 2
+    for n in range(g0, g1):
+        image = dx[n, c]                                               # (H, W)
+        first = (n - g0) * image_size
+        for y in range(height):
+            a, r = (y + 1) % 2, (y + 1) // 2
+            row = first + r * pitch
+            even = sums[2 * a, row + 1:]          # column k = 2q - 1: phase b = 0, q >= 1
+            odd = sums[2 * a + 1, row:]           # column k = 2q: phase b = 1
+            out_row = image[y]
+            for m in range(pairs):
+                out_row[2 * m] = odd[m]
+                out_row[2 * m + 1] = even[m]
+            if width % 2:
+                out_row[width - 1] = odd[pairs]
+
+
+def input_gradient_3x3_stride2_numpy(grad, weight, pitch, image_size, n0, n1, dx):
+    """NumPy twin of :func:`input_gradient_3x3_stride2`: the four phases as products over
+    the dZ channels, then interleaved with slices."""
+    height, width = dx.shape[2:]
+    out_h, out_w = (height + 1) // 2, (width + 1) // 2
+    # (a, b) -> [(u, v, flat offset of the dZ neighbour it reads)], as in the module docstring
+    phase_taps = {(a, b): [(u, v, (1 - u // 2) * pitch + 1 - v // 2)
+                           for u in range(a, 3, 2) for v in range(b, 3, 2)]
+                  for a in range(2) for b in range(2)}
+    for n in range(n0, n1):
+        padded = np.zeros((dx.shape[1], 2 * out_h + 2, 2 * out_w + 2), dtype=dx.dtype)
+        for (a, b), taps in phase_taps.items():
+            phase = np.zeros((dx.shape[1], image_size), dtype=dx.dtype)
+            for u, v, shift in taps:
+                start = n * image_size + shift
+                phase += weight[:, :, u, v].T @ grad[:len(weight), start:start + image_size]
+            padded[:, a::2, b::2] = phase.reshape(-1, out_h + 1, pitch)
+        dx[n] = padded[:, 1:height + 1, 1:width + 1]

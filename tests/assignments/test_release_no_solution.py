@@ -64,14 +64,14 @@ inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 n, _, height, width = inner.shape
 out = np.empty((n, weight.shape[0], height, width), x_padded.dtype)
 bias_values = np.zeros(weight.shape[0], x_padded.dtype) if bias is None else bias
-correlate_3x3_numpy(flat_planes(inner), weight, bias_values, *plane_geometry(height, width), 0,
-                    n, out)
+correlate_3x3_numpy(flat_planes(inner)[None], weight, bias_values, *plane_geometry(height, width),
+                    1, 0, n, out)
 return out
 """
 CONV_BACKWARD_DIRECT = """
 from minicnn.functional.conv_direct import conv2d_direct_backward, flat_planes
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
-dx, dweight, dbias = conv2d_direct_backward(dout, flat_planes(inner), weight, inner.shape)
+dx, dweight, dbias = conv2d_direct_backward(dout, flat_planes(inner)[None], weight, inner.shape)
 dx_padded = np.zeros_like(x_padded)
 dx_padded[:, :, 1:-1, 1:-1] = dx
 return dx_padded, dweight, dbias
@@ -84,25 +84,26 @@ n, _, height, width = inner.shape
 pitch, image_size = plane_geometry(height, width)
 grad = flat_planes(dout)
 dweight = np.empty(weight.shape, dout.dtype)
-weight_gradient_3x3_numpy(flat_planes(inner), grad, pitch + 1, pitch, 0, n * image_size, dweight)
+weight_gradient_3x3_numpy(flat_planes(inner)[None], grad, pitch + 1, pitch, 1, 0, n * image_size,
+                          dweight)
 return np.zeros_like(x_padded), dweight, dout.sum(axis=(0, 2, 3))
 """
-# The same with stride 2, through the phase-plane kernels' NumPy twins
+# The same with stride 2, on phase planes, through the kernels' NumPy twins
 CONV_FORWARD_DIRECT_STRIDE2_KERNEL = """
 from minicnn.functional.conv_direct import phase_planes, plane_geometry
-from minicnn.kernels.conv_direct_stride2 import correlate_3x3_stride2_numpy
+from minicnn.kernels.conv_direct import correlate_3x3_numpy
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 n, _, height, width = inner.shape
 out_h, out_w = (height + 1) // 2, (width + 1) // 2
 out = np.empty((n, weight.shape[0], out_h, out_w), x_padded.dtype)
 bias_values = np.zeros(weight.shape[0], x_padded.dtype) if bias is None else bias
-correlate_3x3_stride2_numpy(phase_planes(inner), weight, bias_values,
-                            *plane_geometry(out_h, out_w), 0, n, out)
+correlate_3x3_numpy(phase_planes(inner), weight, bias_values, *plane_geometry(out_h, out_w), 2,
+                    0, n, out)
 return out
 """
 CONV_BACKWARD_DIRECT_STRIDE2_KERNEL = """
 from minicnn.functional.conv_direct import flat_planes, plane_geometry
-from minicnn.kernels.conv_direct_stride2 import input_gradient_3x3_stride2_numpy
+from minicnn.kernels.conv_direct import input_gradient_3x3_stride2_numpy
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 pitch, image_size = plane_geometry(*dout.shape[2:])
 dx = np.empty(inner.shape, dout.dtype)

@@ -1,5 +1,6 @@
-"""The direct 3x3 convolution's kernels on flat padded planes: each Numba kernel against its
-NumPy twin, and the twins against the lecture's sum written out for one output."""
+"""The direct 3x3 convolution's kernels on flat padded planes, stride 1: each Numba kernel
+against its NumPy twin, and the twins against the lecture's sum written out for one output
+(stride 2: test_conv_direct_stride2_kernels.py)."""
 
 import numpy as np
 import pytest
@@ -32,12 +33,12 @@ def _inputs(rng, n, c, o, h, w, dtype):
 def test_correlate_matches_its_twin_and_leaves_other_images_alone(rng, dtype, n, c, o, h, w,
                                                                  images):
     x, weight, bias = _inputs(rng, n, c, o, h, w, dtype)
-    planes = flat_planes(x)
+    planes = flat_planes(x)[None]                       # stride 1: one plane a channel
     pitch, image_size = plane_geometry(h, w)
     got = np.full((n, o, h, w), np.nan, dtype)
     expected = got.copy()
-    correlate_3x3(planes, weight, bias, pitch, image_size, *images, got)
-    correlate_3x3_numpy(planes, weight, bias, pitch, image_size, *images, expected)
+    correlate_3x3(planes, weight, bias, pitch, image_size, 1, *images, got)
+    correlate_3x3_numpy(planes, weight, bias, pitch, image_size, 1, *images, expected)
     inside = slice(*images)
     np.testing.assert_allclose(got[inside], expected[inside], rtol=TOLERANCE[dtype],
                                atol=TOLERANCE[dtype] * 10)
@@ -50,7 +51,7 @@ def test_correlate_matches_its_twin_and_leaves_other_images_alone(rng, dtype, n,
 def test_correlate_twin_is_the_lectures_sum(rng, n, c, o, h, w, images):
     x, weight, bias = _inputs(rng, n, c, o, h, w, np.float64)
     got = np.zeros((n, o, h, w))
-    correlate_3x3_numpy(flat_planes(x), weight, bias, *plane_geometry(h, w), 0, n, got)
+    correlate_3x3_numpy(flat_planes(x)[None], weight, bias, *plane_geometry(h, w), 1, 0, n, got)
     x_pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     i, j = h - 1, w // 2                                   # one output, written out
     expected = [sum(weight[q, ch, u, v] * x_pad[m, ch, i + u, j + v]
@@ -65,13 +66,13 @@ def test_weight_gradient_matches_its_twin_and_the_lectures_sum(rng, dtype, n, c,
                                                               images):
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     dout = rng.standard_normal((n, o + o % 2, h, w)).astype(dtype)
-    planes = flat_planes(x)
+    planes = flat_planes(x)[None]
     pitch, image_size = plane_geometry(h, w)
     n0, n1 = images
     # grad as the backward pass gives it: the chunk of images n0..n1-1 only, so its position
     # f = 0 lies n0 images before the chunk's start
     grad_chunk = flat_planes(dout[n0:n1])
-    arguments = (pitch + 1 - n0 * image_size, pitch, n0 * image_size, n1 * image_size)
+    arguments = (pitch + 1 - n0 * image_size, pitch, 1, n0 * image_size, n1 * image_size)
     got = np.full((o + o % 2, c, 3, 3), np.nan, dtype)
     expected = got.copy()
     weight_gradient_3x3(planes, grad_chunk, *arguments, got)

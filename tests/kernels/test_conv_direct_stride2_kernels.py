@@ -1,16 +1,15 @@
-"""The stride-2 direct convolution's kernels on phase planes: each Numba kernel against its
-NumPy twin, and the twins against the lecture's sums written out with NumPy slices."""
+"""The direct 3x3 convolution's kernels with stride 2, on phase planes: each Numba kernel
+against its NumPy twin, and the twins against the lecture's sums written out with NumPy
+slices."""
 
 import numpy as np
 import pytest
 
 from minicnn.functional.conv_direct import flat_planes, phase_planes, plane_geometry
-from minicnn.kernels.conv_direct_stride2 import (correlate_3x3_stride2,
-                                                 correlate_3x3_stride2_numpy,
-                                                 input_gradient_3x3_stride2,
-                                                 input_gradient_3x3_stride2_numpy,
-                                                 weight_gradient_3x3_stride2,
-                                                 weight_gradient_3x3_stride2_numpy)
+from minicnn.kernels.conv_direct import (correlate_3x3, correlate_3x3_numpy,
+                                         input_gradient_3x3_stride2,
+                                         input_gradient_3x3_stride2_numpy, weight_gradient_3x3,
+                                         weight_gradient_3x3_numpy)
 
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-13}
 
@@ -63,8 +62,8 @@ def test_forward_matches_its_twin_and_the_lectures_sum(rng, dtype, n, c, o, h, w
     phases = phase_planes(x)
     got = np.full((n, o, out_h, out_w), np.nan, dtype)
     expected = got.copy()
-    correlate_3x3_stride2(phases, weight, bias, pitch, image_size, *images, got)
-    correlate_3x3_stride2_numpy(phases, weight, bias, pitch, image_size, *images, expected)
+    correlate_3x3(phases, weight, bias, pitch, image_size, 2, *images, got)
+    correlate_3x3_numpy(phases, weight, bias, pitch, image_size, 2, *images, expected)
     inside = slice(*images)
     tolerance = TOLERANCE[dtype]
     np.testing.assert_allclose(got[inside], expected[inside], rtol=tolerance,
@@ -87,11 +86,11 @@ def test_weight_gradient_matches_its_twin_and_the_lectures_sum(rng, dtype, n, c,
     n0, n1 = images
     # grad as the backward pass gives it: the chunk of images n0..n1-1 only
     grad_chunk = flat_planes(dout[n0:n1])
-    arguments = (pitch + 1 - n0 * image_size, pitch, n0 * image_size, n1 * image_size)
+    arguments = (pitch + 1 - n0 * image_size, pitch, 2, n0 * image_size, n1 * image_size)
     got = np.full((o + o % 2, c, 3, 3), np.nan, dtype)
     expected = got.copy()
-    weight_gradient_3x3_stride2(phase_planes(x), grad_chunk, *arguments, got)
-    weight_gradient_3x3_stride2_numpy(phase_planes(x), grad_chunk, *arguments, expected)
+    weight_gradient_3x3(phase_planes(x), grad_chunk, *arguments, got)
+    weight_gradient_3x3_numpy(phase_planes(x), grad_chunk, *arguments, expected)
     tolerance = TOLERANCE[dtype] * 10
     np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
     # dL/dW[o, c, u, v] = sum_(n, i, j) dZ[n, o, i, j] X_pad[n, c, 2i + u, 2j + v]
