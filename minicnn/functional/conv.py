@@ -97,10 +97,9 @@ WINOGRAD_MIN_TILES = 128
 DIRECT_MAX_CHANNEL_PAIRS = 256
 # 3x3 padding-1 layers of stride 2 (no Winograd there) run the direct sum on phase planes below
 # WINOGRAD_MIN_CHANNELS input channels and while C_in * C_out is at most this, else im2col or
-# gemm, whose products win on wide layers. Same benchmark, ms (direct, im2col, gemm, PyTorch):
-# 16->32 32x32 9.5, 14.5, 13.3, 8.5; 32->64 28x28 26.1, 28.2, 28.8, 21.2; 64->64 56x56 N=16
-# 48.2, 58.5, 60.0, 41.3; 32->128 28x28 49.3, 44.2, 42.6, 35.6; 64->128 28x28 97.0, 80.9,
-# 82.1, 66.7.
+# gemm, whose products win on wide layers. Same benchmark, ms, direct / im2col: 3->64 32x32
+# 4.3 / 8.2, 64->64 56x56 N=16 50.9 / 55.0, past the bound 32->128 28x28 49.4 / 46.0 (table in
+# benchmarks/RESULTS.md, "The direct sum for stride 2").
 DIRECT_STRIDE2_MAX_CHANNEL_PAIRS = 4096
 # Other layers run "im2col" while its column matrix (C_in*kH*kW x N*H_out*W_out) stays under
 # this size, else "gemm": on small layers im2col's single product and image-by-image path beat
