@@ -54,7 +54,7 @@ def _strip(path, *functions):
 # The direct sum: its kernels compute the forward pass and both gradients, so the whole method
 # goes with every conv task, forward or backward.
 _CONV_DIRECT = (_strip(F + "conv_direct.py", "conv2d_direct_forward", "conv2d_direct_backward",
-                       "_backward_part")
+                       "_backward_part", "_phase_products")
                 + _strip(K + "conv_direct.py", "correlate_3x3", "correlate_3x3_numpy",
                          "weight_gradient_3x3", "weight_gradient_3x3_numpy",
                          "input_gradient_3x3_stride2", "input_gradient_3x3_stride2_numpy"))

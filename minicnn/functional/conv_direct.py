@@ -47,7 +47,7 @@ import numpy as np
 
 from minicnn.functional._parallel import batch_parts, run_parts
 from minicnn.kernels.conv_direct import (correlate_3x3, input_gradient_3x3_stride2,
-                                         weight_gradient_3x3)
+                                         interleave_phases, weight_gradient_3x3)
 
 __all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes", "phase_planes",
            "conv2d_direct_forward", "conv2d_direct_backward"]
@@ -55,6 +55,10 @@ __all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes", "
 # Bytes of the padded output gradient held at once in the backward pass: 1 MiB (one core's L2
 # cache here), at least one image.
 DIRECT_CHUNK_BYTES = 1 << 20
+# Stride 2 from this many input channels computes dL/dX as BLAS products (_phase_products)
+# instead of the phase loop of input_gradient_3x3_stride2: per call, 32->64 28x28 N=64, 1
+# thread, 56 against 44 GFLOP/s; 16->32 32x32 34 against 36 (benchmarks/RESULTS.md).
+PRODUCTS_MIN_CHANNELS = 32
 
 
 def is_direct(weight_shape, stride, padding) -> bool:
@@ -170,6 +174,8 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
         # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
         turned = np.zeros((weight.shape[1], grad_count, 3, 3), weight.dtype)
         turned[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+    elif weight.shape[1] >= PRODUCTS_MIN_CHANNELS:    # stride 2, wide: dL/dX by products
+        turned = _phase_matrices(weight)
     dx = np.empty(x_shape, dout.dtype)
     # one part per thread; the parts' images, so their dX slices, are disjoint
     parts = run_parts(partial(_backward_part, dout, planes, weight, turned, grad_count, dx),
@@ -180,27 +186,72 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
 def _backward_part(dout, planes, weight, turned, grad_count, dx, first, stop):
     """dL/dX of images first .. stop-1 (written into dx) and their part of dL/dW (returned,
     (grad_count, C_in, 3, 3)) for conv2d_direct_backward; ``turned``: the stride-1 dL/dX
-    filters, None for stride 2. dZ is padded into flat planes a chunk of images at a time, so
-    that copy never holds the whole batch's output gradient (3->64 at 224x224: 13 MB an
-    image)."""
+    filters, for stride 2 None (the phase loop) or _phase_matrices (products). dZ is padded
+    into flat planes a chunk of images at a time, so that copy never holds the whole batch's
+    output gradient (3->64 at 224x224: 13 MB an image)."""
     pitch, image_size = plane_geometry(*dout.shape[2:])
     chunk = max(1, DIRECT_CHUNK_BYTES // (grad_count * image_size * dout.itemsize))
     no_bias = np.zeros(dx.shape[1], dout.dtype)
     dweight_part = np.zeros((grad_count, dx.shape[1], 3, 3), dout.dtype)
     dweight_chunk = np.empty_like(dweight_part)
-    stride = 1 if turned is not None else 2
+    stride = 1 if len(planes) == 1 else 2
     for n0 in range(first, stop, chunk):
         n1 = min(stop, n0 + chunk)
         grad_planes = flat_planes(dout[n0:n1], grad_count)        # dZ_pad of images n0..n1-1
         if stride == 1:
             correlate_3x3(grad_planes[None], turned, no_bias, pitch, image_size, 1, 0, n1 - n0,
                           dx[n0:n1])
-        else:
+        elif turned is None:
             input_gradient_3x3_stride2(grad_planes, weight, pitch, image_size, 0, n1 - n0,
                                        dx[n0:n1])
+        else:
+            _phase_products(grad_planes, turned, weight.shape[0], pitch, image_size,
+                            dx[n0:n1])
         # dZ at output position f of image n is grad_planes[o, f - n0 * image_size + pitch
         # + 1]: the chunk starts at image n0, and the padding shifts it
         weight_gradient_3x3(planes, grad_planes, pitch + 1 - n0 * image_size, pitch, stride,
                             n0 * image_size, n1 * image_size, dweight_chunk)
         dweight_part += dweight_chunk
     return dweight_part
+
+
+# dZ's neighbours (r - du, q - dv) in the order that gives every phase a contiguous block of
+# them (see _phase_matrices), and the blocks: phase (a, b) -> (first, last + 1)
+_NEIGHBOURS = ((0, 1), (0, 0), (1, 0), (1, 1))
+_PHASE_BLOCKS = {(0, 0): (0, 4), (0, 1): (1, 3), (1, 0): (0, 2), (1, 1): (1, 2)}
+
+
+def _phase_matrices(weight):
+    """For each phase (a, b) of dL/dX_pad, the filters of its taps side by side, (C_in, k *
+    C_out): column block d holds W[:, :, a + 2 du, b + 2 dv].T for the d-th neighbour (du, dv)
+    of _PHASE_BLOCKS[(a, b)], the tap that reads dZ at (r - du, q - dv)."""
+    matrices = {}
+    for (a, b), (first, last) in _PHASE_BLOCKS.items():
+        blocks = [weight[:, :, a + 2 * du, b + 2 * dv].T for du, dv in _NEIGHBOURS[first:last]]
+        matrices[(a, b)] = np.ascontiguousarray(np.concatenate(blocks, axis=1))
+    return matrices
+
+
+def _phase_products(grad_planes, matrices, out_channels, pitch, image_size, dx):
+    """dL/dX of a stride-2 layer for the images of ``dx`` (those of grad_planes) as products:
+
+        phase (a, b) of dL/dX_pad = matrices[(a, b)] @ (dZ at its neighbours, stacked)
+
+    the four neighbours of dZ (r - du, q - dv) copied once, shifted, into one column matrix
+    (4 C_out, positions), a few images at a time (about 1 MiB of columns); each phase's
+    product reads a contiguous block of its rows. Then the phases are interleaved into dx."""
+    n_batch = dx.shape[0]
+    images = max(1, DIRECT_CHUNK_BYTES // (4 * out_channels * image_size * dx.itemsize))
+    columns = np.empty((4 * out_channels, min(images, n_batch) * image_size), dx.dtype)
+    phases = np.empty((4, dx.shape[1], columns.shape[1]), dx.dtype)
+    for n0 in range(0, n_batch, images):
+        n1 = min(n_batch, n0 + images)
+        span = (n1 - n0) * image_size
+        for k, (du, dv) in enumerate(_NEIGHBOURS):   # dZ at (r - du, q - dv): G[f + shift]
+            shift = n0 * image_size + (1 - du) * pitch + 1 - dv
+            columns[k * out_channels:(k + 1) * out_channels, :span] = \
+                grad_planes[:out_channels, shift:shift + span]
+        for (a, b), (first, last) in _PHASE_BLOCKS.items():
+            np.matmul(matrices[(a, b)], columns[first * out_channels:last * out_channels, :span],
+                      out=phases[2 * a + b, :, :span])
+        interleave_phases(phases, pitch, image_size, n0, n1, dx)

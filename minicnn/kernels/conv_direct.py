@@ -67,7 +67,7 @@ from numba import njit
 
 __all__ = ["OUT_BLOCK", "SUM_BYTES", "tap_offsets", "correlate_3x3", "correlate_3x3_numpy",
            "weight_gradient_3x3", "weight_gradient_3x3_numpy", "input_gradient_3x3_stride2",
-           "input_gradient_3x3_stride2_numpy"]
+           "input_gradient_3x3_stride2_numpy", "interleave_phases"]
 
 # Output channels computed together by correlate_3x3 (the last O % OUT_BLOCK one at a time)
 OUT_BLOCK = 4
@@ -384,6 +384,15 @@ def _phase_sums(grad, weight, c, base, pitch, span, sums):
             s01[f] += a01 * ga + a21 * gc
             s10[f] += a10 * ga + a12 * gb
             s11[f] += a11 * ga
+
+
+@njit(cache=True, nogil=True)
+def interleave_phases(phases, pitch, image_size, n0, n1, dx):
+    """dx[n, c] = the four phases phases[:, c] of dL/dX_pad of images n0 .. n1-1 interleaved
+    (as input_gradient_3x3_stride2 does for one channel at a time), the phase grid of image n0
+    at position 0: phases (4, C, M), M >= (n1 - n0) * image_size."""
+    for c in range(dx.shape[1]):
+        _interleave_out(phases[:, c], pitch, image_size, 0, n1 - n0, dx[n0:n1], c)
 
 
 @njit(cache=True, inline="always")

@@ -113,6 +113,16 @@ dx_padded = np.zeros_like(x_padded)
 dx_padded[:, :, 1:-1, 1:-1] = dx
 return dx_padded, np.zeros_like(weight), dout.sum(axis=(0, 2, 3))
 """
+CONV_BACKWARD_DIRECT_STRIDE2_PRODUCTS = """
+from minicnn.functional.conv_direct import _phase_matrices, _phase_products, flat_planes, plane_geometry
+inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
+dx = np.empty(inner.shape, dout.dtype)
+_phase_products(flat_planes(dout), _phase_matrices(weight), weight.shape[0],
+                *plane_geometry(*dout.shape[2:]), dx)
+dx_padded = np.zeros_like(x_padded)
+dx_padded[:, :, 1:-1, 1:-1] = dx
+return dx_padded, np.zeros_like(weight), dout.sum(axis=(0, 2, 3))
+"""
 
 IM2COL_BACKWARD_LOOP_DX = """
 from minicnn.kernels.conv import conv2d_loop_backward_input
@@ -165,6 +175,7 @@ CHEATS = {
         "direct": CONV_BACKWARD_DIRECT,
         "direct_numpy_twin": CONV_BACKWARD_DIRECT_KERNEL,
         "direct_stride2_numpy_twin": CONV_BACKWARD_DIRECT_STRIDE2_KERNEL,
+        "direct_stride2_products": CONV_BACKWARD_DIRECT_STRIDE2_PRODUCTS,
     },
     "conv2d_im2col_forward": {
         "naive": _im2col_forward_via("naive"),

@@ -204,6 +204,32 @@ def test_direct_matches_the_naive_reference(rng, monkeypatch, dtype, stride, n, 
     assert out.flags.c_contiguous and got[1].flags.c_contiguous
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c_in, h, w, c_out", DIRECT_GRID)
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one-chunk", "image-by-image"])
+def test_direct_stride2_input_gradient_as_products_matches_the_naive_reference(
+        rng, monkeypatch, dtype, n, c_in, h, w, c_out, chunk_bytes):
+    # dL/dX by BLAS products (wide layers) forced on every layer of the grid
+    monkeypatch.setattr(conv_direct, "PRODUCTS_MIN_CHANNELS", 1)
+    if chunk_bytes is not None:      # dZ padded, and its columns built, one image at a time
+        monkeypatch.setattr(conv_direct, "DIRECT_CHUNK_BYTES", chunk_bytes)
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 2, 1, dtype)
+    out, planes = conv2d_direct_forward(x, weight, bias, 2)
+    got = (out, *conv2d_direct_backward(dout, planes, weight, x.shape))
+    assert_all_close(got, run("naive", x, weight, bias, dout, 2, 1), dtype)
+
+
+def test_direct_stride2_takes_products_for_wide_inputs_only(rng, monkeypatch):
+    calls = []
+    monkeypatch.setattr(conv_direct, "_phase_products",
+                        lambda *args: calls.append(args[-1].shape[1]))
+    for c_in in (conv_direct.PRODUCTS_MIN_CHANNELS - 1, conv_direct.PRODUCTS_MIN_CHANNELS):
+        x, weight, bias, dout = make_inputs(rng, 1, c_in, 4, 4, 2, (3, 3), 2, 1, np.float32)
+        _, planes = conv2d_direct_forward(x, weight, bias, 2)
+        conv2d_direct_backward(dout, planes, weight, x.shape)
+    assert calls == [conv_direct.PRODUCTS_MIN_CHANNELS]
+
+
 @pytest.mark.parametrize("stride", [1, (2, 2)])
 def test_direct_without_bias_and_from_a_non_contiguous_input(rng, stride):
     x, weight, _, dout = make_inputs(rng, 2, 3, 5, 6, 4, (3, 3), stride, 1, np.float64)
