@@ -30,9 +30,10 @@ The backward pass uses the same layout for dZ, padded by one (Z_pad below):
 (even or odd rows and columns, phase_planes), each laid out flat the same way with pitch
 W_out + 1; then every tap is again one contiguous read, the forward sum and dL/dW are the same
 loops as for stride 1 (minicnn/kernels/conv_direct.py, whose docstring has the offsets),
-and dL/dX is computed phase by phase from dZ_pad and interleaved. There is no Winograd for
-stride 2, and im2col spends a third of a stride-2 layer's time unfolding and folding its
-column matrix (32->64 at 28x28, N=64: 8.3 of ~26 ms, 1 thread).
+and dL/dX is computed phase by phase from dZ_pad (by a Numba loop, or from
+PRODUCTS_MIN_CHANNELS input channels by one BLAS product a phase) and interleaved. There is
+no Winograd for stride 2, and im2col spends a third of a stride-2 layer's time unfolding and
+folding its column matrix (32->64 at 28x28, N=64: 8.3 of ~26 ms, 1 thread).
 
 With T threads the batch is cut into T parts that run at once (minicnn/functional/_parallel.py).
 Method "fast" runs it for narrow 3x3 padding-1 layers of either stride
