@@ -170,24 +170,25 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
     """
     out_channels = weight.shape[0]
     grad_count = out_channels + out_channels % 2      # the dL/dW kernels take pairs
-    turned = None
+    dx_filters = None                                 # stride 2, narrow: the phase loop
     if len(planes) == 1:                              # stride 1: dL/dX is a correlation too
         # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
-        turned = np.zeros((weight.shape[1], grad_count, 3, 3), weight.dtype)
-        turned[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+        dx_filters = np.zeros((weight.shape[1], grad_count, 3, 3), weight.dtype)
+        dx_filters[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
     elif weight.shape[1] >= PRODUCTS_MIN_CHANNELS:    # stride 2, wide: dL/dX by products
-        turned = _phase_matrices(weight)
+        dx_filters = _phase_matrices(weight)
     dx = np.empty(x_shape, dout.dtype)
     # one part per thread; the parts' images, so their dX slices, are disjoint
-    parts = run_parts(partial(_backward_part, dout, planes, weight, turned, grad_count, dx),
+    parts = run_parts(partial(_backward_part, dout, planes, weight, dx_filters, grad_count, dx),
                       batch_parts(x_shape[0]))
     return dx, sum(parts)[:out_channels], dout.sum(axis=(0, 2, 3))
 
 
-def _backward_part(dout, planes, weight, turned, grad_count, dx, first, stop):
+def _backward_part(dout, planes, weight, dx_filters, grad_count, dx, first, stop):
     """dL/dX of images first .. stop-1 (written into dx) and their part of dL/dW (returned,
-    (grad_count, C_in, 3, 3)) for conv2d_direct_backward; ``turned``: the stride-1 dL/dX
-    filters, for stride 2 None (the phase loop) or _phase_matrices (products). dZ is padded
+    (grad_count, C_in, 3, 3)) for conv2d_direct_backward. ``dx_filters``: for stride 1 the
+    transposed, turned filters; for stride 2 None (the phase loop) or _phase_matrices
+    (products). dZ is padded
     into flat planes a chunk of images at a time, so that copy never holds the whole batch's
     output gradient (3->64 at 224x224: 13 MB an image)."""
     pitch, image_size = plane_geometry(*dout.shape[2:])
@@ -200,13 +201,13 @@ def _backward_part(dout, planes, weight, turned, grad_count, dx, first, stop):
         n1 = min(stop, n0 + chunk)
         grad_planes = flat_planes(dout[n0:n1], grad_count)        # dZ_pad of images n0..n1-1
         if stride == 1:
-            correlate_3x3(grad_planes[None], turned, no_bias, pitch, image_size, 1, 0, n1 - n0,
+            correlate_3x3(grad_planes[None], dx_filters, no_bias, pitch, image_size, 1, 0, n1 - n0,
                           dx[n0:n1])
-        elif turned is None:
+        elif dx_filters is None:
             input_gradient_3x3_stride2(grad_planes, weight, pitch, image_size, 0, n1 - n0,
                                        dx[n0:n1])
         else:
-            _phase_products(grad_planes, turned, weight.shape[0], pitch, image_size,
+            _phase_products(grad_planes, dx_filters, weight.shape[0], pitch, image_size,
                             dx[n0:n1])
         # dZ at output position f of image n is grad_planes[o, f - n0 * image_size + pitch
         # + 1]: the chunk starts at image n0, and the padding shifts it

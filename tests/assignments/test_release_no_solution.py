@@ -114,7 +114,8 @@ dx_padded[:, :, 1:-1, 1:-1] = dx
 return dx_padded, np.zeros_like(weight), dout.sum(axis=(0, 2, 3))
 """
 CONV_BACKWARD_DIRECT_STRIDE2_PRODUCTS = """
-from minicnn.functional.conv_direct import _phase_matrices, _phase_products, flat_planes, plane_geometry
+from minicnn.functional.conv_direct import (_phase_matrices, _phase_products, flat_planes,
+                                            plane_geometry)
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 dx = np.empty(inner.shape, dout.dtype)
 _phase_products(flat_planes(dout), _phase_matrices(weight), weight.shape[0],
