@@ -88,19 +88,8 @@ weight_gradient_3x3_numpy(flat_planes(inner)[None], grad, pitch + 1, pitch, 1, 0
                           dweight)
 return np.zeros_like(x_padded), dweight, dout.sum(axis=(0, 2, 3))
 """
-# The same with stride 2, on phase planes, through the kernels' NumPy twins
-CONV_FORWARD_DIRECT_STRIDE2_KERNEL = """
-from minicnn.functional.conv_direct import phase_planes, plane_geometry
-from minicnn.kernels.conv_direct import correlate_3x3_numpy
-inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
-n, _, height, width = inner.shape
-out_h, out_w = (height + 1) // 2, (width + 1) // 2
-out = np.empty((n, weight.shape[0], out_h, out_w), x_padded.dtype)
-bias_values = np.zeros(weight.shape[0], x_padded.dtype) if bias is None else bias
-correlate_3x3_numpy(phase_planes(inner), weight, bias_values, *plane_geometry(out_h, out_w), 2,
-                    0, n, out)
-return out
-"""
+# dL/dX with stride 2, on phase planes, through its kernel's NumPy twin (the forward pass and
+# dL/dW of stride 2 run correlate_3x3 and weight_gradient_3x3, whose twins are tried above)
 CONV_BACKWARD_DIRECT_STRIDE2_KERNEL = """
 from minicnn.functional.conv_direct import flat_planes, plane_geometry
 from minicnn.kernels.conv_direct import input_gradient_3x3_stride2_numpy
@@ -163,7 +152,6 @@ CHEATS = {
         "fast": _conv_forward_via("fast"),
         "direct": CONV_FORWARD_DIRECT,
         "direct_numpy_twin": CONV_FORWARD_DIRECT_KERNEL,
-        "direct_stride2_numpy_twin": CONV_FORWARD_DIRECT_STRIDE2_KERNEL,
         "loop_numpy_twin": "from minicnn.kernels.conv import conv2d_loop_forward_numpy\n"
                            "out = conv2d_loop_forward_numpy(x_padded, weight, *stride)\n"
                            "return out if bias is None else out + bias.reshape(1, -1, 1, 1)",
