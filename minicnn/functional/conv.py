@@ -67,10 +67,9 @@ CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
 # "fast" (added later; see fast_algorithm) is 1.05-2.2x faster than im2col on 3x3 stride-1
 # layers with >= 8 channels (3-5x on large images, whose column matrices leave the caches)
 # and ~1.9x on 5x5 and 7x7 ones (Winograd), 0.9-2.3x on narrow 3x3 "same" layers and
-# 1.1-1.6x on narrow 3x3 stride-2 layers (the direct sum), runs im2col itself on other small
-# layers, and bounds the memory on large images
-# (chunked gemm); fwd + bwd, 1 thread, 29 layers against PyTorch in benchmarks/RESULTS.md
-# ("Convolution at PyTorch's pace").
+# 1.2-1.7x on narrow 3x3 stride-2 layers (the direct sum), runs im2col itself on other small
+# layers, and bounds the memory on large images (chunked gemm); fwd + bwd, 1 thread, 29
+# layers against PyTorch in benchmarks/RESULTS.md ("Convolution at PyTorch's pace").
 DEFAULT_METHOD = "fast"
 
 # Method "fast" runs Winograd only from this many input channels: below, its tile transforms
@@ -89,11 +88,9 @@ WINOGRAD_MIN_TILES = 128
 # channel pair on flat padded planes, no transforms, no column matrix) below
 # WINOGRAD_MIN_CHANNELS input channels, and from there while C_in * C_out is at most
 # DIRECT_MAX_CHANNEL_PAIRS, where Winograd's tile transforms outweigh the products it saves.
-# Forward + backward, float32, 1 thread, N=64, ms (benchmarks/conv_choice.py; RESULTS.md,
-# "The direct sum"): 8->16 14x14 direct 1.43, Winograd 2.19, PyTorch 1.57; 8->32 2.81, 3.26,
-# 2.79; 16->32 5.93, 5.24, 4.40; 3->64 32x32 direct 15.1, im2col 28.3, PyTorch 25.9; the
-# lecture's conv1 (1->32 28x28) 3.03 against im2col's 3.08; where im2col wins most, 1->32
-# 14x14, 0.87 against 0.78 (PyTorch 1.78).
+# Forward + backward, float32, 1 thread, N=64, ms, direct / Winograd (benchmarks/conv_choice.py;
+# the tables in RESULTS.md, "The direct sum"): 8->16 14x14 1.43 / 2.19; 32->64 14x14 (conv2)
+# 20.6 / 13.7.
 DIRECT_MAX_CHANNEL_PAIRS = 256
 # 3x3 padding-1 layers of stride 2 (no Winograd there) run the direct sum on phase planes below
 # WINOGRAD_MIN_CHANNELS input channels and while C_in * C_out is at most this, else im2col or
