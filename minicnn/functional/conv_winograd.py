@@ -25,7 +25,9 @@ work is alpha^2 matrix products
 
 with 2.25x (F(2x2, 3x3)) to 4x (F(4x4, 3x3)) fewer multiply-adds than im2col's one product,
 plus the tile transforms (Numba kernels, a few additions per number). Tiles are processed a
-cache-sized chunk at a time, so V and M never exist for the whole batch. With T threads the
+cache-sized chunk at a time, so M never exists for the whole batch, and V only on small
+layers: where all of V takes at most WINOGRAD_KEEP_BYTES, the forward pass keeps each chunk's
+V for the backward pass, which otherwise transforms the input again. With T threads the
 batch is cut into T parts that run at once, each its own chunks
 (minicnn/functional/_parallel.py).
 
@@ -53,8 +55,8 @@ from minicnn.functional.conv_gemm import batch_chunks, largest_chunk_rows
 from minicnn.kernels import conv_winograd as tiles
 from minicnn.kernels import conv_winograd_large as large_tiles
 
-__all__ = ["WINOGRAD_CHUNK_BYTES", "WINOGRAD_KERNELS", "conv2d_winograd_forward",
-           "conv2d_winograd_backward"]
+__all__ = ["WINOGRAD_CHUNK_BYTES", "WINOGRAD_KEEP_BYTES", "WINOGRAD_KERNELS",
+           "conv2d_winograd_forward", "conv2d_winograd_backward"]
 
 # Bytes of one chunk's transformed tiles, V and M together (alpha^2 * (C_in + C_out) numbers
 # per tile): 1 MiB (one core's L2 cache here), but at least the bytes of MIN_CHUNK_TILES 3x3
@@ -62,6 +64,13 @@ __all__ = ["WINOGRAD_CHUNK_BYTES", "WINOGRAD_KERNELS", "conv2d_winograd_forward"
 # measurements behind both numbers: benchmarks/RESULTS.md, "Winograd's chunk size".
 WINOGRAD_CHUNK_BYTES = 1 << 20
 MIN_CHUNK_TILES = 256
+# The forward pass keeps V (alpha^2 numbers per tile and input channel: 2.25x the input for
+# F(4x4, 3x3), 4x for F(2x2, 3x3)) for the backward pass while all of it takes at most this
+# many bytes, the same bound as im2col's column matrix (functional/conv.py,
+# IM2COL_MAX_BYTES). Transforming the input again is 15-20 % of a narrow layer's forward +
+# backward (16->32 and 32->64 at 14x14, N=64); the large-image layers of the memory target
+# are far past the bound and keep only x (benchmarks/RESULTS.md).
+WINOGRAD_KEEP_BYTES = 16 << 20
 
 
 def conv2d_winograd_forward(x, weight, bias, padding):
@@ -77,7 +86,9 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     Returns
     -------
     out : (N, C_out, H_out, W_out) array, H_out = H + 2*p_h - r + 1, W_out = W + 2*p_w - r + 1
-    x_saved : x as a C-contiguous array (x itself when it already is), for the backward pass
+    kept : for the backward pass, (x_saved, v_kept): x as a C-contiguous array (x itself when
+           it already is), and a dict from each chunk (n0, n1, a0, a1) to its V,
+           (alpha^2, C_in, tiles), when all of V fits in WINOGRAD_KEEP_BYTES, else empty
     """
     x = np.ascontiguousarray(x)
     n_batch, channels = x.shape[:2]
@@ -88,30 +99,40 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
     layout = _ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
+    keep = plan.planes * channels * n_batch * tiles_h * tiles_w * x.itemsize \
+        <= WINOGRAD_KEEP_BYTES
+    v_kept = {}
 
     def forward_images(first, stop):                          # images first .. stop-1
         tiles_per_chunk = layout.tiles_per_chunk(stop - first)
-        v_buffer = _plane_buffer(plan.planes, channels, tiles_per_chunk, x.dtype)
+        v_buffer = None if keep else _plane_buffer(plan.planes, channels, tiles_per_chunk,
+                                                   x.dtype)
         m_buffer = _plane_buffer(plan.planes, out_channels, tiles_per_chunk, x.dtype)
         for chunk in layout.chunks(first, stop):
             count = _tile_count(chunk, tiles_w)
+            if keep:                                          # each chunk a V of its own
+                v_buffer = _plane_buffer(plan.planes, channels, count, x.dtype)
             v_tiles = _tile_planes(v_buffer, plan.planes, channels, count)
             plan.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
+            if keep:
+                v_kept[chunk] = v_tiles              # the parts' chunks differ: no race
             m_tiles = _tile_planes(m_buffer, plan.planes, out_channels, count)
             np.matmul(u_filters, v_tiles, out=m_tiles)   # alpha^2 products (C_out, C_in, T)
             plan.output_transform(m_tiles, bias_values, *chunk, tiles_w, out)
 
     run_parts(forward_images, batch_parts(n_batch))          # one part per thread
-    return out, x
+    return out, (x, v_kept)
 
 
-def conv2d_winograd_backward(dout, x, weight, padding):
-    """Backward pass of conv2d_winograd_forward, the input tiles V recomputed per chunk.
+def conv2d_winograd_backward(dout, kept, weight, padding):
+    """Backward pass of conv2d_winograd_forward, on the input tiles V it kept, or with V
+    computed again chunk by chunk.
 
     Parameters
     ----------
     dout : (N, C_out, H_out, W_out) C-contiguous array of x's dtype
-    x : the second value returned by conv2d_winograd_forward
+    kept : the second value returned by conv2d_winograd_forward (a chunk missing from its V
+           dict, e.g. after the thread count changed, has its V computed again)
     weight : (C_out, C_in, r, r) C-contiguous array
     padding : (p_h, p_w) pair
 
@@ -121,6 +142,7 @@ def conv2d_winograd_backward(dout, x, weight, padding):
     dweight : (C_out, C_in, r, r) array
     dbias : (C_out,) array
     """
+    x, v_kept = kept
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     plan = _plan(x.shape, weight.shape, padding)
@@ -139,8 +161,10 @@ def conv2d_winograd_backward(dout, x, weight, padding):
         du_chunk = np.empty_like(u_filters)
         for chunk in layout.chunks(first, stop):
             count = _tile_count(chunk, tiles_w)
-            v_tiles = _tile_planes(v_buffer, plan.planes, channels, count)
-            plan.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
+            v_tiles = v_kept.get(chunk)
+            if v_tiles is None:
+                v_tiles = _tile_planes(v_buffer, plan.planes, channels, count)
+                plan.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
             dm_tiles = _tile_planes(dm_buffer, plan.planes, out_channels, count)
             plan.output_transform_adjoint(dout, *chunk, tiles_w, dm_tiles)
             np.matmul(dm_tiles, v_tiles.transpose(0, 2, 1), out=du_chunk)    # dL/dU, chunk

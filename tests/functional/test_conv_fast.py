@@ -142,12 +142,22 @@ def plan_3x3(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["V kept", "V recomputed"])
+def keep_v(request, monkeypatch):
+    """The backward pass on the forward's V, and with V computed again (past
+    WINOGRAD_KEEP_BYTES, as on large layers)."""
+    if request.param == "V recomputed":
+        monkeypatch.setattr(conv_winograd, "WINOGRAD_KEEP_BYTES", 0)
+    return request.param == "V kept"
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c_in, h, w, c_out, padding", WINOGRAD_GRID)
-def test_winograd_matches_the_naive_reference(rng, plan_3x3, dtype, n, c_in, h, w, c_out,
-                                              padding):
+def test_winograd_matches_the_naive_reference(rng, plan_3x3, keep_v, dtype, n, c_in, h, w,
+                                              c_out, padding):
     x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, padding, dtype)
     out, kept = conv2d_winograd_forward(x, weight, bias, (padding, padding))
+    assert bool(kept[1]) == keep_v                    # V of every chunk, or none
     got = (out, *conv2d_winograd_backward(dout, kept, weight, (padding, padding)))
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
 
@@ -168,11 +178,12 @@ LARGE_WINOGRAD_GRID = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c_in, h, w, c_out, k, padding", LARGE_WINOGRAD_GRID)
-def test_winograd_5x5_and_7x7_match_the_naive_reference(rng, small_chunks, dtype, n, c_in, h,
-                                                         w, c_out, k, padding):
+def test_winograd_5x5_and_7x7_match_the_naive_reference(rng, small_chunks, keep_v, dtype, n,
+                                                         c_in, h, w, c_out, k, padding):
     """Small chunks: every case also runs as several chunks and bands of tile rows."""
     x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (k, k), 1, padding, dtype)
     out, kept = conv2d_winograd_forward(x, weight, bias, padding)
+    assert bool(kept[1]) == keep_v
     got = (out, *conv2d_winograd_backward(dout, kept, weight, padding))
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
 

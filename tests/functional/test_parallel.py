@@ -127,6 +127,23 @@ def test_winograd_in_parts_matches_one_part_and_the_naive_sum(rng, monkeypatch, 
         assert rel_error(g, reference) < tolerance, name
 
 
+def test_winograd_backward_in_other_parts_than_the_forward(rng, monkeypatch):
+    # the thread count changed between the passes: the backward's chunks that the forward
+    # kept no V for compute it again, the others use the kept V
+    x = rng.standard_normal((7, 8, 9, 10))
+    weight, bias = rng.standard_normal((5, 8, 3, 3)), rng.standard_normal(5)
+    dout = rng.standard_normal((7, 5, 9, 10))
+    monkeypatch.setattr(conv_winograd, "batch_parts", lambda n_batch: [(0, 3), (3, 7)])
+    out, kept = conv2d_winograd_forward(x, weight, bias, (1, 1))
+    assert sorted(kept[1]) == [(0, 3, 0, 3), (3, 7, 0, 3)]   # a chunk a part, 3 tile rows
+    monkeypatch.setattr(conv_winograd, "batch_parts", lambda n_batch: [(0, 3), (3, 5), (5, 7)])
+    got = (out, *conv2d_winograd_backward(dout, kept, weight, (1, 1)))
+    naive_out, cache = conv2d_forward(x, weight, bias, 1, 1, method="naive")
+    for name, g, reference in zip(("out", "dx", "dweight", "dbias"), got,
+                                  (naive_out, *conv2d_backward(dout, cache))):
+        assert rel_error(g, reference) < 1e-12, name
+
+
 @pytest.mark.parametrize("count", [2, 3, 5])
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("n, c_in, c_out", [(1, 3, 5), (7, 8, 16), (4, 2, 3)])
