@@ -153,7 +153,8 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
                 x itself (not a copy) when there is no padding and x is C-contiguous;
                 for "im2col", the columns (C_in*kH*kW, N*H_out*W_out);
                 for "gemm", X_pad with one extra zero row when the stride is 1;
-                for "fast", (algorithm, array): ("winograd", x), ("pointwise", x),
+                for "fast", (algorithm, kept): ("winograd", (x, V of each chunk when
+                all of V fits in WINOGRAD_KEEP_BYTES, else {})), ("pointwise", x),
                 ("direct", x as flat padded planes, or its phase planes for stride 2),
                 ("im2col", the columns) or ("gemm", X_pad as above)
         weight : the weight array (C_out, C_in, kH, kW)
