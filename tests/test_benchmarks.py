@@ -18,6 +18,7 @@ SCRIPTS = {
     "epoch.py": ["epoch_quick.md", "epoch_quick.json"],
     "winograd_chunks.py": ["winograd_chunks_quick.md", "winograd_chunks_quick.json"],
     "conv_choice.py": ["conv_choice_quick.md", "conv_choice_quick.json"],
+    "winograd_layout.py": ["winograd_layout_quick.md", "winograd_layout_quick.json"],
 }
 
 
