@@ -188,21 +188,20 @@ def _backward_part(dout, planes, weight, dx_filters, grad_count, dx, first, stop
     """dL/dX of images first .. stop-1 (written into dx) and their part of dL/dW (returned,
     (grad_count, C_in, 3, 3)) for conv2d_direct_backward. ``dx_filters``: for stride 1 the
     transposed, turned filters; for stride 2 None (the phase loop) or _phase_matrices
-    (products). dZ is padded
-    into flat planes a chunk of images at a time, so that copy never holds the whole batch's
-    output gradient (3->64 at 224x224: 13 MB an image)."""
+    (products). dZ is padded into flat planes a chunk of images at a time, so that copy never
+    holds the whole batch's output gradient (3->64 at 224x224: 13 MB an image)."""
     pitch, image_size = plane_geometry(*dout.shape[2:])
     chunk = max(1, DIRECT_CHUNK_BYTES // (grad_count * image_size * dout.itemsize))
-    no_bias = np.zeros(dx.shape[1], dout.dtype)
     dweight_part = np.zeros((grad_count, dx.shape[1], 3, 3), dout.dtype)
     dweight_chunk = np.empty_like(dweight_part)
     stride = 1 if len(planes) == 1 else 2
+    no_bias = np.zeros(dx.shape[1], dout.dtype) if stride == 1 else None  # dL/dX's "bias"
     for n0 in range(first, stop, chunk):
         n1 = min(stop, n0 + chunk)
         grad_planes = flat_planes(dout[n0:n1], grad_count)        # dZ_pad of images n0..n1-1
         if stride == 1:
-            correlate_3x3(grad_planes[None], dx_filters, no_bias, pitch, image_size, 1, 0, n1 - n0,
-                          dx[n0:n1])
+            correlate_3x3(grad_planes[None], dx_filters, no_bias, pitch, image_size, 1, 0,
+                          n1 - n0, dx[n0:n1])
         elif dx_filters is None:
             input_gradient_3x3_stride2(grad_planes, weight, pitch, image_size, 0, n1 - n0,
                                        dx[n0:n1])

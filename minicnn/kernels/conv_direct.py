@@ -155,16 +155,23 @@ def correlate_3x3(planes, weight, bias, pitch, image_size, stride, n0, n1, out):
 
 
 @njit(cache=True, inline="always")
+def _zero_four(sums, span):
+    """sums[k, :span] = 0 for the four rows k of a kernel's sums (one loop for all four)."""
+    row0, row1, row2, row3 = sums[0], sums[1], sums[2], sums[3]
+    for f in range(span):
+        row0[f] = 0
+        row1[f] = 0
+        row2[f] = 0
+        row3[f] = 0
+
+
+@njit(cache=True, inline="always")
 def _sum_four(planes, weight, o, base, pitch, stride, span, sums):
     """sums[k, f] = sum_c sum_(u, v) weight[o + k, c, u, v] * (tap (u, v) of channel c at
     flat position base + f) for k < 4 and f < span: every input read serves four
     multiply-adds."""
+    _zero_four(sums, span)
     sum0, sum1, sum2, sum3 = sums[0], sums[1], sums[2], sums[3]
-    for f in range(span):
-        sum0[f] = 0
-        sum1[f] = 0
-        sum2[f] = 0
-        sum3[f] = 0
     for c in range(planes.shape[1]):
         t00, t01, t02, t10, t11, t12, t20, t21, t22 = _taps(planes, c, base, pitch, stride)
         a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
@@ -340,12 +347,8 @@ def input_gradient_3x3_stride2(grad, weight, pitch, image_size, n0, n1, dx):
 def _phase_sums(grad, weight, c, base, pitch, span, sums):
     """sums[2a + b, f] = phase (a, b) of dL/dX_pad for input channel c at phase-grid position
     base + f, f < span (the four sums of the module docstring)."""
+    _zero_four(sums, span)
     s00, s01, s10, s11 = sums[0], sums[1], sums[2], sums[3]
-    for f in range(span):
-        s00[f] = 0
-        s01[f] = 0
-        s10[f] = 0
-        s11[f] = 0
     out_channels = weight.shape[0]                # grad may have one more (zero) plane
     blocked = out_channels - out_channels % OUT_BLOCK
     for o in range(0, blocked, OUT_BLOCK):
