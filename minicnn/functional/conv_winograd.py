@@ -24,12 +24,15 @@ work is alpha^2 matrix products
     M[xi] (C_out, T) = U[xi] (C_out, C_in) @ V[xi] (C_in, T)      (T tiles)
 
 with 2.25x (F(2x2, 3x3)) to 4x (F(4x4, 3x3)) fewer multiply-adds than im2col's one product,
-plus the tile transforms (Numba kernels, a few additions per number). Tiles are processed a
-cache-sized chunk at a time, so M never exists for the whole batch, and V only on small
-layers: where all of V takes at most WINOGRAD_KEEP_BYTES, the forward pass keeps each chunk's
-V for the backward pass, which otherwise transforms the input again. With T threads the
-batch is cut into T parts that run at once, each its own chunks
-(minicnn/functional/_parallel.py).
+plus the tile transforms (Numba kernels, a few additions per number). F(4x4, 3x3), the plan
+of most 3x3 layers, moves its forward pass's numbers with the channels innermost, V as
+(T, 36, C_in) and M as (T, 36, C_out), so that its input and output transforms run in
+vector lanes (minicnn/kernels/conv_winograd_lanes.py); the other plans keep one plane per
+position xi. Tiles are processed a cache-sized chunk at a time, so M never exists for the
+whole batch, and V only on small layers: where all of V takes at most WINOGRAD_KEEP_BYTES,
+the forward pass keeps each chunk's V for the backward pass, which otherwise transforms the
+input again. With T threads the batch is cut into T parts that run at once, each its own
+chunks (minicnn/functional/_parallel.py).
 
 The backward pass is the transpose of each step, with dM = A dZ_block A^T:
 
@@ -54,6 +57,8 @@ from minicnn.functional._parallel import batch_parts, run_parts
 from minicnn.functional.conv_gemm import batch_chunks, largest_chunk_rows
 from minicnn.kernels import conv_winograd as tiles
 from minicnn.kernels import conv_winograd_large as large_tiles
+from minicnn.kernels import conv_winograd_lanes as lane_tiles
+from minicnn.kernels.conv_winograd_lanes import LANE, channel_blocks
 
 __all__ = ["WINOGRAD_CHUNK_BYTES", "WINOGRAD_KEEP_BYTES", "WINOGRAD_KERNELS",
            "conv2d_winograd_forward", "conv2d_winograd_backward"]
@@ -95,7 +100,7 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     out_channels = weight.shape[0]
     plan = _plan(x.shape, weight.shape, padding)
     out_h, out_w, tiles_h, tiles_w = _tile_grid(x.shape, weight.shape, padding, plan.step)
-    u_filters = _filter_transform(weight, plan)               # (alpha^2, C_out, C_in)
+    u_filters = plan.output.filters(_filter_transform(weight, plan))
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
     layout = _ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
@@ -105,20 +110,16 @@ def conv2d_winograd_forward(x, weight, bias, padding):
 
     def forward_images(first, stop):                          # images first .. stop-1
         tiles_per_chunk = layout.tiles_per_chunk(stop - first)
-        v_buffer = None if keep else _plane_buffer(plan.planes, channels, tiles_per_chunk,
-                                                   x.dtype)
-        m_buffer = _plane_buffer(plan.planes, out_channels, tiles_per_chunk, x.dtype)
+        v_buffer = None if keep else plan.input.buffer(channels, tiles_per_chunk, x.dtype)
+        m_buffer = plan.output.buffer(out_channels, tiles_per_chunk, x.dtype)
         for chunk in layout.chunks(first, stop):
-            count = _tile_count(chunk, tiles_w)
             if keep:                                          # each chunk a V of its own
-                v_buffer = _plane_buffer(plan.planes, channels, count, x.dtype)
-            v_tiles = _tile_planes(v_buffer, plan.planes, channels, count)
-            plan.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
+                v_buffer = plan.input.buffer(channels, _tile_count(chunk, tiles_w), x.dtype)
+            v_tiles = plan.input.transform(x, chunk, tiles_w, padding, v_buffer)  # (.., T, C_in)
             if keep:
                 v_kept[chunk] = v_tiles              # the parts' chunks differ: no race
-            m_tiles = _tile_planes(m_buffer, plan.planes, out_channels, count)
-            np.matmul(u_filters, v_tiles, out=m_tiles)   # alpha^2 products (C_out, C_in, T)
-            plan.output_transform(m_tiles, bias_values, *chunk, tiles_w, out)
+            # the alpha^2 products M[xi] = U[xi] @ V[xi], then out = A^T M A + b
+            plan.output.forward(u_filters, v_tiles, bias_values, chunk, tiles_w, m_buffer, out)
 
     run_parts(forward_images, batch_parts(n_batch))          # one part per thread
     return out, (x, v_kept)
@@ -154,20 +155,19 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
 
     def backward_images(first, stop):       # dX of images first .. stop-1; their dL/dU
         tiles_per_chunk = layout.tiles_per_chunk(stop - first)
-        v_buffer = _plane_buffer(plan.planes, channels, tiles_per_chunk, x.dtype)
-        dv_buffer = np.empty_like(v_buffer)
+        v_buffer = plan.input.buffer(channels, tiles_per_chunk, x.dtype)
+        dv_buffer = _plane_buffer(plan.planes, channels, tiles_per_chunk, x.dtype)
         dm_buffer = _plane_buffer(plan.planes, out_channels, tiles_per_chunk, x.dtype)
         du_part = np.zeros_like(u_filters)
         du_chunk = np.empty_like(u_filters)
         for chunk in layout.chunks(first, stop):
             count = _tile_count(chunk, tiles_w)
-            v_tiles = v_kept.get(chunk)
+            v_tiles = v_kept.get(chunk)                                  # (alpha^2, T, C_in)
             if v_tiles is None:
-                v_tiles = _tile_planes(v_buffer, plan.planes, channels, count)
-                plan.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
+                v_tiles = plan.input.transform(x, chunk, tiles_w, padding, v_buffer)
             dm_tiles = _tile_planes(dm_buffer, plan.planes, out_channels, count)
             plan.output_transform_adjoint(dout, *chunk, tiles_w, dm_tiles)
-            np.matmul(dm_tiles, v_tiles.transpose(0, 2, 1), out=du_chunk)    # dL/dU, chunk
+            np.matmul(dm_tiles, v_tiles, out=du_chunk)                   # dL/dU, chunk
             du_part += du_chunk
             dv_tiles = _tile_planes(dv_buffer, plan.planes, channels, count)
             np.matmul(u_transposed, dm_tiles, out=dv_tiles)
@@ -183,42 +183,137 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
     return dx, dweight, dout.sum(axis=(0, 2, 3))
 
 
+class _PlaneInput(NamedTuple):
+    """V = B^T d B written plane by plane, (alpha^2, C_in, T), by a kernel of
+    minicnn/kernels/conv_winograd.py or conv_winograd_large.py."""
+    planes: int
+    kernel: Callable
+
+    def buffer(self, channels, max_count, dtype):
+        """Memory for the V of chunks of up to max_count tiles."""
+        return _plane_buffer(self.planes, channels, max_count, dtype)
+
+    def transform(self, x, chunk, tiles_w, padding, buffer):
+        """The chunk's V in ``buffer``, returned as its (alpha^2, T, C_in) view."""
+        v_tiles = _tile_planes(buffer, self.planes, x.shape[1], _tile_count(chunk, tiles_w))
+        self.kernel(x, *chunk, tiles_w, *padding, v_tiles)
+        return v_tiles.transpose(0, 2, 1)
+
+
+class _LaneInput(NamedTuple):
+    """V = B^T d B for 6x6 tiles with the channels innermost, (T, 36, C_pad), by the kernels
+    of minicnn/kernels/conv_winograd_lanes.py, which vectorise over the channels (the
+    per-plane kernel cannot): the input copied channels-last, then transformed."""
+    step: int
+
+    def buffer(self, channels, max_count, dtype):
+        return np.empty(max_count * 36 * LANE * len(channel_blocks(channels)), dtype=dtype)
+
+    def transform(self, x, chunk, tiles_w, padding, buffer):
+        """The chunk's V in ``buffer``, returned as its (36, T, C_in) view."""
+        n0, n1, a0, a1 = chunk
+        channels = x.shape[1]
+        blocks = channel_blocks(channels)
+        c_pad = LANE * len(blocks)
+        rows = self.step * (a1 - a0) + 6 - self.step          # the input rows the tiles read
+        row_len = self.step * tiles_w + 6 - self.step
+        image_rows = np.empty((n1 - n0, rows, row_len * c_pad), dtype=x.dtype)
+        lane_tiles.fill_channels_last(x, n0, a0, self.step, *padding, blocks, image_rows)
+        count = _tile_count(chunk, tiles_w)
+        v_lanes = buffer[:count * 36 * c_pad].reshape(count, 36 * c_pad)
+        lane_tiles.input_transform_lanes_6(image_rows, a1 - a0, tiles_w, self.step, blocks,
+                                           v_lanes)
+        return v_lanes.reshape(count, 36, c_pad)[:, :, :channels].transpose(1, 0, 2)
+
+
+class _PlaneOutput(NamedTuple):
+    """M = U V written plane by plane, (alpha^2, C_out, T), and out = A^T M A + b by a kernel
+    of minicnn/kernels/conv_winograd.py or conv_winograd_large.py."""
+    planes: int
+    kernel: Callable
+
+    @staticmethod
+    def filters(u_filters):
+        """U as forward wants it: (alpha^2, C_out, C_in), as _filter_transform gives it."""
+        return u_filters
+
+    def buffer(self, out_channels, max_count, dtype):
+        """Memory for the M of chunks of up to max_count tiles."""
+        return _plane_buffer(self.planes, out_channels, max_count, dtype)
+
+    def forward(self, u_filters, v_tiles, bias, chunk, tiles_w, buffer, out):
+        """The chunk's outputs from its V ((alpha^2, T, C_in) view) and U (from filters)."""
+        m_tiles = _tile_planes(buffer, self.planes, u_filters.shape[1], v_tiles.shape[1])
+        np.matmul(u_filters, v_tiles.transpose(0, 2, 1), out=m_tiles)   # (C_out, C_in, T)
+        self.kernel(m_tiles, bias, *chunk, tiles_w, out)
+
+
+class _LaneOutput(NamedTuple):
+    """F(4x4, 3x3)'s M with the filters innermost, (T, 36, C_out_pad), and out = A^T M A + b
+    by the kernels of minicnn/kernels/conv_winograd_lanes.py (vectorised over the filters):
+    the tiles' outputs channels-last, then moved to (N, C_out, H_out, W_out)."""
+
+    @staticmethod
+    def filters(u_filters):
+        """U as forward wants it: (36, C_in, C_out), C-contiguous (BLAS runs a transposed
+        view 1.7x slower here)."""
+        return np.ascontiguousarray(u_filters.transpose(0, 2, 1))
+
+    def buffer(self, out_channels, max_count, dtype):
+        # zeros: the products never write the padded filters, which the kernel then reads
+        return np.zeros(max_count * 36 * LANE * len(channel_blocks(out_channels)), dtype=dtype)
+
+    def forward(self, u_filters, v_tiles, bias, chunk, tiles_w, buffer, out):
+        out_channels, count = u_filters.shape[2], v_tiles.shape[1]
+        blocks = channel_blocks(out_channels)
+        c_pad = LANE * len(blocks)
+        m_lanes = buffer[:count * 36 * c_pad].reshape(count, 36 * c_pad)
+        m_view = m_lanes.reshape(count, 36, c_pad)[:, :, :out_channels].transpose(1, 0, 2)
+        np.matmul(v_tiles, u_filters, out=m_view)                   # (T, C_in, C_out)
+        y_lanes = np.empty((count, 16 * c_pad), dtype=out.dtype)
+        lane_tiles.output_transform_lanes_f4(m_lanes, blocks, y_lanes)
+        lane_tiles.write_channels_first(y_lanes, bias, *chunk, tiles_w, blocks, out)
+
+
 class _Plan(NamedTuple):
     """Winograd F(m x m, r x r): m x m outputs from an alpha x alpha tile, alpha = m + r - 1,
-    tiles m apart, so V, M, dV and dM have alpha^2 planes; the four tile transforms (Numba
-    kernels) and kron(G, G) per dtype for the filter transform."""
+    tiles m apart, so V, M, dV and dM have alpha^2 planes; how V is computed (``input``,
+    which gives it as an (alpha^2, T, C_in) view) and the outputs from it (``output``), the
+    backward pass's two tile transforms (Numba kernels) and kron(G, G) per dtype for the
+    filter transform."""
     step: int
     planes: int
-    input_transform: Callable
+    input: object
+    output: object
     input_transform_adjoint: Callable
-    output_transform: Callable
     output_transform_adjoint: Callable
     kron_g: dict
 
 
-def _make_plan(step, g, kernels):
+def _make_plan(step, g, input_side, output_side, adjoints):
     kron = {np.dtype(t): np.kron(g, g).astype(t) for t in (np.float32, np.float64)}
     for matrix in kron.values():
         matrix.setflags(write=False)
-    return _Plan(step, len(g) ** 2, *kernels, kron)
+    return _Plan(step, len(g) ** 2, input_side, output_side, *adjoints, kron)
 
 
-# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py), and F(4x4, 3x3), F(2x2, 5x5),
-# F(2x2, 7x7) (minicnn/kernels/conv_winograd_large.py)
-F2_3X3 = _make_plan(2, tiles.G, (tiles.input_transform, tiles.input_transform_adjoint,
-                                 tiles.output_transform, tiles.output_transform_adjoint))
-F4_3X3 = _make_plan(4, large_tiles.G43, (large_tiles.input_transform_f4,
-                                         large_tiles.input_transform_adjoint_f4,
-                                         large_tiles.output_transform_f4,
-                                         large_tiles.output_transform_adjoint_f4))
-F2_5X5 = _make_plan(2, large_tiles.G5, (large_tiles.input_transform_5,
-                                        large_tiles.input_transform_adjoint_5,
-                                        large_tiles.output_transform_5,
-                                        large_tiles.output_transform_adjoint_5))
-F2_7X7 = _make_plan(2, large_tiles.G7, (large_tiles.input_transform_7,
-                                        large_tiles.input_transform_adjoint_7,
-                                        large_tiles.output_transform_7,
-                                        large_tiles.output_transform_adjoint_7))
+# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py), F(4x4, 3x3), F(2x2, 5x5) and
+# F(2x2, 7x7) (minicnn/kernels/conv_winograd_large.py; the 6x6 tiles' input transform in
+# minicnn/kernels/conv_winograd_lanes.py)
+F2_3X3 = _make_plan(2, tiles.G, _PlaneInput(16, tiles.input_transform),
+                    _PlaneOutput(16, tiles.output_transform),
+                    (tiles.input_transform_adjoint, tiles.output_transform_adjoint))
+F4_3X3 = _make_plan(4, large_tiles.G43, _LaneInput(4), _LaneOutput(),
+                    (large_tiles.input_transform_adjoint_f4,
+                     large_tiles.output_transform_adjoint_f4))
+F2_5X5 = _make_plan(2, large_tiles.G5, _PlaneInput(36, large_tiles.input_transform_5),
+                    _PlaneOutput(36, large_tiles.output_transform_5),
+                    (large_tiles.input_transform_adjoint_5,
+                     large_tiles.output_transform_adjoint_5))
+F2_7X7 = _make_plan(2, large_tiles.G7, _PlaneInput(64, large_tiles.input_transform_7),
+                    _PlaneOutput(64, large_tiles.output_transform_7),
+                    (large_tiles.input_transform_adjoint_7,
+                     large_tiles.output_transform_adjoint_7))
 WINOGRAD_KERNELS = (3, 5, 7)
 
 

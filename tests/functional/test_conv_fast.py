@@ -45,6 +45,9 @@ WINOGRAD_GRID = [
     pytest.param(2, 2, 8, 9, 3, 2, id="p2-odd-width"),
     pytest.param(1, 2, 1, 2, 2, 1, id="1x2-image-mostly-padding"),
     pytest.param(3, 4, 10, 10, 5, 0, id="p0-even"),
+    # F(4x4, 3x3) moves channels through vector lanes of 8: whole blocks, and one and a bit
+    pytest.param(2, 8, 9, 8, 16, 1, id="8-to-16-channels-whole-lane-blocks"),
+    pytest.param(2, 9, 10, 11, 17, 1, id="9-to-17-channels-past-a-lane-block"),
 ]
 
 
@@ -160,6 +163,18 @@ def test_winograd_matches_the_naive_reference(rng, plan_3x3, keep_v, dtype, n, c
     assert bool(kept[1]) == keep_v                    # V of every chunk, or none
     got = (out, *conv2d_winograd_backward(dout, kept, weight, (padding, padding)))
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
+
+
+@pytest.mark.parametrize("n, c_in, h, w, c_out, padding", WINOGRAD_GRID[-3:])
+def test_winograd_in_bands_of_tile_rows_matches_the_naive_reference(rng, plan_3x3, keep_v,
+                                                                    small_chunks, n, c_in, h,
+                                                                    w, c_out, padding):
+    """Small chunks: the layers run as several chunks and bands of tile rows (float64)."""
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, padding,
+                                        np.float64)
+    out, kept = conv2d_winograd_forward(x, weight, bias, (padding, padding))
+    got = (out, *conv2d_winograd_backward(dout, kept, weight, (padding, padding)))
+    assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), np.float64)
 
 
 # 5x5 and 7x7, stride 1 (F(2x2, 5x5) and F(2x2, 7x7)): "same" and other paddings, odd and

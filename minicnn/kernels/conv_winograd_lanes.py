@@ -1,0 +1,225 @@
+"""Winograd's input transform with the channels in vector lanes, for the 6x6 tiles of
+F(4x4, 3x3) and F(2x2, 5x5).
+
+The per-plane kernel (minicnn/kernels/conv_winograd_large.py, _input_transform_6) computes
+
+    V[6r + q, c, t] = (B^T d B)[r, q]        (d the 6x6 input tile t of channel c)
+
+one channel plane at a time. Each tile's 36 numbers go to 36 planes of V, and a loop that
+writes that many arrays at once stays scalar: LLVM would need a run-time overlap check for
+each pair of arrays it reads and writes, and gives up past 8 ("too many memory checks
+needed"). Here the channel is the innermost index instead:
+
+    image_rows[n, y, k * C_pad + c] = X_pad[n, c, y, k]         (fill_channels_last)
+    v[t, (6r + q) * C_pad + c] = (B^T d B)[r, q] of channel c  (input_transform_lanes_6)
+
+so the same straight-line code on one tile runs for C_pad channels side by side: a tile's 36
+inputs lie at fixed offsets from six row pointers and its 36 outputs at fixed offsets from
+one, and the loop over the channels vectorises (16 float32 lanes on AVX-512). The offsets are
+fixed only if C_pad is known when Numba compiles: the kernels take ``blocks``, a tuple with
+one entry per LANE channels (channel_blocks), whose length is part of its Numba type, so each
+padded channel count gets a compiled copy of its own, kept in Numba's cache like any other.
+The channels C .. C_pad - 1 hold zeros and are never read by the products.
+
+Same numbers as the per-plane kernel to the last bit (the same operations in the same order,
+no fastmath); F(4x4, 3x3) on 16 channels at 14x14, float32: copy and transform 13-20 ns per
+tile and channel against 27-41 ns (benchmarks/RESULTS.md, "The input transform in vector
+lanes").
+
+Both kernels are serial ``@njit(cache=True, nogil=True)`` loops; the chunks and the parts of
+the batch are minicnn/functional/conv_winograd.py's.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from minicnn.kernels.conv_winograd_large import _at43, _bt5
+
+__all__ = ["LANE", "channel_blocks", "fill_channels_last", "input_transform_lanes_6"]
+
+# Channels per entry of ``blocks``: 8 float64 or 8 float32 numbers, so a padded count is a
+# whole number of AVX-512 float64 vectors and half float32 ones.
+LANE = 8
+
+
+def channel_blocks(channels):
+    """The tuple whose length, ceil(channels / LANE), gives the kernels C_pad = LANE * length
+    as a compile-time constant."""
+    return (0,) * -(-channels // LANE)
+
+
+@njit(cache=True, nogil=True)
+def fill_channels_last(x, n0, a0, step, pad_h, pad_w, blocks, image_rows):
+    """image_rows[n - n0, y - top, (pad_w + k) * C_pad + c] = x[n, c, y, k], zero elsewhere
+    (the padding, the rows outside the image, the channels past C_in).
+
+    Parameters
+    ----------
+    x : (N, C_in, H, W) array
+    n0 : int, the chunk's first image (image_rows holds images n0 .. n0 + len(image_rows) - 1)
+    a0 : int, the chunk's first tile row; its tiles start at input row top = step*a0 - pad_h
+    step : int, the tiles' distance (4 for F(4x4, 3x3), 2 for F(2x2, 5x5))
+    pad_h, pad_w : int, the zero padding on each side
+    blocks : channel_blocks(C_in)
+    image_rows : (images, rows, row_len * C_pad) array to fill, row_len the plane columns
+    """
+    c_pad = LANE * len(blocks)
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    rows, row_len = image_rows.shape[1], image_rows.shape[2] // c_pad
+    top = step * a0 - pad_h
+    y_lo, y_hi = max(0, top), min(height, top + rows)
+    copy_w = max(0, min(width, row_len - pad_w))
+    image_rows[:, :, :] = 0
+    whole = channels - channels % LANE               # channels copied LANE at a time
+    for m in range(image_rows.shape[0]):
+        image = x[n0 + m]
+        for y in range(y_lo, y_hi):
+            row = image_rows[m, y - top]
+            for c0 in range(0, whole, LANE):
+                # eight source rows, stored eight numbers apart: one run per pixel
+                s0, s1, s2, s3 = (image[c0, y], image[c0 + 1, y], image[c0 + 2, y],
+                                  image[c0 + 3, y])
+                s4, s5, s6, s7 = (image[c0 + 4, y], image[c0 + 5, y], image[c0 + 6, y],
+                                  image[c0 + 7, y])
+                for k in range(copy_w):
+                    d = (pad_w + k) * c_pad + c0
+                    row[d], row[d + 1], row[d + 2], row[d + 3] = s0[k], s1[k], s2[k], s3[k]
+                    row[d + 4], row[d + 5], row[d + 6], row[d + 7] = s4[k], s5[k], s6[k], s7[k]
+            for c in range(whole, channels):
+                source = image[c, y]
+                for k in range(copy_w):
+                    row[(pad_w + k) * c_pad + c] = source[k]
+
+
+@njit(cache=True, nogil=True)
+def input_transform_lanes_6(image_rows, tile_rows, tiles_w, step, blocks, v):
+    """v[t, (6r + q) * C_pad + c] = (B^T d B)[r, q] for every 6x6 tile t of the chunk and
+    channel c (B^T = minicnn.kernels.conv_winograd_large.B_T5), tiles ``step`` apart.
+
+    Parameters
+    ----------
+    image_rows : (images, rows, row_len * C_pad) array, from fill_channels_last
+    tile_rows, tiles_w : int, the chunk's tile rows per image and tile columns; tile (m, a, b)
+                         is t = (m * tile_rows + a) * tiles_w + b and reads rows step*a ..
+                         step*a + 5 and plane columns step*b .. step*b + 5 of image m
+    step : int, 4 for F(4x4, 3x3), 2 for F(2x2, 5x5)
+    blocks : channel_blocks(C_in), as for fill_channels_last
+    v : (T, 36 * C_pad) array to fill
+    """
+    cp = LANE * len(blocks)        # a compile-time constant: the offsets below are fixed
+    t = 0
+    for m in range(image_rows.shape[0]):
+        image = image_rows[m]
+        for a in range(tile_rows):
+            i = step * a
+            r0, r1, r2 = image[i], image[i + 1], image[i + 2]
+            r3, r4, r5 = image[i + 3], image[i + 4], image[i + 5]
+            for b in range(tiles_w):
+                j = step * b * cp
+                s0, s1, s2, s3, s4, s5 = r0[j:], r1[j:], r2[j:], r3[j:], r4[j:], r5[j:]
+                out = v[t]
+                for c in range(cp):
+                    # e = B^T d: column l of the tile (its six rows combined) at offset l*cp
+                    e00, e10, e20, e30, e40, e50 = _bt5(s0[c], s1[c], s2[c], s3[c], s4[c],
+                                                        s5[c])
+                    k = cp + c
+                    e01, e11, e21, e31, e41, e51 = _bt5(s0[k], s1[k], s2[k], s3[k], s4[k],
+                                                        s5[k])
+                    k = 2 * cp + c
+                    e02, e12, e22, e32, e42, e52 = _bt5(s0[k], s1[k], s2[k], s3[k], s4[k],
+                                                        s5[k])
+                    k = 3 * cp + c
+                    e03, e13, e23, e33, e43, e53 = _bt5(s0[k], s1[k], s2[k], s3[k], s4[k],
+                                                        s5[k])
+                    k = 4 * cp + c
+                    e04, e14, e24, e34, e44, e54 = _bt5(s0[k], s1[k], s2[k], s3[k], s4[k],
+                                                        s5[k])
+                    k = 5 * cp + c
+                    e05, e15, e25, e35, e45, e55 = _bt5(s0[k], s1[k], s2[k], s3[k], s4[k],
+                                                        s5[k])
+                    # V = e B: row r of e through B^T, to positions 6r .. 6r + 5
+                    (out[c], out[cp + c], out[2 * cp + c], out[3 * cp + c], out[4 * cp + c],
+                     out[5 * cp + c]) = _bt5(e00, e01, e02, e03, e04, e05)
+                    (out[6 * cp + c], out[7 * cp + c], out[8 * cp + c], out[9 * cp + c],
+                     out[10 * cp + c], out[11 * cp + c]) = _bt5(e10, e11, e12, e13, e14, e15)
+                    (out[12 * cp + c], out[13 * cp + c], out[14 * cp + c], out[15 * cp + c],
+                     out[16 * cp + c], out[17 * cp + c]) = _bt5(e20, e21, e22, e23, e24, e25)
+                    (out[18 * cp + c], out[19 * cp + c], out[20 * cp + c], out[21 * cp + c],
+                     out[22 * cp + c], out[23 * cp + c]) = _bt5(e30, e31, e32, e33, e34, e35)
+                    (out[24 * cp + c], out[25 * cp + c], out[26 * cp + c], out[27 * cp + c],
+                     out[28 * cp + c], out[29 * cp + c]) = _bt5(e40, e41, e42, e43, e44, e45)
+                    (out[30 * cp + c], out[31 * cp + c], out[32 * cp + c], out[33 * cp + c],
+                     out[34 * cp + c], out[35 * cp + c]) = _bt5(e50, e51, e52, e53, e54, e55)
+                t += 1
+
+
+@njit(cache=True, nogil=True)
+def output_transform_lanes_f4(m_lanes, blocks, y_lanes):
+    """y_lanes[t, (4r + q) * C_pad + o] = (A^T M A)[r, q] for every tile t of the chunk and
+    filter o (A^T = minicnn.kernels.conv_winograd_large.A_T43): F(4x4, 3x3)'s output
+    transform with the filters in vector lanes, before the bias.
+
+    Parameters
+    ----------
+    m_lanes : (T, 36 * C_pad) array, M[6r + q] of filter o at m_lanes[t, (6r + q) * C_pad + o]
+    blocks : channel_blocks(C_out)
+    y_lanes : (T, 16 * C_pad) array to fill (write_channels_first moves it to the output)
+    """
+    cp = LANE * len(blocks)
+    for t in range(m_lanes.shape[0]):
+        tile, y = m_lanes[t], y_lanes[t]
+        for o in range(cp):
+            # s = A^T M: column q of M (positions q, 6 + q, .., 30 + q) through A^T
+            s0 = _at43(tile[o], tile[6 * cp + o], tile[12 * cp + o], tile[18 * cp + o],
+                       tile[24 * cp + o], tile[30 * cp + o])
+            s1 = _at43(tile[cp + o], tile[7 * cp + o], tile[13 * cp + o], tile[19 * cp + o],
+                       tile[25 * cp + o], tile[31 * cp + o])
+            s2 = _at43(tile[2 * cp + o], tile[8 * cp + o], tile[14 * cp + o],
+                       tile[20 * cp + o], tile[26 * cp + o], tile[32 * cp + o])
+            s3 = _at43(tile[3 * cp + o], tile[9 * cp + o], tile[15 * cp + o],
+                       tile[21 * cp + o], tile[27 * cp + o], tile[33 * cp + o])
+            s4 = _at43(tile[4 * cp + o], tile[10 * cp + o], tile[16 * cp + o],
+                       tile[22 * cp + o], tile[28 * cp + o], tile[34 * cp + o])
+            s5 = _at43(tile[5 * cp + o], tile[11 * cp + o], tile[17 * cp + o],
+                       tile[23 * cp + o], tile[29 * cp + o], tile[35 * cp + o])
+            # Y = s A, row r to positions 4r .. 4r + 3
+            y[o], y[cp + o], y[2 * cp + o], y[3 * cp + o] = _at43(s0[0], s1[0], s2[0], s3[0],
+                                                                  s4[0], s5[0])
+            (y[4 * cp + o], y[5 * cp + o], y[6 * cp + o], y[7 * cp + o]) = _at43(
+                s0[1], s1[1], s2[1], s3[1], s4[1], s5[1])
+            (y[8 * cp + o], y[9 * cp + o], y[10 * cp + o], y[11 * cp + o]) = _at43(
+                s0[2], s1[2], s2[2], s3[2], s4[2], s5[2])
+            (y[12 * cp + o], y[13 * cp + o], y[14 * cp + o], y[15 * cp + o]) = _at43(
+                s0[3], s1[3], s2[3], s3[3], s4[3], s5[3])
+
+
+@njit(cache=True, nogil=True)
+def write_channels_first(y_lanes, bias, n0, n1, a0, a1, tiles_w, blocks, out):
+    """out[n, o, 4a + r, 4b + q] = y_lanes[t, (4r + q) * C_pad + o] + bias[o] for every tile
+    t = (n, a, b) of the chunk (t as in minicnn/kernels/conv_winograd.py) and the outputs
+    that lie inside out.
+
+    Parameters
+    ----------
+    y_lanes : (T, 16 * C_pad) array, from output_transform_lanes_f4
+    bias : (C_out,) array
+    n0, n1, a0, a1, tiles_w : int, the chunk
+    blocks : channel_blocks(C_out)
+    out : (N, C_out, H_out, W_out) array, written
+    """
+    c_pad = LANE * len(blocks)
+    channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
+    t = 0
+    for n in range(n0, n1):
+        for a in range(a0, a1):
+            rows = min(4, out_h - 4 * a)
+            for b in range(tiles_w):
+                cols = min(4, out_w - 4 * b)
+                tile = y_lanes[t]
+                for o in range(channels):
+                    block = out[n, o]
+                    for r in range(rows):
+                        for q in range(cols):
+                            block[4 * a + r, 4 * b + q] = tile[(4 * r + q) * c_pad + o] + bias[o]
+                t += 1

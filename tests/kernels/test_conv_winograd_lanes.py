@@ -1,0 +1,123 @@
+"""The Winograd kernels with the channels in vector lanes (minicnn/kernels/conv_winograd_lanes.py):
+the channels-last copy against NumPy's padded transpose, and the input and output transforms
+against the per-plane kernels' NumPy twins, on whole chunks and bands of tile rows, for
+channel counts below, at and past a block of LANE."""
+
+import numpy as np
+import pytest
+
+from minicnn.kernels import conv_winograd as k
+from minicnn.kernels import conv_winograd_large as large
+from minicnn.kernels import conv_winograd_lanes as lanes
+
+DTYPES = [np.float32, np.float64]
+
+# (N, C, H, W, padding, chunk (n0, n1, a0, a1)) for F(4x4, 3x3): 3 channels (one part-filled
+# block), 8 (one whole block), 13 (a whole block and a part); a band of tile rows; a last
+# tile row and column that hang over the output; no padding; an image of mostly padding
+CASES = [
+    pytest.param(2, 3, 10, 9, (1, 1), (0, 2, 0, 3), id="3ch-whole-batch"),
+    pytest.param(3, 8, 9, 12, (0, 0), (1, 3, 0, 2), id="8ch-images-1-2-no-padding"),
+    pytest.param(1, 13, 22, 11, (2, 1), (0, 1, 2, 5), id="13ch-band-of-tile-rows"),
+    pytest.param(2, 9, 2, 3, (1, 1), (0, 2, 0, 1), id="9ch-2x3-image-mostly-padding"),
+    pytest.param(1, 17, 14, 14, (1, 1), (0, 1, 3, 4), id="17ch-last-tile-row-hangs-over"),
+]
+
+
+def _grid(h, w, padding, r=3, step=4):
+    out_h, out_w = h + 2 * padding[0] - r + 1, w + 2 * padding[1] - r + 1
+    return out_h, out_w, -(-out_h // step), -(-out_w // step)
+
+
+def _count(chunk, tiles_w):
+    n0, n1, a0, a1 = chunk
+    return (n1 - n0) * (a1 - a0) * tiles_w
+
+
+def _image_rows(x, chunk, tiles_w, padding, step, alpha=6, fill=np.nan):
+    """A buffer for fill_channels_last, full of ``fill`` (so an unwritten number shows)."""
+    n0, n1, a0, a1 = chunk
+    c_pad = lanes.LANE * len(lanes.channel_blocks(x.shape[1]))
+    rows, row_len = step * (a1 - a0) + alpha - step, step * tiles_w + alpha - step
+    return np.full((n1 - n0, rows, row_len * c_pad), fill, x.dtype), c_pad
+
+
+@pytest.mark.parametrize("channels, length", [(1, 1), (8, 1), (9, 2), (16, 2), (256, 32)])
+def test_channel_blocks_cover_the_channels_in_lanes(channels, length):
+    assert lanes.channel_blocks(channels) == (0,) * length
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("step", [4, 2])
+@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+def test_fill_channels_last_is_the_padded_transpose(rng, dtype, step, n, c, h, w, padding,
+                                                    chunk):
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    _, _, _, tiles_w = _grid(h, w, padding)
+    image_rows, c_pad = _image_rows(x, chunk, tiles_w, padding, step)
+    blocks = lanes.channel_blocks(c)
+    lanes.fill_channels_last(x, chunk[0], chunk[2], step, *padding, blocks, image_rows)
+
+    n0, n1, a0, _ = chunk
+    rows, row_len = image_rows.shape[1], image_rows.shape[2] // c_pad
+    padded = np.zeros((n, c_pad, h + 2 * padding[0] + 4 * rows, w + 2 * padding[1] + row_len),
+                      dtype)                          # room for tiles past the image
+    padded[:, :c, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
+    top = step * a0                                   # row of the padded image
+    expected = padded[n0:n1, :, top:top + rows, :row_len].transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(image_rows, expected.reshape(image_rows.shape))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+def test_input_transform_in_lanes_is_the_per_plane_kernels(rng, dtype, n, c, h, w, padding,
+                                                           chunk):
+    """The same V to the last bit as F(4x4, 3x3)'s per-plane kernel (the same operations in the
+    same order), and the padded channels zero."""
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    _, _, _, tiles_w = _grid(h, w, padding)
+    count = _count(chunk, tiles_w)
+    image_rows, c_pad = _image_rows(x, chunk, tiles_w, padding, 4)
+    blocks = lanes.channel_blocks(c)
+    lanes.fill_channels_last(x, chunk[0], chunk[2], 4, *padding, blocks, image_rows)
+    v_lanes = np.full((count, 36 * c_pad), np.nan, dtype)
+    lanes.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, 4, blocks, v_lanes)
+
+    per_plane = np.full((36, c, count), np.nan, dtype)
+    large.input_transform_f4(x, *chunk, tiles_w, *padding, per_plane)
+    got = v_lanes.reshape(count, 36, c_pad)
+    np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
+    assert not got[:, :, c:].any()
+    twin = np.empty_like(per_plane)
+    k.input_transform_numpy(x, *chunk, tiles_w, *padding, twin, b_t=large.B_T5, step=4)
+    np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+def test_output_transform_in_lanes_matches_numpy_twin(rng, dtype, n, c, h, w, padding, chunk):
+    """Y = A^T M A + b on the chunk's outputs inside the image, nothing written elsewhere;
+    the same numbers as the per-plane kernel to the last bit."""
+    out_h, out_w, _, tiles_w = _grid(h, w, padding)
+    count = _count(chunk, tiles_w)
+    blocks = lanes.channel_blocks(c)
+    c_pad = lanes.LANE * len(blocks)
+    m = rng.standard_normal((36, c, count)).astype(dtype)
+    bias = rng.standard_normal(c).astype(dtype)
+    m_lanes = np.zeros((count, 36, c_pad), dtype)
+    m_lanes[:, :, :c] = m.transpose(2, 0, 1)
+    y_lanes = np.full((count, 16 * c_pad), np.nan, dtype)
+    lanes.output_transform_lanes_f4(m_lanes.reshape(count, -1), blocks, y_lanes)
+    got = np.full((n, c, out_h, out_w), np.nan, dtype)
+    lanes.write_channels_first(y_lanes, bias, *chunk, tiles_w, blocks, got)
+
+    per_plane = np.full_like(got, np.nan)
+    large.output_transform_f4(m, bias, *chunk, tiles_w, per_plane)
+    np.testing.assert_array_equal(got, per_plane)         # NaN where neither writes
+    twin = np.full_like(got, np.nan)
+    k.output_transform_numpy(m, bias, *chunk, tiles_w, twin, a_t=large.A_T43)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(twin))
+    np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(twin),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
