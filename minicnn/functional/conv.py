@@ -88,10 +88,10 @@ WINOGRAD_MIN_TILES = 128
 # channel pair on flat padded planes, no transforms, no column matrix) below
 # WINOGRAD_MIN_CHANNELS input channels, and from there while C_in * C_out is at most
 # DIRECT_MAX_CHANNEL_PAIRS, where Winograd's tile transforms outweigh the products it saves.
-# Forward + backward, float32, 1 thread, N=64, ms, direct / Winograd (benchmarks/conv_choice.py;
-# the tables in RESULTS.md, "The direct sum"): 8->16 14x14 1.43 / 2.19; 32->64 14x14 (conv2)
-# 20.6 / 13.7.
-DIRECT_MAX_CHANNEL_PAIRS = 256
+# Forward + backward, float32, 1 thread, N=64, ms, direct / Winograd with F(4x4, 3x3) in
+# vector lanes (benchmarks/conv_choice.py; RESULTS.md, "Winograd in vector lanes"): 8->16
+# 14x14 1.57 / 2.23; at 256 pairs 8->32 3.33 / 3.42 and 16->16 2.93 / 2.46; conv2 21.2 / 12.2.
+DIRECT_MAX_CHANNEL_PAIRS = 128
 # 3x3 padding-1 layers of stride 2 (no Winograd there) run the direct sum on phase planes below
 # WINOGRAD_MIN_CHANNELS input channels and while C_in * C_out is at most this, else im2col or
 # gemm, whose products win on wide layers. Same benchmark, ms, direct / im2col: 3->64 32x32

@@ -25,10 +25,9 @@ work is alpha^2 matrix products
 
 with 2.25x (F(2x2, 3x3)) to 4x (F(4x4, 3x3)) fewer multiply-adds than im2col's one product,
 plus the tile transforms (Numba kernels, a few additions per number). F(4x4, 3x3), the plan
-of most 3x3 layers, moves its forward pass's numbers with the channels innermost, V as
-(T, 36, C_in) and M as (T, 36, C_out), so that its input and output transforms run in
-vector lanes (minicnn/kernels/conv_winograd_lanes.py); the other plans keep one plane per
-position xi. Tiles are processed a cache-sized chunk at a time, so M never exists for the
+of most 3x3 layers, keeps V, M, dV and dM with the channels innermost, (T, 36, C), so that
+its four tile transforms run in vector lanes (minicnn/kernels/conv_winograd_lanes.py); the
+other plans keep one plane (C, T) per position xi (_PlaneTiles, _LaneTiles). Tiles are processed a cache-sized chunk at a time, so M never exists for the
 whole batch, and V only on small layers: where all of V takes at most WINOGRAD_KEEP_BYTES,
 the forward pass keeps each chunk's V for the backward pass, which otherwise transforms the
 input again. With T threads the batch is cut into T parts that run at once, each its own
@@ -92,15 +91,16 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     -------
     out : (N, C_out, H_out, W_out) array, H_out = H + 2*p_h - r + 1, W_out = W + 2*p_w - r + 1
     kept : for the backward pass, (x_saved, v_kept): x as a C-contiguous array (x itself when
-           it already is), and a dict from each chunk (n0, n1, a0, a1) to its V,
-           (alpha^2, C_in, tiles), when all of V fits in WINOGRAD_KEEP_BYTES, else empty
+           it already is), and a dict from each chunk (n0, n1, a0, a1) to its V when all of
+           V fits in WINOGRAD_KEEP_BYTES, else empty; V in the plan's layout, (alpha^2, C_in,
+           T) planes, or for F(4x4, 3x3) the (36, T, C_in) view of its lanes
     """
     x = np.ascontiguousarray(x)
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     plan = _plan(x.shape, weight.shape, padding)
     out_h, out_w, tiles_h, tiles_w = _tile_grid(x.shape, weight.shape, padding, plan.step)
-    u_filters = plan.output.filters(_filter_transform(weight, plan))
+    u_filters = plan.tiles.filters(_filter_transform(weight, plan))
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
     layout = _ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
@@ -109,17 +109,16 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     v_kept = {}
 
     def forward_images(first, stop):                          # images first .. stop-1
-        tiles_per_chunk = layout.tiles_per_chunk(stop - first)
-        v_buffer = None if keep else plan.input.buffer(channels, tiles_per_chunk, x.dtype)
-        m_buffer = plan.output.buffer(out_channels, tiles_per_chunk, x.dtype)
+        work = plan.tiles.workspace(channels, out_channels, layout.tiles_per_chunk(stop - first),
+                                    x.dtype)
         for chunk in layout.chunks(first, stop):
-            if keep:                                          # each chunk a V of its own
-                v_buffer = plan.input.buffer(channels, _tile_count(chunk, tiles_w), x.dtype)
-            v_tiles = plan.input.transform(x, chunk, tiles_w, padding, v_buffer)  # (.., T, C_in)
+            # each chunk a V of its own if it is kept, else the part's buffer
+            v_buffer = plan.tiles.v_buffer(channels, _tile_count(chunk, tiles_w), x.dtype) \
+                if keep else work["v"]
+            v_tiles = plan.tiles.input_tiles(x, chunk, tiles_w, padding, v_buffer)
             if keep:
                 v_kept[chunk] = v_tiles              # the parts' chunks differ: no race
-            # the alpha^2 products M[xi] = U[xi] @ V[xi], then out = A^T M A + b
-            plan.output.forward(u_filters, v_tiles, bias_values, chunk, tiles_w, m_buffer, out)
+            plan.tiles.outputs(u_filters, v_tiles, bias_values, chunk, tiles_w, work, out)
 
     run_parts(forward_images, batch_parts(n_batch))          # one part per thread
     return out, (x, v_kept)
@@ -148,30 +147,22 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
     out_channels = weight.shape[0]
     plan = _plan(x.shape, weight.shape, padding)
     _, _, tiles_h, tiles_w = _tile_grid(x.shape, weight.shape, padding, plan.step)
-    u_filters = _filter_transform(weight, plan)
-    u_transposed = u_filters.transpose(0, 2, 1)               # (alpha^2, C_in, C_out), a view
+    u_filters = _filter_transform(weight, plan)               # (alpha^2, C_out, C_in)
     dx = np.zeros_like(x)
     layout = _ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
 
     def backward_images(first, stop):       # dX of images first .. stop-1; their dL/dU
-        tiles_per_chunk = layout.tiles_per_chunk(stop - first)
-        v_buffer = plan.input.buffer(channels, tiles_per_chunk, x.dtype)
-        dv_buffer = _plane_buffer(plan.planes, channels, tiles_per_chunk, x.dtype)
-        dm_buffer = _plane_buffer(plan.planes, out_channels, tiles_per_chunk, x.dtype)
+        work = plan.tiles.workspace(channels, out_channels, layout.tiles_per_chunk(stop - first),
+                                    x.dtype)
         du_part = np.zeros_like(u_filters)
         du_chunk = np.empty_like(u_filters)
         for chunk in layout.chunks(first, stop):
-            count = _tile_count(chunk, tiles_w)
-            v_tiles = v_kept.get(chunk)                                  # (alpha^2, T, C_in)
+            v_tiles = v_kept.get(chunk)
             if v_tiles is None:
-                v_tiles = plan.input.transform(x, chunk, tiles_w, padding, v_buffer)
-            dm_tiles = _tile_planes(dm_buffer, plan.planes, out_channels, count)
-            plan.output_transform_adjoint(dout, *chunk, tiles_w, dm_tiles)
-            np.matmul(dm_tiles, v_tiles, out=du_chunk)                   # dL/dU, chunk
+                v_tiles = plan.tiles.input_tiles(x, chunk, tiles_w, padding, work["v"])
+            plan.tiles.gradients(u_filters, v_tiles, dout, chunk, tiles_w, padding, work,
+                                 du_chunk, dx)
             du_part += du_chunk
-            dv_tiles = _tile_planes(dv_buffer, plan.planes, channels, count)
-            np.matmul(u_transposed, dm_tiles, out=dv_tiles)
-            plan.input_transform_adjoint(dv_tiles, *chunk, tiles_w, *padding, dx)
         return du_part
 
     # one part per thread; the parts' images, so their dX slices, are disjoint
@@ -183,137 +174,180 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
     return dx, dweight, dout.sum(axis=(0, 2, 3))
 
 
-class _PlaneInput(NamedTuple):
-    """V = B^T d B written plane by plane, (alpha^2, C_in, T), by a kernel of
-    minicnn/kernels/conv_winograd.py or conv_winograd_large.py."""
+class _PlaneTiles(NamedTuple):
+    """V, M, dV and dM with one plane per position xi, (alpha^2, C, T), and the tile
+    transforms of minicnn/kernels/conv_winograd.py or conv_winograd_large.py, which work one
+    channel plane at a time."""
     planes: int
-    kernel: Callable
-
-    def buffer(self, channels, max_count, dtype):
-        """Memory for the V of chunks of up to max_count tiles."""
-        return _plane_buffer(self.planes, channels, max_count, dtype)
-
-    def transform(self, x, chunk, tiles_w, padding, buffer):
-        """The chunk's V in ``buffer``, returned as its (alpha^2, T, C_in) view."""
-        v_tiles = _tile_planes(buffer, self.planes, x.shape[1], _tile_count(chunk, tiles_w))
-        self.kernel(x, *chunk, tiles_w, *padding, v_tiles)
-        return v_tiles.transpose(0, 2, 1)
-
-
-class _LaneInput(NamedTuple):
-    """V = B^T d B for 6x6 tiles with the channels innermost, (T, 36, C_pad), by the kernels
-    of minicnn/kernels/conv_winograd_lanes.py, which vectorise over the channels (the
-    per-plane kernel cannot): the input copied channels-last, then transformed."""
-    step: int
-
-    def buffer(self, channels, max_count, dtype):
-        return np.empty(max_count * 36 * LANE * len(channel_blocks(channels)), dtype=dtype)
-
-    def transform(self, x, chunk, tiles_w, padding, buffer):
-        """The chunk's V in ``buffer``, returned as its (36, T, C_in) view."""
-        n0, n1, a0, a1 = chunk
-        channels = x.shape[1]
-        blocks = channel_blocks(channels)
-        c_pad = LANE * len(blocks)
-        rows = self.step * (a1 - a0) + 6 - self.step          # the input rows the tiles read
-        row_len = self.step * tiles_w + 6 - self.step
-        image_rows = np.empty((n1 - n0, rows, row_len * c_pad), dtype=x.dtype)
-        lane_tiles.fill_channels_last(x, n0, a0, self.step, *padding, blocks, image_rows)
-        count = _tile_count(chunk, tiles_w)
-        v_lanes = buffer[:count * 36 * c_pad].reshape(count, 36 * c_pad)
-        lane_tiles.input_transform_lanes_6(image_rows, a1 - a0, tiles_w, self.step, blocks,
-                                           v_lanes)
-        return v_lanes.reshape(count, 36, c_pad)[:, :, :channels].transpose(1, 0, 2)
-
-
-class _PlaneOutput(NamedTuple):
-    """M = U V written plane by plane, (alpha^2, C_out, T), and out = A^T M A + b by a kernel
-    of minicnn/kernels/conv_winograd.py or conv_winograd_large.py."""
-    planes: int
-    kernel: Callable
+    input_transform: Callable
+    input_transform_adjoint: Callable
+    output_transform: Callable
+    output_transform_adjoint: Callable
 
     @staticmethod
     def filters(u_filters):
-        """U as forward wants it: (alpha^2, C_out, C_in), as _filter_transform gives it."""
+        """U for the forward products, (alpha^2, C_out, C_in) as _filter_transform gives it."""
         return u_filters
 
-    def buffer(self, out_channels, max_count, dtype):
-        """Memory for the M of chunks of up to max_count tiles."""
-        return _plane_buffer(self.planes, out_channels, max_count, dtype)
+    def v_buffer(self, channels, count, dtype):
+        """Memory for the V of up to ``count`` tiles."""
+        return _plane_buffer(self.planes, channels, count, dtype)
 
-    def forward(self, u_filters, v_tiles, bias, chunk, tiles_w, buffer, out):
-        """The chunk's outputs from its V ((alpha^2, T, C_in) view) and U (from filters)."""
-        m_tiles = _tile_planes(buffer, self.planes, u_filters.shape[1], v_tiles.shape[1])
-        np.matmul(u_filters, v_tiles.transpose(0, 2, 1), out=m_tiles)   # (C_out, C_in, T)
-        self.kernel(m_tiles, bias, *chunk, tiles_w, out)
+    def workspace(self, channels, out_channels, count, dtype):
+        """A part's buffers for chunks of up to ``count`` tiles: V (when it is not kept), M
+        or dM, and dV."""
+        return {"v": self.v_buffer(channels, count, dtype),
+                "m": _plane_buffer(self.planes, out_channels, count, dtype),
+                "dv": _plane_buffer(self.planes, channels, count, dtype)}
+
+    def input_tiles(self, x, chunk, tiles_w, padding, v_buffer):
+        """V = B^T d B of the chunk's tiles, (alpha^2, C_in, T), in ``v_buffer``."""
+        v_tiles = _tile_planes(v_buffer, self.planes, x.shape[1], _tile_count(chunk, tiles_w))
+        self.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
+        return v_tiles
+
+    def outputs(self, u_filters, v_tiles, bias, chunk, tiles_w, work, out):
+        """out = A^T M A + b on the chunk's outputs, M[xi] = U[xi] @ V[xi]."""
+        m_tiles = _tile_planes(work["m"], self.planes, u_filters.shape[1], v_tiles.shape[2])
+        np.matmul(u_filters, v_tiles, out=m_tiles)        # alpha^2 products (C_out, C_in, T)
+        self.output_transform(m_tiles, bias, *chunk, tiles_w, out)
+
+    def gradients(self, u_filters, v_tiles, dout, chunk, tiles_w, padding, work, du_chunk,
+                  dx):
+        """The chunk's dL/dU (written to du_chunk, (alpha^2, C_out, C_in)) and dX (added)."""
+        channels, count = v_tiles.shape[1:]
+        dm_tiles = _tile_planes(work["m"], self.planes, u_filters.shape[1], count)
+        self.output_transform_adjoint(dout, *chunk, tiles_w, dm_tiles)     # dM = A dY A^T
+        np.matmul(dm_tiles, v_tiles.transpose(0, 2, 1), out=du_chunk)
+        dv_tiles = _tile_planes(work["dv"], self.planes, channels, count)
+        np.matmul(u_filters.transpose(0, 2, 1), dm_tiles, out=dv_tiles)   # dV[xi] = U^T dM
+        self.input_transform_adjoint(dv_tiles, *chunk, tiles_w, *padding, dx)
 
 
-class _LaneOutput(NamedTuple):
-    """F(4x4, 3x3)'s M with the filters innermost, (T, 36, C_out_pad), and out = A^T M A + b
-    by the kernels of minicnn/kernels/conv_winograd_lanes.py (vectorised over the filters):
-    the tiles' outputs channels-last, then moved to (N, C_out, H_out, W_out)."""
+class _LaneTiles(NamedTuple):
+    """F(4x4, 3x3)'s V, M, dV and dM with the channels innermost, (T, 36, C_pad), and the
+    tile transforms of minicnn/kernels/conv_winograd_lanes.py, which run the channels in
+    vector lanes (the per-plane kernels, which write 36 planes at once, cannot). Each
+    transform has a copy kernel beside it that moves the numbers between (N, C, H, W) and
+    channels-last; C_pad = LANE * len(channel_blocks(C)), and the products read and write
+    only the first C channels."""
 
     @staticmethod
     def filters(u_filters):
-        """U as forward wants it: (36, C_in, C_out), C-contiguous (BLAS runs a transposed
-        view 1.7x slower here)."""
+        """U for the forward products, (36, C_in, C_out), C-contiguous (a transposed view
+        runs 1.7x slower in BLAS here)."""
         return np.ascontiguousarray(u_filters.transpose(0, 2, 1))
 
-    def buffer(self, out_channels, max_count, dtype):
-        # zeros: the products never write the padded filters, which the kernel then reads
-        return np.zeros(max_count * 36 * LANE * len(channel_blocks(out_channels)), dtype=dtype)
+    @staticmethod
+    def v_buffer(channels, count, dtype):
+        return np.empty(count * 36 * _padded(channels), dtype=dtype)
 
-    def forward(self, u_filters, v_tiles, bias, chunk, tiles_w, buffer, out):
+    def workspace(self, channels, out_channels, count, dtype):
+        # zeros: the products never write the padded channels, which the kernels then read
+        return {"v": self.v_buffer(channels, count, dtype),
+                "m": np.zeros(count * 36 * _padded(out_channels), dtype=dtype),
+                "dv": np.zeros(count * 36 * _padded(channels), dtype=dtype)}
+
+    @staticmethod
+    def input_tiles(x, chunk, tiles_w, padding, v_buffer):
+        """V = B^T d B of the chunk's tiles in ``v_buffer``, returned as its (36, T, C_in)
+        view."""
+        n0, n1, a0, a1 = chunk
+        blocks = channel_blocks(x.shape[1])
+        image_rows = np.empty((n1 - n0, 4 * (a1 - a0) + 2, (4 * tiles_w + 2) * _padded(
+            x.shape[1])), dtype=x.dtype)                       # the input rows the tiles read
+        lane_tiles.fill_channels_last(x, n0, a0, 4, *padding, blocks, image_rows)
+        v_lanes = _lanes(v_buffer, _tile_count(chunk, tiles_w), x.shape[1])
+        lane_tiles.input_transform_lanes_6(image_rows, a1 - a0, tiles_w, 4, blocks, v_lanes)
+        return _planes_view(v_lanes, x.shape[1])
+
+    @staticmethod
+    def outputs(u_filters, v_tiles, bias, chunk, tiles_w, work, out):
+        """out = A^T M A + b on the chunk's outputs, M[xi] = U[xi] @ V[xi]."""
         out_channels, count = u_filters.shape[2], v_tiles.shape[1]
+        m_lanes = _lanes(work["m"], count, out_channels)
+        # the 36 products M[xi]^T (T, C_out) = V[xi]^T (T, C_in) @ U[xi]^T, into (T, 36, C_pad)
+        np.matmul(v_tiles, u_filters, out=_planes_view(m_lanes, out_channels))
+        y_lanes = np.empty((count, 16 * _padded(out_channels)), dtype=out.dtype)
         blocks = channel_blocks(out_channels)
-        c_pad = LANE * len(blocks)
-        m_lanes = buffer[:count * 36 * c_pad].reshape(count, 36 * c_pad)
-        m_view = m_lanes.reshape(count, 36, c_pad)[:, :, :out_channels].transpose(1, 0, 2)
-        np.matmul(v_tiles, u_filters, out=m_view)                   # (T, C_in, C_out)
-        y_lanes = np.empty((count, 16 * c_pad), dtype=out.dtype)
         lane_tiles.output_transform_lanes_f4(m_lanes, blocks, y_lanes)
         lane_tiles.write_channels_first(y_lanes, bias, *chunk, tiles_w, blocks, out)
+
+    @staticmethod
+    def gradients(u_filters, v_tiles, dout, chunk, tiles_w, padding, work, du_chunk, dx):
+        """The chunk's dL/dU (written to du_chunk, (36, C_out, C_in)) and dX (added)."""
+        n0, n1, a0, a1 = chunk
+        out_channels, channels, count = u_filters.shape[1], dx.shape[1], v_tiles.shape[1]
+        out_blocks, in_blocks = channel_blocks(out_channels), channel_blocks(channels)
+        g_lanes = np.empty((count, 16 * _padded(out_channels)), dtype=dx.dtype)
+        lane_tiles.read_channels_last(dout, *chunk, tiles_w, out_blocks, g_lanes)
+        dm_lanes = _lanes(work["m"], count, out_channels)
+        lane_tiles.output_transform_adjoint_lanes_f4(g_lanes, out_blocks, dm_lanes)
+        dm_tiles = _planes_view(dm_lanes, out_channels)                   # (36, T, C_out)
+        np.matmul(dm_tiles.transpose(0, 2, 1), v_tiles, out=du_chunk)   # dL/dU[xi] = dM V^T
+        dv_lanes = _lanes(work["dv"], count, channels)
+        np.matmul(dm_tiles, u_filters, out=_planes_view(dv_lanes, channels))  # dV = U^T dM
+        dd_lanes = np.empty_like(dv_lanes)
+        lane_tiles.input_transform_adjoint_lanes_6(dv_lanes, in_blocks, dd_lanes)
+        image_rows = np.empty((n1 - n0, 4 * (a1 - a0) + 2, (4 * tiles_w + 2) * _padded(
+            channels)), dtype=dx.dtype)
+        lane_tiles.add_tiles_channels_last(dd_lanes, a1 - a0, tiles_w, 4, in_blocks,
+                                           image_rows)
+        lane_tiles.add_channels_first(image_rows, n0, a0, 4, *padding, in_blocks, dx)
+
+
+def _padded(channels):
+    """C_pad: the channels rounded up to whole blocks of LANE."""
+    return LANE * len(channel_blocks(channels))
+
+
+def _lanes(buffer, count, channels):
+    """The (T, 36 * C_pad) view of ``buffer`` that a lanes kernel reads or writes."""
+    width = 36 * _padded(channels)
+    return buffer[:count * width].reshape(count, width)
+
+
+def _planes_view(lanes, channels):
+    """The (36, T, C) view of a (T, 36 * C_pad) lanes array: the products' operands."""
+    return lanes.reshape(lanes.shape[0], 36, -1)[:, :, :channels].transpose(1, 0, 2)
 
 
 class _Plan(NamedTuple):
     """Winograd F(m x m, r x r): m x m outputs from an alpha x alpha tile, alpha = m + r - 1,
-    tiles m apart, so V, M, dV and dM have alpha^2 planes; how V is computed (``input``,
-    which gives it as an (alpha^2, T, C_in) view) and the outputs from it (``output``), the
-    backward pass's two tile transforms (Numba kernels) and kron(G, G) per dtype for the
-    filter transform."""
+    tiles m apart, so V, M, dV and dM have alpha^2 planes; its tile transforms and the
+    layout they work in (``tiles``), and kron(G, G) per dtype for the filter transform."""
     step: int
     planes: int
-    input: object
-    output: object
-    input_transform_adjoint: Callable
-    output_transform_adjoint: Callable
+    tiles: object
     kron_g: dict
 
 
-def _make_plan(step, g, input_side, output_side, adjoints):
+def _make_plan(step, g, tiles_):
     kron = {np.dtype(t): np.kron(g, g).astype(t) for t in (np.float32, np.float64)}
     for matrix in kron.values():
         matrix.setflags(write=False)
-    return _Plan(step, len(g) ** 2, input_side, output_side, *adjoints, kron)
+    return _Plan(step, len(g) ** 2, tiles_, kron)
 
 
-# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py), F(4x4, 3x3), F(2x2, 5x5) and
-# F(2x2, 7x7) (minicnn/kernels/conv_winograd_large.py; the 6x6 tiles' input transform in
-# minicnn/kernels/conv_winograd_lanes.py)
-F2_3X3 = _make_plan(2, tiles.G, _PlaneInput(16, tiles.input_transform),
-                    _PlaneOutput(16, tiles.output_transform),
-                    (tiles.input_transform_adjoint, tiles.output_transform_adjoint))
-F4_3X3 = _make_plan(4, large_tiles.G43, _LaneInput(4), _LaneOutput(),
-                    (large_tiles.input_transform_adjoint_f4,
-                     large_tiles.output_transform_adjoint_f4))
-F2_5X5 = _make_plan(2, large_tiles.G5, _PlaneInput(36, large_tiles.input_transform_5),
-                    _PlaneOutput(36, large_tiles.output_transform_5),
-                    (large_tiles.input_transform_adjoint_5,
-                     large_tiles.output_transform_adjoint_5))
-F2_7X7 = _make_plan(2, large_tiles.G7, _PlaneInput(64, large_tiles.input_transform_7),
-                    _PlaneOutput(64, large_tiles.output_transform_7),
-                    (large_tiles.input_transform_adjoint_7,
-                     large_tiles.output_transform_adjoint_7))
+# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py), F(2x2, 5x5) and F(2x2, 7x7)
+# (minicnn/kernels/conv_winograd_large.py), plane by plane; F(4x4, 3x3), the plan of most 3x3
+# layers, with the channels in lanes (minicnn/kernels/conv_winograd_lanes.py; its per-plane
+# kernels in conv_winograd_large.py are the reference its tests hold it to). Lanes made
+# nine F(4x4, 3x3) layers 1.08-1.29x faster, fwd + bwd (benchmarks/RESULTS.md, "Winograd in
+# vector lanes").
+F2_3X3 = _make_plan(2, tiles.G, _PlaneTiles(16, tiles.input_transform,
+                                            tiles.input_transform_adjoint,
+                                            tiles.output_transform,
+                                            tiles.output_transform_adjoint))
+F4_3X3 = _make_plan(4, large_tiles.G43, _LaneTiles())
+F2_5X5 = _make_plan(2, large_tiles.G5, _PlaneTiles(36, large_tiles.input_transform_5,
+                                                   large_tiles.input_transform_adjoint_5,
+                                                   large_tiles.output_transform_5,
+                                                   large_tiles.output_transform_adjoint_5))
+F2_7X7 = _make_plan(2, large_tiles.G7, _PlaneTiles(64, large_tiles.input_transform_7,
+                                                   large_tiles.input_transform_adjoint_7,
+                                                   large_tiles.output_transform_7,
+                                                   large_tiles.output_transform_adjoint_7))
 WINOGRAD_KERNELS = (3, 5, 7)
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from minicnn.kernels.conv_winograd_large import _at43, _bt5
+from minicnn.kernels.conv_winograd_large import _a43, _at43, _b5, _bt5
 
 __all__ = ["LANE", "channel_blocks", "fill_channels_last", "input_transform_lanes_6"]
 
@@ -223,3 +223,196 @@ def write_channels_first(y_lanes, bias, n0, n1, a0, a1, tiles_w, blocks, out):
                         for q in range(cols):
                             block[4 * a + r, 4 * b + q] = tile[(4 * r + q) * c_pad + o] + bias[o]
                 t += 1
+
+
+# --------------------------------------------------------------------------------------------
+# The backward pass: dM = A dY A^T and dX += B dV B^T, the filters and channels in lanes
+# --------------------------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def read_channels_last(dout, n0, n1, a0, a1, tiles_w, blocks, g_lanes):
+    """g_lanes[t, (4r + q) * C_pad + o] = dout[n, o, 4a + r, 4b + q] for every tile t = (n, a,
+    b) of the chunk, zero where the tile hangs over the output or o >= C_out (the transpose
+    of write_channels_first, without the bias).
+
+    Parameters
+    ----------
+    dout : (N, C_out, H_out, W_out) array
+    n0, n1, a0, a1, tiles_w : int, the chunk
+    blocks : channel_blocks(C_out)
+    g_lanes : (T, 16 * C_pad) array to fill
+    """
+    c_pad = LANE * len(blocks)
+    channels, out_h, out_w = dout.shape[1], dout.shape[2], dout.shape[3]
+    g_lanes[:, :] = 0
+    t = 0
+    for n in range(n0, n1):
+        for a in range(a0, a1):
+            rows = min(4, out_h - 4 * a)
+            for b in range(tiles_w):
+                cols = min(4, out_w - 4 * b)
+                tile = g_lanes[t]
+                for o in range(channels):
+                    block = dout[n, o]
+                    for r in range(rows):
+                        for q in range(cols):
+                            tile[(4 * r + q) * c_pad + o] = block[4 * a + r, 4 * b + q]
+                t += 1
+
+
+@njit(cache=True, nogil=True)
+def output_transform_adjoint_lanes_f4(g_lanes, blocks, dm_lanes):
+    """dm_lanes[t, (6r + q) * C_pad + o] = (A dY A^T)[r, q], dY the tile's 4x4 block in
+    g_lanes (the transpose of output_transform_lanes_f4; the same numbers as
+    minicnn.kernels.conv_winograd_large.output_transform_adjoint_f4).
+
+    Parameters
+    ----------
+    g_lanes : (T, 16 * C_pad) array, from read_channels_last
+    blocks : channel_blocks(C_out)
+    dm_lanes : (T, 36 * C_pad) array to fill
+    """
+    cp = LANE * len(blocks)
+    for t in range(g_lanes.shape[0]):
+        g, dm = g_lanes[t], dm_lanes[t]
+        for o in range(cp):
+            # e = A g: column q of the 4x4 block (positions q, 4 + q, 8 + q, 12 + q) through A
+            e0 = _a43(g[o], g[4 * cp + o], g[8 * cp + o], g[12 * cp + o])
+            e1 = _a43(g[cp + o], g[5 * cp + o], g[9 * cp + o], g[13 * cp + o])
+            e2 = _a43(g[2 * cp + o], g[6 * cp + o], g[10 * cp + o], g[14 * cp + o])
+            e3 = _a43(g[3 * cp + o], g[7 * cp + o], g[11 * cp + o], g[15 * cp + o])
+            # dM = e A^T: row r of e through A, to positions 6r .. 6r + 5
+            _store_row6(dm, 0, cp, o, _a43(e0[0], e1[0], e2[0], e3[0]))
+            _store_row6(dm, 1, cp, o, _a43(e0[1], e1[1], e2[1], e3[1]))
+            _store_row6(dm, 2, cp, o, _a43(e0[2], e1[2], e2[2], e3[2]))
+            _store_row6(dm, 3, cp, o, _a43(e0[3], e1[3], e2[3], e3[3]))
+            _store_row6(dm, 4, cp, o, _a43(e0[4], e1[4], e2[4], e3[4]))
+            _store_row6(dm, 5, cp, o, _a43(e0[5], e1[5], e2[5], e3[5]))
+
+
+@njit(cache=True, inline="always")
+def _store_row6(tile, r, cp, c, row):
+    """tile[(6r + q) * cp + c] = row[q], q = 0 .. 5."""
+    base = 6 * r * cp + c
+    (tile[base], tile[base + cp], tile[base + 2 * cp], tile[base + 3 * cp],
+     tile[base + 4 * cp], tile[base + 5 * cp]) = row
+
+
+@njit(cache=True, inline="always")
+def _store_column6(tile, q, cp, c, column):
+    """tile[(6r + q) * cp + c] = column[r], r = 0 .. 5."""
+    base = q * cp + c
+    (tile[base], tile[base + 6 * cp], tile[base + 12 * cp], tile[base + 18 * cp],
+     tile[base + 24 * cp], tile[base + 30 * cp]) = column
+
+
+@njit(cache=True, inline="always")
+def _b5_row6(tile, r, cp, c):
+    """Row r of the tile through B: _b5 of tile[(6r + q) * cp + c], q = 0 .. 5."""
+    base = 6 * r * cp + c
+    return _b5(tile[base], tile[base + cp], tile[base + 2 * cp], tile[base + 3 * cp],
+               tile[base + 4 * cp], tile[base + 5 * cp])
+
+
+@njit(cache=True, nogil=True)
+def input_transform_adjoint_lanes_6(dv_lanes, blocks, dd_lanes):
+    """dd_lanes[t, (6r + q) * C_pad + c] = (B dV B^T)[r, q] for every tile t, the transpose of
+    input_transform_lanes_6 tile by tile (add_tiles_channels_last then sums the overlapping
+    tiles).
+
+    Parameters
+    ----------
+    dv_lanes : (T, 36 * C_pad) array, dL/dV
+    blocks : channel_blocks(C_in)
+    dd_lanes : (T, 36 * C_pad) array to fill
+    """
+    cp = LANE * len(blocks)
+    for t in range(dv_lanes.shape[0]):
+        dv, dd = dv_lanes[t], dd_lanes[t]
+        for c in range(cp):
+            # e = dV B^T, row by row; then dd = B e, column by column
+            e0, e1, e2 = _b5_row6(dv, 0, cp, c), _b5_row6(dv, 1, cp, c), _b5_row6(dv, 2, cp, c)
+            e3, e4, e5 = _b5_row6(dv, 3, cp, c), _b5_row6(dv, 4, cp, c), _b5_row6(dv, 5, cp, c)
+            _store_column6(dd, 0, cp, c, _b5(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]))
+            _store_column6(dd, 1, cp, c, _b5(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]))
+            _store_column6(dd, 2, cp, c, _b5(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]))
+            _store_column6(dd, 3, cp, c, _b5(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3]))
+            _store_column6(dd, 4, cp, c, _b5(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4]))
+            _store_column6(dd, 5, cp, c, _b5(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]))
+
+
+@njit(cache=True, nogil=True)
+def add_tiles_channels_last(dd_lanes, tile_rows, tiles_w, step, blocks, image_rows):
+    """image_rows[m, step*a + r, (step*b + q) * C_pad + c] = the sum of dd_lanes[t, (6r + q)
+    * C_pad + c] over the tiles t = (m, a, b) that cover that number (neighbouring tiles
+    overlap by 6 - step rows and columns): the transpose of input_transform_lanes_6's reads.
+
+    Parameters
+    ----------
+    dd_lanes : (T, 36 * C_pad) array, from input_transform_adjoint_lanes_6
+    tile_rows, tiles_w, step, blocks : as for input_transform_lanes_6
+    image_rows : (images, rows, row_len * C_pad) array, overwritten (add_channels_first adds
+                 it to dX)
+    """
+    cp = LANE * len(blocks)
+    image_rows[:, :, :] = 0
+    t = 0
+    for m in range(image_rows.shape[0]):
+        for a in range(tile_rows):
+            for b in range(tiles_w):
+                tile = dd_lanes[t]
+                for r in range(6):
+                    row = image_rows[m, step * a + r, step * b * cp:]
+                    source = tile[6 * r * cp:]
+                    for c in range(cp):
+                        row[c] += source[c]
+                        row[cp + c] += source[cp + c]
+                        row[2 * cp + c] += source[2 * cp + c]
+                        row[3 * cp + c] += source[3 * cp + c]
+                        row[4 * cp + c] += source[4 * cp + c]
+                        row[5 * cp + c] += source[5 * cp + c]
+                t += 1
+
+
+@njit(cache=True, nogil=True)
+def add_channels_first(image_rows, n0, a0, step, pad_h, pad_w, blocks, dx):
+    """dx[n, c, y, k] += image_rows[n - n0, y - top, (pad_w + k) * C_pad + c] for the numbers
+    inside the image (the transpose of fill_channels_last: gradient on the padding is
+    dropped; arguments as there).
+
+    Parameters
+    ----------
+    image_rows : (images, rows, row_len * C_pad) array, from add_tiles_channels_last
+    n0, a0, step, pad_h, pad_w, blocks : as for fill_channels_last
+    dx : (N, C_in, H, W) array, added into
+    """
+    c_pad = LANE * len(blocks)
+    channels, height, width = dx.shape[1], dx.shape[2], dx.shape[3]
+    rows, row_len = image_rows.shape[1], image_rows.shape[2] // c_pad
+    top = step * a0 - pad_h
+    y_lo, y_hi = max(0, top), min(height, top + rows)
+    copy_w = max(0, min(width, row_len - pad_w))
+    whole = channels - channels % LANE
+    for m in range(image_rows.shape[0]):
+        image = dx[n0 + m]
+        for y in range(y_lo, y_hi):
+            row = image_rows[m, y - top]
+            for c0 in range(0, whole, LANE):
+                d0, d1, d2, d3 = (image[c0, y], image[c0 + 1, y], image[c0 + 2, y],
+                                  image[c0 + 3, y])
+                d4, d5, d6, d7 = (image[c0 + 4, y], image[c0 + 5, y], image[c0 + 6, y],
+                                  image[c0 + 7, y])
+                for k in range(copy_w):
+                    s = (pad_w + k) * c_pad + c0
+                    d0[k] += row[s]
+                    d1[k] += row[s + 1]
+                    d2[k] += row[s + 2]
+                    d3[k] += row[s + 3]
+                    d4[k] += row[s + 4]
+                    d5[k] += row[s + 5]
+                    d6[k] += row[s + 6]
+                    d7[k] += row[s + 7]
+            for c in range(whole, channels):
+                destination = image[c, y]
+                for k in range(copy_w):
+                    destination[k] += row[(pad_w + k) * c_pad + c]

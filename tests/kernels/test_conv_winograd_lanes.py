@@ -121,3 +121,100 @@ def test_output_transform_in_lanes_matches_numpy_twin(rng, dtype, n, c, h, w, pa
     np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(twin),
                                rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+def test_output_transform_adjoint_in_lanes_is_the_per_plane_kernels(rng, dtype, n, c, h, w,
+                                                                    padding, chunk):
+    """dM = A dY A^T, zero where the tile hangs over the output: the same numbers as the
+    per-plane kernel to the last bit, and the padded filters zero."""
+    out_h, out_w, _, tiles_w = _grid(h, w, padding)
+    count = _count(chunk, tiles_w)
+    blocks = lanes.channel_blocks(c)
+    c_pad = lanes.LANE * len(blocks)
+    dout = rng.standard_normal((n, c, out_h, out_w)).astype(dtype)
+    g_lanes = np.full((count, 16 * c_pad), np.nan, dtype)
+    lanes.read_channels_last(dout, *chunk, tiles_w, blocks, g_lanes)
+    dm_lanes = np.full((count, 36 * c_pad), np.nan, dtype)
+    lanes.output_transform_adjoint_lanes_f4(g_lanes, blocks, dm_lanes)
+
+    per_plane = np.full((36, c, count), np.nan, dtype)
+    large.output_transform_adjoint_f4(dout, *chunk, tiles_w, per_plane)
+    got = dm_lanes.reshape(count, 36, c_pad)
+    np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
+    assert not got[:, :, c:].any()
+    twin = np.empty_like(per_plane)
+    k.output_transform_adjoint_numpy(dout, *chunk, tiles_w, twin, a_t=large.A_T43)
+    np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def _input_adjoint_in_lanes(dv, chunk, tiles_w, padding, step, dx):
+    """dX += B dV B^T through the three lanes kernels; dv (36, C, T) as the per-plane
+    kernels take it."""
+    channels, count = dv.shape[1:]
+    blocks = lanes.channel_blocks(channels)
+    c_pad = lanes.LANE * len(blocks)
+    dv_lanes = np.zeros((count, 36, c_pad), dv.dtype)
+    dv_lanes[:, :, :channels] = dv.transpose(2, 0, 1)
+    dd_lanes = np.full((count, 36 * c_pad), np.nan, dv.dtype)
+    lanes.input_transform_adjoint_lanes_6(dv_lanes.reshape(count, -1), blocks, dd_lanes)
+    image_rows, _ = _image_rows(dx, chunk, tiles_w, padding, step)    # NaN: all overwritten
+    lanes.add_tiles_channels_last(dd_lanes, chunk[3] - chunk[2], tiles_w, step, blocks,
+                                  image_rows)
+    lanes.add_channels_first(image_rows, chunk[0], chunk[2], step, *padding, blocks, dx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("step", [4, 2])
+@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+def test_input_transform_adjoint_in_lanes_matches_numpy_twin(rng, dtype, step, n, c, h, w,
+                                                             padding, chunk):
+    """dX += B dV B^T tile by tile, the overlapping tiles summed, the padding dropped, and
+    nothing outside the chunk's input rows touched."""
+    _, _, tiles_h, tiles_w = _grid(h, w, padding, step=step)
+    n0, n1, a0, a1 = chunk
+    chunk = (n0, n1, min(a0, tiles_h - 1), min(a1, tiles_h))      # step 2 has more tile rows
+    dv = rng.standard_normal((36, c, _count(chunk, tiles_w))).astype(dtype)
+    start = rng.standard_normal((n, c, h, w)).astype(dtype)           # the kernels add into dx
+    got, expected = start.copy(), start.copy()
+    _input_adjoint_in_lanes(dv, chunk, tiles_w, padding, step, got)
+    k.input_transform_adjoint_numpy(dv, *chunk, tiles_w, *padding, expected, b_t=large.B_T5,
+                                    step=step)
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+def test_lanes_adjoints_are_transposes(rng, n, c, h, w, padding, chunk):
+    """<T x, y> = <x, T^T y> for the lanes input and output transforms (float64)."""
+    out_h, out_w, _, tiles_w = _grid(h, w, padding)
+    count = _count(chunk, tiles_w)
+    blocks = lanes.channel_blocks(c)
+    c_pad = lanes.LANE * len(blocks)
+    x = rng.standard_normal((n, c, h, w))
+    image_rows, _ = _image_rows(x, chunk, tiles_w, padding, 4)
+    lanes.fill_channels_last(x, chunk[0], chunk[2], 4, *padding, blocks, image_rows)
+    v_lanes = np.empty((count, 36 * c_pad))
+    lanes.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, 4, blocks, v_lanes)
+    v = v_lanes.reshape(count, 36, c_pad)[:, :, :c].transpose(1, 2, 0)
+    dv = rng.standard_normal(v.shape)
+    dx = np.zeros_like(x)
+    _input_adjoint_in_lanes(dv, chunk, tiles_w, padding, 4, dx)
+    assert np.isclose(np.vdot(v, dv), np.vdot(x, dx), rtol=1e-12)
+
+    m_lanes = np.zeros((count, 36, c_pad))
+    m_lanes[:, :, :c] = rng.standard_normal((count, 36, c))
+    y_lanes = np.empty((count, 16 * c_pad))
+    lanes.output_transform_lanes_f4(m_lanes.reshape(count, -1), blocks, y_lanes)
+    out = np.zeros((n, c, out_h, out_w))
+    lanes.write_channels_first(y_lanes, np.zeros(c), *chunk, tiles_w, blocks, out)
+    dout = rng.standard_normal(out.shape)
+    g_lanes = np.empty((count, 16 * c_pad))
+    lanes.read_channels_last(dout, *chunk, tiles_w, blocks, g_lanes)
+    dm_lanes = np.empty((count, 36 * c_pad))
+    lanes.output_transform_adjoint_lanes_f4(g_lanes, blocks, dm_lanes)
+    dm = dm_lanes.reshape(count, 36, c_pad)
+    assert np.isclose(np.vdot(out, dout), np.vdot(m_lanes[:, :, :c], dm[:, :, :c]),
+                      rtol=1e-12)
