@@ -1,23 +1,32 @@
-"""F(4x4, 3x3)'s input transform with the channels in vector lanes: a prototype, timed against
-minicnn's kernel.
+"""F(4x4, 3x3)'s four tile transforms, one channel plane at a time against the channels in
+vector lanes, each with the copies its layout needs.
 
-    python benchmarks/winograd_layout.py --threads 1        # about 10 s
+    python benchmarks/winograd_layout.py --threads 1        # about 15 s
     python benchmarks/winograd_layout.py --quick            # seconds; figures mean nothing
 
-minicnn's Winograd transforms (minicnn/kernels/conv_winograd_large.py) work on one channel
-plane at a time and run as scalar code: a tile's 36 numbers go to 36 planes, and a loop that
-reads or writes that many arrays is more than LLVM will vectorise ("too many memory checks
-needed": each load/store pair whose arrays could overlap needs a run-time check, and LLVM
-stops at 8). The prototype here lays x out channels-last and padded, (N, H_pad, W_pad * C),
-and V as (tiles, 36 * C), and bakes the channel count C into each compiled copy, so that a
-tile's 36 outputs sit at fixed offsets from one pointer and its 36 inputs at fixed offsets
-from six row pointers; then its loop over the channels runs in vector lanes. It is checked
-against minicnn's kernel (same numbers) and timed against it, together with the layout copy
-it needs (NumPy's padded transpose of x).
+minicnn's per-plane kernels (minicnn/kernels/conv_winograd_large.py) write or read a tile's
+36 numbers in 36 planes of V (or M, dV, dM), and a loop over that many arrays stays scalar:
+LLVM needs a run-time overlap check for each pair of arrays that it reads and writes, and
+stops at 8 ("too many memory checks needed"). The lanes kernels
+(minicnn/kernels/conv_winograd_lanes.py), which method "fast" runs for F(4x4, 3x3), keep the
+channels innermost and their padded count compiled in, so that a tile's numbers lie at fixed
+offsets from one pointer and the loop over the channels vectorises; they pay for it with
+copies between (N, C, H, W) and channels-last. Each pair below computes the same thing on one
+chunk of tiles:
 
-Not in the package: every copy is compiled when first called (one per channel count, not in
-Numba's cache), and the products, the other three transforms and the kept V would need the
-same layout (benchmarks/RESULTS.md, "V kept for the backward pass").
+    input        x -> V = B^T d B        per plane: input_transform_f4
+                                         lanes: fill_channels_last, input_transform_lanes_6
+    output       M -> Y = A^T M A + b    per plane: output_transform_f4
+                                         lanes: output_transform_lanes_f4, write_channels_first
+    output adj.  dY -> dM = A dY A^T     per plane: output_transform_adjoint_f4
+                                         lanes: read_channels_last,
+                                                output_transform_adjoint_lanes_f4
+    input adj.   dV -> dX += B dV B^T    per plane: input_transform_adjoint_f4
+                                         lanes: input_transform_adjoint_lanes_6,
+                                                add_tiles_channels_last, add_channels_first
+
+and is checked: the same numbers to the last bit (the input adjoint sums the overlapping tiles
+in another order, so there to float32 rounding).
 
 Outputs in ``--out`` (default benchmarks/results/): winograd_layout[_TAG].md and .json.
 """
@@ -26,74 +35,84 @@ from __future__ import annotations
 
 import _common as common
 
-# (N, C, H = W): one chunk of conv2-like layers and whole batches
-CASES = [(9, 16, 14), (64, 16, 14), (7, 32, 14), (4, 64, 32), (16, 64, 28)]
-QUICK_CASES = [(2, 8, 6), (1, 16, 9)]
+# (N, C, H = W): one chunk of layers like the sweep's (16->32 and 32->64 at 14x14), and larger
+# images and channel counts; C is both the input and the output channels
+CASES = [(9, 16, 14), (64, 16, 14), (7, 32, 14), (4, 64, 32), (16, 64, 28), (2, 128, 14)]
+QUICK_CASES = [(2, 8, 6), (1, 13, 9)]
+TRANSFORMS = ("input", "output", "output adj.", "input adj.")
 
 
-def make_transform(channels: int):
-    """F(4x4, 3x3)'s V = B^T d B on channels-last tiles, compiled for this channel count:
-    x_rows (N, H_pad, W_pad * C), X_pad[n, c, y, k] at x_rows[n, y, k * C + c]; v (tiles,
-    36 * C), tile t's number (r, q) of channel c at v[t, (6 r + q) * C + c]."""
-    from numba import njit
+def transform_pairs(x, rng):
+    """{transform: (per-plane call, lanes call, check)} on the whole of x as one chunk; each
+    check compares the two results after both have run."""
+    import numpy as np
 
-    from minicnn.kernels.conv_winograd_large import _bt5
+    from minicnn.kernels import conv_winograd_lanes as lanes
+    from minicnn.kernels import conv_winograd_large as large
 
-    cp = channels       # a closure constant: Numba compiles it into the code
+    n, channels, size, _ = x.shape
+    tiles = -(-size // 4)                                     # per side, 4x4 outputs a tile
+    chunk, count = (0, n, 0, tiles), n * tiles * tiles
+    blocks = lanes.channel_blocks(channels)
+    c_pad = lanes.LANE * len(blocks)
+    image_rows = np.empty((n, 4 * tiles + 2, (4 * tiles + 2) * c_pad), x.dtype)
+    planes = {name: np.empty((36, channels, count), x.dtype) for name in ("v", "dm")}
+    lanes_out = {name: np.empty((count, 36 * c_pad), x.dtype) for name in ("v", "dm", "dd")}
+    small = {name: np.empty((count, 16 * c_pad), x.dtype) for name in ("y", "g")}
+    m = rng.standard_normal((36, channels, count)).astype(x.dtype)
+    m_lanes = np.zeros((count, 36, c_pad), x.dtype)
+    m_lanes[:, :, :channels] = m.transpose(2, 0, 1)
+    m_lanes = m_lanes.reshape(count, -1)
+    bias = rng.standard_normal(channels).astype(x.dtype)
+    out = {name: np.empty((n, channels, size, size), x.dtype) for name in ("planes", "lanes")}
+    dout = rng.standard_normal((n, channels, size, size)).astype(x.dtype)
+    dx = {name: np.zeros_like(x) for name in ("planes", "lanes")}
 
-    @njit(nogil=True)       # no fastmath: the same roundings as minicnn's kernel
-    def transform(x_rows, tiles_h, tiles_w, v):
-        t = 0
-        for n in range(x_rows.shape[0]):
-            image = x_rows[n]
-            for a in range(tiles_h):
-                i = 4 * a
-                r0, r1, r2 = image[i], image[i + 1], image[i + 2]
-                r3, r4, r5 = image[i + 3], image[i + 4], image[i + 5]
-                for b in range(tiles_w):
-                    j = 4 * b * cp
-                    s0, s1, s2, s3, s4, s5 = r0[j:], r1[j:], r2[j:], r3[j:], r4[j:], r5[j:]
-                    out = v[t]
-                    for c in range(cp):
-                        # e = B^T d, column l of the tile at offset l * cp
-                        e00, e10, e20, e30, e40, e50 = _bt5(s0[c], s1[c], s2[c], s3[c],
-                                                            s4[c], s5[c])
-                        k = cp + c
-                        e01, e11, e21, e31, e41, e51 = _bt5(s0[k], s1[k], s2[k], s3[k],
-                                                            s4[k], s5[k])
-                        k = 2 * cp + c
-                        e02, e12, e22, e32, e42, e52 = _bt5(s0[k], s1[k], s2[k], s3[k],
-                                                            s4[k], s5[k])
-                        k = 3 * cp + c
-                        e03, e13, e23, e33, e43, e53 = _bt5(s0[k], s1[k], s2[k], s3[k],
-                                                            s4[k], s5[k])
-                        k = 4 * cp + c
-                        e04, e14, e24, e34, e44, e54 = _bt5(s0[k], s1[k], s2[k], s3[k],
-                                                            s4[k], s5[k])
-                        k = 5 * cp + c
-                        e05, e15, e25, e35, e45, e55 = _bt5(s0[k], s1[k], s2[k], s3[k],
-                                                            s4[k], s5[k])
-                        # V = e B, row r of the tile to outputs 6 r .. 6 r + 5
-                        (out[c], out[cp + c], out[2 * cp + c], out[3 * cp + c],
-                         out[4 * cp + c], out[5 * cp + c]) = _bt5(e00, e01, e02, e03, e04, e05)
-                        (out[6 * cp + c], out[7 * cp + c], out[8 * cp + c], out[9 * cp + c],
-                         out[10 * cp + c], out[11 * cp + c]) = _bt5(e10, e11, e12, e13, e14,
-                                                                    e15)
-                        (out[12 * cp + c], out[13 * cp + c], out[14 * cp + c],
-                         out[15 * cp + c], out[16 * cp + c], out[17 * cp + c]) = _bt5(
-                            e20, e21, e22, e23, e24, e25)
-                        (out[18 * cp + c], out[19 * cp + c], out[20 * cp + c],
-                         out[21 * cp + c], out[22 * cp + c], out[23 * cp + c]) = _bt5(
-                            e30, e31, e32, e33, e34, e35)
-                        (out[24 * cp + c], out[25 * cp + c], out[26 * cp + c],
-                         out[27 * cp + c], out[28 * cp + c], out[29 * cp + c]) = _bt5(
-                            e40, e41, e42, e43, e44, e45)
-                        (out[30 * cp + c], out[31 * cp + c], out[32 * cp + c],
-                         out[33 * cp + c], out[34 * cp + c], out[35 * cp + c]) = _bt5(
-                            e50, e51, e52, e53, e54, e55)
-                    t += 1
+    def as_planes(lanes_array):
+        return lanes_array.reshape(count, 36, c_pad)[:, :, :channels].transpose(1, 2, 0)
 
-    return transform
+    def input_lanes():
+        lanes.fill_channels_last(x, 0, 0, 4, 1, 1, blocks, image_rows)
+        lanes.input_transform_lanes_6(image_rows, tiles, tiles, 4, blocks, lanes_out["v"])
+
+    def output_lanes():
+        lanes.output_transform_lanes_f4(m_lanes, blocks, small["y"])
+        lanes.write_channels_first(small["y"], bias, *chunk, tiles, blocks, out["lanes"])
+
+    def output_adjoint_lanes():
+        lanes.read_channels_last(dout, *chunk, tiles, blocks, small["g"])
+        lanes.output_transform_adjoint_lanes_f4(small["g"], blocks, lanes_out["dm"])
+
+    def input_adjoint_lanes():
+        lanes.input_transform_adjoint_lanes_6(m_lanes, blocks, lanes_out["dd"])
+        lanes.add_tiles_channels_last(lanes_out["dd"], tiles, tiles, 4, blocks, image_rows)
+        lanes.add_channels_first(image_rows, 0, 0, 4, 1, 1, blocks, dx["lanes"])
+
+    def input_adjoint_same():
+        # dX was added into once per call: compare one fresh call of each
+        for name, call in (("planes", lambda: large.input_transform_adjoint_f4(
+                m, *chunk, tiles, 1, 1, dx["planes"])), ("lanes", input_adjoint_lanes)):
+            dx[name][...] = 0
+            call()
+        tolerance = 1e-5 if x.dtype == np.float32 else 1e-12
+        return bool(np.linalg.norm(dx["lanes"] - dx["planes"])
+                    <= tolerance * np.linalg.norm(dx["planes"]))
+
+    return {
+        "input": (lambda: large.input_transform_f4(x, *chunk, tiles, 1, 1, planes["v"]),
+                  input_lanes,
+                  lambda: np.array_equal(as_planes(lanes_out["v"]), planes["v"])),
+        "output": (lambda: large.output_transform_f4(m, bias, *chunk, tiles, out["planes"]),
+                   output_lanes,
+                   lambda: np.array_equal(out["lanes"], out["planes"])),
+        "output adj.": (lambda: large.output_transform_adjoint_f4(dout, *chunk, tiles,
+                                                                  planes["dm"]),
+                        output_adjoint_lanes,
+                        lambda: np.array_equal(as_planes(lanes_out["dm"]), planes["dm"])),
+        "input adj.": (lambda: large.input_transform_adjoint_f4(m, *chunk, tiles, 1, 1,
+                                                                dx["planes"]),
+                       input_adjoint_lanes, input_adjoint_same),
+    }
 
 
 def main(argv=None) -> int:
@@ -105,69 +124,58 @@ def main(argv=None) -> int:
 
     threads = common.configure_threads(args.threads)
     import numpy as np
-
-    from minicnn.functional.conv_winograd import _plane_buffer, _tile_planes
-    from minicnn.kernels.conv_winograd_large import input_transform_f4
     info = common.start_run(args, threads)
 
     rng = np.random.default_rng(0)
     rows = []
     for n, channels, size in QUICK_CASES if args.quick else CASES:
         x = rng.standard_normal((n, channels, size, size), dtype=np.float32)
-        tiles = -(-size // 4)                                 # per side, 4x4 outputs a tile
-        count = n * tiles * tiles
-        padded = np.zeros((n, 4 * tiles + 2, 4 * tiles + 2, channels), np.float32)
-
-        def layout_copy():
-            padded[:, 1:size + 1, 1:size + 1, :] = x.transpose(0, 2, 3, 1)
-
-        layout_copy()
-        x_rows = padded.reshape(n, 4 * tiles + 2, -1)
-        v_last = np.empty((count, 36 * channels), np.float32)
-        v_planes = _tile_planes(_plane_buffer(36, channels, count, np.float32), 36, channels,
-                                count)
-        transform = make_transform(channels)
-        transform(x_rows, tiles, tiles, v_last)
-        input_transform_f4(x, 0, n, 0, tiles, tiles, 1, 1, v_planes)
-        same = np.array_equal(v_last.reshape(count, 36, channels).transpose(1, 2, 0),
-                              v_planes)
-        timings = common.measure_interleaved({
-            "minicnn": lambda: input_transform_f4(x, 0, n, 0, tiles, tiles, 1, 1, v_planes),
-            "channels in lanes": lambda: transform(x_rows, tiles, tiles, v_last),
-            "layout copy": layout_copy}, repeats=repeats)
+        count = n * (-(-size // 4)) ** 2
+        pairs = transform_pairs(x, rng)
+        calls = {}
+        for name, (per_plane, in_lanes, _) in pairs.items():
+            per_plane()
+            in_lanes()
+            calls[f"{name} per plane"], calls[f"{name} lanes"] = per_plane, in_lanes
+        same = {name: bool(check()) for name, (_, _, check) in pairs.items()}
+        timings = common.measure_interleaved(calls, repeats=repeats)
         ns = {name: t.median * 1e9 / (count * channels) for name, t in timings.items()}
-        row = {"case": f"N={n} C={channels} {size}x{size}", "tiles": count, "same": bool(same),
-               "ms": {name: t.median * 1e3 for name, t in timings.items()},
+        row = {"case": f"N={n} C={channels} {size}x{size}", "tiles": count, "same": same,
                "ns_per_tile_channel": ns}
         rows.append(row)
-        common.log(row["case"], "same" if same else "DIFFERENT",
-                   " ".join(f"{k} {v:.1f} ns" for k, v in ns.items()))
+        common.log(row["case"], " ".join(
+            f"{name}: {ns[name + ' per plane']:.1f} -> {ns[name + ' lanes']:.1f} ns"
+            + ("" if same[name] else " DIFFERENT") for name in TRANSFORMS))
 
-    names = ["minicnn", "channels in lanes", "layout copy"]
     table = common.markdown_table(
-        ["case (float32)", "tiles", "same V"] + [f"{k} ms (ns per tile and channel)"
-                                                 for k in names],
-        [[row["case"], row["tiles"], "yes" if row["same"] else "NO"]
-         + [f"{common.fmt(row['ms'][k])} ({row['ns_per_tile_channel'][k]:.1f})" for k in names]
+        ["case (float32)", "tiles"] + [f"{name} ns (per plane -> lanes)" for name in TRANSFORMS]
+        + ["all four", "same results"],
+        [[row["case"], row["tiles"]]
+         + [f"{row['ns_per_tile_channel'][name + ' per plane']:.1f} -> "
+            f"{row['ns_per_tile_channel'][name + ' lanes']:.1f}" for name in TRANSFORMS]
+         + [f"{sum(row['ns_per_tile_channel'][n + ' per plane'] for n in TRANSFORMS):.1f} -> "
+            f"{sum(row['ns_per_tile_channel'][n + ' lanes'] for n in TRANSFORMS):.1f}",
+            "yes" if all(row["same"].values()) else "NO"]
          for row in rows])
     text = "\n".join([
-        "# F(4x4, 3x3)'s input transform with the channels in vector lanes",
+        "# F(4x4, 3x3)'s tile transforms: per channel plane against channels in vector lanes",
         "",
         f"Command: `{common.command_line()}`",
         "",
         common.format_machine(info),
         "",
-        f"Median of {repeats} interleaved rounds. \"minicnn\": "
-        "minicnn.kernels.conv_winograd_large.input_transform_f4 on x as it is (N, C, H, W); "
-        "\"channels in lanes\": the prototype on x padded and channels-last; \"layout copy\": "
-        "NumPy's copy of x into that layout, which the prototype needs first.",
+        f"Median of {repeats} interleaved rounds, nanoseconds per tile and channel (a tile is "
+        "4x4 outputs). \"per plane\": the kernels of minicnn/kernels/conv_winograd_large.py; "
+        "\"lanes\": those of minicnn/kernels/conv_winograd_lanes.py with the copies between "
+        "(N, C, H, W) and channels-last that they need. Same results: bit for bit, except the "
+        "input adjoint's sums (float32 rounding).",
         "",
         table,
         ""])
     common.write_text(common.output_path(args, "winograd_layout", "md"), text)
     common.write_json(common.output_path(args, "winograd_layout", "json"),
                       {"machine": info, "results": rows})
-    return 0 if all(row["same"] for row in rows) else 1
+    return 0 if all(all(row["same"].values()) for row in rows) else 1
 
 
 if __name__ == "__main__":

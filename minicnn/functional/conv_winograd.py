@@ -194,11 +194,11 @@ class _PlaneTiles(NamedTuple):
         return _plane_buffer(self.planes, channels, count, dtype)
 
     def workspace(self, channels, out_channels, count, dtype):
-        """A part's buffers for chunks of up to ``count`` tiles: V (when it is not kept), M
-        or dM, and dV."""
-        return {"v": self.v_buffer(channels, count, dtype),
-                "m": _plane_buffer(self.planes, out_channels, count, dtype),
-                "dv": _plane_buffer(self.planes, channels, count, dtype)}
+        """A part's buffers for chunks of up to ``count`` tiles, each made when first used: V
+        (when it is not kept), M or dM, and dV."""
+        return _Workspace(v=lambda: self.v_buffer(channels, count, dtype),
+                          m=lambda: _plane_buffer(self.planes, out_channels, count, dtype),
+                          dv=lambda: _plane_buffer(self.planes, channels, count, dtype))
 
     def input_tiles(self, x, chunk, tiles_w, padding, v_buffer):
         """V = B^T d B of the chunk's tiles, (alpha^2, C_in, T), in ``v_buffer``."""
@@ -244,9 +244,9 @@ class _LaneTiles(NamedTuple):
 
     def workspace(self, channels, out_channels, count, dtype):
         # zeros: the products never write the padded channels, which the kernels then read
-        return {"v": self.v_buffer(channels, count, dtype),
-                "m": np.zeros(count * 36 * _padded(out_channels), dtype=dtype),
-                "dv": np.zeros(count * 36 * _padded(channels), dtype=dtype)}
+        return _Workspace(v=lambda: self.v_buffer(channels, count, dtype),
+                          m=lambda: np.zeros(count * 36 * _padded(out_channels), dtype=dtype),
+                          dv=lambda: np.zeros(count * 36 * _padded(channels), dtype=dtype))
 
     @staticmethod
     def input_tiles(x, chunk, tiles_w, padding, v_buffer):
@@ -294,6 +294,19 @@ class _LaneTiles(NamedTuple):
         lane_tiles.add_tiles_channels_last(dd_lanes, a1 - a0, tiles_w, 4, in_blocks,
                                            image_rows)
         lane_tiles.add_channels_first(image_rows, n0, a0, 4, *padding, in_blocks, dx)
+
+
+class _Workspace(dict):
+    """A part's buffers by name, each allocated by its factory when first asked for (the
+    forward pass never needs dV, nor V when it keeps V)."""
+
+    def __init__(self, **factories):
+        super().__init__()
+        self._factories = factories
+
+    def __missing__(self, name):
+        self[name] = self._factories[name]()
+        return self[name]
 
 
 def _padded(channels):
