@@ -88,10 +88,11 @@ WINOGRAD_MIN_TILES = 128
 # channel pair on flat padded planes, no transforms, no column matrix) below
 # WINOGRAD_MIN_CHANNELS input channels, and from there while C_in * C_out is at most
 # DIRECT_MAX_CHANNEL_PAIRS, where Winograd's tile transforms outweigh the products it saves.
-# Forward + backward, float32, 1 thread, N=64, ms, direct / Winograd with F(4x4, 3x3) in
-# vector lanes (benchmarks/conv_choice.py; RESULTS.md, "Winograd in vector lanes"): 8->16
-# 14x14 1.57 / 2.23; at 256 pairs 8->32 3.33 / 3.42 and 16->16 2.93 / 2.46; conv2 21.2 / 12.2.
-DIRECT_MAX_CHANNEL_PAIRS = 128
+# Forward + backward, float32, 1 thread, N=64, ms, direct / Winograd (benchmarks/conv_choice.py
+# --tag lanes; RESULTS.md, "Winograd in vector lanes"): 8->16 14x14 1.77 / 2.58; at the bound,
+# 8->32 14x14 4.31 / 4.78 and 16->16 14x14 3.30 / 3.72 (at 28x28 Winograd leads, 11.7 / 12.7
+# and 9.8 / 12.4); conv2 21.1 / 15.1.
+DIRECT_MAX_CHANNEL_PAIRS = 256
 # 3x3 padding-1 layers of stride 2 (no Winograd there) run the direct sum on phase planes below
 # WINOGRAD_MIN_CHANNELS input channels and while C_in * C_out is at most this, else im2col or
 # gemm, whose products win on wide layers. Same benchmark, ms, direct / im2col: 3->64 32x32

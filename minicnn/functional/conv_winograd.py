@@ -104,7 +104,7 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
     layout = _ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
-    keep = plan.planes * channels * n_batch * tiles_h * tiles_w * x.itemsize \
+    keep = plan.tiles.v_numbers(channels, n_batch * tiles_h * tiles_w) * x.itemsize \
         <= WINOGRAD_KEEP_BYTES
     v_kept = {}
 
@@ -189,6 +189,10 @@ class _PlaneTiles(NamedTuple):
         """U for the forward products, (alpha^2, C_out, C_in) as _filter_transform gives it."""
         return u_filters
 
+    def v_numbers(self, channels, count):
+        """Numbers in the V of ``count`` tiles."""
+        return _plane_numbers(self.planes, channels, count)
+
     def v_buffer(self, channels, count, dtype):
         """Memory for the V of up to ``count`` tiles."""
         return _plane_buffer(self.planes, channels, count, dtype)
@@ -239,8 +243,11 @@ class _LaneTiles(NamedTuple):
         return np.ascontiguousarray(u_filters.transpose(0, 2, 1))
 
     @staticmethod
-    def v_buffer(channels, count, dtype):
-        return np.empty(count * 36 * _padded(channels), dtype=dtype)
+    def v_numbers(channels, count):
+        return count * 36 * _padded(channels)
+
+    def v_buffer(self, channels, count, dtype):
+        return np.empty(self.v_numbers(channels, count), dtype=dtype)
 
     def workspace(self, channels, out_channels, count, dtype):
         # zeros: the products never write the padded channels, which the kernels then read
@@ -396,10 +403,15 @@ def _plan(x_shape, weight_shape, padding):
 PLANE_GAP = 16
 
 
+def _plane_numbers(planes, rows, count):
+    """Numbers in ``planes`` planes of (rows, count) numbers, PLANE_GAP apart."""
+    return planes * (rows * count + PLANE_GAP)
+
+
 def _plane_buffer(planes, rows, max_count, dtype):
     """Memory for ``planes`` planes of (rows, count) numbers, count <= max_count, PLANE_GAP
     apart."""
-    return np.empty(planes * (rows * max_count + PLANE_GAP), dtype=dtype)
+    return np.empty(_plane_numbers(planes, rows, max_count), dtype=dtype)
 
 
 def _tile_planes(buffer, planes, rows, count):

@@ -1,33 +1,40 @@
-"""Winograd's input transform with the channels in vector lanes, for the 6x6 tiles of
-F(4x4, 3x3) and F(2x2, 5x5).
+"""Winograd F(4x4, 3x3)'s tile transforms with the channels in vector lanes.
 
-The per-plane kernel (minicnn/kernels/conv_winograd_large.py, _input_transform_6) computes
+The per-plane kernels (minicnn/kernels/conv_winograd_large.py) compute, for example,
 
     V[6r + q, c, t] = (B^T d B)[r, q]        (d the 6x6 input tile t of channel c)
 
 one channel plane at a time. Each tile's 36 numbers go to 36 planes of V, and a loop that
-writes that many arrays at once stays scalar: LLVM would need a run-time overlap check for
-each pair of arrays it reads and writes, and gives up past 8 ("too many memory checks
-needed"). Here the channel is the innermost index instead:
+writes (or reads) that many arrays at once stays scalar: LLVM would need a run-time overlap
+check for each pair of arrays it reads and writes, and gives up past 8 ("too many memory
+checks needed"). Here the channel is the innermost index instead:
 
-    image_rows[n, y, k * C_pad + c] = X_pad[n, c, y, k]         (fill_channels_last)
-    v[t, (6r + q) * C_pad + c] = (B^T d B)[r, q] of channel c  (input_transform_lanes_6)
+    image_rows[n, y, k * C_pad + c] = X_pad[n, c, y, k]          (fill_channels_last)
+    v[t, (6r + q) * C_pad + c] = (B^T d B)[r, q] of channel c   (input_transform_lanes_6)
 
-so the same straight-line code on one tile runs for C_pad channels side by side: a tile's 36
-inputs lie at fixed offsets from six row pointers and its 36 outputs at fixed offsets from
-one, and the loop over the channels vectorises (16 float32 lanes on AVX-512). The offsets are
-fixed only if C_pad is known when Numba compiles: the kernels take ``blocks``, a tuple with
-one entry per LANE channels (channel_blocks), whose length is part of its Numba type, so each
-padded channel count gets a compiled copy of its own, kept in Numba's cache like any other.
-The channels C .. C_pad - 1 hold zeros and are never read by the products.
+so the same straight-line code on one tile runs for C_pad channels side by side: a tile's
+numbers lie at fixed offsets from a few pointers, and the loop over the channels vectorises
+(16 float32 lanes on AVX-512). The offsets are fixed only if C_pad is known when Numba
+compiles: the kernels take ``blocks``, a tuple with one entry per LANE channels
+(channel_blocks), whose length is part of its Numba type, so each padded channel count gets
+a compiled copy of its own (~6 s for all nine kernels), kept in Numba's cache like any other.
+The channels C .. C_pad - 1 hold zeros, or numbers that no product reads.
 
-Same numbers as the per-plane kernel to the last bit (the same operations in the same order,
-no fastmath); F(4x4, 3x3) on 16 channels at 14x14, float32: copy and transform 13-20 ns per
-tile and channel against 27-41 ns (benchmarks/RESULTS.md, "The input transform in vector
-lanes").
+    transform      lanes kernel                          copy beside it (scalar)
+    V = B^T d B    input_transform_lanes_6               fill_channels_last (x, NCHW ->)
+    Y = A^T M A    output_transform_lanes_f4             write_channels_first (-> out, + bias)
+    dM = A dY A^T  output_transform_adjoint_lanes_f4     read_channels_last (dout ->)
+    dX += B dV B^T input_transform_adjoint_lanes_6,      add_channels_first (-> dx)
+                   then add_tiles_channels_last (the overlapping tiles summed)
 
-Both kernels are serial ``@njit(cache=True, nogil=True)`` loops; the chunks and the parts of
-the batch are minicnn/functional/conv_winograd.py's.
+V, Y and dM are the per-plane kernels' numbers to the last bit (the same operations in the
+same order, no fastmath); dX sums the tiles in another order. Per tile and channel, float32,
+16-128 channels, the four transforms with their copies took a third to a half of the
+per-plane kernels' time (benchmarks/winograd_layout.py; benchmarks/RESULTS.md, "Winograd in
+vector lanes").
+
+All are serial ``@njit(cache=True, nogil=True)`` loops; the chunks and the parts of the
+batch are minicnn/functional/conv_winograd.py's.
 """
 
 from __future__ import annotations
@@ -36,7 +43,10 @@ from numba import njit
 
 from minicnn.kernels.conv_winograd_large import _a43, _at43, _b5, _bt5
 
-__all__ = ["LANE", "channel_blocks", "fill_channels_last", "input_transform_lanes_6"]
+__all__ = ["LANE", "channel_blocks", "fill_channels_last", "input_transform_lanes_6",
+           "output_transform_lanes_f4", "write_channels_first", "read_channels_last",
+           "output_transform_adjoint_lanes_f4", "input_transform_adjoint_lanes_6",
+           "add_tiles_channels_last", "add_channels_first"]
 
 # Channels per entry of ``blocks``: 8 float64 or 8 float32 numbers, so a padded count is a
 # whole number of AVX-512 float64 vectors and half float32 ones.
@@ -103,7 +113,8 @@ def input_transform_lanes_6(image_rows, tile_rows, tiles_w, step, blocks, v):
     tile_rows, tiles_w : int, the chunk's tile rows per image and tile columns; tile (m, a, b)
                          is t = (m * tile_rows + a) * tiles_w + b and reads rows step*a ..
                          step*a + 5 and plane columns step*b .. step*b + 5 of image m
-    step : int, 4 for F(4x4, 3x3), 2 for F(2x2, 5x5)
+    step : int, the tiles' distance: 4 for F(4x4, 3x3), as minicnn runs it (2 would be
+           F(2x2, 5x5)'s)
     blocks : channel_blocks(C_in), as for fill_channels_last
     v : (T, 36 * C_pad) array to fill
     """
