@@ -24,14 +24,15 @@ work is alpha^2 matrix products
     M[xi] (C_out, T) = U[xi] (C_out, C_in) @ V[xi] (C_in, T)      (T tiles)
 
 with 2.25x (F(2x2, 3x3)) to 4x (F(4x4, 3x3)) fewer multiply-adds than im2col's one product,
-plus the tile transforms (Numba kernels, a few additions per number). F(4x4, 3x3), the plan
-of most 3x3 layers, keeps V, M, dV and dM with the channels innermost, (T, 36, C), so that
-its four tile transforms run in vector lanes (minicnn/kernels/conv_winograd_lanes.py); the
-other plans keep one plane (C, T) per position xi (_PlaneTiles, _LaneTiles). Tiles are processed a cache-sized chunk at a time, so M never exists for the
-whole batch, and V only on small layers: where all of V takes at most WINOGRAD_KEEP_BYTES,
-the forward pass keeps each chunk's V for the backward pass, which otherwise transforms the
-input again. With T threads the batch is cut into T parts that run at once, each its own
-chunks (minicnn/functional/_parallel.py).
+plus the tile transforms (Numba kernels, a few additions per number). The plans with 6x6
+tiles, F(4x4, 3x3) (most 3x3 layers) and F(2x2, 5x5), keep V, M, dV and dM with the channels
+innermost, (T, 36, C), so that their tile transforms run in vector lanes
+(minicnn/kernels/conv_winograd_lanes.py, _LaneTiles); F(2x2, 3x3) and F(2x2, 7x7) keep one
+plane (C, T) per position xi (_PlaneTiles). Tiles are processed a cache-sized chunk at a
+time, so M never exists for the whole batch, and V only on small layers: where all of V takes
+at most WINOGRAD_KEEP_BYTES, the forward pass keeps each chunk's V for the backward pass,
+which otherwise transforms the input again. With T threads the batch is cut into T parts
+that run at once, each its own chunks (minicnn/functional/_parallel.py).
 
 The backward pass is the transpose of each step, with dM = A dZ_block A^T:
 
@@ -229,12 +230,15 @@ class _PlaneTiles(NamedTuple):
 
 
 class _LaneTiles(NamedTuple):
-    """F(4x4, 3x3)'s V, M, dV and dM with the channels innermost, (T, 36, C_pad), and the
-    tile transforms of minicnn/kernels/conv_winograd_lanes.py, which run the channels in
-    vector lanes (the per-plane kernels, which write 36 planes at once, cannot). Each
-    transform has a copy kernel beside it that moves the numbers between (N, C, H, W) and
-    channels-last; C_pad = LANE * len(channel_blocks(C)), and the products read and write
-    only the first C channels."""
+    """The 6x6 tiles' V, M, dV and dM (F(4x4, 3x3), F(2x2, 5x5)) with the channels innermost,
+    (T, 36, C_pad), and the tile transforms of minicnn/kernels/conv_winograd_lanes.py, which
+    run the channels in vector lanes (the per-plane kernels, which write 36 planes at once,
+    cannot). Each transform has a copy kernel beside it that moves the numbers between
+    (N, C, H, W) and channels-last; C_pad = LANE * len(channel_blocks(C)), and the products
+    read and write only the first C channels."""
+    step: int                       # tiles step apart, step x step outputs each
+    output_transform: Callable      # M -> Y, (T, step^2 * C_pad)
+    output_transform_adjoint: Callable
 
     @staticmethod
     def filters(u_filters):
@@ -255,52 +259,54 @@ class _LaneTiles(NamedTuple):
                           m=lambda: np.zeros(count * 36 * _padded(out_channels), dtype=dtype),
                           dv=lambda: np.zeros(count * 36 * _padded(channels), dtype=dtype))
 
-    @staticmethod
-    def input_tiles(x, chunk, tiles_w, padding, v_buffer):
+    def image_rows(self, chunk, tiles_w, channels, dtype):
+        """Memory for the chunk's input rows, channels-last: (images, rows, row_len * C_pad)."""
+        n0, n1, a0, a1 = chunk
+        return np.empty((n1 - n0, self.step * (a1 - a0) + 6 - self.step,
+                         (self.step * tiles_w + 6 - self.step) * _padded(channels)), dtype=dtype)
+
+    def input_tiles(self, x, chunk, tiles_w, padding, v_buffer):
         """V = B^T d B of the chunk's tiles in ``v_buffer``, returned as its (36, T, C_in)
         view."""
-        n0, n1, a0, a1 = chunk
         blocks = channel_blocks(x.shape[1])
-        image_rows = np.empty((n1 - n0, 4 * (a1 - a0) + 2, (4 * tiles_w + 2) * _padded(
-            x.shape[1])), dtype=x.dtype)                       # the input rows the tiles read
-        lane_tiles.fill_channels_last(x, n0, a0, 4, *padding, blocks, image_rows)
+        image_rows = self.image_rows(chunk, tiles_w, x.shape[1], x.dtype)
+        lane_tiles.fill_channels_last(x, chunk[0], chunk[2], self.step, *padding, blocks,
+                                      image_rows)
         v_lanes = _lanes(v_buffer, _tile_count(chunk, tiles_w), x.shape[1])
-        lane_tiles.input_transform_lanes_6(image_rows, a1 - a0, tiles_w, 4, blocks, v_lanes)
+        lane_tiles.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, self.step,
+                                           blocks, v_lanes)
         return _planes_view(v_lanes, x.shape[1])
 
-    @staticmethod
-    def outputs(u_filters, v_tiles, bias, chunk, tiles_w, work, out):
+    def outputs(self, u_filters, v_tiles, bias, chunk, tiles_w, work, out):
         """out = A^T M A + b on the chunk's outputs, M[xi] = U[xi] @ V[xi]."""
         out_channels, count = u_filters.shape[2], v_tiles.shape[1]
         m_lanes = _lanes(work["m"], count, out_channels)
         # the 36 products M[xi]^T (T, C_out) = V[xi]^T (T, C_in) @ U[xi]^T, into (T, 36, C_pad)
         np.matmul(v_tiles, u_filters, out=_planes_view(m_lanes, out_channels))
-        y_lanes = np.empty((count, 16 * _padded(out_channels)), dtype=out.dtype)
+        y_lanes = np.empty((count, self.step ** 2 * _padded(out_channels)), dtype=out.dtype)
         blocks = channel_blocks(out_channels)
-        lane_tiles.output_transform_lanes_f4(m_lanes, blocks, y_lanes)
-        lane_tiles.write_channels_first(y_lanes, bias, *chunk, tiles_w, blocks, out)
+        self.output_transform(m_lanes, blocks, y_lanes)
+        lane_tiles.write_channels_first(y_lanes, bias, *chunk, tiles_w, self.step, blocks, out)
 
-    @staticmethod
-    def gradients(u_filters, v_tiles, dout, chunk, tiles_w, padding, work, du_chunk, dx):
+    def gradients(self, u_filters, v_tiles, dout, chunk, tiles_w, padding, work, du_chunk, dx):
         """The chunk's dL/dU (written to du_chunk, (36, C_out, C_in)) and dX (added)."""
-        n0, n1, a0, a1 = chunk
         out_channels, channels, count = u_filters.shape[1], dx.shape[1], v_tiles.shape[1]
         out_blocks, in_blocks = channel_blocks(out_channels), channel_blocks(channels)
-        g_lanes = np.empty((count, 16 * _padded(out_channels)), dtype=dx.dtype)
-        lane_tiles.read_channels_last(dout, *chunk, tiles_w, out_blocks, g_lanes)
+        g_lanes = np.empty((count, self.step ** 2 * _padded(out_channels)), dtype=dx.dtype)
+        lane_tiles.read_channels_last(dout, *chunk, tiles_w, self.step, out_blocks, g_lanes)
         dm_lanes = _lanes(work["m"], count, out_channels)
-        lane_tiles.output_transform_adjoint_lanes_f4(g_lanes, out_blocks, dm_lanes)
+        self.output_transform_adjoint(g_lanes, out_blocks, dm_lanes)
         dm_tiles = _planes_view(dm_lanes, out_channels)                   # (36, T, C_out)
         np.matmul(dm_tiles.transpose(0, 2, 1), v_tiles, out=du_chunk)   # dL/dU[xi] = dM V^T
         dv_lanes = _lanes(work["dv"], count, channels)
         np.matmul(dm_tiles, u_filters, out=_planes_view(dv_lanes, channels))  # dV = U^T dM
         dd_lanes = np.empty_like(dv_lanes)
         lane_tiles.input_transform_adjoint_lanes_6(dv_lanes, in_blocks, dd_lanes)
-        image_rows = np.empty((n1 - n0, 4 * (a1 - a0) + 2, (4 * tiles_w + 2) * _padded(
-            channels)), dtype=dx.dtype)
-        lane_tiles.add_tiles_channels_last(dd_lanes, a1 - a0, tiles_w, 4, in_blocks,
-                                           image_rows)
-        lane_tiles.add_channels_first(image_rows, n0, a0, 4, *padding, in_blocks, dx)
+        image_rows = self.image_rows(chunk, tiles_w, channels, dx.dtype)
+        lane_tiles.add_tiles_channels_last(dd_lanes, chunk[3] - chunk[2], tiles_w, self.step,
+                                           in_blocks, image_rows)
+        lane_tiles.add_channels_first(image_rows, chunk[0], chunk[2], self.step, *padding,
+                                      in_blocks, dx)
 
 
 class _Workspace(dict):
@@ -349,21 +355,20 @@ def _make_plan(step, g, tiles_):
     return _Plan(step, len(g) ** 2, tiles_, kron)
 
 
-# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py), F(2x2, 5x5) and F(2x2, 7x7)
-# (minicnn/kernels/conv_winograd_large.py), plane by plane; F(4x4, 3x3), the plan of most 3x3
-# layers, with the channels in lanes (minicnn/kernels/conv_winograd_lanes.py; its per-plane
-# kernels in conv_winograd_large.py are the reference its tests hold it to). Lanes made
-# nine F(4x4, 3x3) layers 1.08-1.29x faster, fwd + bwd (benchmarks/RESULTS.md, "Winograd in
-# vector lanes").
+# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py) and F(2x2, 7x7)
+# (minicnn/kernels/conv_winograd_large.py), plane by plane; the 6x6 tiles of F(4x4, 3x3), the
+# plan of most 3x3 layers, and F(2x2, 5x5) with the channels in lanes
+# (minicnn/kernels/conv_winograd_lanes.py; their per-plane kernels in conv_winograd_large.py
+# are the reference its tests hold it to). Lanes made nine F(4x4, 3x3) layers 1.08-1.29x
+# faster, fwd + bwd (benchmarks/RESULTS.md, "Winograd in vector lanes").
 F2_3X3 = _make_plan(2, tiles.G, _PlaneTiles(16, tiles.input_transform,
                                             tiles.input_transform_adjoint,
                                             tiles.output_transform,
                                             tiles.output_transform_adjoint))
-F4_3X3 = _make_plan(4, large_tiles.G43, _LaneTiles())
-F2_5X5 = _make_plan(2, large_tiles.G5, _PlaneTiles(36, large_tiles.input_transform_5,
-                                                   large_tiles.input_transform_adjoint_5,
-                                                   large_tiles.output_transform_5,
-                                                   large_tiles.output_transform_adjoint_5))
+F4_3X3 = _make_plan(4, large_tiles.G43, _LaneTiles(4, lane_tiles.output_transform_lanes_f4,
+                                                   lane_tiles.output_transform_adjoint_lanes_f4))
+F2_5X5 = _make_plan(2, large_tiles.G5, _LaneTiles(2, lane_tiles.output_transform_lanes_5,
+                                                  lane_tiles.output_transform_adjoint_lanes_5))
 F2_7X7 = _make_plan(2, large_tiles.G7, _PlaneTiles(64, large_tiles.input_transform_7,
                                                    large_tiles.input_transform_adjoint_7,
                                                    large_tiles.output_transform_7,

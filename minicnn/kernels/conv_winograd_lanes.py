@@ -28,10 +28,10 @@ The channels C .. C_pad - 1 hold zeros, or numbers that no product reads.
                    then add_tiles_channels_last (the overlapping tiles summed)
 
 V, Y and dM are the per-plane kernels' numbers to the last bit (the same operations in the
-same order, no fastmath); dX sums the tiles in another order. Per tile and channel, float32,
-16-128 channels, the four transforms with their copies took a third to a half of the
-per-plane kernels' time (benchmarks/winograd_layout.py; benchmarks/RESULTS.md, "Winograd in
-vector lanes").
+same order, no fastmath); dX sums the tiles in another order. On chunks that fit the L2
+cache, float32, 16-128 channels, the four transforms with their copies took a third to a
+half of the per-plane kernels' time (49 against 135 ns per tile and channel at 14x14;
+benchmarks/winograd_layout.py, benchmarks/RESULTS.md "Winograd in vector lanes").
 
 All are serial ``@njit(cache=True, nogil=True)`` loops; the chunks and the parts of the
 batch are minicnn/functional/conv_winograd.py's.
@@ -41,11 +41,12 @@ from __future__ import annotations
 
 from numba import njit
 
-from minicnn.kernels.conv_winograd_large import _a43, _at43, _b5, _bt5
+from minicnn.kernels.conv_winograd_large import _a5, _a43, _at5, _at43, _b5, _bt5
 
 __all__ = ["LANE", "channel_blocks", "fill_channels_last", "input_transform_lanes_6",
-           "output_transform_lanes_f4", "write_channels_first", "read_channels_last",
-           "output_transform_adjoint_lanes_f4", "input_transform_adjoint_lanes_6",
+           "output_transform_lanes_f4", "output_transform_lanes_5", "write_channels_first",
+           "read_channels_last", "output_transform_adjoint_lanes_f4",
+           "output_transform_adjoint_lanes_5", "input_transform_adjoint_lanes_6",
            "add_tiles_channels_last", "add_channels_first"]
 
 # Channels per entry of ``blocks``: 8 float64 or 8 float32 numbers, so a padded count is a
@@ -206,34 +207,73 @@ def output_transform_lanes_f4(m_lanes, blocks, y_lanes):
 
 
 @njit(cache=True, nogil=True)
-def write_channels_first(y_lanes, bias, n0, n1, a0, a1, tiles_w, blocks, out):
-    """out[n, o, 4a + r, 4b + q] = y_lanes[t, (4r + q) * C_pad + o] + bias[o] for every tile
-    t = (n, a, b) of the chunk (t as in minicnn/kernels/conv_winograd.py) and the outputs
-    that lie inside out.
+def write_channels_first(y_lanes, bias, n0, n1, a0, a1, tiles_w, m, blocks, out):
+    """out[n, o, m*a + r, m*b + q] = y_lanes[t, (m*r + q) * C_pad + o] + bias[o] for every
+    tile t = (n, a, b) of the chunk (t as in minicnn/kernels/conv_winograd.py) and the
+    outputs that lie inside out.
 
     Parameters
     ----------
-    y_lanes : (T, 16 * C_pad) array, from output_transform_lanes_f4
+    y_lanes : (T, m*m * C_pad) array, from output_transform_lanes_f4 or _5
     bias : (C_out,) array
     n0, n1, a0, a1, tiles_w : int, the chunk
+    m : int, the tiles' m x m outputs: 4 (F(4x4, 3x3)) or 2 (F(2x2, 5x5))
     blocks : channel_blocks(C_out)
     out : (N, C_out, H_out, W_out) array, written
     """
+    if m == 4:                      # m as a constant in each copy: 10 % of F(4x4)'s layer
+        _write_blocks(y_lanes, bias, n0, n1, a0, a1, tiles_w, 4, blocks, out)
+    elif m == 2:
+        _write_blocks(y_lanes, bias, n0, n1, a0, a1, tiles_w, 2, blocks, out)
+    else:
+        raise ValueError("write_channels_first: m must be 2 or 4")
+
+
+@njit(cache=True, inline="always")
+def _write_blocks(y_lanes, bias, n0, n1, a0, a1, tiles_w, m, blocks, out):
     c_pad = LANE * len(blocks)
     channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
     t = 0
     for n in range(n0, n1):
         for a in range(a0, a1):
-            rows = min(4, out_h - 4 * a)
+            rows = min(m, out_h - m * a)
             for b in range(tiles_w):
-                cols = min(4, out_w - 4 * b)
+                cols = min(m, out_w - m * b)
                 tile = y_lanes[t]
                 for o in range(channels):
                     block = out[n, o]
                     for r in range(rows):
                         for q in range(cols):
-                            block[4 * a + r, 4 * b + q] = tile[(4 * r + q) * c_pad + o] + bias[o]
+                            block[m * a + r, m * b + q] = tile[(m * r + q) * c_pad + o] + bias[o]
                 t += 1
+
+
+@njit(cache=True, nogil=True)
+def output_transform_lanes_5(m_lanes, blocks, y_lanes):
+    """y_lanes[t, (2r + q) * C_pad + o] = (A^T M A)[r, q] for every tile t of the chunk and
+    filter o (A^T = minicnn.kernels.conv_winograd_large.A_T5): F(2x2, 5x5)'s output transform
+    with the filters in vector lanes, before the bias (arguments as for
+    output_transform_lanes_f4; y_lanes (T, 4 * C_pad))."""
+    cp = LANE * len(blocks)
+    for t in range(m_lanes.shape[0]):
+        tile, y = m_lanes[t], y_lanes[t]
+        for o in range(cp):
+            # s = A^T M: column q of M (positions q, 6 + q, .., 30 + q) through A^T
+            s0_0, s1_0 = _at5(tile[o], tile[6 * cp + o], tile[12 * cp + o], tile[18 * cp + o],
+                              tile[24 * cp + o], tile[30 * cp + o])
+            s0_1, s1_1 = _at5(tile[cp + o], tile[7 * cp + o], tile[13 * cp + o],
+                              tile[19 * cp + o], tile[25 * cp + o], tile[31 * cp + o])
+            s0_2, s1_2 = _at5(tile[2 * cp + o], tile[8 * cp + o], tile[14 * cp + o],
+                              tile[20 * cp + o], tile[26 * cp + o], tile[32 * cp + o])
+            s0_3, s1_3 = _at5(tile[3 * cp + o], tile[9 * cp + o], tile[15 * cp + o],
+                              tile[21 * cp + o], tile[27 * cp + o], tile[33 * cp + o])
+            s0_4, s1_4 = _at5(tile[4 * cp + o], tile[10 * cp + o], tile[16 * cp + o],
+                              tile[22 * cp + o], tile[28 * cp + o], tile[34 * cp + o])
+            s0_5, s1_5 = _at5(tile[5 * cp + o], tile[11 * cp + o], tile[17 * cp + o],
+                              tile[23 * cp + o], tile[29 * cp + o], tile[35 * cp + o])
+            # Y = s A, row by row
+            y[o], y[cp + o] = _at5(s0_0, s0_1, s0_2, s0_3, s0_4, s0_5)
+            y[2 * cp + o], y[3 * cp + o] = _at5(s1_0, s1_1, s1_2, s1_3, s1_4, s1_5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,33 +281,44 @@ def write_channels_first(y_lanes, bias, n0, n1, a0, a1, tiles_w, blocks, out):
 # --------------------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def read_channels_last(dout, n0, n1, a0, a1, tiles_w, blocks, g_lanes):
-    """g_lanes[t, (4r + q) * C_pad + o] = dout[n, o, 4a + r, 4b + q] for every tile t = (n, a,
-    b) of the chunk, zero where the tile hangs over the output or o >= C_out (the transpose
-    of write_channels_first, without the bias).
+def read_channels_last(dout, n0, n1, a0, a1, tiles_w, m, blocks, g_lanes):
+    """g_lanes[t, (m*r + q) * C_pad + o] = dout[n, o, m*a + r, m*b + q] for every tile t =
+    (n, a, b) of the chunk, zero where the tile hangs over the output or o >= C_out (the
+    transpose of write_channels_first, without the bias).
 
     Parameters
     ----------
     dout : (N, C_out, H_out, W_out) array
     n0, n1, a0, a1, tiles_w : int, the chunk
+    m : int, the tiles' m x m outputs: 4 or 2
     blocks : channel_blocks(C_out)
-    g_lanes : (T, 16 * C_pad) array to fill
+    g_lanes : (T, m*m * C_pad) array to fill
     """
+    g_lanes[:, :] = 0
+    if m == 4:                      # m as a constant in each copy, as in write_channels_first
+        _read_blocks(dout, n0, n1, a0, a1, tiles_w, 4, blocks, g_lanes)
+    elif m == 2:
+        _read_blocks(dout, n0, n1, a0, a1, tiles_w, 2, blocks, g_lanes)
+    else:
+        raise ValueError("read_channels_last: m must be 2 or 4")
+
+
+@njit(cache=True, inline="always")
+def _read_blocks(dout, n0, n1, a0, a1, tiles_w, m, blocks, g_lanes):
     c_pad = LANE * len(blocks)
     channels, out_h, out_w = dout.shape[1], dout.shape[2], dout.shape[3]
-    g_lanes[:, :] = 0
     t = 0
     for n in range(n0, n1):
         for a in range(a0, a1):
-            rows = min(4, out_h - 4 * a)
+            rows = min(m, out_h - m * a)
             for b in range(tiles_w):
-                cols = min(4, out_w - 4 * b)
+                cols = min(m, out_w - m * b)
                 tile = g_lanes[t]
                 for o in range(channels):
                     block = dout[n, o]
                     for r in range(rows):
                         for q in range(cols):
-                            tile[(4 * r + q) * c_pad + o] = block[4 * a + r, 4 * b + q]
+                            tile[(m * r + q) * c_pad + o] = block[m * a + r, m * b + q]
                 t += 1
 
 
@@ -299,6 +350,26 @@ def output_transform_adjoint_lanes_f4(g_lanes, blocks, dm_lanes):
             _store_row6(dm, 3, cp, o, _a43(e0[3], e1[3], e2[3], e3[3]))
             _store_row6(dm, 4, cp, o, _a43(e0[4], e1[4], e2[4], e3[4]))
             _store_row6(dm, 5, cp, o, _a43(e0[5], e1[5], e2[5], e3[5]))
+
+
+@njit(cache=True, nogil=True)
+def output_transform_adjoint_lanes_5(g_lanes, blocks, dm_lanes):
+    """dm_lanes[t, (6r + q) * C_pad + o] = (A dY A^T)[r, q], dY the tile's 2x2 block in
+    g_lanes (A^T = A_T5; the transpose of output_transform_lanes_5, the same numbers as
+    minicnn.kernels.conv_winograd_large.output_transform_adjoint_5; g_lanes (T, 4 * C_pad))."""
+    cp = LANE * len(blocks)
+    for t in range(g_lanes.shape[0]):
+        g, dm = g_lanes[t], dm_lanes[t]
+        for o in range(cp):
+            # e = A g, column by column (positions q and 2 + q); then dM = e A^T, row by row
+            e0 = _a5(g[o], g[2 * cp + o])
+            e1 = _a5(g[cp + o], g[3 * cp + o])
+            _store_row6(dm, 0, cp, o, _a5(e0[0], e1[0]))
+            _store_row6(dm, 1, cp, o, _a5(e0[1], e1[1]))
+            _store_row6(dm, 2, cp, o, _a5(e0[2], e1[2]))
+            _store_row6(dm, 3, cp, o, _a5(e0[3], e1[3]))
+            _store_row6(dm, 4, cp, o, _a5(e0[4], e1[4]))
+            _store_row6(dm, 5, cp, o, _a5(e0[5], e1[5]))
 
 
 @njit(cache=True, inline="always")

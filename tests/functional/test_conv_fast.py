@@ -184,6 +184,7 @@ LARGE_WINOGRAD_GRID = [
     pytest.param(1, 2, 5, 5, 3, 5, (0, 0), id="k5-to-1x1"),
     pytest.param(3, 4, 10, 11, 2, 5, (1, 2), id="k5-p1x2"),
     pytest.param(1, 2, 1, 2, 3, 5, (2, 2), id="k5-1x2-image-mostly-padding"),
+    pytest.param(2, 9, 9, 8, 13, 5, (2, 2), id="k5-9-to-13-channels-past-a-lane-block"),
     pytest.param(2, 3, 9, 8, 4, 7, (3, 3), id="k7-p3-odd-height"),
     pytest.param(1, 2, 7, 8, 3, 7, (0, 0), id="k7-p0-1x2-output"),
     pytest.param(2, 5, 12, 13, 3, 7, (2, 3), id="k7-p2x3"),

@@ -1,7 +1,10 @@
-"""The Winograd kernels with the channels in vector lanes (minicnn/kernels/conv_winograd_lanes.py):
-the channels-last copy against NumPy's padded transpose, and the input and output transforms
-against the per-plane kernels' NumPy twins, on whole chunks and bands of tile rows, for
-channel counts below, at and past a block of LANE."""
+"""The Winograd kernels with the channels in vector lanes (minicnn/kernels/conv_winograd_lanes.py)
+for the 6x6 tiles of F(4x4, 3x3) and F(2x2, 5x5): the channels-last copy against NumPy's
+padded transpose, and the four transforms against the per-plane kernels (to the last bit)
+and their NumPy twins, on whole chunks and bands of tile rows, for channel counts below, at
+and past a block of LANE."""
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,6 +27,31 @@ CASES = [
     pytest.param(2, 13, 2, 3, (1, 1), (0, 2, 0, 1), id="13ch-2x3-image-mostly-padding"),
     pytest.param(1, 16, 14, 14, (1, 1), (0, 1, 3, 4), id="16ch-last-tile-row-hangs-over"),
 ]
+
+
+# The two plans on 6x6 tiles: their lanes output kernels, their per-plane kernels (the
+# reference), A^T, the tile step, and the filter size (whose padding grows the CASES' by
+# (r - 3) / 2, so that every case's chunk exists in the tile grid)
+FAMILIES = [
+    pytest.param(SimpleNamespace(
+        r=3, step=4, a_t=large.A_T43, output=lanes.output_transform_lanes_f4,
+        output_adjoint=lanes.output_transform_adjoint_lanes_f4,
+        planes_input=large.input_transform_f4, planes_output=large.output_transform_f4,
+        planes_output_adjoint=large.output_transform_adjoint_f4), id="F4-3x3"),
+    pytest.param(SimpleNamespace(
+        r=5, step=2, a_t=large.A_T5, output=lanes.output_transform_lanes_5,
+        output_adjoint=lanes.output_transform_adjoint_lanes_5,
+        planes_input=large.input_transform_5, planes_output=large.output_transform_5,
+        planes_output_adjoint=large.output_transform_adjoint_5), id="5x5"),
+]
+
+
+def _case(family, h, w, padding):
+    """The case's padding for this family's filter, and its output and tile grid."""
+    extra = (family.r - 3) // 2
+    padding = (padding[0] + extra, padding[1] + extra)
+    out_h, out_w = h + 2 * padding[0] - family.r + 1, w + 2 * padding[1] - family.r + 1
+    return padding, out_h, out_w, -(-out_h // family.step), -(-out_w // family.step)
 
 
 def _grid(h, w, padding, r=3, step=4):
@@ -71,38 +99,43 @@ def test_fill_channels_last_is_the_padded_transpose(rng, dtype, step, n, c, h, w
     np.testing.assert_array_equal(image_rows, expected.reshape(image_rows.shape))
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_input_transform_in_lanes_is_the_per_plane_kernels(rng, dtype, n, c, h, w, padding,
-                                                           chunk):
-    """The same V to the last bit as F(4x4, 3x3)'s per-plane kernel (the same operations in the
-    same order), and the padded channels zero."""
+def test_input_transform_in_lanes_is_the_per_plane_kernels(rng, family, dtype, n, c, h, w,
+                                                           padding, chunk):
+    """The same V to the last bit as the per-plane kernel (the same operations in the same
+    order), and the padded channels zero."""
+    padding, _, _, _, tiles_w = _case(family, h, w, padding)
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
-    _, _, _, tiles_w = _grid(h, w, padding)
     count = _count(chunk, tiles_w)
-    image_rows, c_pad = _image_rows(x, chunk, tiles_w, padding, 4)
+    image_rows, c_pad = _image_rows(x, chunk, tiles_w, padding, family.step)
     blocks = lanes.channel_blocks(c)
-    lanes.fill_channels_last(x, chunk[0], chunk[2], 4, *padding, blocks, image_rows)
+    lanes.fill_channels_last(x, chunk[0], chunk[2], family.step, *padding, blocks, image_rows)
     v_lanes = np.full((count, 36 * c_pad), np.nan, dtype)
-    lanes.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, 4, blocks, v_lanes)
+    lanes.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, family.step,
+                                  blocks, v_lanes)
 
     per_plane = np.full((36, c, count), np.nan, dtype)
-    large.input_transform_f4(x, *chunk, tiles_w, *padding, per_plane)
+    family.planes_input(x, *chunk, tiles_w, *padding, per_plane)
     got = v_lanes.reshape(count, 36, c_pad)
     np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
     assert not got[:, :, c:].any()
     twin = np.empty_like(per_plane)
-    k.input_transform_numpy(x, *chunk, tiles_w, *padding, twin, b_t=large.B_T5, step=4)
+    k.input_transform_numpy(x, *chunk, tiles_w, *padding, twin, b_t=large.B_T5,
+                            step=family.step)
     np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_output_transform_in_lanes_matches_numpy_twin(rng, dtype, n, c, h, w, padding, chunk):
+def test_output_transform_in_lanes_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding,
+                                                      chunk):
     """Y = A^T M A + b on the chunk's outputs inside the image, nothing written elsewhere;
     the same numbers as the per-plane kernel to the last bit."""
-    out_h, out_w, _, tiles_w = _grid(h, w, padding)
+    padding, out_h, out_w, _, tiles_w = _case(family, h, w, padding)
     count = _count(chunk, tiles_w)
     blocks = lanes.channel_blocks(c)
     c_pad = lanes.LANE * len(blocks)
@@ -110,45 +143,46 @@ def test_output_transform_in_lanes_matches_numpy_twin(rng, dtype, n, c, h, w, pa
     bias = rng.standard_normal(c).astype(dtype)
     m_lanes = np.zeros((count, 36, c_pad), dtype)
     m_lanes[:, :, :c] = m.transpose(2, 0, 1)
-    y_lanes = np.full((count, 16 * c_pad), np.nan, dtype)
-    lanes.output_transform_lanes_f4(m_lanes.reshape(count, -1), blocks, y_lanes)
+    y_lanes = np.full((count, family.step ** 2 * c_pad), np.nan, dtype)
+    family.output(m_lanes.reshape(count, -1), blocks, y_lanes)
     got = np.full((n, c, out_h, out_w), np.nan, dtype)
-    lanes.write_channels_first(y_lanes, bias, *chunk, tiles_w, blocks, got)
+    lanes.write_channels_first(y_lanes, bias, *chunk, tiles_w, family.step, blocks, got)
 
     per_plane = np.full_like(got, np.nan)
-    large.output_transform_f4(m, bias, *chunk, tiles_w, per_plane)
+    family.planes_output(m, bias, *chunk, tiles_w, per_plane)
     np.testing.assert_array_equal(got, per_plane)         # NaN where neither writes
     twin = np.full_like(got, np.nan)
-    k.output_transform_numpy(m, bias, *chunk, tiles_w, twin, a_t=large.A_T43)
+    k.output_transform_numpy(m, bias, *chunk, tiles_w, twin, a_t=family.a_t)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(twin))
     np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(twin),
                                rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_output_transform_adjoint_in_lanes_is_the_per_plane_kernels(rng, dtype, n, c, h, w,
-                                                                    padding, chunk):
+def test_output_transform_adjoint_in_lanes_is_the_per_plane_kernels(rng, family, dtype, n, c,
+                                                                    h, w, padding, chunk):
     """dM = A dY A^T, zero where the tile hangs over the output: the same numbers as the
     per-plane kernel to the last bit, and the padded filters zero."""
-    out_h, out_w, _, tiles_w = _grid(h, w, padding)
+    padding, out_h, out_w, _, tiles_w = _case(family, h, w, padding)
     count = _count(chunk, tiles_w)
     blocks = lanes.channel_blocks(c)
     c_pad = lanes.LANE * len(blocks)
     dout = rng.standard_normal((n, c, out_h, out_w)).astype(dtype)
-    g_lanes = np.full((count, 16 * c_pad), np.nan, dtype)
-    lanes.read_channels_last(dout, *chunk, tiles_w, blocks, g_lanes)
+    g_lanes = np.full((count, family.step ** 2 * c_pad), np.nan, dtype)
+    lanes.read_channels_last(dout, *chunk, tiles_w, family.step, blocks, g_lanes)
     dm_lanes = np.full((count, 36 * c_pad), np.nan, dtype)
-    lanes.output_transform_adjoint_lanes_f4(g_lanes, blocks, dm_lanes)
+    family.output_adjoint(g_lanes, blocks, dm_lanes)
 
     per_plane = np.full((36, c, count), np.nan, dtype)
-    large.output_transform_adjoint_f4(dout, *chunk, tiles_w, per_plane)
+    family.planes_output_adjoint(dout, *chunk, tiles_w, per_plane)
     got = dm_lanes.reshape(count, 36, c_pad)
     np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
     assert not got[:, :, c:].any()
     twin = np.empty_like(per_plane)
-    k.output_transform_adjoint_numpy(dout, *chunk, tiles_w, twin, a_t=large.A_T43)
+    k.output_transform_adjoint_numpy(dout, *chunk, tiles_w, twin, a_t=family.a_t)
     np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
 
@@ -189,35 +223,37 @@ def test_input_transform_adjoint_in_lanes_matches_numpy_twin(rng, dtype, step, n
                                atol=1e-4 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_lanes_adjoints_are_transposes(rng, n, c, h, w, padding, chunk):
+def test_lanes_adjoints_are_transposes(rng, family, n, c, h, w, padding, chunk):
     """<T x, y> = <x, T^T y> for the lanes input and output transforms (float64)."""
-    out_h, out_w, _, tiles_w = _grid(h, w, padding)
-    count = _count(chunk, tiles_w)
+    padding, out_h, out_w, _, tiles_w = _case(family, h, w, padding)
+    step, count = family.step, _count(chunk, tiles_w)
     blocks = lanes.channel_blocks(c)
     c_pad = lanes.LANE * len(blocks)
     x = rng.standard_normal((n, c, h, w))
-    image_rows, _ = _image_rows(x, chunk, tiles_w, padding, 4)
-    lanes.fill_channels_last(x, chunk[0], chunk[2], 4, *padding, blocks, image_rows)
+    image_rows, _ = _image_rows(x, chunk, tiles_w, padding, step)
+    lanes.fill_channels_last(x, chunk[0], chunk[2], step, *padding, blocks, image_rows)
     v_lanes = np.empty((count, 36 * c_pad))
-    lanes.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, 4, blocks, v_lanes)
+    lanes.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, step, blocks,
+                                  v_lanes)
     v = v_lanes.reshape(count, 36, c_pad)[:, :, :c].transpose(1, 2, 0)
     dv = rng.standard_normal(v.shape)
     dx = np.zeros_like(x)
-    _input_adjoint_in_lanes(dv, chunk, tiles_w, padding, 4, dx)
+    _input_adjoint_in_lanes(dv, chunk, tiles_w, padding, step, dx)
     assert np.isclose(np.vdot(v, dv), np.vdot(x, dx), rtol=1e-12)
 
     m_lanes = np.zeros((count, 36, c_pad))
     m_lanes[:, :, :c] = rng.standard_normal((count, 36, c))
-    y_lanes = np.empty((count, 16 * c_pad))
-    lanes.output_transform_lanes_f4(m_lanes.reshape(count, -1), blocks, y_lanes)
+    y_lanes = np.empty((count, step ** 2 * c_pad))
+    family.output(m_lanes.reshape(count, -1), blocks, y_lanes)
     out = np.zeros((n, c, out_h, out_w))
-    lanes.write_channels_first(y_lanes, np.zeros(c), *chunk, tiles_w, blocks, out)
+    lanes.write_channels_first(y_lanes, np.zeros(c), *chunk, tiles_w, step, blocks, out)
     dout = rng.standard_normal(out.shape)
-    g_lanes = np.empty((count, 16 * c_pad))
-    lanes.read_channels_last(dout, *chunk, tiles_w, blocks, g_lanes)
+    g_lanes = np.empty((count, step ** 2 * c_pad))
+    lanes.read_channels_last(dout, *chunk, tiles_w, step, blocks, g_lanes)
     dm_lanes = np.empty((count, 36 * c_pad))
-    lanes.output_transform_adjoint_lanes_f4(g_lanes, blocks, dm_lanes)
+    family.output_adjoint(g_lanes, blocks, dm_lanes)
     dm = dm_lanes.reshape(count, 36, c_pad)
     assert np.isclose(np.vdot(out, dout), np.vdot(m_lanes[:, :, :c], dm[:, :, :c]),
                       rtol=1e-12)
