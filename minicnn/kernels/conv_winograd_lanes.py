@@ -222,29 +222,37 @@ def write_channels_first(y_lanes, bias, n0, n1, a0, a1, tiles_w, m, blocks, out)
     out : (N, C_out, H_out, W_out) array, written
     """
     if m == 4:                      # m as a constant in each copy: 10 % of F(4x4)'s layer
-        _write_blocks(y_lanes, bias, n0, n1, a0, a1, tiles_w, 4, blocks, out)
+        _copy_blocks(y_lanes, bias, n0, n1, a0, a1, tiles_w, 4, blocks, out, True)
     elif m == 2:
-        _write_blocks(y_lanes, bias, n0, n1, a0, a1, tiles_w, 2, blocks, out)
+        _copy_blocks(y_lanes, bias, n0, n1, a0, a1, tiles_w, 2, blocks, out, True)
     else:
         raise ValueError("write_channels_first: m must be 2 or 4")
 
 
 @njit(cache=True, inline="always")
-def _write_blocks(y_lanes, bias, n0, n1, a0, a1, tiles_w, m, blocks, out):
+def _copy_blocks(lanes_tiles, bias, n0, n1, a0, a1, tiles_w, m, blocks, images, to_images):
+    """images[n, o, m*a + r, m*b + q] = lanes_tiles[t, (m*r + q) * C_pad + o] + bias[o] if
+    to_images, else the other way round without the bias, for the chunk's tiles and the
+    positions inside images (to_images and m are constants where this is inlined, so each
+    copy compiles to its own loop)."""
     c_pad = LANE * len(blocks)
-    channels, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
+    channels, height, width = images.shape[1], images.shape[2], images.shape[3]
     t = 0
     for n in range(n0, n1):
         for a in range(a0, a1):
-            rows = min(m, out_h - m * a)
+            rows = min(m, height - m * a)
             for b in range(tiles_w):
-                cols = min(m, out_w - m * b)
-                tile = y_lanes[t]
+                cols = min(m, width - m * b)
+                tile = lanes_tiles[t]
                 for o in range(channels):
-                    block = out[n, o]
+                    block = images[n, o]
                     for r in range(rows):
                         for q in range(cols):
-                            block[m * a + r, m * b + q] = tile[(m * r + q) * c_pad + o] + bias[o]
+                            if to_images:
+                                block[m * a + r, m * b + q] = (tile[(m * r + q) * c_pad + o]
+                                                               + bias[o])
+                            else:
+                                tile[(m * r + q) * c_pad + o] = block[m * a + r, m * b + q]
                 t += 1
 
 
@@ -295,31 +303,13 @@ def read_channels_last(dout, n0, n1, a0, a1, tiles_w, m, blocks, g_lanes):
     g_lanes : (T, m*m * C_pad) array to fill
     """
     g_lanes[:, :] = 0
+    no_bias = g_lanes[0, :0]        # _copy_blocks adds the bias only on the way to NCHW
     if m == 4:                      # m as a constant in each copy, as in write_channels_first
-        _read_blocks(dout, n0, n1, a0, a1, tiles_w, 4, blocks, g_lanes)
+        _copy_blocks(g_lanes, no_bias, n0, n1, a0, a1, tiles_w, 4, blocks, dout, False)
     elif m == 2:
-        _read_blocks(dout, n0, n1, a0, a1, tiles_w, 2, blocks, g_lanes)
+        _copy_blocks(g_lanes, no_bias, n0, n1, a0, a1, tiles_w, 2, blocks, dout, False)
     else:
         raise ValueError("read_channels_last: m must be 2 or 4")
-
-
-@njit(cache=True, inline="always")
-def _read_blocks(dout, n0, n1, a0, a1, tiles_w, m, blocks, g_lanes):
-    c_pad = LANE * len(blocks)
-    channels, out_h, out_w = dout.shape[1], dout.shape[2], dout.shape[3]
-    t = 0
-    for n in range(n0, n1):
-        for a in range(a0, a1):
-            rows = min(m, out_h - m * a)
-            for b in range(tiles_w):
-                cols = min(m, out_w - m * b)
-                tile = g_lanes[t]
-                for o in range(channels):
-                    block = dout[n, o]
-                    for r in range(rows):
-                        for q in range(cols):
-                            tile[(m * r + q) * c_pad + o] = block[m * a + r, m * b + q]
-                t += 1
 
 
 @njit(cache=True, nogil=True)

@@ -165,18 +165,6 @@ def test_winograd_matches_the_naive_reference(rng, plan_3x3, keep_v, dtype, n, c
     assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), dtype)
 
 
-@pytest.mark.parametrize("n, c_in, h, w, c_out, padding", WINOGRAD_GRID[-3:])
-def test_winograd_in_bands_of_tile_rows_matches_the_naive_reference(rng, plan_3x3, keep_v,
-                                                                    small_chunks, n, c_in, h,
-                                                                    w, c_out, padding):
-    """Small chunks: the layers run as several chunks and bands of tile rows (float64)."""
-    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, padding,
-                                        np.float64)
-    out, kept = conv2d_winograd_forward(x, weight, bias, (padding, padding))
-    got = (out, *conv2d_winograd_backward(dout, kept, weight, (padding, padding)))
-    assert_all_close(got, run("naive", x, weight, bias, dout, 1, padding), np.float64)
-
-
 # 5x5 and 7x7, stride 1 (F(2x2, 5x5) and F(2x2, 7x7)): "same" and other paddings, odd and
 # even outputs, an output of one pixel, an image smaller than the filter, non-square padding
 LARGE_WINOGRAD_GRID = [
@@ -294,8 +282,9 @@ def test_chunked_into_bands_of_rows_matches_im2col(rng, small_chunks, method, n,
 
 
 @pytest.mark.parametrize("n, c_in, h, w, c_out, padding", WINOGRAD_GRID)
-def test_winograd_chunked_into_bands_of_tile_rows_matches_naive(rng, small_chunks, n, c_in, h,
-                                                                 w, c_out, padding):
+def test_winograd_chunked_into_bands_of_tile_rows_matches_naive(rng, small_chunks, plan_3x3,
+                                                                 keep_v, n, c_in, h, w, c_out,
+                                                                 padding):
     x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, (3, 3), 1, padding,
                                         np.float64)
     out, kept = conv2d_winograd_forward(x, weight, bias, (padding, padding))
