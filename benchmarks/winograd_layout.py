@@ -82,10 +82,10 @@ def transform_pairs(x, rng):
 
     def output_lanes():
         lanes.output_transform_lanes_f4(m_lanes, blocks, small["y"])
-        lanes.write_channels_first(small["y"], bias, *chunk, tiles, blocks, out["lanes"])
+        lanes.write_channels_first(small["y"], bias, *chunk, tiles, 4, blocks, out["lanes"])
 
     def output_adjoint_lanes():
-        lanes.read_channels_last(dout, *chunk, tiles, blocks, small["g"])
+        lanes.read_channels_last(dout, *chunk, tiles, 4, blocks, small["g"])
         lanes.output_transform_adjoint_lanes_f4(small["g"], blocks, lanes_out["dm"])
 
     def input_adjoint_lanes():

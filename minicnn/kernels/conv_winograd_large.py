@@ -35,7 +35,12 @@ Input transform, float32, 32 channels, 14x14 images: 17 (5x5) and 37 (7x7) ns pe
 channel; a loop over the matrix entries ran at 80-250 ns (benchmarks/RESULTS.md).
 
 All kernels are serial ``@njit(cache=True, nogil=True)`` loops; with several threads
-minicnn/functional/conv_winograd.py runs them on parts of the batch at once.
+minicnn/functional/conv_winograd.py runs them on parts of the batch at once. Method "fast"
+runs the 7x7 kernels here; for the 6x6 tiles of F(2x2, 5x5) and F(4x4, 3x3) it runs the
+kernels of minicnn/kernels/conv_winograd_lanes.py, which put the channels in vector lanes,
+and the kernels here are their reference (the same numbers to the last bit, one plane at a
+time, tested against the NumPy twins above). The helpers _bt5, _b5, _at5, _a5, _at43 and _a43
+serve both.
 """
 
 from __future__ import annotations
