@@ -94,7 +94,8 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     kept : for the backward pass, (x_saved, v_kept): x as a C-contiguous array (x itself when
            it already is), and a dict from each chunk (n0, n1, a0, a1) to its V when all of
            V fits in WINOGRAD_KEEP_BYTES, else empty; V in the plan's layout, (alpha^2, C_in,
-           T) planes, or for F(4x4, 3x3) the (36, T, C_in) view of its lanes
+           T) planes, or for the 6x6 tiles (F(4x4, 3x3), F(2x2, 5x5)) the (36, T, C_in) view
+           of their lanes
     """
     x = np.ascontiguousarray(x)
     n_batch, channels = x.shape[:2]
