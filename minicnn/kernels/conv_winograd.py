@@ -115,13 +115,21 @@ def _input_plane(x, a0, a1, tiles_w, pad_h, pad_w, alpha, step):
     read, and where x lands in it: (plane, top, y_lo, y_hi, copy_w);
     plane[y - top, pad_w + k] = x[.., y, k] for y_lo <= y < y_hi, k < copy_w, zero elsewhere
     (the padding). Shared with the larger tiles (minicnn/kernels/conv_winograd_large.py)."""
-    height, width = x.shape[2], x.shape[3]
     rows = step * (a1 - a0) + alpha - step
     row_len = step * tiles_w + alpha - step
-    top = step * a0 - pad_h
     plane = np.zeros((rows, row_len), dtype=x.dtype)
-    return (plane, top, max(0, top), min(height, top + rows),
-            max(0, min(width, row_len - pad_w)))
+    return (plane, *_plane_window(x.shape[2], x.shape[3], rows, row_len, a0, step, pad_h,
+                                  pad_w))
+
+
+@njit(cache=True, inline="always")
+def _plane_window(height, width, rows, row_len, a0, step, pad_h, pad_w):
+    """Where an H x W image lands in a plane of rows x row_len numbers that starts at the
+    chunk's first tile row a0 (tiles ``step`` apart): (top, y_lo, y_hi, copy_w), image rows
+    y_lo .. y_hi - 1 at plane rows y - top and image columns 0 .. copy_w - 1 at plane columns
+    pad_w + k. Shared with the channels-last copies (minicnn/kernels/conv_winograd_lanes.py)."""
+    top = step * a0 - pad_h
+    return top, max(0, top), min(height, top + rows), max(0, min(width, row_len - pad_w))
 
 
 # Copies between an image (or its gradient) and a kernel's plane, shared by every kernel here

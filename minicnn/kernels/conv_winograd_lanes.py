@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from minicnn.kernels.conv_winograd import _plane_window
 from minicnn.kernels.conv_winograd_large import _a5, _a43, _at5, _at43, _b5, _bt5
 
 __all__ = ["LANE", "channel_blocks", "fill_channels_last", "input_transform_lanes_6",
@@ -76,11 +77,9 @@ def fill_channels_last(x, n0, a0, step, pad_h, pad_w, blocks, image_rows):
     image_rows : (images, rows, row_len * C_pad) array to fill, row_len the plane columns
     """
     c_pad = LANE * len(blocks)
-    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
-    rows, row_len = image_rows.shape[1], image_rows.shape[2] // c_pad
-    top = step * a0 - pad_h
-    y_lo, y_hi = max(0, top), min(height, top + rows)
-    copy_w = max(0, min(width, row_len - pad_w))
+    channels = x.shape[1]
+    top, y_lo, y_hi, copy_w = _plane_window(x.shape[2], x.shape[3], image_rows.shape[1],
+                                            image_rows.shape[2] // c_pad, a0, step, pad_h, pad_w)
     image_rows[:, :, :] = 0
     whole = channels - channels % LANE               # channels copied LANE at a time
     for m in range(image_rows.shape[0]):
@@ -459,11 +458,9 @@ def add_channels_first(image_rows, n0, a0, step, pad_h, pad_w, blocks, dx):
     dx : (N, C_in, H, W) array, added into
     """
     c_pad = LANE * len(blocks)
-    channels, height, width = dx.shape[1], dx.shape[2], dx.shape[3]
-    rows, row_len = image_rows.shape[1], image_rows.shape[2] // c_pad
-    top = step * a0 - pad_h
-    y_lo, y_hi = max(0, top), min(height, top + rows)
-    copy_w = max(0, min(width, row_len - pad_w))
+    channels = dx.shape[1]
+    top, y_lo, y_hi, copy_w = _plane_window(dx.shape[2], dx.shape[3], image_rows.shape[1],
+                                            image_rows.shape[2] // c_pad, a0, step, pad_h, pad_w)
     whole = channels - channels % LANE
     for m in range(image_rows.shape[0]):
         image = dx[n0 + m]
