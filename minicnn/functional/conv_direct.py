@@ -47,8 +47,9 @@ from functools import partial
 import numpy as np
 
 from minicnn.functional._parallel import batch_parts, run_parts
-from minicnn.kernels.conv_direct import (correlate_3x3, input_gradient_3x3_stride2,
-                                         interleave_phases, weight_gradient_3x3)
+from minicnn.kernels.conv_direct import (correlate_3x3, fill_phase_planes,
+                                         input_gradient_3x3_stride2, interleave_phases,
+                                         weight_gradient_3x3)
 
 __all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes", "phase_planes",
            "conv2d_direct_forward", "conv2d_direct_backward"]
@@ -100,18 +101,12 @@ def phase_planes(images):
     for r <= H_out, q <= W_out, with (pitch, image_size) = plane_geometry(H_out, W_out),
     H_out = ceil(H / 2), W_out = ceil(W / 2); zero elsewhere. (4, C, N * image_size + pitch +
     2): X_pad's row 2r + a is the image's row 2r + a - 1, so phase a = 0 starts at r = 1
-    (r = 0 is the top padding) and phase a = 1 at r = 0; columns alike."""
+    (r = 0 is the top padding) and phase a = 1 at r = 0; columns alike. One pass over x
+    (minicnn/kernels/conv_direct.py, fill_phase_planes)."""
     n_batch, count, height, width = images.shape
-    out_h, out_w = (height + 1) // 2, (width + 1) // 2
-    pitch, image_size = plane_geometry(out_h, out_w)
-    phases = np.zeros((4, count, n_batch * image_size + pitch + 2), images.dtype)
-    blocks = phases[:, :, :n_batch * image_size].reshape(4, count, n_batch, out_h + 1, pitch)
-    by_channel = images.transpose(1, 0, 2, 3)                 # (C, N, H, W), a view
-    for a in range(2):
-        for b in range(2):
-            phase = by_channel[:, :, 1 - a::2, 1 - b::2]      # image rows 2r + a - 1
-            blocks[2 * a + b, :, :, 1 - a:1 - a + phase.shape[2],
-                   1 - b:1 - b + phase.shape[3]] = phase
+    pitch, image_size = plane_geometry((height + 1) // 2, (width + 1) // 2)
+    phases = np.empty((4, count, n_batch * image_size + pitch + 2), images.dtype)
+    fill_phase_planes(np.ascontiguousarray(images), phases, pitch, image_size)
     return phases
 
 

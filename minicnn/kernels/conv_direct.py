@@ -67,7 +67,7 @@ from numba import njit
 
 __all__ = ["OUT_BLOCK", "SUM_BYTES", "tap_offsets", "correlate_3x3", "correlate_3x3_numpy",
            "weight_gradient_3x3", "weight_gradient_3x3_numpy", "input_gradient_3x3_stride2",
-           "input_gradient_3x3_stride2_numpy", "interleave_phases"]
+           "input_gradient_3x3_stride2_numpy", "fill_phase_planes", "interleave_phases"]
 
 # Output channels computed together by correlate_3x3 (the last O % OUT_BLOCK one at a time)
 OUT_BLOCK = 4
@@ -335,12 +335,14 @@ def input_gradient_3x3_stride2(grad, weight, pitch, image_size, n0, n1, dx):
     """
     group = max(1, SUM_BYTES // (4 * image_size * dx.itemsize))
     sums = np.empty((4, min(group, n1 - n0) * image_size), dtype=dx.dtype)
+    rows = np.empty((2, 2 * sums.shape[1]), dtype=dx.dtype)     # _interleave_out's scratch
     for g0 in range(n0, n1, group):
         g1 = min(n1, g0 + group)
         span = (g1 - g0) * image_size
         for c in range(dx.shape[1]):
             _phase_sums(grad, weight, c, g0 * image_size, pitch, span, sums)
-            _interleave_out(sums, pitch, image_size, g0, g1, dx, c)
+            _interleave_out((sums[0], sums[1], sums[2], sums[3]), rows, pitch, image_size,
+                            g0, g1, dx, c)
 
 
 @njit(cache=True, inline="always")
@@ -390,35 +392,101 @@ def _phase_sums(grad, weight, c, base, pitch, span, sums):
 
 
 @njit(cache=True, nogil=True)
+def fill_phase_planes(images, phases, pitch, image_size):
+    """phases[2a + b, c, n * image_size + r * pitch + q] = X_pad[n, c, 2r + a, 2q + b] for
+    r * pitch + q < image_size, zero elsewhere: the four phase planes of the images (N, C, H,
+    W) padded by one (functional/conv_direct.py, phase_planes), every number of ``phases``
+    (4, C, M) written once.
+
+    One pass over x: image row y is row 2r + a = y + 1 of X_pad, whose even and odd columns
+    go to phase rows (a, 0) and (a, 1) (_split_row). Four strided copies (one a phase) into
+    zeroed planes read x four times and write the planes twice, which costs 2-4x more once
+    x is out of the caches (benchmarks/RESULTS.md)."""
+    n_batch, channels, height, width = images.shape
+    rows = image_size // pitch                      # H_out + 1
+    for c in range(channels):
+        for n in range(n_batch):
+            for r in range(rows):
+                start = n * image_size + r * pitch
+                for a in range(2):
+                    to_even, to_odd = phases[2 * a, c, start:], phases[2 * a + 1, c, start:]
+                    y = 2 * r + a - 1                   # the image row, or padding
+                    if 0 <= y < height:
+                        _split_row(images[n, c, y], to_even, to_odd, pitch)
+                    else:
+                        for q in range(pitch):
+                            to_even[q] = 0
+                            to_odd[q] = 0
+        for p in range(4):                              # the slack past the last image
+            plane = phases[p, c]
+            for f in range(n_batch * image_size, plane.shape[0]):
+                plane[f] = 0
+
+
+@njit(cache=True, inline="always")
+def _split_row(row, to_even, to_odd, pitch):
+    """One row of X_pad to its two phases: to_even[q] = X_pad column 2q (the image's column
+    2q - 1, padding at q = 0), to_odd[q] = column 2q + 1 (the image's column 2q), q < pitch,
+    zero past the image."""
+    width = row.shape[0]
+    pairs = width // 2
+    to_even[0] = 0
+    for m in range(pairs):
+        to_odd[m] = row[2 * m]
+        to_even[m + 1] = row[2 * m + 1]
+    if width % 2:
+        to_odd[pairs] = row[width - 1]
+    for q in range((width + 1) // 2, pitch):
+        to_odd[q] = 0
+    for q in range(pairs + 1, pitch):
+        to_even[q] = 0
+
+
+@njit(cache=True, nogil=True)
 def interleave_phases(phases, pitch, image_size, n0, n1, dx):
     """dx[n, c] = the four phases phases[:, c] of dL/dX_pad of images n0 .. n1-1 interleaved
     (as input_gradient_3x3_stride2 does for one channel at a time), the phase grid of image n0
     at position 0: phases (4, C, M), M >= (n1 - n0) * image_size."""
+    rows = np.empty((2, 2 * (n1 - n0) * image_size), dx.dtype)
     for c in range(dx.shape[1]):
-        _interleave_out(phases[:, c], pitch, image_size, 0, n1 - n0, dx[n0:n1], c)
+        of_c = (phases[0, c], phases[1, c], phases[2, c], phases[3, c])
+        _interleave_out(of_c, rows, pitch, image_size, 0, n1 - n0, dx[n0:n1], c)
 
 
 @njit(cache=True, inline="always")
-def _interleave_out(sums, pitch, image_size, g0, g1, dx, c):
-    """dx[n, c, y, k] = sums[2a + b, (n - g0) * image_size + r * pitch + q] with (y + 1,
-    k + 1) = (2r + a, 2q + b), for the images g0 .. g1-1: row y of X_pad + 1 takes the even
-    and odd columns of phase row (a, r) in turn."""
+def _interleave_out(sums, rows, pitch, image_size, g0, g1, dx, c):
+    """dx[n, c, y, k] = sums[2a + b][(n - g0) * image_size + r * pitch + q] with (y + 1,
+    k + 1) = (2r + a, 2q + b), for the images g0 .. g1-1. ``sums``: the four phases of
+    channel c, a tuple of 1-d contiguous arrays (a row of a 2-d view would be typed as of
+    any layout, and its loop would run 2x slower); ``rows``: scratch, (2, M) with M >= 2 (g1
+    - g0) image_size.
+
+    Row y of X_pad takes the columns of phase rows (a, 0) and (a, 1) in turn. A loop over
+    one row's W / 2 pairs is too short to vectorise (0.8 ns a number), so this interleaves
+    each pair of phases whole first, one long loop that LLVM vectorises with shuffles,
+
+        rows[a, 2f] = sums[2a + 1][f],  rows[a, 2f + 1] = sums[2a][f + 1],
+
+    which puts row y = 2r + a - 1 of dx at rows[a, 2 (n image_size + r pitch) ...], W numbers
+    in a row, and then copies those runs out (0.25 ns a number; benchmarks/RESULTS.md). The
+    last f is skipped: it would read past the phases, and no row of dx reaches it (a row ends
+    at 2 (f0 + W_out) - 1 for its first position f0, and f0 + W_out <= span - 1)."""
     height, width = dx.shape[2], dx.shape[3]
-    pairs = width // 2
+    span = (g1 - g0) * image_size
+    for a in range(2):
+        even, odd, pairs = sums[2 * a][1:], sums[2 * a + 1], rows[a]
+        for f in range(span - 1):
+            pairs[2 * f] = odd[f]                 # column k = 2q: phase b = 1
+            pairs[2 * f + 1] = even[f]            # column k = 2q + 1: phase b = 0 at q + 1
     for n in range(g0, g1):
         image = dx[n, c]                                               # (H, W)
-        first = (n - g0) * image_size
+        first = 2 * (n - g0) * image_size
         for y in range(height):
             a, r = (y + 1) % 2, (y + 1) // 2
-            row = first + r * pitch
-            even = sums[2 * a, row + 1:]          # column k = 2q - 1: phase b = 0, q >= 1
-            odd = sums[2 * a + 1, row:]           # column k = 2q: phase b = 1
+            row = rows[a, first + 2 * r * pitch:]
             out_row = image[y]
-            for m in range(pairs):
-                out_row[2 * m] = odd[m]
-                out_row[2 * m + 1] = even[m]
-            if width % 2:
-                out_row[width - 1] = odd[pairs]
+            for k in range(width):
+                out_row[k] = row[k]
 
 
 def input_gradient_3x3_stride2_numpy(grad, weight, pitch, image_size, n0, n1, dx):

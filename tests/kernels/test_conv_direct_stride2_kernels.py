@@ -39,17 +39,26 @@ def _lecture(x, weight):
                for u in range(3) for v in range(3))
 
 
-def test_phase_planes_hold_every_second_pixel_of_x_pad(rng):
-    x = rng.standard_normal((2, 3, 5, 4))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c, h, w", [(2, 3, 5, 4), (1, 2, 4, 7), (3, 1, 1, 1), (2, 2, 6, 6),
+                                        (1, 1, 2, 1)])
+def test_phase_planes_hold_every_second_pixel_of_x_pad(rng, dtype, n, c, h, w):
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
     phases = phase_planes(x)
-    out_h, out_w, pitch, image_size = _geometry(5, 4)
-    x_pad = np.pad(x, ((0, 0), (0, 0), (1, 2), (1, 2)))                 # (2, 3, 8, 7)
-    grid = phases[:, :, :2 * image_size].reshape(2, 2, 3, 2, out_h + 1, pitch)
+    out_h, out_w, pitch, image_size = _geometry(h, w)
+    assert phases.shape == (4, c, n * image_size + pitch + 2) and phases.dtype == dtype
+    x_pad = np.pad(x, ((0, 0), (0, 0), (1, 2), (1, 2)))                 # (N, C, H + 3, W + 3)
+    grid = phases[:, :, :n * image_size].reshape(2, 2, c, n, out_h + 1, pitch)
     for a in range(2):
         for b in range(2):
             expected = x_pad[:, :, a::2, b::2][:, :, :out_h + 1, :out_w + 1].transpose(1, 0, 2, 3)
             np.testing.assert_array_equal(grid[a, b], expected)
-    assert not phases[:, :, 2 * image_size:].any()                       # the slack is zero
+    assert not phases[:, :, n * image_size:].any()                       # the slack is zero
+
+
+def test_phase_planes_of_a_strided_view_equal_those_of_its_copy(rng):
+    x = rng.standard_normal((4, 3, 9, 10))[::2, :, 1:, ::-1]            # not C-contiguous
+    np.testing.assert_array_equal(phase_planes(x), phase_planes(x.copy()))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
