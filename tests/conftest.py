@@ -56,9 +56,39 @@ def torch_reference(request):
     return TorchReference(request.node, _import_torch() if live else None, recorder)
 
 
-def pytest_collection_modifyitems(items):
+GRADING_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignments", "")
+# Most workers the suite starts (pytest-xdist); MINICNN_TEST_WORKERS overrides, 0 for none
+MAX_WORKERS = 4
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Run the suite on pytest-xdist's workers, one a core up to MAX_WORKERS, when it is
+    installed (``pip install -e ".[test]"`` installs it) and the command line did not choose
+    (``-n``, ``-p no:xdist``, ``--pdb``). Each worker still runs one thread of BLAS and Numba;
+    the suite's time on 2 cores is in benchmarks/RESULTS.md ("The suite's time")."""
+    if (not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput")
+            or config.getoption("numprocesses", None) is not None
+            or config.getoption("usepdb", False)):
+        return
+    workers = int(os.environ.get("MINICNN_TEST_WORKERS",
+                                 min(MAX_WORKERS, len(os.sched_getaffinity(0)))))
+    if workers > 1:
+        config.option.numprocesses = workers
+        config.option.dist = "loadgroup"
+
+
+def pytest_collection_modifyitems(config, items):
     """Every test that asks for ``torch`` or ``torch_reference`` carries the ``torch`` marker,
-    so ``pytest -m torch`` runs exactly the PyTorch cross-checks."""
+    so ``pytest -m torch`` runs exactly the PyTorch cross-checks.
+
+    With pytest-xdist's workers (setup.cfg runs two), the tests in tests/assignments/ form one
+    group that a single worker runs one after another: the "user" sandbox kills every process
+    of its account after each run, so two grading runs at once could kill each other's child,
+    and their shared fixtures (a release of every task) are made once instead of per worker."""
+    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
         if {"torch", "torch_reference"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.torch)
+        if grouped and str(item.path).startswith(GRADING_TESTS):
+            item.add_marker(pytest.mark.xdist_group("grading"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -49,6 +50,34 @@ def write_kernel_spec(directory: Path, python_path: Path | None = None) -> Path:
             "language": "python", "env": env}
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     return Path(directory)
+
+
+def seed_numba_cache(copy_root: Path, source_root: Path) -> int:
+    """Give a student copy the Numba cache of the checkout it was released from, for every
+    module of ``copy_root``/minicnn whose source is byte for byte the checkout's; returns how
+    many modules were seeded.
+
+    Numba keeps its cache beside each source file and trusts it only for that file's
+    modification time and size (and each entry for the function's bytecode and this CPU), so
+    a copy compiles every kernel again, which took a large share of the notebooks' run time
+    (benchmarks/RESULTS.md, "The suite's time"). Each such file gets the checkout's
+    modification time and the checkout's cache entries; an edited one (a task's stub or
+    restored solution) is skipped, and Numba compiles what it needs. A student's copy starts
+    with an empty cache, as released: this is for the tests only."""
+    source_package, seeded = Path(source_root) / "minicnn", 0
+    for source in sorted(source_package.rglob("*.py")):
+        target = Path(copy_root) / "minicnn" / source.relative_to(source_package)
+        entries = sorted((source.parent / "__pycache__").glob(f"{source.stem}.*.nb[ic]"))
+        if not entries or not target.is_file() or target.read_bytes() != source.read_bytes():
+            continue
+        stat = source.stat()
+        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        cache = target.parent / "__pycache__"
+        cache.mkdir(exist_ok=True)
+        for entry in entries:
+            shutil.copy2(entry, cache / entry.name)
+        seeded += 1
+    return seeded
 
 
 def execute(path: Path, kernel_dir: Path):

@@ -59,7 +59,9 @@ def main(argv=None) -> int:
             return 2
     recorder = Recorder(torch.__version__)
     pytest_args = [str(m) for m in modules] or [str(TESTS_DIR)]
-    pytest_args += ["-m", "torch", "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO)]
+    # in this process: the recorder sees each test's results (not on pytest-xdist's workers)
+    pytest_args += ["-m", "torch", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                    "--rootdir", str(REPO)]
     pytest_args += [f"--ignore={path}" for path in EXCLUDED]
     status = pytest.main(pytest_args, plugins=[recorder])
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

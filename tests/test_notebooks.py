@@ -20,7 +20,8 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from notebook_runner import MARK, execute, stream_text, write_kernel_spec  # noqa: E402
+from notebook_runner import (MARK, execute, seed_numba_cache, stream_text,  # noqa: E402
+                             write_kernel_spec)
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -31,9 +32,12 @@ def restored_copy(tmp_path_factory):
     """A student copy of every task with every solution put back, and a kernel on it."""
     from minicnn.assignments.release import release, restore
 
+    from minicnn.assignments.registry import SOURCE_ROOT
+
     root = tmp_path_factory.mktemp("restored") / "copy"
     release(root)
     restore(root)
+    seed_numba_cache(root, SOURCE_ROOT)
     return root, write_kernel_spec(tmp_path_factory.mktemp("kernels"), root)
 
 
