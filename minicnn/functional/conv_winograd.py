@@ -25,9 +25,9 @@ work is alpha^2 matrix products
 
 with 2.25x (F(2x2, 3x3)) to 4x (F(4x4, 3x3)) fewer multiply-adds than im2col's one product,
 plus the tile transforms (Numba kernels, a few additions per number). The plans with 6x6
-tiles, F(4x4, 3x3) (most 3x3 layers) and F(2x2, 5x5), keep V, M, dV and dM with the channels
-innermost, (T, 36, C), so that their tile transforms run in vector lanes
-(minicnn/kernels/conv_winograd_lanes.py, _LaneTiles); F(2x2, 3x3) and F(2x2, 7x7) keep one
+and 8x8 tiles, F(4x4, 3x3) (most 3x3 layers), F(2x2, 5x5) and F(2x2, 7x7), keep V, M, dV
+and dM with the channels innermost, (T, alpha^2, C), so that their tile transforms run in
+vector lanes (minicnn/kernels/conv_winograd_lanes.py, _LaneTiles); F(2x2, 3x3) keeps one
 plane (C, T) per position xi (_PlaneTiles). Tiles are processed a cache-sized chunk at a
 time, so M never exists for the whole batch, and V only on small layers: where all of V takes
 at most WINOGRAD_KEEP_BYTES, the forward pass keeps each chunk's V for the backward pass,
@@ -94,8 +94,7 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     kept : for the backward pass, (x_saved, v_kept): x as a C-contiguous array (x itself when
            it already is), and a dict from each chunk (n0, n1, a0, a1) to its V when all of
            V fits in WINOGRAD_KEEP_BYTES, else empty; V in the plan's layout, (alpha^2, C_in,
-           T) planes, or for the 6x6 tiles (F(4x4, 3x3), F(2x2, 5x5)) the (36, T, C_in) view
-           of their lanes
+           T) planes for F(2x2, 3x3), else the (alpha^2, T, C_in) view of its lanes
     """
     x = np.ascontiguousarray(x)
     n_batch, channels = x.shape[:2]
@@ -231,25 +230,28 @@ class _PlaneTiles(NamedTuple):
 
 
 class _LaneTiles(NamedTuple):
-    """The 6x6 tiles' V, M, dV and dM (F(4x4, 3x3), F(2x2, 5x5)) with the channels innermost,
-    (T, 36, C_pad), and the tile transforms of minicnn/kernels/conv_winograd_lanes.py, which
-    run the channels in vector lanes (the per-plane kernels, which write 36 planes at once,
-    cannot). Each transform has a copy kernel beside it that moves the numbers between
-    (N, C, H, W) and channels-last; C_pad = LANE * len(channel_blocks(C)), and the products
-    read and write only the first C channels."""
+    """The s x s tiles' V, M, dV and dM (6x6: F(4x4, 3x3), F(2x2, 5x5); 8x8: F(2x2, 7x7))
+    with the channels innermost, (T, s^2, C_pad), and the tile transforms of
+    minicnn/kernels/conv_winograd_lanes.py, which run the channels in vector lanes (the
+    per-plane kernels, which write s^2 planes at once, cannot). Each transform has a copy
+    kernel beside it that moves the numbers between (N, C, H, W) and channels-last; C_pad =
+    LANE * len(channel_blocks(C)), and the products read and write only the first C
+    channels."""
     step: int                       # tiles step apart, step x step outputs each
+    size: int                       # s: the tiles' side
+    input_transform: Callable       # channels-last rows -> V, (T, s^2 * C_pad)
     output_transform: Callable      # M -> Y, (T, step^2 * C_pad)
     output_transform_adjoint: Callable
+    input_transform_adjoint: Callable
 
     @staticmethod
     def filters(u_filters):
-        """U for the forward products, (36, C_in, C_out), C-contiguous (a transposed view
+        """U for the forward products, (s^2, C_in, C_out), C-contiguous (a transposed view
         runs 1.7x slower in BLAS here)."""
         return np.ascontiguousarray(u_filters.transpose(0, 2, 1))
 
-    @staticmethod
-    def v_numbers(channels, count):
-        return count * 36 * _padded(channels)
+    def v_numbers(self, channels, count):
+        return count * self.size ** 2 * _padded(channels)
 
     def v_buffer(self, channels, count, dtype):
         return np.empty(self.v_numbers(channels, count), dtype=dtype)
@@ -257,32 +259,38 @@ class _LaneTiles(NamedTuple):
     def workspace(self, channels, out_channels, count, dtype):
         # zeros: the products never write the padded channels, which the kernels then read
         return _Workspace(v=lambda: self.v_buffer(channels, count, dtype),
-                          m=lambda: np.zeros(count * 36 * _padded(out_channels), dtype=dtype),
-                          dv=lambda: np.zeros(count * 36 * _padded(channels), dtype=dtype))
+                          m=lambda: np.zeros(self.v_numbers(out_channels, count), dtype=dtype),
+                          dv=lambda: np.zeros(self.v_numbers(channels, count), dtype=dtype))
 
     def image_rows(self, chunk, tiles_w, channels, dtype):
         """Memory for the chunk's input rows, channels-last: (images, rows, row_len * C_pad)."""
         n0, n1, a0, a1 = chunk
-        return np.empty((n1 - n0, self.step * (a1 - a0) + 6 - self.step,
-                         (self.step * tiles_w + 6 - self.step) * _padded(channels)), dtype=dtype)
+        overlap = self.size - self.step
+        return np.empty((n1 - n0, self.step * (a1 - a0) + overlap,
+                         (self.step * tiles_w + overlap) * _padded(channels)), dtype=dtype)
+
+    def lanes(self, buffer, count, channels):
+        """The (T, s^2 * C_pad) view of ``buffer`` that a lanes kernel reads or writes."""
+        width = self.size ** 2 * _padded(channels)
+        return buffer[:count * width].reshape(count, width)
 
     def input_tiles(self, x, chunk, tiles_w, padding, v_buffer):
-        """V = B^T d B of the chunk's tiles in ``v_buffer``, returned as its (36, T, C_in)
+        """V = B^T d B of the chunk's tiles in ``v_buffer``, returned as its (s^2, T, C_in)
         view."""
         blocks = channel_blocks(x.shape[1])
         image_rows = self.image_rows(chunk, tiles_w, x.shape[1], x.dtype)
         lane_tiles.fill_channels_last(x, chunk[0], chunk[2], self.step, *padding, blocks,
                                       image_rows)
-        v_lanes = _lanes(v_buffer, _tile_count(chunk, tiles_w), x.shape[1])
-        lane_tiles.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, self.step,
-                                           blocks, v_lanes)
+        v_lanes = self.lanes(v_buffer, _tile_count(chunk, tiles_w), x.shape[1])
+        self.input_transform(image_rows, chunk[3] - chunk[2], tiles_w, self.step, blocks,
+                             v_lanes)
         return _planes_view(v_lanes, x.shape[1])
 
     def outputs(self, u_filters, v_tiles, bias, chunk, tiles_w, work, out):
         """out = A^T M A + b on the chunk's outputs, M[xi] = U[xi] @ V[xi]."""
         out_channels, count = u_filters.shape[2], v_tiles.shape[1]
-        m_lanes = _lanes(work["m"], count, out_channels)
-        # the 36 products M[xi]^T (T, C_out) = V[xi]^T (T, C_in) @ U[xi]^T, into (T, 36, C_pad)
+        m_lanes = self.lanes(work["m"], count, out_channels)
+        # the s^2 products M[xi]^T (T, C_out) = V[xi]^T (T, C_in) @ U[xi]^T, into (T, s^2, C_pad)
         np.matmul(v_tiles, u_filters, out=_planes_view(m_lanes, out_channels))
         y_lanes = np.empty((count, self.step ** 2 * _padded(out_channels)), dtype=out.dtype)
         blocks = channel_blocks(out_channels)
@@ -290,19 +298,19 @@ class _LaneTiles(NamedTuple):
         lane_tiles.write_channels_first(y_lanes, bias, *chunk, tiles_w, self.step, blocks, out)
 
     def gradients(self, u_filters, v_tiles, dout, chunk, tiles_w, padding, work, du_chunk, dx):
-        """The chunk's dL/dU (written to du_chunk, (36, C_out, C_in)) and dX (added)."""
+        """The chunk's dL/dU (written to du_chunk, (s^2, C_out, C_in)) and dX (added)."""
         out_channels, channels, count = u_filters.shape[1], dx.shape[1], v_tiles.shape[1]
         out_blocks, in_blocks = channel_blocks(out_channels), channel_blocks(channels)
         g_lanes = np.empty((count, self.step ** 2 * _padded(out_channels)), dtype=dx.dtype)
         lane_tiles.read_channels_last(dout, *chunk, tiles_w, self.step, out_blocks, g_lanes)
-        dm_lanes = _lanes(work["m"], count, out_channels)
+        dm_lanes = self.lanes(work["m"], count, out_channels)
         self.output_transform_adjoint(g_lanes, out_blocks, dm_lanes)
-        dm_tiles = _planes_view(dm_lanes, out_channels)                   # (36, T, C_out)
+        dm_tiles = _planes_view(dm_lanes, out_channels)                   # (s^2, T, C_out)
         np.matmul(dm_tiles.transpose(0, 2, 1), v_tiles, out=du_chunk)   # dL/dU[xi] = dM V^T
-        dv_lanes = _lanes(work["dv"], count, channels)
+        dv_lanes = self.lanes(work["dv"], count, channels)
         np.matmul(dm_tiles, u_filters, out=_planes_view(dv_lanes, channels))  # dV = U^T dM
         dd_lanes = np.empty_like(dv_lanes)
-        lane_tiles.input_transform_adjoint_lanes_6(dv_lanes, in_blocks, dd_lanes)
+        self.input_transform_adjoint(dv_lanes, in_blocks, dd_lanes)
         image_rows = self.image_rows(chunk, tiles_w, channels, dx.dtype)
         lane_tiles.add_tiles_channels_last(dd_lanes, chunk[3] - chunk[2], tiles_w, self.step,
                                            in_blocks, image_rows)
@@ -328,15 +336,9 @@ def _padded(channels):
     return LANE * len(channel_blocks(channels))
 
 
-def _lanes(buffer, count, channels):
-    """The (T, 36 * C_pad) view of ``buffer`` that a lanes kernel reads or writes."""
-    width = 36 * _padded(channels)
-    return buffer[:count * width].reshape(count, width)
-
-
 def _planes_view(lanes, channels):
-    """The (36, T, C) view of a (T, 36 * C_pad) lanes array: the products' operands."""
-    return lanes.reshape(lanes.shape[0], 36, -1)[:, :, :channels].transpose(1, 0, 2)
+    """The (s^2, T, C) view of a (T, s^2 * C_pad) lanes array: the products' operands."""
+    return lanes.reshape(lanes.shape[0], -1, _padded(channels))[:, :, :channels].transpose(1, 0, 2)
 
 
 class _Plan(NamedTuple):
@@ -356,24 +358,28 @@ def _make_plan(step, g, tiles_):
     return _Plan(step, len(g) ** 2, tiles_, kron)
 
 
-# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py) and F(2x2, 7x7)
-# (minicnn/kernels/conv_winograd_large.py), plane by plane; the 6x6 tiles of F(4x4, 3x3), the
-# plan of most 3x3 layers, and F(2x2, 5x5) with the channels in lanes
-# (minicnn/kernels/conv_winograd_lanes.py; their per-plane kernels in conv_winograd_large.py
-# are the reference its tests hold it to). Lanes made nine F(4x4, 3x3) layers 1.08-1.29x
-# faster, fwd + bwd (benchmarks/RESULTS.md, "Winograd in vector lanes").
+# The plans: F(2x2, 3x3) (minicnn/kernels/conv_winograd.py) plane by plane; the 6x6 tiles of
+# F(4x4, 3x3), the plan of most 3x3 layers, and of F(2x2, 5x5), and the 8x8 tiles of F(2x2,
+# 7x7) with the channels in lanes (minicnn/kernels/conv_winograd_lanes.py; their per-plane
+# kernels in conv_winograd_large.py are the reference its tests hold it to). Lanes made nine
+# F(4x4, 3x3) layers 1.08-1.29x faster, fwd + bwd (benchmarks/RESULTS.md, "Winograd in vector
+# lanes").
 F2_3X3 = _make_plan(2, tiles.G, _PlaneTiles(16, tiles.input_transform,
                                             tiles.input_transform_adjoint,
                                             tiles.output_transform,
                                             tiles.output_transform_adjoint))
-F4_3X3 = _make_plan(4, large_tiles.G43, _LaneTiles(4, lane_tiles.output_transform_lanes_f4,
-                                                   lane_tiles.output_transform_adjoint_lanes_f4))
-F2_5X5 = _make_plan(2, large_tiles.G5, _LaneTiles(2, lane_tiles.output_transform_lanes_5,
-                                                  lane_tiles.output_transform_adjoint_lanes_5))
-F2_7X7 = _make_plan(2, large_tiles.G7, _PlaneTiles(64, large_tiles.input_transform_7,
-                                                   large_tiles.input_transform_adjoint_7,
-                                                   large_tiles.output_transform_7,
-                                                   large_tiles.output_transform_adjoint_7))
+F4_3X3 = _make_plan(4, large_tiles.G43, _LaneTiles(4, 6, lane_tiles.input_transform_lanes_6,
+                                                   lane_tiles.output_transform_lanes_f4,
+                                                   lane_tiles.output_transform_adjoint_lanes_f4,
+                                                   lane_tiles.input_transform_adjoint_lanes_6))
+F2_5X5 = _make_plan(2, large_tiles.G5, _LaneTiles(2, 6, lane_tiles.input_transform_lanes_6,
+                                                  lane_tiles.output_transform_lanes_5,
+                                                  lane_tiles.output_transform_adjoint_lanes_5,
+                                                  lane_tiles.input_transform_adjoint_lanes_6))
+F2_7X7 = _make_plan(2, large_tiles.G7, _LaneTiles(2, 8, lane_tiles.input_transform_lanes_8,
+                                                  lane_tiles.output_transform_lanes_7,
+                                                  lane_tiles.output_transform_adjoint_lanes_7,
+                                                  lane_tiles.input_transform_adjoint_lanes_8))
 WINOGRAD_KERNELS = (3, 5, 7)
 
 

@@ -1,4 +1,5 @@
-"""Winograd F(4x4, 3x3)'s tile transforms with the channels in vector lanes.
+"""Winograd's tile transforms with the channels in vector lanes: the 6x6 tiles of F(4x4, 3x3)
+and F(2x2, 5x5), and the 8x8 tiles of F(2x2, 7x7).
 
 The per-plane kernels (minicnn/kernels/conv_winograd_large.py) compute, for example,
 
@@ -20,11 +21,12 @@ compiles: the kernels take ``blocks``, a tuple with one entry per LANE channels
 a compiled copy of its own (~6 s for all nine kernels), kept in Numba's cache like any other.
 The channels C .. C_pad - 1 hold zeros, or numbers that no product reads.
 
-    transform      lanes kernel                          copy beside it (scalar)
-    V = B^T d B    input_transform_lanes_6               fill_channels_last (x, NCHW ->)
-    Y = A^T M A    output_transform_lanes_f4             write_channels_first (-> out, + bias)
+    transform      lanes kernel (6x6 / 8x8)              copy beside it (scalar)
+    V = B^T d B    input_transform_lanes_6 / _8          fill_channels_last (x, NCHW ->)
+    Y = A^T M A    output_transform_lanes_f4 / _5 / _7   write_channels_first (-> out, + bias)
     dM = A dY A^T  output_transform_adjoint_lanes_f4     read_channels_last (dout ->)
-    dX += B dV B^T input_transform_adjoint_lanes_6,      add_channels_first (-> dx)
+                   / _5 / _7
+    dX += B dV B^T input_transform_adjoint_lanes_6 / _8, add_channels_first (-> dx)
                    then add_tiles_channels_last (the overlapping tiles summed)
 
 V, Y and dM are the per-plane kernels' numbers to the last bit (the same operations in the
@@ -42,12 +44,15 @@ from __future__ import annotations
 from numba import njit
 
 from minicnn.kernels.conv_winograd import _plane_window
-from minicnn.kernels.conv_winograd_large import _a5, _a43, _at5, _at43, _b5, _bt5
+from minicnn.kernels.conv_winograd_large import (_a5, _a7, _a43, _at5, _at7, _at43, _b5,
+                                                 _b7, _bt5, _bt7)
 
 __all__ = ["LANE", "channel_blocks", "fill_channels_last", "input_transform_lanes_6",
            "output_transform_lanes_f4", "output_transform_lanes_5", "write_channels_first",
            "read_channels_last", "output_transform_adjoint_lanes_f4",
            "output_transform_adjoint_lanes_5", "input_transform_adjoint_lanes_6",
+           "input_transform_lanes_8", "output_transform_lanes_7",
+           "output_transform_adjoint_lanes_7", "input_transform_adjoint_lanes_8",
            "add_tiles_channels_last", "add_channels_first"]
 
 # Channels per entry of ``blocks``: 8 float64 or 8 float32 numbers, so a padded count is a
@@ -412,36 +417,207 @@ def input_transform_adjoint_lanes_6(dv_lanes, blocks, dd_lanes):
             _store_column6(dd, 5, cp, c, _b5(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]))
 
 
+# --------------------------------------------------------------------------------------------
+# F(2x2, 7x7): 8x8 tiles, two apart (B^T = B_T7, A^T = A_T7 of conv_winograd_large.py)
+# --------------------------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _bt7_at(flat, first, row_len, k):
+    """B_T7 @ the eight numbers flat[first + y * row_len + k], y = 0 .. 7: a tile's column
+    (one channel) through B^T, read from the image's rows as one 1-d array (eight row views
+    would be eight pointers for LLVM to check against the stores, and it checks at most 8)."""
+    return _bt7(flat[first + k], flat[first + row_len + k], flat[first + 2 * row_len + k],
+                flat[first + 3 * row_len + k], flat[first + 4 * row_len + k],
+                flat[first + 5 * row_len + k], flat[first + 6 * row_len + k],
+                flat[first + 7 * row_len + k])
+
+
+@njit(cache=True, inline="always")
+def _store_row8(tile, r, cp, c, row):
+    """tile[(8r + q) * cp + c] = row[q], q = 0 .. 7."""
+    base = 8 * r * cp + c
+    (tile[base], tile[base + cp], tile[base + 2 * cp], tile[base + 3 * cp],
+     tile[base + 4 * cp], tile[base + 5 * cp], tile[base + 6 * cp], tile[base + 7 * cp]) = row
+
+
+@njit(cache=True, inline="always")
+def _store_column8(tile, q, cp, c, column):
+    """tile[(8r + q) * cp + c] = column[r], r = 0 .. 7."""
+    base = q * cp + c
+    (tile[base], tile[base + 8 * cp], tile[base + 16 * cp], tile[base + 24 * cp],
+     tile[base + 32 * cp], tile[base + 40 * cp], tile[base + 48 * cp],
+     tile[base + 56 * cp]) = column
+
+
+@njit(cache=True, inline="always")
+def _b7_row8(tile, r, cp, c):
+    """Row r of the tile through B: _b7 of tile[(8r + q) * cp + c], q = 0 .. 7."""
+    base = 8 * r * cp + c
+    return _b7(tile[base], tile[base + cp], tile[base + 2 * cp], tile[base + 3 * cp],
+               tile[base + 4 * cp], tile[base + 5 * cp], tile[base + 6 * cp],
+               tile[base + 7 * cp])
+
+
+@njit(cache=True, inline="always")
+def _at7_column8(tile, q, cp, o):
+    """Column q of the tile through A^T: _at7 of tile[(8r + q) * cp + o], r = 0 .. 7."""
+    base = q * cp + o
+    return _at7(tile[base], tile[base + 8 * cp], tile[base + 16 * cp], tile[base + 24 * cp],
+                tile[base + 32 * cp], tile[base + 40 * cp], tile[base + 48 * cp],
+                tile[base + 56 * cp])
+
+
+@njit(cache=True, nogil=True)
+def input_transform_lanes_8(image_rows, tile_rows, tiles_w, step, blocks, v):
+    """v[t, (8r + q) * C_pad + c] = (B^T d B)[r, q] for every 8x8 tile t of the chunk and
+    channel c, tiles ``step`` (2) apart: F(2x2, 7x7)'s input transform, the same numbers as
+    minicnn.kernels.conv_winograd_large.input_transform_7 (arguments as for
+    input_transform_lanes_6; v (T, 64 * C_pad))."""
+    cp = LANE * len(blocks)
+    row_len = image_rows.shape[2]
+    t = 0
+    for m in range(image_rows.shape[0]):
+        flat = image_rows[m].reshape(-1)
+        for a in range(tile_rows):
+            for b in range(tiles_w):
+                first = step * a * row_len + step * b * cp
+                out = v[t]
+                for c in range(cp):
+                    # e = B^T d, column by column (column l at offset l * cp)
+                    e0 = _bt7_at(flat, first, row_len, c)
+                    e1 = _bt7_at(flat, first, row_len, cp + c)
+                    e2 = _bt7_at(flat, first, row_len, 2 * cp + c)
+                    e3 = _bt7_at(flat, first, row_len, 3 * cp + c)
+                    e4 = _bt7_at(flat, first, row_len, 4 * cp + c)
+                    e5 = _bt7_at(flat, first, row_len, 5 * cp + c)
+                    e6 = _bt7_at(flat, first, row_len, 6 * cp + c)
+                    e7 = _bt7_at(flat, first, row_len, 7 * cp + c)
+                    # V = e B: row r of e through B^T
+                    _store_row8(out, 0, cp, c, _bt7(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0],
+                                                    e6[0], e7[0]))
+                    _store_row8(out, 1, cp, c, _bt7(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1],
+                                                    e6[1], e7[1]))
+                    _store_row8(out, 2, cp, c, _bt7(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2],
+                                                    e6[2], e7[2]))
+                    _store_row8(out, 3, cp, c, _bt7(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3],
+                                                    e6[3], e7[3]))
+                    _store_row8(out, 4, cp, c, _bt7(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4],
+                                                    e6[4], e7[4]))
+                    _store_row8(out, 5, cp, c, _bt7(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5],
+                                                    e6[5], e7[5]))
+                    _store_row8(out, 6, cp, c, _bt7(e0[6], e1[6], e2[6], e3[6], e4[6], e5[6],
+                                                    e6[6], e7[6]))
+                    _store_row8(out, 7, cp, c, _bt7(e0[7], e1[7], e2[7], e3[7], e4[7], e5[7],
+                                                    e6[7], e7[7]))
+                t += 1
+
+
+@njit(cache=True, nogil=True)
+def output_transform_lanes_7(m_lanes, blocks, y_lanes):
+    """y_lanes[t, (2r + q) * C_pad + o] = (A^T M A)[r, q] for every 8x8 tile t and filter o:
+    F(2x2, 7x7)'s output transform, the same numbers as
+    minicnn.kernels.conv_winograd_large.output_transform_7 before the bias (m_lanes (T, 64 *
+    C_pad), y_lanes (T, 4 * C_pad))."""
+    cp = LANE * len(blocks)
+    for t in range(m_lanes.shape[0]):
+        tile, y = m_lanes[t], y_lanes[t]
+        for o in range(cp):
+            # s = A^T M, column by column; then Y = s A, row by row
+            s0_0, s1_0 = _at7_column8(tile, 0, cp, o)
+            s0_1, s1_1 = _at7_column8(tile, 1, cp, o)
+            s0_2, s1_2 = _at7_column8(tile, 2, cp, o)
+            s0_3, s1_3 = _at7_column8(tile, 3, cp, o)
+            s0_4, s1_4 = _at7_column8(tile, 4, cp, o)
+            s0_5, s1_5 = _at7_column8(tile, 5, cp, o)
+            s0_6, s1_6 = _at7_column8(tile, 6, cp, o)
+            s0_7, s1_7 = _at7_column8(tile, 7, cp, o)
+            y[o], y[cp + o] = _at7(s0_0, s0_1, s0_2, s0_3, s0_4, s0_5, s0_6, s0_7)
+            y[2 * cp + o], y[3 * cp + o] = _at7(s1_0, s1_1, s1_2, s1_3, s1_4, s1_5, s1_6, s1_7)
+
+
+@njit(cache=True, nogil=True)
+def output_transform_adjoint_lanes_7(g_lanes, blocks, dm_lanes):
+    """dm_lanes[t, (8r + q) * C_pad + o] = (A dY A^T)[r, q], dY the tile's 2x2 block in
+    g_lanes: the transpose of output_transform_lanes_7, the same numbers as
+    minicnn.kernels.conv_winograd_large.output_transform_adjoint_7 (g_lanes (T, 4 * C_pad),
+    dm_lanes (T, 64 * C_pad))."""
+    cp = LANE * len(blocks)
+    for t in range(g_lanes.shape[0]):
+        g, dm = g_lanes[t], dm_lanes[t]
+        for o in range(cp):
+            # e = A g, column by column (positions q and 2 + q); then dM = e A^T, row by row
+            e0 = _a7(g[o], g[2 * cp + o])
+            e1 = _a7(g[cp + o], g[3 * cp + o])
+            _store_row8(dm, 0, cp, o, _a7(e0[0], e1[0]))
+            _store_row8(dm, 1, cp, o, _a7(e0[1], e1[1]))
+            _store_row8(dm, 2, cp, o, _a7(e0[2], e1[2]))
+            _store_row8(dm, 3, cp, o, _a7(e0[3], e1[3]))
+            _store_row8(dm, 4, cp, o, _a7(e0[4], e1[4]))
+            _store_row8(dm, 5, cp, o, _a7(e0[5], e1[5]))
+            _store_row8(dm, 6, cp, o, _a7(e0[6], e1[6]))
+            _store_row8(dm, 7, cp, o, _a7(e0[7], e1[7]))
+
+
+@njit(cache=True, nogil=True)
+def input_transform_adjoint_lanes_8(dv_lanes, blocks, dd_lanes):
+    """dd_lanes[t, (8r + q) * C_pad + c] = (B dV B^T)[r, q] for every 8x8 tile t, the
+    transpose of input_transform_lanes_8 tile by tile (add_tiles_channels_last then sums the
+    overlapping tiles; dv_lanes and dd_lanes (T, 64 * C_pad))."""
+    cp = LANE * len(blocks)
+    for t in range(dv_lanes.shape[0]):
+        dv, dd = dv_lanes[t], dd_lanes[t]
+        for c in range(cp):
+            # e = dV B^T, row by row; then dd = B e, column by column
+            e0, e1 = _b7_row8(dv, 0, cp, c), _b7_row8(dv, 1, cp, c)
+            e2, e3 = _b7_row8(dv, 2, cp, c), _b7_row8(dv, 3, cp, c)
+            e4, e5 = _b7_row8(dv, 4, cp, c), _b7_row8(dv, 5, cp, c)
+            e6, e7 = _b7_row8(dv, 6, cp, c), _b7_row8(dv, 7, cp, c)
+            _store_column8(dd, 0, cp, c, _b7(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0], e6[0],
+                                             e7[0]))
+            _store_column8(dd, 1, cp, c, _b7(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1], e6[1],
+                                             e7[1]))
+            _store_column8(dd, 2, cp, c, _b7(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2], e6[2],
+                                             e7[2]))
+            _store_column8(dd, 3, cp, c, _b7(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3], e6[3],
+                                             e7[3]))
+            _store_column8(dd, 4, cp, c, _b7(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4], e6[4],
+                                             e7[4]))
+            _store_column8(dd, 5, cp, c, _b7(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5], e6[5],
+                                             e7[5]))
+            _store_column8(dd, 6, cp, c, _b7(e0[6], e1[6], e2[6], e3[6], e4[6], e5[6], e6[6],
+                                             e7[6]))
+            _store_column8(dd, 7, cp, c, _b7(e0[7], e1[7], e2[7], e3[7], e4[7], e5[7], e6[7],
+                                             e7[7]))
+
+
 @njit(cache=True, nogil=True)
 def add_tiles_channels_last(dd_lanes, tile_rows, tiles_w, step, blocks, image_rows):
-    """image_rows[m, step*a + r, (step*b + q) * C_pad + c] = the sum of dd_lanes[t, (6r + q)
-    * C_pad + c] over the tiles t = (m, a, b) that cover that number (neighbouring tiles
-    overlap by 6 - step rows and columns): the transpose of input_transform_lanes_6's reads.
+    """image_rows[m, step*a + r, (step*b + q) * C_pad + c] = the sum of dd_lanes[t, (s*r + q)
+    * C_pad + c] over the tiles t = (m, a, b) that cover that number (s x s tiles, s = 6 or 8,
+    neighbouring tiles overlap by s - step rows and columns): the transpose of
+    input_transform_lanes_6's or _8's reads.
 
     Parameters
     ----------
-    dd_lanes : (T, 36 * C_pad) array, from input_transform_adjoint_lanes_6
+    dd_lanes : (T, s*s * C_pad) array, from input_transform_adjoint_lanes_6 or _8
     tile_rows, tiles_w, step, blocks : as for input_transform_lanes_6
     image_rows : (images, rows, row_len * C_pad) array, overwritten (add_channels_first adds
                  it to dX)
     """
     cp = LANE * len(blocks)
+    size = 6 if dd_lanes.shape[1] == 36 * cp else 8
     image_rows[:, :, :] = 0
     t = 0
     for m in range(image_rows.shape[0]):
         for a in range(tile_rows):
             for b in range(tiles_w):
                 tile = dd_lanes[t]
-                for r in range(6):
+                for r in range(size):
+                    # a tile row's s * C_pad numbers onto the image row's, one run
                     row = image_rows[m, step * a + r, step * b * cp:]
-                    source = tile[6 * r * cp:]
-                    for c in range(cp):
-                        row[c] += source[c]
-                        row[cp + c] += source[cp + c]
-                        row[2 * cp + c] += source[2 * cp + c]
-                        row[3 * cp + c] += source[3 * cp + c]
-                        row[4 * cp + c] += source[4 * cp + c]
-                        row[5 * cp + c] += source[5 * cp + c]
+                    source = tile[size * r * cp:]
+                    for k in range(size * cp):
+                        row[k] += source[k]
                 t += 1
 
 

@@ -36,11 +36,10 @@ channel; a loop over the matrix entries ran at 80-250 ns (benchmarks/RESULTS.md)
 
 All kernels are serial ``@njit(cache=True, nogil=True)`` loops; with several threads
 minicnn/functional/conv_winograd.py runs them on parts of the batch at once. Method "fast"
-runs the 7x7 kernels here; for the 6x6 tiles of F(2x2, 5x5) and F(4x4, 3x3) it runs the
-kernels of minicnn/kernels/conv_winograd_lanes.py, which put the channels in vector lanes,
-and the kernels here are their reference (the same numbers to the last bit, one plane at a
-time, tested against the NumPy twins above). The helpers _bt5, _b5, _at5, _a5, _at43 and _a43
-serve both.
+runs the kernels of minicnn/kernels/conv_winograd_lanes.py instead, which put the channels
+in vector lanes, and the kernels here are their reference (the same numbers to the last bit,
+one plane at a time, tested against the NumPy twins above) and the baseline of
+benchmarks/winograd_layout.py. The helpers _bt*, _b*, _at* and _a* serve both.
 """
 
 from __future__ import annotations

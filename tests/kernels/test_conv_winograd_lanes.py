@@ -1,5 +1,6 @@
 """The Winograd kernels with the channels in vector lanes (minicnn/kernels/conv_winograd_lanes.py)
-for the 6x6 tiles of F(4x4, 3x3) and F(2x2, 5x5): the channels-last copy against NumPy's
+for the 6x6 tiles of F(4x4, 3x3) and F(2x2, 5x5) and the 8x8 tiles of F(2x2, 7x7): the
+channels-last copy against NumPy's
 padded transpose, and the four transforms against the per-plane kernels (to the last bit)
 and their NumPy twins, on whole chunks and bands of tile rows, for channel counts below, at
 and past a block of LANE."""
@@ -29,20 +30,28 @@ CASES = [
 ]
 
 
-# The two plans on 6x6 tiles: their lanes output kernels, their per-plane kernels (the
-# reference), A^T, the tile step, and the filter size (whose padding grows the CASES' by
-# (r - 3) / 2, so that every case's chunk exists in the tile grid)
+# The three plans in lanes: their lanes kernels, their per-plane kernels (the reference),
+# B^T and A^T, the tiles' side and step, and the filter size (whose padding grows the CASES'
+# by (r - 3) / 2, so that every case's chunk exists in the tile grid)
+SIX = dict(size=6, b_t=large.B_T5, input=lanes.input_transform_lanes_6,
+           input_adjoint=lanes.input_transform_adjoint_lanes_6)
 FAMILIES = [
     pytest.param(SimpleNamespace(
         r=3, step=4, a_t=large.A_T43, output=lanes.output_transform_lanes_f4,
         output_adjoint=lanes.output_transform_adjoint_lanes_f4,
         planes_input=large.input_transform_f4, planes_output=large.output_transform_f4,
-        planes_output_adjoint=large.output_transform_adjoint_f4), id="F4-3x3"),
+        planes_output_adjoint=large.output_transform_adjoint_f4, **SIX), id="F4-3x3"),
     pytest.param(SimpleNamespace(
         r=5, step=2, a_t=large.A_T5, output=lanes.output_transform_lanes_5,
         output_adjoint=lanes.output_transform_adjoint_lanes_5,
         planes_input=large.input_transform_5, planes_output=large.output_transform_5,
-        planes_output_adjoint=large.output_transform_adjoint_5), id="5x5"),
+        planes_output_adjoint=large.output_transform_adjoint_5, **SIX), id="5x5"),
+    pytest.param(SimpleNamespace(
+        r=7, step=2, size=8, a_t=large.A_T7, b_t=large.B_T7,
+        output=lanes.output_transform_lanes_7, output_adjoint=lanes.output_transform_adjoint_lanes_7,
+        input=lanes.input_transform_lanes_8, input_adjoint=lanes.input_transform_adjoint_lanes_8,
+        planes_input=large.input_transform_7, planes_output=large.output_transform_7,
+        planes_output_adjoint=large.output_transform_adjoint_7), id="7x7"),
 ]
 
 
@@ -108,21 +117,20 @@ def test_input_transform_in_lanes_is_the_per_plane_kernels(rng, family, dtype, n
     order), and the padded channels zero."""
     padding, _, _, _, tiles_w = _case(family, h, w, padding)
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
-    count = _count(chunk, tiles_w)
-    image_rows, c_pad = _image_rows(x, chunk, tiles_w, padding, family.step)
+    count, planes = _count(chunk, tiles_w), family.size ** 2
+    image_rows, c_pad = _image_rows(x, chunk, tiles_w, padding, family.step, family.size)
     blocks = lanes.channel_blocks(c)
     lanes.fill_channels_last(x, chunk[0], chunk[2], family.step, *padding, blocks, image_rows)
-    v_lanes = np.full((count, 36 * c_pad), np.nan, dtype)
-    lanes.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, family.step,
-                                  blocks, v_lanes)
+    v_lanes = np.full((count, planes * c_pad), np.nan, dtype)
+    family.input(image_rows, chunk[3] - chunk[2], tiles_w, family.step, blocks, v_lanes)
 
-    per_plane = np.full((36, c, count), np.nan, dtype)
+    per_plane = np.full((planes, c, count), np.nan, dtype)
     family.planes_input(x, *chunk, tiles_w, *padding, per_plane)
-    got = v_lanes.reshape(count, 36, c_pad)
+    got = v_lanes.reshape(count, planes, c_pad)
     np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
     assert not got[:, :, c:].any()
     twin = np.empty_like(per_plane)
-    k.input_transform_numpy(x, *chunk, tiles_w, *padding, twin, b_t=large.B_T5,
+    k.input_transform_numpy(x, *chunk, tiles_w, *padding, twin, b_t=family.b_t,
                             step=family.step)
     np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-5 if dtype == np.float32 else 1e-12)
@@ -139,9 +147,9 @@ def test_output_transform_in_lanes_matches_numpy_twin(rng, family, dtype, n, c, 
     count = _count(chunk, tiles_w)
     blocks = lanes.channel_blocks(c)
     c_pad = lanes.LANE * len(blocks)
-    m = rng.standard_normal((36, c, count)).astype(dtype)
+    m = rng.standard_normal((family.size ** 2, c, count)).astype(dtype)
     bias = rng.standard_normal(c).astype(dtype)
-    m_lanes = np.zeros((count, 36, c_pad), dtype)
+    m_lanes = np.zeros((count, family.size ** 2, c_pad), dtype)
     m_lanes[:, :, :c] = m.transpose(2, 0, 1)
     y_lanes = np.full((count, family.step ** 2 * c_pad), np.nan, dtype)
     family.output(m_lanes.reshape(count, -1), blocks, y_lanes)
@@ -173,12 +181,12 @@ def test_output_transform_adjoint_in_lanes_is_the_per_plane_kernels(rng, family,
     dout = rng.standard_normal((n, c, out_h, out_w)).astype(dtype)
     g_lanes = np.full((count, family.step ** 2 * c_pad), np.nan, dtype)
     lanes.read_channels_last(dout, *chunk, tiles_w, family.step, blocks, g_lanes)
-    dm_lanes = np.full((count, 36 * c_pad), np.nan, dtype)
+    dm_lanes = np.full((count, family.size ** 2 * c_pad), np.nan, dtype)
     family.output_adjoint(g_lanes, blocks, dm_lanes)
 
-    per_plane = np.full((36, c, count), np.nan, dtype)
+    per_plane = np.full((family.size ** 2, c, count), np.nan, dtype)
     family.planes_output_adjoint(dout, *chunk, tiles_w, per_plane)
-    got = dm_lanes.reshape(count, 36, c_pad)
+    got = dm_lanes.reshape(count, family.size ** 2, c_pad)
     np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
     assert not got[:, :, c:].any()
     twin = np.empty_like(per_plane)
@@ -187,38 +195,36 @@ def test_output_transform_adjoint_in_lanes_is_the_per_plane_kernels(rng, family,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
 
 
-def _input_adjoint_in_lanes(dv, chunk, tiles_w, padding, step, dx):
-    """dX += B dV B^T through the three lanes kernels; dv (36, C, T) as the per-plane
+def _input_adjoint_in_lanes(family, dv, chunk, tiles_w, padding, dx):
+    """dX += B dV B^T through the three lanes kernels; dv (s^2, C, T) as the per-plane
     kernels take it."""
-    channels, count = dv.shape[1:]
+    (planes, channels, count), step = dv.shape, family.step
     blocks = lanes.channel_blocks(channels)
     c_pad = lanes.LANE * len(blocks)
-    dv_lanes = np.zeros((count, 36, c_pad), dv.dtype)
+    dv_lanes = np.zeros((count, planes, c_pad), dv.dtype)
     dv_lanes[:, :, :channels] = dv.transpose(2, 0, 1)
-    dd_lanes = np.full((count, 36 * c_pad), np.nan, dv.dtype)
-    lanes.input_transform_adjoint_lanes_6(dv_lanes.reshape(count, -1), blocks, dd_lanes)
-    image_rows, _ = _image_rows(dx, chunk, tiles_w, padding, step)    # NaN: all overwritten
-    lanes.add_tiles_channels_last(dd_lanes, chunk[3] - chunk[2], tiles_w, step, blocks,
+    dd_lanes = np.full((count, planes * c_pad), np.nan, dv.dtype)
+    family.input_adjoint(dv_lanes.reshape(count, -1), blocks, dd_lanes)
+    image_rows, _ = _image_rows(dx, chunk, tiles_w, padding, step, family.size)   # NaN: all
+    lanes.add_tiles_channels_last(dd_lanes, chunk[3] - chunk[2], tiles_w, step, blocks,  # set
                                   image_rows)
     lanes.add_channels_first(image_rows, chunk[0], chunk[2], step, *padding, blocks, dx)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("step", [4, 2])
 @pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
-def test_input_transform_adjoint_in_lanes_matches_numpy_twin(rng, dtype, step, n, c, h, w,
+def test_input_transform_adjoint_in_lanes_matches_numpy_twin(rng, family, dtype, n, c, h, w,
                                                              padding, chunk):
     """dX += B dV B^T tile by tile, the overlapping tiles summed, the padding dropped, and
     nothing outside the chunk's input rows touched."""
-    _, _, tiles_h, tiles_w = _grid(h, w, padding, step=step)
-    n0, n1, a0, a1 = chunk
-    chunk = (n0, n1, min(a0, tiles_h - 1), min(a1, tiles_h))      # step 2 has more tile rows
-    dv = rng.standard_normal((36, c, _count(chunk, tiles_w))).astype(dtype)
+    padding, _, _, _, tiles_w = _case(family, h, w, padding)
+    dv = rng.standard_normal((family.size ** 2, c, _count(chunk, tiles_w))).astype(dtype)
     start = rng.standard_normal((n, c, h, w)).astype(dtype)           # the kernels add into dx
     got, expected = start.copy(), start.copy()
-    _input_adjoint_in_lanes(dv, chunk, tiles_w, padding, step, got)
-    k.input_transform_adjoint_numpy(dv, *chunk, tiles_w, *padding, expected, b_t=large.B_T5,
-                                    step=step)
+    _input_adjoint_in_lanes(family, dv, chunk, tiles_w, padding, got)
+    k.input_transform_adjoint_numpy(dv, *chunk, tiles_w, *padding, expected, b_t=family.b_t,
+                                    step=family.step)
     np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
 
@@ -231,20 +237,20 @@ def test_lanes_adjoints_are_transposes(rng, family, n, c, h, w, padding, chunk):
     step, count = family.step, _count(chunk, tiles_w)
     blocks = lanes.channel_blocks(c)
     c_pad = lanes.LANE * len(blocks)
+    planes = family.size ** 2
     x = rng.standard_normal((n, c, h, w))
-    image_rows, _ = _image_rows(x, chunk, tiles_w, padding, step)
+    image_rows, _ = _image_rows(x, chunk, tiles_w, padding, step, family.size)
     lanes.fill_channels_last(x, chunk[0], chunk[2], step, *padding, blocks, image_rows)
-    v_lanes = np.empty((count, 36 * c_pad))
-    lanes.input_transform_lanes_6(image_rows, chunk[3] - chunk[2], tiles_w, step, blocks,
-                                  v_lanes)
-    v = v_lanes.reshape(count, 36, c_pad)[:, :, :c].transpose(1, 2, 0)
+    v_lanes = np.empty((count, planes * c_pad))
+    family.input(image_rows, chunk[3] - chunk[2], tiles_w, step, blocks, v_lanes)
+    v = v_lanes.reshape(count, planes, c_pad)[:, :, :c].transpose(1, 2, 0)
     dv = rng.standard_normal(v.shape)
     dx = np.zeros_like(x)
-    _input_adjoint_in_lanes(dv, chunk, tiles_w, padding, step, dx)
+    _input_adjoint_in_lanes(family, dv, chunk, tiles_w, padding, dx)
     assert np.isclose(np.vdot(v, dv), np.vdot(x, dx), rtol=1e-12)
 
-    m_lanes = np.zeros((count, 36, c_pad))
-    m_lanes[:, :, :c] = rng.standard_normal((count, 36, c))
+    m_lanes = np.zeros((count, planes, c_pad))
+    m_lanes[:, :, :c] = rng.standard_normal((count, planes, c))
     y_lanes = np.empty((count, step ** 2 * c_pad))
     family.output(m_lanes.reshape(count, -1), blocks, y_lanes)
     out = np.zeros((n, c, out_h, out_w))
@@ -252,8 +258,8 @@ def test_lanes_adjoints_are_transposes(rng, family, n, c, h, w, padding, chunk):
     dout = rng.standard_normal(out.shape)
     g_lanes = np.empty((count, step ** 2 * c_pad))
     lanes.read_channels_last(dout, *chunk, tiles_w, step, blocks, g_lanes)
-    dm_lanes = np.empty((count, 36 * c_pad))
+    dm_lanes = np.empty((count, planes * c_pad))
     family.output_adjoint(g_lanes, blocks, dm_lanes)
-    dm = dm_lanes.reshape(count, 36, c_pad)
+    dm = dm_lanes.reshape(count, planes, c_pad)
     assert np.isclose(np.vdot(out, dout), np.vdot(m_lanes[:, :, :c], dm[:, :, :c]),
                       rtol=1e-12)
