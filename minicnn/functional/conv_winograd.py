@@ -177,8 +177,9 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
 
 class _PlaneTiles(NamedTuple):
     """V, M, dV and dM with one plane per position xi, (alpha^2, C, T), and the tile
-    transforms of minicnn/kernels/conv_winograd.py or conv_winograd_large.py, which work one
-    channel plane at a time."""
+    transforms of minicnn/kernels/conv_winograd.py, which work one channel plane at a time
+    (F(2x2, 3x3); the per-plane kernels of the larger tiles in conv_winograd_large.py fit it
+    too, and are the lanes kernels' reference)."""
     planes: int
     input_transform: Callable
     input_transform_adjoint: Callable
