@@ -400,7 +400,7 @@ def fill_phase_planes(images, phases, pitch, image_size):
 
     One pass over x: image row y is row 2r + a = y + 1 of X_pad, whose even and odd columns
     go to phase rows (a, 0) and (a, 1) (_split_row). Four strided copies (one a phase) into
-    zeroed planes read x four times and write the planes twice, which costs 2-4x more once
+    zeroed planes read x four times and write the planes twice, which costs 2-5x more once
     x is out of the caches (benchmarks/RESULTS.md)."""
     n_batch, channels, height, width = images.shape
     rows = image_size // pitch                      # H_out + 1

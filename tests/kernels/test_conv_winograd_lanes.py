@@ -48,7 +48,8 @@ FAMILIES = [
         planes_output_adjoint=large.output_transform_adjoint_5, **SIX), id="5x5"),
     pytest.param(SimpleNamespace(
         r=7, step=2, size=8, a_t=large.A_T7, b_t=large.B_T7,
-        output=lanes.output_transform_lanes_7, output_adjoint=lanes.output_transform_adjoint_lanes_7,
+        output=lanes.output_transform_lanes_7,
+        output_adjoint=lanes.output_transform_adjoint_lanes_7,
         input=lanes.input_transform_lanes_8, input_adjoint=lanes.input_transform_adjoint_lanes_8,
         planes_input=large.input_transform_7, planes_output=large.output_transform_7,
         planes_output_adjoint=large.output_transform_adjoint_7), id="7x7"),
