@@ -71,8 +71,9 @@ def pytest_cmdline_main(config):
             or config.getoption("numprocesses", None) is not None
             or config.getoption("usepdb", False)):
         return
-    workers = int(os.environ.get("MINICNN_TEST_WORKERS",
-                                 min(MAX_WORKERS, len(os.sched_getaffinity(0)))))
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)                        # the cores this process may use
+    workers = int(os.environ.get("MINICNN_TEST_WORKERS", min(MAX_WORKERS, cores)))
     if workers > 1:
         config.option.numprocesses = workers
         config.option.dist = "loadgroup"
