@@ -5,7 +5,8 @@ They are executed as a student meets them: from a student copy (``minicnn assign
 release``) with every solution restored, on that copy's own minicnn, with the setup cell the
 release adds. A restored copy is the reference code, so this runs each notebook exactly as the
 reference does, and shows the student copy's notebooks work once the tasks are done (no cell
-skipped). tests/assignments/test_student_notebooks.py runs them in a copy with every task
+skipped). The copy starts with the checkout's compiled Numba kernels for the modules it holds
+unchanged (notebook_runner.seed_numba_cache), which only saves compiling them again. tests/assignments/test_student_notebooks.py runs them in a copy with every task
 stubbed.
 """
 
@@ -30,9 +31,8 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 @pytest.fixture(scope="module")
 def restored_copy(tmp_path_factory):
     """A student copy of every task with every solution put back, and a kernel on it."""
-    from minicnn.assignments.release import release, restore
-
     from minicnn.assignments.registry import SOURCE_ROOT
+    from minicnn.assignments.release import release, restore
 
     root = tmp_path_factory.mktemp("restored") / "copy"
     release(root)
