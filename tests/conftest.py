@@ -65,29 +65,42 @@ MAX_WORKERS = 4
 def pytest_cmdline_main(config):
     """Run the suite on pytest-xdist's workers, one a core up to MAX_WORKERS, when it is
     installed (``pip install -e ".[test]"`` installs it) and the command line did not choose
-    (``-n``, ``-p no:xdist``, ``--pdb``). Each worker still runs one thread of BLAS and Numba;
-    the suite's time on 2 cores is in benchmarks/RESULTS.md ("The suite's time")."""
+    (``-n``, ``-p no:xdist``, ``--pdb``); on workers, chosen here or by ``-n``, the grading
+    tests form one group (pytest_collection_modifyitems). Each worker still runs one thread
+    of BLAS and Numba; the suite's time on 2 cores is in benchmarks/RESULTS.md ("The suite's
+    time")."""
     if (not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput")
-            or config.getoption("numprocesses", None) is not None
             or config.getoption("usepdb", False)):
         return
-    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-             else os.cpu_count() or 1)                        # the cores this process may use
-    workers = int(os.environ.get("MINICNN_TEST_WORKERS", min(MAX_WORKERS, cores)))
-    if workers > 1:
-        config.option.numprocesses = workers
+    if config.getoption("numprocesses", None) is None:
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)                    # the cores this process may use
+        workers = int(os.environ.get("MINICNN_TEST_WORKERS", min(MAX_WORKERS, cores)))
+        if workers > 1:
+            config.option.numprocesses = workers
+    if config.option.numprocesses and config.option.dist == "no":
         config.option.dist = "loadgroup"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """(pytest-xdist, in the main process, for each worker.) A worker reads the command line
+    again, not the options set above, so it is told here that the tests are grouped."""
+    node.workerinput["minicnn_loadgroup"] = node.config.getoption("dist") == "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)      # before pytest-xdist's own hook, which reads the marks
 def pytest_collection_modifyitems(config, items):
     """Every test that asks for ``torch`` or ``torch_reference`` carries the ``torch`` marker,
     so ``pytest -m torch`` runs exactly the PyTorch cross-checks.
 
-    With pytest-xdist's workers (setup.cfg runs two), the tests in tests/assignments/ form one
+    On pytest-xdist's workers (pytest_cmdline_main), the tests in tests/assignments/ form one
     group that a single worker runs one after another: the "user" sandbox kills every process
     of its account after each run, so two grading runs at once could kill each other's child,
     and their shared fixtures (a release of every task) are made once instead of per worker."""
     grouped = config.pluginmanager.hasplugin("xdist")
+    if getattr(config, "workerinput", {}).get("minicnn_loadgroup"):
+        config.option.loadgroup = True         # what xdist's hook, after this one, looks at
     for item in items:
         if {"torch", "torch_reference"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.torch)

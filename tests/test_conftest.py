@@ -20,3 +20,9 @@ def test_every_grading_test_runs_in_the_one_xdist_group(request):
     groups = {item.nodeid: [m.args for m in item.iter_markers("xdist_group")] for item in items}
     assert all(groups[item.nodeid] == [("grading",)] for item in grading)
     assert not any(groups[item.nodeid] for item in items if item not in grading)
+    if hasattr(request.config, "workerinput"):
+        # on a worker: xdist schedules by the group suffix it adds to each node id, from the
+        # marks, in its own collection hook, and only if told the tests are grouped
+        assert request.config.getvalue("loadgroup")
+        assert all(item.nodeid.endswith("@grading") for item in grading)
+        assert not any("@" in item.nodeid for item in items if item not in grading)
