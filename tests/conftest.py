@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from torch_reference import RECORDER_KEY, TorchReference
+from work_units import GradingTogether, LoadScopeScheduling
 
 # Tests must never reach for the network or a user's real cache.
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -56,7 +57,6 @@ def torch_reference(request):
     return TorchReference(request.node, _import_torch() if live else None, recorder)
 
 
-GRADING_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignments", "")
 # Most workers the suite starts (pytest-xdist); MINICNN_TEST_WORKERS overrides, 0 for none
 MAX_WORKERS = 4
 
@@ -66,8 +66,8 @@ def pytest_cmdline_main(config):
     """Run the suite on pytest-xdist's workers, one a core up to MAX_WORKERS, when it is
     installed (``pip install -e ".[test]"`` installs it) and the command line did not choose
     (``-n``, ``-p no:xdist``, ``--pdb``); on workers, chosen here or by ``-n``, the grading
-    tests form one group (pytest_collection_modifyitems). Each worker still runs one thread
-    of BLAS and Numba; the suite's time on 2 cores is in benchmarks/RESULTS.md ("The suite's
+    tests run together (pytest_xdist_make_scheduler). Each worker still runs one thread of
+    BLAS and Numba; the suite's time on 2 cores is in benchmarks/RESULTS.md ("The suite's
     time")."""
     if (not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput")
             or config.getoption("usepdb", False)):
@@ -78,31 +78,19 @@ def pytest_cmdline_main(config):
         workers = int(os.environ.get("MINICNN_TEST_WORKERS", min(MAX_WORKERS, cores)))
         if workers > 1:
             config.option.numprocesses = workers
-    if config.option.numprocesses and config.option.dist == "no":
-        config.option.dist = "loadgroup"
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node):
-    """(pytest-xdist, in the main process, for each worker.) A worker reads the command line
-    again, not the options set above, so it is told here that the tests are grouped."""
-    node.workerinput["minicnn_loadgroup"] = node.config.getoption("dist") == "loadgroup"
+if LoadScopeScheduling is not None:
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(config, log):
+        """(pytest-xdist, in the main process.) Tests in units of work_unit
+        (tests/work_units.py): every grading test in one, which one worker runs."""
+        return GradingTogether(config, log)
 
 
-@pytest.hookimpl(tryfirst=True)      # before pytest-xdist's own hook, which reads the marks
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(items):
     """Every test that asks for ``torch`` or ``torch_reference`` carries the ``torch`` marker,
-    so ``pytest -m torch`` runs exactly the PyTorch cross-checks.
-
-    On pytest-xdist's workers (pytest_cmdline_main), the tests in tests/assignments/ form one
-    group that a single worker runs one after another: the "user" sandbox kills every process
-    of its account after each run, so two grading runs at once could kill each other's child,
-    and their shared fixtures (a release of every task) are made once instead of per worker."""
-    grouped = config.pluginmanager.hasplugin("xdist")
-    if getattr(config, "workerinput", {}).get("minicnn_loadgroup"):
-        config.option.loadgroup = True         # what xdist's hook, after this one, looks at
+    so ``pytest -m torch`` runs exactly the PyTorch cross-checks."""
     for item in items:
         if {"torch", "torch_reference"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.torch)
-        if grouped and str(item.path).startswith(GRADING_TESTS):
-            item.add_marker(pytest.mark.xdist_group("grading"))

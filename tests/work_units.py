@@ -1,0 +1,35 @@
+"""How pytest-xdist's workers split the suite (for tests/conftest.py): in units of work,
+each run by one worker, one test after another.
+
+Every test in tests/assignments/ is in one unit. The "user" sandbox kills every process of
+its account after each run, so two grading tests at once, on two workers, could kill each
+other's child. xdist's own "loadgroup" marks would do this through a suffix it writes into
+each test's node id, which pytest 9.2 no longer lets a plugin change: with them, the grading
+tests ran on both workers, and the user sandbox's probe was killed in two runs
+(benchmarks/RESULTS.md, "The suite's time"). So the scheduler here asks work_unit instead.
+"""
+
+from __future__ import annotations
+
+GRADING_TESTS = "tests/assignments/"    # node ids, relative to the rootdir
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test is scheduled in: "grading" for every test in
+    tests/assignments/, which one worker then runs one after another (the "user" sandbox
+    kills every process of its account after each run, so two grading tests at once could
+    kill each other's child), and the test itself for any other."""
+    return "grading" if nodeid.startswith(GRADING_TESTS) else nodeid
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:                     # no pytest-xdist: the suite runs in one process
+    LoadScopeScheduling = None
+    GradingTogether = None
+else:
+    class GradingTogether(LoadScopeScheduling):
+        """pytest-xdist's scheduling by scope, the scopes being work_unit's."""
+
+        def _split_scope(self, nodeid):
+            return work_unit(nodeid)
