@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from torch_reference import RECORDER_KEY, TorchReference
-from work_units import GradingTogether, LoadScopeScheduling
+from work_units import GradingTogether
 
 # Tests must never reach for the network or a user's real cache.
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -80,7 +80,7 @@ def pytest_cmdline_main(config):
             config.option.numprocesses = workers
 
 
-if LoadScopeScheduling is not None:
+if GradingTogether is not None:                  # pytest-xdist is installed
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(config, log):
         """(pytest-xdist, in the main process.) Tests in units of work_unit

@@ -25,7 +25,6 @@ def work_unit(nodeid: str) -> str:
 try:
     from xdist.scheduler import LoadScopeScheduling
 except ImportError:                     # no pytest-xdist: the suite runs in one process
-    LoadScopeScheduling = None
     GradingTogether = None
 else:
     class GradingTogether(LoadScopeScheduling):
