@@ -9,7 +9,10 @@ installs two Python environments:
   the reference solutions) under ``/autograder/source``, which it makes readable by root
   only, so the graded code cannot read the solutions, the checks or the seed;
 - the graded code's interpreter (``CHILD_VENV``, ``/opt/minicnn-child``): world-readable,
-  NumPy and Numba only;
+  NumPy and Numba only. A venv links to the interpreter it was made from, so both are made
+  from one the student account can run: ``/usr/bin/pythonX.Y`` first, never an
+  interpreter under ``/root`` found on PATH (pyenv, conda: "Permission denied" for the
+  account); ``choose_python`` in the script says what to install when there is none;
 
 and an unprivileged account (``STUDENT_USER``) for the sandbox's user mode, used where
 bubblewrap cannot start (containers often lack user namespaces). NumPy, Numba and llvmlite
@@ -46,27 +49,56 @@ export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 apt-get update -q
 apt-get install -y -q --no-install-recommends ca-certificates bubblewrap
 
-# The Python the zip was built with (python3.11 is in Ubuntu 22.04's universe); else the
-# image's python3, with a warning: the pinned NumPy may have no wheel for it.
-PYTHON="python$PYTHON_VERSION"
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-    apt-get install -y -q --no-install-recommends "$PYTHON" "$PYTHON-venv" || true
-fi
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-    echo "setup.sh: WARNING: $PYTHON is not available on this image; using python3" \
-         "(the pins ${PINS[*]} may not exist for it: choose another base image or" \
-         "rebuild the zip on a machine with that Python)" >&2
-    apt-get install -y -q --no-install-recommends python3 python3-venv
-    PYTHON=python3
-fi
-apt-get install -y -q --no-install-recommends "$("$PYTHON" -c \
-    'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}-venv")')" || true
-
 # The unprivileged account the graded code runs as when bubblewrap cannot start.
 if ! id -u "$STUDENT_USER" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
         "$STUDENT_USER"
 fi
+
+# The interpreter of both environments. The graded code's venv links to it, so the student
+# account must be able to run it: one under /root (pyenv, a conda in root's home) is not
+# (/root is private), and a child venv made from it fails with "Permission denied". So the
+# system's /usr/bin/pythonX.Y first (the version the zip was built with, from the image's
+# packages), then one on PATH that the student account can run, then the image's
+# /usr/bin/python3 with a warning (the pinned NumPy may have no wheel for it).
+runs_for_student() {
+    runuser -u "$STUDENT_USER" -- "$1" -I -c "pass" >/dev/null 2>&1
+}
+choose_python() {
+    local wanted="python$PYTHON_VERSION" found
+    if [ ! -x "/usr/bin/$wanted" ]; then
+        apt-get install -y -q --no-install-recommends "$wanted" "$wanted-venv" >&2 || true
+    fi
+    if [ -x "/usr/bin/$wanted" ] && runs_for_student "/usr/bin/$wanted"; then
+        echo "/usr/bin/$wanted"
+        return 0
+    fi
+    found="$(command -v "$wanted" || true)"
+    if [ -n "$found" ]; then
+        if runs_for_student "$found"; then
+            echo "$found"
+            return 0
+        fi
+        echo "setup.sh: $found (on PATH) cannot be run by $STUDENT_USER (it lives in a" \
+             "private directory, such as root's pyenv or conda); not using it. Install" \
+             "$wanted system-wide (apt-get install $wanted $wanted-venv) or put one that" \
+             "every account can run first on PATH." >&2
+    fi
+    apt-get install -y -q --no-install-recommends python3 python3-venv >&2 || true
+    if [ -x /usr/bin/python3 ] && runs_for_student /usr/bin/python3; then
+        echo "setup.sh: WARNING: no $wanted that every account can run on this image; using" \
+             "/usr/bin/python3 (the pins ${PINS[*]} may not exist for it: choose another" \
+             "base image or rebuild the zip on a machine with that Python)" >&2
+        echo /usr/bin/python3
+        return 0
+    fi
+    echo "setup.sh: no Python that $STUDENT_USER can run: install $wanted (or python3)" \
+         "under /usr/bin, e.g. apt-get install $wanted $wanted-venv" >&2
+    return 1
+}
+PYTHON="$(choose_python)"
+apt-get install -y -q --no-install-recommends "$("$PYTHON" -c \
+    'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}-venv")')" || true
 
 # The grader: minicnn with the hidden checks and reference solutions, readable by root only.
 rm -rf "$GRADER_VENV"
