@@ -149,21 +149,80 @@ def _optimizer_call(call, arrays, np, importlib):
     return outputs
 
 
-#: Layers built with the case's dtype (the others hold no parameters).
-_TYPED_LAYERS = ("Conv2d", "BatchNorm2d", "Linear")
+def _check_model(call, arrays, np, nn):
+    """The explanation tasks' model, the check's own: none of its layers is a task's code.
+
+    ``minicnn.explain`` needs a chain (a ``Sequential``) whose conv stage starts with a
+    ``Conv2d``, so the map layers are ``Conv2d`` by class, but their forward and backward are
+    written here and are no convolution: each output map reads ONE input channel,
+    subsampled, through a tanh,
+
+        A[n, k] = tanh(scale[k] * X[n, k % C, ::stride, ::stride] + shift[k])
+
+    (no window sums, no channel sums), and the readout is a quadratic form, not a linear
+    layer: z[n, t] = sum_{k,i,j} V[t, k, i, j] * A[n, k, i, j]**2 + c[t]. In training mode
+    the maps shift by 0.5, so an explanation that forgets evaluation mode is caught. A layer
+    bug of the student's cannot reach these tasks, and nothing here is a layer solution.
+    """
+    dtype = np.dtype(call["dtype"])
+    state = {key: np.array(arrays[name], dtype=dtype) for key, name in call["state"].items()}
+
+    class CheckMaps(nn.Conv2d):
+        trace_role = None
+
+        def __init__(self, in_channels, scale, shift, stride):
+            nn.Module.__init__(self)
+            self.in_channels, self.out_channels = in_channels, len(scale)
+            self.sources = np.arange(len(scale)) % in_channels
+            self.step = stride
+            self.scale, self.shift = nn.Parameter(scale), nn.Parameter(shift)
+
+        def forward(self, x):
+            shift = self.shift.data + (0.5 if self.training else 0.0)
+            picked = x[:, self.sources, ::self.step, ::self.step]
+            out = np.tanh(self.scale.data[:, None, None] * picked + shift[:, None, None])
+            self._cache = (x.shape, out)
+            return out.astype(x.dtype, copy=False)
+
+        def backward(self, dout):
+            shape, out = self._cache
+            dpicked = dout * (1 - out * out) * self.scale.data[:, None, None]
+            dx = np.zeros(shape, dtype=dout.dtype)
+            for k, source in enumerate(self.sources):
+                dx[:, source, ::self.step, ::self.step] += dpicked[:, k]
+            return dx
+
+    class CheckReadout(nn.Module):
+        trace_role = None
+
+        def __init__(self, weight, bias):
+            super().__init__()
+            self.weight, self.bias = nn.Parameter(weight), nn.Parameter(bias)
+
+        def forward(self, maps):
+            self._cache = maps
+            return np.einsum("tkij,nkij->nt", self.weight.data, maps * maps) + self.bias.data
+
+        def backward(self, dout):
+            maps = self._cache
+            return 2 * maps * np.einsum("tkij,nt->nkij", self.weight.data, dout)
+
+    layers, channels = [], call["in_channels"]
+    for index, stride in enumerate(call["strides"]):
+        scale, shift = state[f"{index}.scale"], state[f"{index}.shift"]
+        layers.append(CheckMaps(channels, scale, shift, stride))
+        channels = len(scale)
+    last = len(layers)
+    layers.append(CheckReadout(state[f"{last}.weight"], state[f"{last}.bias"]))
+    return nn.Sequential(*layers)
 
 
 def _explain_call(call, arrays, np, importlib):
-    """Build the case's model (a Sequential of minicnn.nn layers, weights loaded), leave it in
-    training mode, and call ``minicnn.explain.<function>(model, x, **kwargs)``."""
+    """Build the case's model (``_check_model``), leave it in training mode, and call
+    ``minicnn.explain.<function>(model, x, **kwargs)``."""
     nn = importlib.import_module("minicnn.nn")
     explain = importlib.import_module(call["module"])
-    dtype = np.dtype(call["dtype"])
-    layers = [getattr(nn, name)(**kwargs, **({"dtype": dtype} if name in _TYPED_LAYERS else {}))
-              for name, kwargs in call["layers"]]
-    model = nn.Sequential(*layers)
-    model.load_state_dict({key: np.array(arrays[name], copy=True)
-                           for key, name in call["state"].items()})
+    model = _check_model(call, arrays, np, nn)
     model.train()
     kwargs = {k: _decode(s, arrays, np) for k, s in call.get("kwargs", {}).items()}
     out = getattr(explain, call["function"])(model, np.array(arrays[call["x"]], copy=True),
@@ -217,7 +276,7 @@ def _describe(exc):
     frames = traceback.extract_tb(exc.__traceback__)
     where = ""
     for frame in reversed(frames):
-        if os.path.basename(frame.filename) != "_child.py":
+        if os.path.basename(frame.filename) != os.path.basename(__file__):
             where = f" (at {os.path.basename(frame.filename)}:{frame.lineno} in {frame.name})"
             break
     return f"{type(exc).__name__}: {exc}{where}"

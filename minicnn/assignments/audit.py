@@ -3,8 +3,8 @@
 Every entry of the catalogue (:mod:`minicnn.assignments.catalogue`) is a realistic student
 bug, or a correct implementation written differently, of one task's solution region. The
 audit writes each into a copy of the reference tree, grades it with the hidden checks on
-its own task AND on the tasks that depend on it (a forward bug must not cost its backward
-task, which is judged on the reference forward's cache), and checks the verdict:
+its own task AND on every other task whose checks run that region's code, and checks the
+verdict:
 
     bug          loses points on its own task, and costs no other task anything
     alternative  keeps full points everywhere
@@ -12,12 +12,20 @@ task, which is judged on the reference forward's cache), and checks the verdict:
 Anything else is a hole in the checks (a bug they miss, a correct answer they reject, a bug
 that leaks into another task) and makes ``audit`` exit 1.
 
+Which other tasks run a region is not declared anywhere: the audit runs every task's hidden
+calls once on the reference, in its own process, and records which solution regions they
+execute (``regions_run_by``). A backward task's checks also run its forward (the student's
+own pair, reported but not scored), so a forward's variants are graded on the backward
+too; the explanation tasks run no layer (they are graded on the check's own model), so a
+layer's variants are not graded on them, and if a check ever ran another task's code again
+the audit would grade that task too and report the COLLATERAL.
+
 Cost: the cases and expected values of each task are computed once, for every variant of
 it; ``jobs`` reference copies (one per worker) are made once, and a variant is written into
 a worker's copy and taken out again after grading. The timed (realistic-size) cases of a
 task run only when its other cases all pass (a variant that fails them has lost points
-already, the verdict cannot change), and a dependent task is graded without them: they run
-the backward on the reference cache alone, so a variant of another task cannot change them.
+already, the verdict cannot change), and another task is graded without them: they run the
+backward on the reference cache alone, so a variant of another task cannot change them.
 """
 
 from __future__ import annotations
@@ -65,7 +73,8 @@ class AuditRecord:
     as_expected: bool
     note: str = ""              # what the variant is
     message: str = ""           # the grader's diagnostic on its own task
-    dependents: list = field(default_factory=list)   # [{task, points, max_points, message}]
+    # the other tasks whose checks run the variant's code: [{task, points, max_points, message}]
+    dependents: list = field(default_factory=list)
     seconds: float = 0.0
     problem: str = ""           # why it is not as expected ('' when it is)
 
@@ -73,9 +82,49 @@ class AuditRecord:
         return asdict(self)
 
 
-def dependents_of(task_id: str) -> list[str]:
-    """The tasks whose checks run ``task_id``'s code (a backward task runs its forward)."""
-    return [t.id for t in TASKS.values() if task_id in t.requires]
+def regions_run_by(prepared) -> dict:
+    """``{task id: {(path, function), ...}}``: the solution regions (of any task) that the
+    task's hidden calls execute, found by running them once on the reference in this
+    process with a profiler watching; ``prepared``: ``{task id: (cases, expected)}``, the
+    cases' reference caches filled in. Timed cases are left out (they run a backward on a
+    reference cache, like the untimed ones)."""
+    import sys
+
+    from minicnn.assignments._child import execute_call
+    from minicnn.assignments.registry import SOURCE_ROOT
+
+    by_file = {}
+    for task in TASKS.values():
+        for path, function in task.regions:
+            by_file.setdefault(str((SOURCE_ROOT / path).resolve()), {})[
+                function.rsplit(".", 1)[-1]] = (path, function)
+    found = {}
+    for task_id, (cases, _) in prepared.items():
+        seen = set()
+
+        def watch(frame, event, arg, seen=seen):
+            if event == "call":
+                regions = by_file.get(frame.f_code.co_filename)
+                if regions and frame.f_code.co_name in regions:
+                    seen.add(regions[frame.f_code.co_name])
+
+        for case in (c for c in cases if not c.timed):
+            for call in case.calls:
+                sys.setprofile(watch)
+                try:
+                    execute_call(call, dict(case.arrays), case.ref_caches)
+                except Exception:              # noqa: BLE001 - only what ran matters here
+                    pass
+                finally:
+                    sys.setprofile(None)
+        found[task_id] = seen
+    return found
+
+
+def tasks_running(variant, executed: dict) -> list[str]:
+    """The tasks other than its own whose checks run ``variant``'s region."""
+    region = TASKS[variant.task].regions[0]
+    return [t for t in TASKS if t != variant.task and region in executed.get(t, ())]
 
 
 def judge_record(record: AuditRecord) -> AuditRecord:
@@ -142,13 +191,13 @@ def run_audit(task_ids=None, *, seed: int = AUDIT_SEED, jobs=None,
 
     get_tasks(task_ids)                                  # unknown task names: KeyError
     selected = catalogue_variants(task_ids)
-    involved = list(dict.fromkeys(
-        t for v in selected for t in [v.task] + dependents_of(v.task)))
     prepared = {}
-    for task_id in involved:
-        task = TASKS[task_id]
+    for task_id, task in TASKS.items():
         cases = hidden_cases(task, seed)
         prepared[task_id] = (cases, compute_expected(task, cases, reference_module(task.spec)))
+    executed = regions_run_by(prepared)
+    others = {v.key: tasks_running(v, executed) for v in selected}
+    involved = list(dict.fromkeys(t for v in selected for t in [v.task] + others[v.key]))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))
     base = Path(tempfile.mkdtemp(prefix="minicnn-audit-", dir=work_dir))
     try:
@@ -158,11 +207,13 @@ def run_audit(task_ids=None, *, seed: int = AUDIT_SEED, jobs=None,
             cases, expected = prepared[task_id]
             return TASKS[task_id], [c for c in cases if not c.timed], expected
 
-        def grade_variant(root, task_id):
-            """Its own task's report and its dependents': the untimed cases of all of them
-            in one process; the own task's timed cases only when every other case passes
-            (a variant that fails already lost points: no need to wait for its budget)."""
-            reports = evaluate_together([untimed(t) for t in [task_id] + dependents_of(task_id)],
+        def grade_variant(root, variant):
+            """Its own task's report and those of the tasks that run its code: the untimed
+            cases of all of them in one process; the own task's timed cases only when every
+            other case passes (a variant that fails already lost points: no need to wait for
+            its budget)."""
+            task_id = variant.task
+            reports = evaluate_together([untimed(t) for t in [task_id] + others[variant.key]],
                                         root, timeout=timeout, sandbox=sandbox)
             own = reports[0]
             cases, expected = prepared[task_id]
@@ -190,13 +241,13 @@ def run_audit(task_ids=None, *, seed: int = AUDIT_SEED, jobs=None,
             try:
                 target, original = _write_variant(root, variant)
                 try:
-                    own, others = grade_variant(root, variant.task)
+                    own, also = grade_variant(root, variant)
                 finally:
                     target.write_text(original, encoding="utf-8")
                 record = judge_record(AuditRecord(
                     variant.task, variant.name, variant.kind, own.points, own.max_points,
                     False, note=variant.note, message=own.message,
-                    dependents=[_task_entry(r) for r in others]))
+                    dependents=[_task_entry(r) for r in also]))
             except (CatalogueError, RegionError) as exc:     # the entry no longer applies
                 record = AuditRecord(variant.task, variant.name, variant.kind, 0,
                                      TASKS[variant.task].points, False, note=variant.note,

@@ -1,18 +1,22 @@
-"""The check spec of the explanation tasks: ``saliency`` and ``grad_cam`` on a small CNN.
+"""The check spec of the explanation tasks: ``saliency`` and ``grad_cam`` on the check's model.
 
-A case is a small convolutional network (a ``Sequential`` of the student's own layers:
-Conv2d, optionally BatchNorm2d, ReLU, MaxPool2d, a second Conv2d and ReLU, Flatten, Dropout,
-Linear), its weights (drawn here, loaded with ``load_state_dict``), a batch of images and the
-keyword arguments of the call (target, SmoothGrad's samples/noise/seed, Grad-CAM's layer,
-upsample). The child builds the model from that description and calls
+One bug costs once: these tasks are graded on a small model the check builds itself
+(``_child._check_model``), not on the student's layers, so a layer bug (a transposed Linear
+weight, a wrong conv backward) costs its own task and not these two. The model's layers are
+``Conv2d`` by class (``minicnn.explain`` looks for a conv stage) but compute no convolution:
+three map layers, each output map one input channel, subsampled (strides ``STRIDES``),
+through a tanh, and a quadratic readout to the logits; none of it is a task's solution, and
+nothing of it is named in the feedback. A case is that model's parameters (drawn here), a
+batch of images and the keyword arguments of the call (target, SmoothGrad's samples, noise
+and seed, Grad-CAM's layer, upsample); the child builds the model, leaves it in training
+mode (a correct explanation switches to evaluation mode itself) and calls
 ``minicnn.explain.<function>(model, x, **kwargs)``; the map it returns is compared with the
-reference's. The model is left in training mode before the call: a correct explanation runs
-it in evaluation mode itself (BatchNorm's running statistics, no dropout).
+reference's.
 
-These tasks run the student's whole backward chain (the layers' backward passes), so a
-broken layer task shows up here too; the message then names the layer task that is missing.
+(Notebook 09 runs the student's explanations on the student's own layers: that is where a
+class sees them work on a trained CNN.)
 
-params: name, N, C, H, W, classes, batch_norm (bool), dtype, kwargs (of the call), tags.
+params: name, N, C, H, W, classes, dtype, kwargs (of the call), tags.
 """
 
 from __future__ import annotations
@@ -21,53 +25,33 @@ import numpy as np
 
 from minicnn.assignments.checks import Case, CheckResult, TaskSpec, _compare, _error_result
 
-HIDDEN_CHANNELS = (4, 6)        # the two conv layers' output channels
+MAP_CHANNELS = (4, 6, 6)        # the three map layers' output channels
+STRIDES = (1, 2, 1)             # their subsampling: layer "1" halves the maps
 
 
-def model_layers(p) -> list:
-    """The layer list of the case's model: ``[[class name, keyword arguments], ...]``."""
-    first, second = HIDDEN_CHANNELS
-    layers = [["Conv2d", {"in_channels": p["C"], "out_channels": first, "kernel_size": 3,
-                          "padding": 1}]]
-    if p.get("batch_norm", True):
-        layers.append(["BatchNorm2d", {"num_features": first}])
-    layers += [["ReLU", {}], ["MaxPool2d", {"kernel_size": 2}],
-               ["Conv2d", {"in_channels": first, "out_channels": second, "kernel_size": 3,
-                           "padding": 1}],
-               ["ReLU", {}], ["Flatten", {}], ["Dropout", {"p": 0.3}],
-               ["Linear", {"in_features": second * (p["H"] // 2) * (p["W"] // 2),
-                           "out_features": p["classes"]}]]
-    return layers
+def map_size(size: int) -> int:
+    """A map's height (width) after the layers: ``x[..., ::2]`` keeps ceil(size / 2)."""
+    for stride in STRIDES:
+        size = -(-size // stride)
+    return size
 
 
 def model_state(p, rng, dtype) -> dict:
-    """``{state_dict key: array}`` for ``model_layers(p)``: weights scaled by 1/sqrt(fan-in),
-    BatchNorm running statistics away from (0, 1) so evaluation mode matters."""
+    """``{name: array}``: each map layer's ``scale`` and ``shift`` (``"<i>.scale"``), and the
+    readout's ``weight`` (classes, channels, h, w) and ``bias``."""
     state = {}
-    for index, (name, kwargs) in enumerate(model_layers(p)):
-        if name == "Conv2d":
-            fan_in = kwargs["in_channels"] * 9
-            shape = (kwargs["out_channels"], kwargs["in_channels"], 3, 3)
-            state[f"{index}.weight"] = rng.standard_normal(shape) / np.sqrt(fan_in)
-            state[f"{index}.bias"] = 0.1 * rng.standard_normal(kwargs["out_channels"])
-        elif name == "BatchNorm2d":
-            c = kwargs["num_features"]
-            state[f"{index}.weight"] = rng.uniform(0.5, 1.5, c)
-            state[f"{index}.bias"] = 0.2 * rng.standard_normal(c)
-            state[f"{index}.running_mean"] = 0.3 * rng.standard_normal(c)
-            state[f"{index}.running_var"] = rng.uniform(0.5, 2.0, c)
-            state[f"{index}.num_batches_tracked"] = np.array(10)
-        elif name == "Linear":
-            fan_in = kwargs["in_features"]
-            state[f"{index}.weight"] = (rng.standard_normal((kwargs["out_features"], fan_in))
-                                        / np.sqrt(fan_in))
-            state[f"{index}.bias"] = 0.1 * rng.standard_normal(kwargs["out_features"])
-    return {key: (value if key.endswith("num_batches_tracked") else value.astype(dtype))
-            for key, value in state.items()}
+    for index, channels in enumerate(MAP_CHANNELS):
+        state[f"{index}.scale"] = rng.uniform(0.5, 1.5, channels) * rng.choice([-1, 1], channels)
+        state[f"{index}.shift"] = 0.3 * rng.standard_normal(channels)
+    last = len(MAP_CHANNELS)
+    shape = (p["classes"], MAP_CHANNELS[-1], map_size(p["H"]), map_size(p["W"]))
+    state[f"{last}.weight"] = rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))
+    state[f"{last}.bias"] = 0.1 * rng.standard_normal(p["classes"])
+    return {key: value.astype(dtype) for key, value in state.items()}
 
 
 class ExplainTask(TaskSpec):
-    """``minicnn.explain.saliency`` / ``grad_cam`` on a small CNN of the student's layers."""
+    """``minicnn.explain.saliency`` / ``grad_cam`` on the check's own model."""
 
     module = "minicnn.explain"
 
@@ -87,8 +71,8 @@ class ExplainTask(TaskSpec):
             arrays["target"] = rng.integers(0, p["classes"], size=p["N"]).astype(np.int64)
             kwargs["target"] = {"a": "target"}
         call = {"id": f"{p['name']}/{self.function}", "kind": "explain",
-                "module": self.module, "function": self.function, "layers": model_layers(p),
-                "dtype": dtype.name, "state": state, "x": "x",
+                "module": self.module, "function": self.function, "in_channels": p["C"],
+                "strides": list(STRIDES), "dtype": dtype.name, "state": state, "x": "x",
                 "kwargs": {k: (v if isinstance(v, dict) else {"v": v})
                            for k, v in kwargs.items()}}
         tags = frozenset(p.get("tags", ())) | ({"float32"} if dtype == np.float32 else set())
@@ -129,5 +113,6 @@ class ExplainTask(TaskSpec):
                                                            "rng": 7}, tags=("smoothgrad",))]
         return [dict(base, name="default_layer"),
                 dict(base, name="given_target", kwargs={"target": 2}, tags=("target",)),
-                dict(base, name="first_conv_no_upsample",
-                     kwargs={"layer": "0", "upsample": False}, tags=("layer",))]
+                dict(base, name="first_maps", kwargs={"layer": "0"}, tags=("layer",)),
+                dict(base, name="halved_maps_no_upsample",
+                     kwargs={"layer": "1", "upsample": False}, tags=("layer",))]

@@ -158,8 +158,9 @@ def _timed(**params):
     return [dict(name="realistic", timed=True, **params)]
 
 
-# The explanation tasks: a small CNN of the student's layers (see explain_family); 8x8 and
-# non-square 10x6 images, one and two input channels, with and without BatchNorm, float32.
+# The explanation tasks, on the check's own model (see explain_family): 8x8 and non-square
+# 10x6 / 9x7 images, one to three input channels, a batch of one, float32; Grad-CAM at each of
+# the three map layers (layer "1" halves the maps: upsampled or not).
 _EXPLAIN = dict(N=3, C=1, H=8, W=8, classes=5)
 _SALIENCY = [dict(_EXPLAIN, name="predicted_class"),
              dict(_EXPLAIN, name="given_target", kwargs={"target": 3}, tags=("target",)),
@@ -167,8 +168,7 @@ _SALIENCY = [dict(_EXPLAIN, name="predicted_class"),
                   tags=("target",)),
              dict(_EXPLAIN, name="three_channels_nonsquare", C=3, H=10, W=6,
                   tags=("channels", "nonsquare")),
-             dict(_EXPLAIN, name="no_batch_norm_batch1", N=1, batch_norm=False,
-                  tags=("batch1",)),
+             dict(_EXPLAIN, name="batch1", N=1, tags=("batch1",)),
              dict(_EXPLAIN, name="float32", dtype="float32"),
              dict(_EXPLAIN, name="smoothgrad", kwargs={"samples": 3, "noise": 0.15, "rng": 11},
                   tags=("smoothgrad",)),
@@ -179,13 +179,12 @@ _GRAD_CAM = [dict(_EXPLAIN, name="default_layer"),
              dict(_EXPLAIN, name="given_target", kwargs={"target": 4}, tags=("target",)),
              dict(_EXPLAIN, name="target_per_image", kwargs={"target": "per_image"},
                   tags=("target",)),
-             dict(_EXPLAIN, name="first_conv", kwargs={"layer": "0"}, tags=("layer",)),
-             dict(_EXPLAIN, name="second_conv_before_relu", kwargs={"layer": "4"},
-                  tags=("layer",)),
+             dict(_EXPLAIN, name="first_maps", kwargs={"layer": "0"}, tags=("layer",)),
+             dict(_EXPLAIN, name="halved_maps_nonsquare", H=9, W=7, kwargs={"layer": "1"},
+                  tags=("layer", "nonsquare")),
              dict(_EXPLAIN, name="no_upsample_nonsquare", H=10, W=6,
-                  kwargs={"upsample": False}, tags=("nonsquare",)),
-             dict(_EXPLAIN, name="no_batch_norm_batch1", N=1, batch_norm=False,
-                  tags=("batch1",)),
+                  kwargs={"layer": "1", "upsample": False}, tags=("nonsquare",)),
+             dict(_EXPLAIN, name="batch1", N=1, tags=("batch1",)),
              dict(_EXPLAIN, name="float32", C=2, dtype="float32")]
 
 HIDDEN_PARAMS = {

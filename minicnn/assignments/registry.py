@@ -173,8 +173,8 @@ def _tasks() -> list[Task]:
              "Adam.step (and AdamW's): moments, bias correction, L2 vs decoupled weight decay",
              (("minicnn/optim/adam.py", "Adam.step"),), fam.OptimizerTask("adam_step"),
              strips=_strip(K + "optim.py", "adam_update", "adam_update_numpy")),
-        # The explanations run the student's whole backward chain (their layers' backward
-        # passes), so they come after the layer tasks; they are graded on a small CNN.
+        # The explanations are graded on the check's own small model (checks.explain), not
+        # on the student's layers: a layer bug costs its own task only.
         Task("saliency", 6,
              "Saliency and SmoothGrad: max over channels of |dz_t / dx|, one forward and one "
              "backward pass through the model's own layers",

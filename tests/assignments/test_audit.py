@@ -1,7 +1,7 @@
 """The audit: the catalogue of bugs and alternatives, and the hidden checks it tests.
 
 ``test_the_audit_passes_on_the_reference_tree`` grades the whole catalogue (every variant on
-its task and on the tasks that depend on it); the other tests are quick.
+its task and on every other task whose checks run its code); the other tests are quick.
 """
 
 import json
@@ -62,6 +62,27 @@ def test_the_verdict_rules():
     assert record("alternative", 2, [3]).as_expected
     assert record("alternative", 1.5).problem.startswith("REJECTED")
     assert record("bug", 0, [0]).problem == "COLLATERAL: it also costs relu_backward"
+
+
+def test_the_tasks_that_run_a_region_are_found_by_running_the_checks():
+    from minicnn.assignments.engine import compute_expected, hidden_cases, reference_module
+
+    prepared = {}
+    for task_id, task in TASKS.items():
+        cases = hidden_cases(task, 1)
+        prepared[task_id] = (cases, compute_expected(task, cases, reference_module(task.spec)))
+    executed = audit.regions_run_by(prepared)
+    for task in TASKS.values():
+        assert task.regions[0] in executed[task.id], task.id
+        if task.requires:                 # a backward's checks run its forward (the pair)
+            assert TASKS[task.requires[0]].regions[0] in executed[task.id], task.id
+    # one bug costs once: the explanation tasks run no layer of the student's
+    assert executed["saliency"] == set(TASKS["saliency"].regions)
+    assert executed["grad_cam"] == set(TASKS["grad_cam"].regions)
+    layer_bug = next(v for v in variants(["linear_backward"]) if v.kind == "bug")
+    assert audit.tasks_running(layer_bug, executed) == []
+    forward_bug = next(v for v in variants(["linear_forward"]) if v.kind == "bug")
+    assert audit.tasks_running(forward_bug, executed) == ["linear_backward"]
 
 
 # ------------------------------------------------------------------------------ the audit
