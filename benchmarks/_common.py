@@ -58,7 +58,7 @@ def make_parser(description: str) -> argparse.ArgumentParser:
                         help="leave PyTorch out even when it is installed")
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc's malloc thresholds alone; by default they are "
-                             "raised as `minicnn train` does (minicnn._malloc), so freed "
+                             "raised as `minicnn train` does (minicnn.malloc), so freed "
                              "multi-megabyte buffers are reused instead of page-faulted in "
                              "again every step (applies to PyTorch in the same process too)")
     parser.add_argument("--wait-quiet", type=float, default=None, metavar="SECONDS",
@@ -78,9 +78,10 @@ def configure_threads(n: int) -> int:
         if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
             continue  # Numba reads it once at import; changing it afterwards makes it complain
         os.environ[var] = str(n)
-    # importing minicnn (before NumPy) tells idle BLAS/OpenMP threads to sleep soon instead of
-    # spinning on the cores minicnn's own threads need, as in `minicnn train` (minicnn/_cores.py)
-    import minicnn  # noqa: F401
+    # idle BLAS/OpenMP threads sleep soon instead of spinning on the cores minicnn's own
+    # threads need, as in `minicnn train` (minicnn/cores.py); before NumPy loads
+    import minicnn
+    minicnn.settle_idle_threads()
     import numpy  # noqa: F401  (load BLAS so threadpoolctl can see it)
     try:
         from threadpoolctl import threadpool_limits
@@ -161,11 +162,11 @@ def apply_malloc(args) -> str:
     if getattr(args, "default_malloc", False):
         return "glibc defaults (--default-malloc)"
     try:
-        from minicnn._malloc import keep_freed_memory
+        from minicnn.malloc import keep_freed_memory
     except ImportError:
-        return "glibc defaults (minicnn._malloc not available)"
+        return "glibc defaults (minicnn.malloc not available)"
     if keep_freed_memory():
-        return "freed buffers kept in the process (minicnn._malloc.keep_freed_memory, as `minicnn train`)"
+        return "freed buffers kept in the process (minicnn.malloc.keep_freed_memory, as `minicnn train`)"
     return "glibc defaults (mallopt unavailable)"
 
 
@@ -403,8 +404,8 @@ def measure_interleaved(fns: dict, *, repeats: int = 7, warmup: dict | int = 1,
 def cpu_busy_fraction(interval: float = 1.0) -> float | None:
     """Fraction of all cores' time spent busy over ``interval`` seconds (Linux /proc/stat),
     counting every process on the machine; None where /proc/stat is missing. The same
-    measurement as minicnn's ``--threads auto`` (minicnn._cores.busy_fraction)."""
-    from minicnn._cores import busy_fraction
+    measurement as minicnn's ``--threads auto`` (minicnn.cores.busy_fraction)."""
+    from minicnn.cores import busy_fraction
     return busy_fraction(interval)
 
 

@@ -6,7 +6,7 @@ and gemm forced on the same layers, against PyTorch, forward + backward.
 
 minicnn's method "fast" picks one algorithm per layer (minicnn/functional/conv.py,
 fast_algorithm). For 3x3 layers with stride 1 and padding 1 three of them apply: the direct
-sum on flat padded planes (functional/conv_direct.py), Winograd (functional/conv_winograd.py,
+sum on flat padded planes (minicnn/fast/conv/direct.py), Winograd (minicnn/fast/conv/winograd.py,
 from 8 input channels) and im2col; with stride 2 the direct sum on phase planes, im2col and
 the chunked gemm. This script times each of them, and PyTorch, on layers across the
 boundaries of that choice (input channels 1-128, outputs 8-256, images 7-224, batches
@@ -54,8 +54,8 @@ def applies(method, layer) -> bool:
 def forced_pass(method, case):
     """Forward + backward of one minicnn algorithm forced on ``case`` (the inputs of
     conv.make_inputs, as conv.py's own closures use)."""
-    from minicnn.functional.conv_direct import conv2d_direct_backward, conv2d_direct_forward
-    from minicnn.functional.conv_winograd import (conv2d_winograd_backward,
+    from minicnn.fast.conv.direct import conv2d_direct_backward, conv2d_direct_forward
+    from minicnn.fast.conv.winograd import (conv2d_winograd_backward,
                                                   conv2d_winograd_forward)
     if method in ("im2col", "gemm"):
         return conv.minicnn_fns(case, method, case.n)[1]

@@ -68,12 +68,12 @@ def loaders(config, protocol: str, name: str):
               ReduceLROnPlateau watches (common in course notebooks; the schedule then
               sees the test set, so its test accuracy is not a clean estimate).
     """
-    from minicnn.train import Splits, _open_split, load_datasets, make_loaders
+    from minicnn.train import Splits, load_datasets, make_loaders, open_split
 
     log = lambda line: common.log(f"{name}: {line}")         # noqa: E731
     if protocol == "holdout":
         return make_loaders(load_datasets(config, log=log), config)
-    whole, test = _open_split(config, "train", log), _open_split(config, "test", log)
+    whole, test = open_split(config, "train", log), open_split(config, "test", log)
     splits = Splits(whole, test, test, list(whole.classes), str(whole.source),
                     bool(whole.is_sample))
     return make_loaders(splits, config)
@@ -83,9 +83,9 @@ def run_minicnn(config, run_dir: Path, protocol: str) -> None:
     """``minicnn.train`` itself for the holdout protocol (the run directory gets metrics.csv
     and checkpoints); its building blocks, epoch by epoch, for the full one."""
     from minicnn import nn
-    from minicnn._malloc import keep_freed_memory
-    from minicnn.train import (_write_metrics, build_model, build_optimizer, build_scheduler,
-                               evaluate, train, train_one_epoch)
+    from minicnn.malloc import keep_freed_memory
+    from minicnn.train import (build_model, build_optimizer, build_scheduler, evaluate, train,
+                               train_one_epoch, write_metrics)
     log = lambda line: common.log(f"minicnn: {line}")       # noqa: E731
     if protocol == "holdout":
         train(config, out=run_dir, log=log)
@@ -111,7 +111,7 @@ def run_minicnn(config, run_dir: Path, protocol: str) -> None:
                             val_loss=val_loss, val_acc=val_acc, test_loss=test_loss,
                             test_acc=test_acc, lr=lr, seconds=time.perf_counter() - start,
                             images_per_second=len(train_loader.dataset) / train_seconds))
-        _write_metrics(run_dir / "metrics.csv", history)
+        write_metrics(run_dir / "metrics.csv", history)
         log(f"epoch {epoch}/{config.epochs}  val {val_acc:.2%}  test {test_acc:.2%}  "
             f"lr {lr:g}  {history[-1]['seconds']:.0f} s")
 
@@ -121,7 +121,7 @@ def run_pytorch(config, run_dir: Path, protocol: str) -> None:
     ``minicnn.train`` does it; writes metrics.csv in the same columns."""
     from train_step import torch_setup
 
-    from minicnn.train import _write_metrics
+    from minicnn.train import write_metrics
 
     torch = common.import_torch()
     if torch is None:
@@ -170,7 +170,7 @@ def run_pytorch(config, run_dir: Path, protocol: str) -> None:
                             val_loss=val_loss, val_acc=val_acc, test_loss=test_loss,
                             test_acc=test_acc, lr=lr, seconds=time.perf_counter() - start,
                             images_per_second=seen / train_seconds))
-        _write_metrics(run_dir / "metrics.csv", history)
+        write_metrics(run_dir / "metrics.csv", history)
         common.log(f"pytorch: epoch {epoch}/{config.epochs}  val {val_acc:.2%}  "
                    f"test {test_acc:.2%}  lr {lr:g}  {history[-1]['seconds']:.0f} s")
 

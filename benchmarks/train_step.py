@@ -46,7 +46,7 @@ import tempfile
 import time
 
 import _common as common
-from minicnn._cores import IDLE_THREAD_SETTINGS
+from minicnn.cores import IDLE_THREAD_SETTINGS
 
 BATCH = 64
 TRAIN_TARGET = 1.3   # issue 14: training-step throughput / PyTorch's, one thread

@@ -4,7 +4,7 @@ values of its chunk minimum (MIN_CHUNK_TILES) and byte budget (WINOGRAD_CHUNK_BY
     python benchmarks/winograd_chunks.py --threads 1          # about a minute
     python benchmarks/winograd_chunks.py --quick              # seconds; figures mean nothing
 
-The Winograd method (minicnn/functional/conv_winograd.py) transforms and multiplies its tiles
+The Winograd method (minicnn/fast/conv/winograd.py) transforms and multiplies its tiles
 a chunk at a time: about WINOGRAD_CHUNK_BYTES of transformed tiles (V and M), but at least
 the bytes of MIN_CHUNK_TILES 3x3 tiles. Too small a chunk gives BLAS thin products; too
 large a one leaves the caches. This script times every setting on layers that pull both
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     threads = common.configure_threads(args.threads)
     import numpy as np
 
-    import minicnn.functional.conv_winograd as winograd
+    import minicnn.fast.conv.winograd as winograd
     info = common.start_run(args, threads)
 
     settings = [(kib, tiles) for kib in args.budgets_kib for tiles in args.min_tiles]

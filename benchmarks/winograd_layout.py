@@ -4,11 +4,11 @@ vector lanes, each with the copies its layout needs.
     python benchmarks/winograd_layout.py --threads 1        # about 15 s
     python benchmarks/winograd_layout.py --quick            # seconds; figures mean nothing
 
-minicnn's per-plane kernels (minicnn/kernels/conv_winograd_large.py) write or read a tile's
+minicnn's per-plane kernels (minicnn/fast/kernels/conv_winograd_large.py) write or read a tile's
 36 numbers in 36 planes of V (or M, dV, dM), and a loop over that many arrays stays scalar:
 LLVM needs a run-time overlap check for each pair of arrays that it reads and writes, and
 stops at 8 ("too many memory checks needed"). The lanes kernels
-(minicnn/kernels/conv_winograd_lanes.py), which method "fast" runs for F(4x4, 3x3), keep the
+(minicnn/fast/kernels/conv_winograd_lanes.py), which method "fast" runs for F(4x4, 3x3), keep the
 channels innermost and their padded count compiled in, so that a tile's numbers lie at fixed
 offsets from one pointer and the loop over the channels vectorises; they pay for it with
 copies between (N, C, H, W) and channels-last. Each pair below computes the same thing on one
@@ -47,9 +47,9 @@ def transform_pairs(x, rng):
     check compares the two results after both have run."""
     import numpy as np
 
-    from minicnn.functional.conv_winograd import _plane_buffer, _tile_planes
-    from minicnn.kernels import conv_winograd_lanes as lanes
-    from minicnn.kernels import conv_winograd_large as large
+    from minicnn.fast.conv.winograd import _plane_buffer, _tile_planes
+    from minicnn.fast.kernels import conv_winograd_lanes as lanes
+    from minicnn.fast.kernels import conv_winograd_large as large
 
     n, channels, size, _ = x.shape
     tiles = -(-size // 4)                                     # per side, 4x4 outputs a tile
@@ -170,8 +170,8 @@ def main(argv=None) -> int:
         common.format_machine(info),
         "",
         f"Median of {repeats} interleaved rounds, nanoseconds per tile and channel (a tile is "
-        "4x4 outputs). \"per plane\": the kernels of minicnn/kernels/conv_winograd_large.py; "
-        "\"lanes\": those of minicnn/kernels/conv_winograd_lanes.py with the copies between "
+        "4x4 outputs). \"per plane\": the kernels of minicnn/fast/kernels/conv_winograd_large.py; "
+        "\"lanes\": those of minicnn/fast/kernels/conv_winograd_lanes.py with the copies between "
         "(N, C, H, W) and channels-last that they need. Same results: bit for bit, except the "
         "input adjoint's sums (float32 rounding).",
         "",

@@ -1,18 +1,18 @@
 """minicnn: convolutional neural networks from scratch in NumPy.
 
 Every layer has a hand-written forward and backward pass (no autograd), checked against
-finite differences; hot loops are jitted with Numba; convolution runs as im2col + one matrix
-product. The vocabulary is PyTorch's, so what a student learns here carries over unchanged.
+finite differences. ``minicnn.functional`` is the lecture's math, written to be read (the
+convolution as loops and as im2col); ``minicnn.fast``, the engine, computes the same numbers
+faster (Numba kernels, Winograd, direct sums) and is what training runs. The vocabulary is
+PyTorch's, so what a student learns here carries over unchanged.
 
 ``minicnn.nn``, ``minicnn.optim``, ``minicnn.CNN``, ``minicnn.summary``, ``minicnn.save`` and
-``minicnn.load`` are imported on first use, so ``import minicnn`` stays cheap.
+``minicnn.load`` are imported on first use, so ``import minicnn`` stays cheap, and it changes
+nothing global: no environment variable, no thread setting. A script that trains with
+several threads calls ``minicnn.settle_idle_threads()`` before importing NumPy, as the CLI does.
 """
 
 __version__ = "0.1.0"
-
-# first, before anything loads NumPy: tell the libraries' idle threads to sleep soon
-# (minicnn/_cores.py; standard library only, keeps any value the user set)
-from minicnn import _cores  # noqa: E402,F401
 
 _LAZY = {
     "nn": ("minicnn.nn", None),
@@ -24,6 +24,7 @@ _LAZY = {
     "summary": ("minicnn.summary", "summary"),
     "save": ("minicnn.checkpoint", "save"),
     "load": ("minicnn.checkpoint", "load"),
+    "settle_idle_threads": ("minicnn.cores", "settle_idle_threads"),
 }
 
 

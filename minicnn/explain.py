@@ -28,7 +28,6 @@ re-drawn at random explains the image, not the model.
 
 from __future__ import annotations
 
-import copy
 import numbers
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,10 +36,11 @@ import numpy as np
 
 from minicnn import nn
 from minicnn.nn.module import as_generator
+from minicnn.sanity import randomise_weights, rank_correlation
 
 __all__ = ["saliency", "grad_cam", "occlusion", "input_gradient", "explain_batch",
-           "Explanations", "layer_sequence", "default_cam_layer", "upsample_bilinear",
-           "rank_correlation", "randomise_weights"]
+           "Explanations", "explaining", "layer_sequence", "default_cam_layer",
+           "upsample_bilinear", "rank_correlation", "randomise_weights"]
 
 # Layers that keep an (N, C, h, w) feature map a feature map: Grad-CAM may read any of them
 # once a Conv2d has run.
@@ -94,7 +94,7 @@ def layer_sequence(model) -> list[tuple[str, nn.Module]]:
 
 
 @contextmanager
-def _explaining(model):
+def explaining(model):
     """Evaluation mode inside; on exit every module's mode, every ``Parameter.grad`` and every
     layer's forward cache are what they were before (so a training step in progress is not
     disturbed), and the gradients start from zero inside."""
@@ -219,7 +219,7 @@ def input_gradient(model, x, target=None):
     (N, C, H, W) array in the model's dtype
     """
     x = _check_images(model, x, "input_gradient")
-    with _explaining(model):
+    with explaining(model):
         return _score_gradient(model, x, target, "input_gradient")[0]
 
 
@@ -260,7 +260,7 @@ def saliency(model, x, target=None, samples: int = 0, noise: float = 0.15, rng=N
         raise ValueError(f"{owner}: noise is a fraction of the image's value range and must be "
                          f">= 0, got {noise!r}")
     x = _check_images(model, x, owner)
-    with _explaining(model):
+    with explaining(model):
         # BEGIN SOLUTION
         gradient, _, target = _score_gradient(model, x, target, owner)   # (N, C, H, W)
         if samples == 0:
@@ -380,7 +380,7 @@ def grad_cam(model, x, target=None, layer=None, upsample: bool = True):
     layers = layer_sequence(model)
     index = _resolve_layer(model, layers, layer)
     head, tail = layers[:index + 1], layers[index + 1:]
-    with _explaining(model):
+    with explaining(model):
         # BEGIN SOLUTION
         maps = _run(head, x)                                          # A: (N, K, h, w)
         logits = _run(tail, maps)                                     # (N, classes)
@@ -492,7 +492,7 @@ def occlusion(model, x, target=None, patch: int = 6, stride: int = 2, fill=None,
         covered[p, top:top + patch, left:left + patch] = True
     coverage = covered.sum(axis=0)
     maps = np.empty((x.shape[0], height, width), dtype=x.dtype)
-    with _explaining(model):
+    with explaining(model):
         logits = model(x)
         target = _targets(target, logits, owner)
         for n, image in enumerate(x):
@@ -507,7 +507,7 @@ def occlusion(model, x, target=None, patch: int = 6, stride: int = 2, fill=None,
 
 
 # ---------------------------------------------------------------------------------------------
-# All three at once, and the sanity check
+# All three at once (the sanity check's two halves are in minicnn/sanity.py)
 # ---------------------------------------------------------------------------------------------
 
 @dataclass
@@ -535,7 +535,7 @@ def explain_batch(model, x, target=None, *, samples: int = 0, noise: float = 0.1
     """``saliency``, ``grad_cam`` and ``occlusion`` of the same images and target classes
     (their arguments, passed through), plus the predictions: what the figures show."""
     x = _check_images(model, x, "explain_batch")
-    with _explaining(model):
+    with explaining(model):
         logits = model(x).astype(np.float64)
     predicted = np.argmax(logits, axis=1)
     target = _targets(target, logits, "explain_batch")
@@ -546,65 +546,3 @@ def explain_batch(model, x, target=None, *, samples: int = 0, noise: float = 0.1
         saliency=saliency(model, x, target, samples=samples, noise=noise, rng=rng),
         grad_cam=grad_cam(model, x, target, layer=layer),
         occlusion=occlusion(model, x, target, patch=patch, stride=stride, fill=fill))
-
-
-def rank_correlation(a, b) -> float:
-    """Spearman's rank correlation of two maps (flattened): the Pearson correlation of their
-    ranks, tied values sharing the mean of their ranks.
-
-    rho = sum_i (r_i - mean r)(s_i - mean s) / sqrt(sum_i (r_i - mean r)^2 sum_i (s_i - mean s)^2)
-
-    1 means the two maps order the pixels the same way, 0 no relation. NaN when either map is
-    constant (its ranks do not vary, so no ordering exists to compare).
-    """
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"rank_correlation: the maps have {a.size} and {b.size} values; they "
-                         f"must have the same size")
-
-    def ranks(values):
-        _, group, counts = np.unique(values, return_inverse=True, return_counts=True)
-        last = np.cumsum(counts)                # 1-based rank of each group's last member
-        return ((last - counts + 1 + last) / 2.0)[group.ravel()]
-
-    ra, rb = ranks(a) - (a.size + 1) / 2.0, ranks(b) - (b.size + 1) / 2.0
-    denominator = np.sqrt(np.sum(ra * ra) * np.sum(rb * rb))
-    return float(np.sum(ra * rb) / denominator) if denominator > 0 else float("nan")
-
-
-def randomise_weights(model, layers=None, rng=None):
-    """A copy of ``model`` with the weights of some layers re-drawn at random (the
-    model-parameter randomisation test of Adebayo et al., 2018).
-
-    Each Conv2d and Linear named gets a fresh weight and bias from PyTorch's default
-    initialisation, as the layers draw it: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in =
-    C_in * kH * kW (Conv2d) or in_features (Linear). BatchNorm's parameters and running
-    statistics are kept, so activations keep their scale. The original model is unchanged.
-
-    Parameters
-    ----------
-    model : the trained model
-    layers : dotted names of the Conv2d / Linear layers to re-draw (e.g. the last ones, for the
-        cascading version of the test); None (default) re-draws every one of them
-    rng : numpy.random.Generator or int seed (None: fresh, unseeded)
-
-    Returns
-    -------
-    a new model of the same class
-    """
-    generator = as_generator(rng, "randomise_weights")
-    randomised = copy.deepcopy(model)
-    weighted = {name: module for name, module in randomised.named_modules()
-                if isinstance(module, (nn.Conv2d, nn.Linear))}
-    names = list(weighted) if layers is None else list(layers)
-    for name in names:
-        if name not in weighted:
-            raise ValueError(f"randomise_weights: {name!r} is not a Conv2d or Linear layer of "
-                             f"{type(model).__name__}; those are {', '.join(weighted)}")
-        module = weighted[name]
-        bound = 1.0 / np.sqrt(module.weight.data[0].size)
-        for param in (module.weight, module.bias):
-            if param is not None:
-                param.data[...] = generator.uniform(-bound, bound, param.data.shape)
-    return randomised

@@ -236,12 +236,12 @@ def check_input_gradient(model, x, *, name=None, threshold=DEFAULT_THRESHOLD, h=
     -------
     GradCheckReport with one entry, ``x``
     """
-    from minicnn.explain import _explaining
+    from minicnn.explain import explaining
 
     if model.dtype != np.float64:
         raise TypeError(f"check_input_gradient: the model's parameters are {model.dtype}; "
                         f"check in float64 (model.double()), where h = {h:g} is resolvable")
-    with _explaining(model):
+    with explaining(model):
         return check_gradients(lambda x: (model(x), None),
                                lambda dout, cache: model.backward(dout), {"x": x},
                                name=name or f"{type(model).__name__} input gradient",

@@ -26,7 +26,7 @@ and are not counted.
 
 The model is run once on zeros (batch of 2, the parameters' dtype) in evaluation mode, so
 nothing it holds changes: its mode, buffers and forward caches are put back afterwards. The
-same pass checks the lecture's design rules (``minicnn.nn._trace``): a BatchNorm that does
+same pass checks the lecture's design rules (``minicnn.nn.trace``): a BatchNorm that does
 not get ``num_features`` channels is an error naming both layers; a misplaced Dropout or an
 activation after the final Linear is a ``DesignRuleWarning``.
 """
@@ -133,12 +133,12 @@ def _normalise_input_shape(model, input_shape) -> tuple:
 
 
 def _first_leaf_is_spatial(model) -> bool:
-    from minicnn.nn.layers import Linear, _BatchNorm
+    from minicnn.nn.layers import BatchNorm1d, BatchNorm2d, Linear
     for module in model.modules():
         if not module._modules:
             if isinstance(module, Linear):
                 return False
-            if isinstance(module, _BatchNorm):
+            if isinstance(module, (BatchNorm1d, BatchNorm2d)):
                 return 4 in module._input_ndims
             return True
     return True
@@ -151,11 +151,13 @@ def _window(module, record):
     divides H; otherwise it counts as its longest window at stride ceil(H / H_out), so the
     receptive field shown is an upper bound."""
     from minicnn.functional.pool import adaptive_bins
-    from minicnn.nn.layers import Conv2d, _Pool2d
+    from minicnn.functional import as_pair
+    from minicnn.nn.layers import AvgPool2d, Conv2d, MaxPool2d
     if isinstance(module, Conv2d):
         return module.kernel_size, module.stride
-    if isinstance(module, _Pool2d):
-        return module._kernel, module._stride
+    if isinstance(module, (MaxPool2d, AvgPool2d)):
+        return (as_pair(module.kernel_size, "kernel_size", "summary"),
+                as_pair(module.stride, "stride", "summary"))
     in_hw, out_hw = record.input_shape[-2:], record.output_shape[-2:]
     kernel = tuple(max(end - start for start, end in adaptive_bins(size_in, size_out))
                    for size_in, size_out in zip(in_hw, out_hw))
@@ -166,7 +168,8 @@ def _window(module, record):
 def _receptive_fields(records, image_hw):
     """(height, width) receptive field of each record, or None before the first spatial layer
     when the input is not an image."""
-    from minicnn.nn.layers import AdaptiveAvgPool2d, Conv2d, Flatten, Linear, _Pool2d
+    from minicnn.nn.layers import (AdaptiveAvgPool2d, AvgPool2d, Conv2d, Flatten, Linear,
+                                    MaxPool2d)
     if image_hw is None:
         return [None] * len(records)
     rf, jump = [1, 1], [1, 1]
@@ -178,7 +181,7 @@ def _receptive_fields(records, image_hw):
                        and record.output_shape[-2:] == (1, 1))
         if global_pool or isinstance(module, (Flatten, Linear)):
             whole = True
-        elif isinstance(module, (Conv2d, _Pool2d, AdaptiveAvgPool2d)):
+        elif isinstance(module, (Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d)):
             kernel, stride = _window(module, record)
             for axis in range(2):
                 rf[axis] += (kernel[axis] - 1) * jump[axis]
@@ -213,7 +216,7 @@ def summary(model, input_shape) -> Summary:
     DesignRuleWarning : Dropout outside the classifier head, or an activation after the final
         Linear (CrossEntropyLoss expects raw logits)
     """
-    from minicnn.nn import _trace
+    from minicnn.nn import trace
     from minicnn.nn.module import Module
     if not isinstance(model, Module):
         raise TypeError(f"summary: model must be a minicnn.nn.Module, got "
@@ -228,7 +231,7 @@ def summary(model, input_shape) -> Summary:
     buffers = {name: np.array(b, copy=True) for name, b in model.named_buffers()}
     model.eval()
     try:
-        out, trace = _trace.run_traced(model, (x,))
+        out, trace = trace.run_traced(model, (x,))
     except (ValueError, TypeError) as exc:
         done = ", ".join(f"{r.name or r.module.short_repr()} -> {_shape_text(r.output_shape[1:])}"
                          for r in getattr(exc, "_minicnn_records", []))
@@ -268,8 +271,8 @@ def summary(model, input_shape) -> Summary:
                     if not name.endswith("num_batches_tracked"))
     messages = tuple(message for _, message in trace.design_warnings())
     for message in messages:
-        warnings.warn(message, _trace.DesignRuleWarning,
-                      stacklevel=_trace.user_stacklevel())
+        warnings.warn(message, trace.DesignRuleWarning,
+                      stacklevel=trace.user_stacklevel())
     return Summary(type(model).__name__, shape, tuple(np.shape(out))[1:], tuple(rows), total,
                    total_trainable, n_buffers, messages)
 

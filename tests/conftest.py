@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from torch_reference import RECORDER_KEY, TorchReference
-from work_units import GradingTogether
+from support.torch_reference import RECORDER_KEY, TorchReference
+from support.work_units import GradingTogether
 
 # Tests must never reach for the network or a user's real cache.
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -51,7 +51,7 @@ def torch_reference(request):
     """``torch_reference(compute, *inputs)``: what ``compute(torch, *inputs)`` returns, from live
     PyTorch when it is installed (and the recording must agree), else (or with
     --torch-recorded) from the recording in tests/torch_recordings/ (see
-    tests/torch_reference.py)."""
+    tests/support/torch_reference.py)."""
     recorder = request.config.stash.get(RECORDER_KEY, None)
     live = recorder is not None or not request.config.getoption("--torch-recorded")
     return TorchReference(request.node, _import_torch() if live else None, recorder)
@@ -84,7 +84,7 @@ if GradingTogether is not None:                  # pytest-xdist is installed
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(config, log):
         """(pytest-xdist, in the main process.) Tests in units of work_unit
-        (tests/work_units.py): every grading test in one, which one worker runs."""
+        (tests/support/work_units.py): every grading test in one, which one worker runs."""
         return GradingTogether(config, log)
 
 

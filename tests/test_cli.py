@@ -172,7 +172,7 @@ def test_threads_flag_limits_numba(monkeypatch):
 
 def test_default_thread_count_reaches_blas_before_numpy_is_imported():
     import minicnn.cli
-    from minicnn._cores import usable_cores
+    from minicnn.cores import usable_cores
     from minicnn.train import DEFAULT_THREADS
     assert minicnn.cli._DEFAULT_THREADS == DEFAULT_THREADS == "auto"
     code = ("import os, sys; from minicnn.cli import _threads_before_numpy; "

@@ -1,10 +1,10 @@
-"""threads="auto": the idle cores (minicnn/_cores.py), and how the training run records it."""
+"""threads="auto": the idle cores (minicnn/cores.py), and how the training run records it."""
 
 import os
 
 import pytest
 
-import minicnn._cores as cores
+import minicnn.cores as cores
 from minicnn.train import TrainConfig
 from minicnn.train.threads import limit_threads
 
@@ -95,24 +95,45 @@ def _fresh_python(code, **env):
     return proc.stdout.split()
 
 
-CHECK = ("import os; from minicnn._cores import blas_threads_sleep; "
+CHECK = ("import os; from minicnn.cores import blas_threads_sleep; "
          "print(blas_threads_sleep(), os.environ['OPENBLAS_THREAD_TIMEOUT'], "
          "os.environ['GOMP_SPINCOUNT'])")
 
 
-def test_importing_minicnn_first_tells_idle_library_threads_to_sleep():
-    assert _fresh_python("import minicnn, numpy; " + CHECK) == ["True", "4", "10000"]
+ENVIRONMENT = ("import os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), "
+               "os.environ.get('GOMP_SPINCOUNT'))")
+
+
+def test_importing_minicnn_changes_no_environment_variable():
+    before = _fresh_python("import os; print(sorted(os.environ.items()))")
+    after = _fresh_python("import minicnn, minicnn.nn, minicnn.functional, minicnn.train, "
+                          "minicnn.fast, os; print(sorted(os.environ.items()))")
+    assert after == before
+    assert _fresh_python("import minicnn, numpy; " + ENVIRONMENT) == ["None", "None"]
+
+
+def test_settling_before_numpy_tells_idle_library_threads_to_sleep():
+    code = "import minicnn; minicnn.settle_idle_threads(); import numpy; " + CHECK
+    assert _fresh_python(code) == ["True", "4", "10000"]
 
 
 def test_numpy_first_is_noticed_and_a_users_own_settings_are_kept():
-    assert _fresh_python("import numpy, minicnn; " + CHECK) == ["False", "4", "10000"]
-    assert _fresh_python("import numpy, minicnn; " + CHECK, OPENBLAS_THREAD_TIMEOUT="8",
+    code = "import numpy, minicnn; minicnn.settle_idle_threads(); " + CHECK
+    assert _fresh_python(code) == ["False", "4", "10000"]
+    assert _fresh_python(code, OPENBLAS_THREAD_TIMEOUT="8",
                          GOMP_SPINCOUNT="5") == ["True", "8", "5"]
+
+
+def test_the_cli_settles_idle_threads_before_numpy_loads():
+    code = ("import sys; from minicnn.cli import _threads_before_numpy; "
+            "_threads_before_numpy(['train', '--threads', '1']); "
+            "print('numpy' in sys.modules); " + CHECK)
+    assert _fresh_python(code) == ["False", "True", "4", "10000"]
 
 
 def test_blas_keeps_one_thread_when_its_threads_would_spin(monkeypatch):
     from minicnn.train.threads import blas_thread_count
-    monkeypatch.setattr(cores, "_BLAS_THREADS_SLEEP", False)
+    monkeypatch.setattr(cores, "_blas_threads_sleep", False)
     assert [blas_thread_count(n) for n in (1, 2, 8)] == [1, 1, 1]
-    monkeypatch.setattr(cores, "_BLAS_THREADS_SLEEP", True)
+    monkeypatch.setattr(cores, "_blas_threads_sleep", True)
     assert [blas_thread_count(n) for n in (1, 2, 8)] == [1, 2, 8]

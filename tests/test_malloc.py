@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from minicnn._malloc import keep_freed_memory
+from minicnn.malloc import keep_freed_memory
 
 _FAULTS_PER_ALLOCATION = """
 import resource, sys
 import numpy as np
 if sys.argv[1] == "keep":
-    from minicnn._malloc import keep_freed_memory
+    from minicnn.malloc import keep_freed_memory
     assert keep_freed_memory()
 for _ in range(3):
     np.ones(8_000_000)   # 64 MB: above glibc's largest dynamic mmap threshold (32 MB)

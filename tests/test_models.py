@@ -134,7 +134,7 @@ def test_whole_cnn_gradient_matches_finite_differences_on_every_parameter(rng):
 
 # --------------------------------------------------------------------------- against PyTorch
 # PyTorch's side is recorded in tests/torch_recordings/ for runs without torch (see
-# tests/torch_reference.py): its inputs are minicnn's seeded initial weights and seeded data.
+# tests/support/torch_reference.py): its inputs are minicnn's seeded initial weights and seeded data.
 
 def torch_state_dict_layout(torch):
     """The lecture's PyTorch class's state_dict: its keys, and each entry's shape and dtype."""

@@ -21,7 +21,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from notebook_runner import (MARK, execute, seed_numba_cache, stream_text,  # noqa: E402
+from support.notebook_runner import (MARK, execute, seed_numba_cache, stream_text,  # noqa: E402
                              write_kernel_spec)
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"

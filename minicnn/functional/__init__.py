@@ -3,9 +3,12 @@
 Every ``..._forward`` returns ``(out, cache)``; the matching ``..._backward(dout, cache)``
 returns the gradients. The cache is plain data (a tuple of arrays and Python scalars), so a
 backward pass can be run on a cache that another implementation's forward pass produced.
+
+Faster versions of some of these functions live in the engine, ``minicnn.fast``; it plugs in
+through ``fast_paths`` (conv2d's ``method="fast"``, and the layers of ``minicnn.nn``).
 """
 
-from minicnn.functional._common import as_pair, output_shape2d, output_size
+from minicnn.functional._common import as_pair, check_array, output_shape2d, output_size
 from minicnn.functional.activation import relu_backward, relu_forward
 from minicnn.functional.conv import CONV_METHODS, conv2d_backward, conv2d_forward
 from minicnn.functional.dropout import dropout_backward, dropout_forward
@@ -19,7 +22,7 @@ from minicnn.functional.pool import (adaptive_avg_pool2d_backward, adaptive_avg_
                                      max_pool2d_backward, max_pool2d_forward)
 
 __all__ = [
-    "as_pair", "output_size", "output_shape2d",
+    "as_pair", "check_array", "output_size", "output_shape2d",
     "CONV_METHODS", "conv2d_forward", "conv2d_backward",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",

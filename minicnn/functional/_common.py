@@ -1,6 +1,7 @@
 """Helpers shared by every functional layer: argument normalisation, output sizes, input checks.
 
-One place decides output sizes, for convolution and pooling alike:
+One place decides output sizes, for convolution and pooling alike (``output_length``, which
+the Numba kernels call too; ``output_size`` adds the check):
 
     H_out = floor((H - k + 2p) / s) + 1
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+
+from minicnn.kernels.output_size import output_length
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -46,7 +49,7 @@ def output_size(size: int, kernel: int, stride: int, padding: int, *, func: str,
     Raises ``ValueError`` naming the layer and the numbers when the result is < 1, that is,
     when the kernel is larger than the padded input.
     """
-    out = (size - kernel + 2 * padding) // stride + 1
+    out = int(output_length(size, kernel, stride, padding))
     if size + 2 * padding < kernel or out < 1:
         raise ValueError(
             f"{func}: kernel {kernel} is larger than the padded input along {dim} "

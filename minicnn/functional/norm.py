@@ -7,11 +7,9 @@ For a feature map Z (N, C, H, W) and each channel c (lecture, section 6):
     Z_hat     = (Z - mu_c) / sqrt(sigma_c^2 + eps)
     Z_tilde   = gamma_c * Z_hat + beta_c
 
-BatchNorm1d is the same with H = W = 1: statistics over the batch only. Both are computed here
-on the input viewed as (N, C, L), L = H*W (or 1), reducing over every axis except axis 1.
-
-The hot loops (statistics, the fused normalise-and-scale pass, the backward sums) live in
-``minicnn.kernels.elementwise``, each next to a NumPy twin that reads like the formulas.
+BatchNorm1d is the same with H = W = 1: statistics over the batch only. Both reduce over
+every axis except axis 1, the channels. Training runs fused Numba loops with the same contract
+(minicnn/fast/norm.py), tested against the functions here.
 """
 
 from __future__ import annotations
@@ -21,8 +19,6 @@ import numbers
 import numpy as np
 
 from minicnn.functional._common import check_array
-from minicnn.kernels.elementwise import (batch_norm_affine, batch_norm_backward_dx,
-                                        batch_norm_backward_sums, batch_norm_stats)
 
 _FUNC = "batch_norm"
 
@@ -47,7 +43,8 @@ def _check_per_channel(array, name: str, x: np.ndarray) -> None:
                          f"{channels} {noun} (input shape {x.shape}); {rule}")
 
 
-def _check_forward_args(x, weight, bias, running_mean, running_var, training, momentum, eps):
+def check_batch_norm_args(x, weight, bias, running_mean, running_var, training, momentum, eps):
+    """Check batch_norm_forward's arguments; raise naming the layer and the lecture's rule."""
     check_array(x, "x", _FUNC, ndim=(2, 3, 4))
     for name, array in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                         ("running_var", running_var)):
@@ -121,26 +118,29 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training, mom
         when weight, bias or a running statistic does not have C entries, or when training
         with a single value per channel (N*H*W == 1).
     """
-    _check_forward_args(x, weight, bias, running_mean, running_var, training, momentum, eps)
+    check_batch_norm_args(x, weight, bias, running_mean, running_var, training, momentum, eps)
     # BEGIN SOLUTION
-    n_batch, channels = x.shape[:2]
-    x3 = x.reshape(n_batch, channels, -1)               # (N, C, L): L = H*W, or 1 for (N, F)
+    channels = x.shape[1]
+    axes = (0,) + tuple(range(2, x.ndim))               # every axis but the channels
+    per_channel = (1, channels) + (1,) * (x.ndim - 2)   # a (C,) array, broadcast along axis 1
     if training:
-        mean, var = batch_norm_stats(x3)                # float64 (C,): mu_c, biased sigma_c^2
+        mean = x.mean(axis=axes, dtype=np.float64)      # mu_c
+        var = x.var(axis=axes, dtype=np.float64)        # sigma_c^2, biased: 1/m
         if running_mean is not None:
-            m = x3.shape[0] * x3.shape[2]
+            m = x.size // channels                      # N*H*W values per channel
             running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+            # the running estimate takes the unbiased variance, 1/(m - 1)
             running_var[...] = (1 - momentum) * running_var + momentum * var * (m / (m - 1))
     else:
-        mean = running_mean.astype(np.float64)
-        var = running_var.astype(np.float64)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    # gamma * (x - mu) * inv_std + beta == x * scale + shift, one multiply-add per element
-    scale = inv_std if weight is None else weight * inv_std
-    shift = -mean * scale if bias is None else bias - mean * scale
-    out = batch_norm_affine(x3, scale.astype(x.dtype), shift.astype(x.dtype))
-    out = out.reshape(x.shape)
-    cache = (x, mean.astype(x.dtype), inv_std.astype(x.dtype), weight, bias, bool(training))
+        mean, var = running_mean, running_var
+    inv_std = 1.0 / np.sqrt(var.astype(np.float64) + eps)       # 1 / sqrt(sigma_c^2 + eps)
+    mean, inv_std = mean.astype(x.dtype), inv_std.astype(x.dtype)
+    out = (x - mean.reshape(per_channel)) * inv_std.reshape(per_channel)     # x_hat
+    if weight is not None:
+        out = out * weight.reshape(per_channel)         # gamma_c * x_hat
+    if bias is not None:
+        out = out + bias.reshape(per_channel)           # ... + beta_c
+    cache = (x, mean, inv_std, weight, bias, bool(training))
     # END SOLUTION
     return out, cache
 
@@ -176,24 +176,21 @@ def batch_norm_backward(dout, cache):
         raise ValueError(f"batch_norm_backward: dout has shape {dout.shape} but the input to "
                          f"batch_norm_forward had shape {x.shape}")
     # BEGIN SOLUTION
-    n_batch, channels = x.shape[:2]
-    x3 = x.reshape(n_batch, channels, -1)
-    dout3 = dout.reshape(n_batch, channels, -1)
-    m = x3.shape[0] * x3.shape[2]
-    inv_std64 = inv_std.astype(np.float64)
-    sum_dout, sum_dout_centred = batch_norm_backward_sums(dout3, x3, mean)   # float64 (C,)
-    sum_dout_xhat = sum_dout_centred * inv_std64         # sum(dout * x_hat) = dgamma
-    a = inv_std64 if weight is None else weight * inv_std64      # gamma * inv_std
+    channels = x.shape[1]
+    axes = (0,) + tuple(range(2, x.ndim))               # every axis but the channels
+    per_channel = (1, channels) + (1,) * (x.ndim - 2)   # a (C,) array, broadcast along axis 1
+    m = x.size // channels                              # N*H*W values per channel
+    x_hat = (x - mean.reshape(per_channel)) * inv_std.reshape(per_channel)
+    sum_dout = dout.sum(axis=axes, dtype=np.float64)                   # dbeta_c
+    sum_dout_xhat = (dout * x_hat).sum(axis=axes, dtype=np.float64)    # dgamma_c
+    gamma = 1.0 if weight is None else weight.astype(np.float64)
+    scale = (gamma * inv_std.astype(np.float64)).reshape(per_channel)  # gamma_c * inv_std_c
     if training:
-        # dx = a/m * (m*dout - sum(dout) - x_hat * sum(dout*x_hat)), x_hat = (x - mean)*inv_std
-        b = -a * inv_std64 * sum_dout_xhat / m
-        k = -a * sum_dout / m
+        dx = scale / m * (m * dout - sum_dout.reshape(per_channel)
+                          - x_hat * sum_dout_xhat.reshape(per_channel))
     else:
-        b = np.zeros(channels)
-        k = np.zeros(channels)
-    dt = dout.dtype
-    dx = batch_norm_backward_dx(dout3, x3, mean, a.astype(dt), b.astype(dt), k.astype(dt))
-    dx = dx.reshape(x.shape)
+        dx = scale * dout                               # mean and inv_std are constants here
+    dx = dx.astype(dout.dtype)
     dweight = None if weight is None else sum_dout_xhat.astype(weight.dtype)
     dbias = None if bias is None else sum_dout.astype(bias.dtype)
     # END SOLUTION

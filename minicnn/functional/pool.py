@@ -16,19 +16,14 @@ How this file is organised
 --------------------------
 - The public functions (``max_pool2d_forward``, ...) are what notebooks, models and graders
   call. Each one's docstring is its full specification; its body, between ``# BEGIN SOLUTION``
-  and ``# END SOLUTION``, is what a student writes (the instructor tool replaces it with
-  ``raise NotImplementedError``); only the final ``return`` stays, naming what to compute.
-  The reference body checks the arguments with :func:`_pool_arguments`, then runs the fast
-  path: a Numba kernel from :mod:`minicnn.kernels.pool` (with a special case for the
-  lecture's 2x2, stride 2 pooling).
-- ``_max_pool2d_forward_numpy`` and friends are the NumPy twins: the same math, vectorised and
-  readable, with no Python loop over pixels. The tests hold every kernel to its twin; the
-  forward twin also serves inputs that hold NaN. (They are solutions too: a student release
-  should leave them, and :mod:`minicnn.kernels.pool`, out or strip them.)
-- :func:`_pool_arguments` (argument checks and output size), :func:`_unpack_cache` and
-  :func:`_check_dout` (backward checks) are helpers a student's solution may call as they are.
-- Global and adaptive average pooling are not assignment tasks: they are written out in full,
-  in NumPy (a loop over output cells at most), since they are never on a hot path.
+  and ``# END SOLUTION``, is the NumPy a student writes from it (the instructor tool replaces
+  it with ``raise NotImplementedError``); only the final ``return`` stays.
+- :func:`pool_arguments` (argument checks and output size), :func:`unpack_pool_cache`,
+  :func:`check_pool_dout` and :func:`check_argmax` (backward checks) are helpers a student's
+  solution may call as they are.
+- Global and adaptive average pooling are not assignment tasks: they are written out in full.
+- Training runs Numba kernels with the same contract (minicnn/fast/pool.py), tested against
+  the functions here.
 
 Caches are plain tuples of arrays and Python ints (listed in each forward's docstring), so a
 backward can run on a cache made by another implementation's forward, PyTorch's included: for
@@ -42,9 +37,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from minicnn.functional._common import as_pair, check_array, output_shape2d
-from minicnn.kernels import pool as _kernels
 
 __all__ = [
+    "pool_arguments", "unpack_pool_cache", "check_pool_dout", "check_argmax",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "global_avg_pool2d_forward", "global_avg_pool2d_backward",
@@ -56,7 +51,7 @@ __all__ = [
 # Helpers: argument checks shared by the forward and backward passes
 # --------------------------------------------------------------------------------------------
 
-def _pool_arguments(x, kernel_size, stride, padding, func):
+def pool_arguments(x, kernel_size, stride, padding, func):
     """Check ``x`` and normalise the pooling arguments, as PyTorch's MaxPool2d/AvgPool2d do.
 
     Returns ``(kernel, stride, padding, (out_h, out_w))`` with each of the first three an
@@ -80,7 +75,7 @@ def _pool_arguments(x, kernel_size, stride, padding, func):
     return kernel, stride, padding, out_hw
 
 
-def _check_dout(dout, x_shape, kernel, stride, padding, func):
+def check_pool_dout(dout, x_shape, kernel, stride, padding, func):
     """Check ``dout`` against the forward output shape that a cache implies.
 
     Returns ``(x_shape, kernel, stride, padding)`` normalised: ``x_shape`` a tuple of 4 ints,
@@ -102,13 +97,31 @@ def _check_dout(dout, x_shape, kernel, stride, padding, func):
     return x_shape, kernel, stride, padding
 
 
-def _unpack_cache(cache, length, func, layout):
+def unpack_pool_cache(cache, length, func, layout):
     """Return ``cache`` if it is a tuple (or list) of ``length`` items, else raise TypeError."""
     if not isinstance(cache, (tuple, list)) or len(cache) != length:
         raise TypeError(f"{func}: cache must be the tuple {layout} returned by the forward "
                         f"pass, got {type(cache).__name__}"
                         + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else ""))
     return cache
+
+
+def check_argmax(argmax, dout, x_shape, func):
+    """Check a max-pooling cache's ``argmax``: integer flat indices shaped like ``dout``, each
+    in [0, H*W); raise TypeError / ValueError naming ``func`` otherwise."""
+    if not isinstance(argmax, np.ndarray) or not np.issubdtype(argmax.dtype, np.integer):
+        raise TypeError(f"{func}: the cache's argmax must be an integer numpy array of flat "
+                        f"indices, got {type(argmax).__name__}"
+                        + (f" of dtype {argmax.dtype}" if isinstance(argmax, np.ndarray) else ""))
+    if argmax.shape != dout.shape:
+        raise ValueError(f"{func}: the cache's argmax must have the shape of dout {dout.shape}, "
+                         f"got {argmax.shape}")
+    plane_size = x_shape[2] * x_shape[3]
+    n_bad = int(np.count_nonzero((argmax < 0) | (argmax >= plane_size)))
+    if n_bad:
+        raise ValueError(f"{func}: {n_bad} argmax entries lie outside [0, H*W) = [0, "
+                         f"{plane_size}) for input shape {x_shape}; argmax must hold flat "
+                         f"indices u*W + v into each (n, c) plane of the input")
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,9 +169,28 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
         max_pool2d_forward and the numbers.
     """
     # BEGIN SOLUTION
-    kernel, stride, padding, out_hw = _pool_arguments(x, kernel_size, stride, padding,
-                                                      "max_pool2d_forward")
-    out, argmax = _max_pool2d_forward_fast(x, kernel, stride, padding, out_hw)
+    kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, stride, padding,
+                                                              "max_pool2d_forward")
+    (kernel_h, kernel_w), (stride_h, stride_w), (pad_h, pad_w) = kernel, stride, padding
+    n_batch, channels, height, width = x.shape
+    x_padded = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)),
+                      constant_values=-np.inf)                 # padding never wins
+    # every window, without a copy: (N, C, H_pad - kH + 1, W_pad - kW + 1, kH, kW) ...
+    windows = sliding_window_view(x_padded, (kernel_h, kernel_w), axis=(2, 3))
+    # ... then every stride-th one, each flattened in row-major order: (N, C, H_out, W_out, kH*kW)
+    windows = windows[:, :, ::stride_h, ::stride_w]
+    windows = windows.reshape(n_batch, channels, out_h, out_w, kernel_h * kernel_w)
+
+    position = np.argmax(windows, axis=-1)        # 0 .. kH*kW - 1, the first max on a tie
+    out = np.take_along_axis(windows, position[..., None], axis=-1)[..., 0]
+    # window (i, j) starts at row i*sH - pH and column j*sW - pW of the input
+    rows = (np.arange(out_h) * stride_h - pad_h)[:, None] + position // kernel_w
+    cols = (np.arange(out_w) * stride_w - pad_w)[None, :] + position % kernel_w
+    # a window of nothing but -inf "wins" on padding: point at its first input pixel instead
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    rows = np.where(inside, rows, np.maximum(rows - position // kernel_w, 0))
+    cols = np.where(inside, cols, np.maximum(cols - position % kernel_w, 0))
+    argmax = (rows * width + cols).astype(np.int64)             # flat index u*W + v
     cache = (x.shape, argmax, kernel, stride, padding)
     # END SOLUTION
     return out, cache
@@ -195,97 +227,21 @@ def max_pool2d_backward(dout, cache):
         argmax entry lies outside [0, H*W).
     """
     # BEGIN SOLUTION
-    x_shape, argmax, kernel, stride, padding = _unpack_cache(
+    x_shape, argmax, kernel, stride, padding = unpack_pool_cache(
         cache, 5, "max_pool2d_backward", "(x_shape, argmax, kernel_size, stride, padding)")
-    x_shape, kernel, stride, padding = _check_dout(dout, x_shape, kernel, stride, padding,
-                                                   "max_pool2d_backward")
-    dx = _max_pool2d_backward_fast(dout, argmax, x_shape)
-    # END SOLUTION
-    return dx
-
-
-def _max_pool2d_forward_fast(x, kernel, stride, padding, out_hw):
-    """Fast path of max_pool2d_forward on checked arguments: ``(out, argmax)``.
-
-    The lecture's MaxPool2d(2) (kernel 2, stride 2, padding 0) runs an unrolled kernel, about
-    5x faster than the general loop. Inputs holding NaN go to the NumPy twin, which propagates
-    NaN like PyTorch (the kernels skip that test for speed).
-    """
-    if np.isnan(x).any():
-        return _max_pool2d_forward_numpy(x, kernel, stride, padding)
-    x = np.ascontiguousarray(x)
-    out_h, out_w = out_hw
-    if kernel == (2, 2) and stride == (2, 2) and padding == (0, 0):
-        return _kernels.max_pool2d_forward_2x2(x, out_h, out_w)
-    return _kernels.max_pool2d_forward_loop(x, *kernel, *stride, *padding, out_h, out_w)
-
-
-def _max_pool2d_backward_fast(dout, argmax, x_shape):
-    """Fast path of max_pool2d_backward: checks ``argmax``, then scatters ``dout`` with Numba."""
-    func = "max_pool2d_backward"
-    if not isinstance(argmax, np.ndarray) or not np.issubdtype(argmax.dtype, np.integer):
-        raise TypeError(f"{func}: the cache's argmax must be an integer numpy array of flat "
-                        f"indices, got {type(argmax).__name__}"
-                        + (f" of dtype {argmax.dtype}" if isinstance(argmax, np.ndarray) else ""))
-    if argmax.shape != dout.shape:
-        raise ValueError(f"{func}: the cache's argmax must have the shape of dout {dout.shape}, "
-                         f"got {argmax.shape}")
-    height, width = x_shape[2], x_shape[3]
-    dx, n_bad = _kernels.max_pool2d_backward_loop(np.ascontiguousarray(dout),
-                                                  np.ascontiguousarray(argmax), height, width)
-    if n_bad:
-        raise ValueError(f"{func}: {n_bad} argmax entries lie outside [0, H*W) = [0, "
-                         f"{height * width}) for input shape {x_shape}; argmax must hold flat "
-                         f"indices u*W + v into each (n, c) plane of the input")
-    return dx
-
-
-def _max_pool2d_forward_numpy(x, kernel, stride, padding):
-    """NumPy twin of the max-pooling kernels: ``(out, argmax)`` for checked arguments.
-
-    Pads with -inf, views every window with ``sliding_window_view`` (no copy), flattens each
-    window in row-major order and takes ``argmax`` (the first maximum on a tie, the first NaN
-    if any), then turns the position inside the window into a flat index ``u*W + v``.
-    """
-    (kernel_h, kernel_w), (stride_h, stride_w), (pad_h, pad_w) = kernel, stride, padding
-    n_batch, channels, height, width = x.shape
-    x_padded = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)),
-                      constant_values=-np.inf)
-    # (N, C, H_out, W_out, kH, kW): every window, then keep every stride-th one
-    windows = sliding_window_view(x_padded, (kernel_h, kernel_w), axis=(2, 3))
-    windows = windows[:, :, ::stride_h, ::stride_w]
-    out_h, out_w = windows.shape[2], windows.shape[3]
-    windows = windows.reshape(n_batch, channels, out_h, out_w, kernel_h * kernel_w)
-
-    position = np.argmax(windows, axis=-1)                         # 0 .. kH*kW - 1
-    out = np.take_along_axis(windows, position[..., None], axis=-1)[..., 0]
-    top = (np.arange(out_h) * stride_h - pad_h)[:, None]           # first row of window i
-    left = (np.arange(out_w) * stride_w - pad_w)[None, :]          # first column of window j
-    rows = top + position // kernel_w
-    cols = left + position % kernel_w
-    # Only a window of nothing but -inf can "win" on padding: like PyTorch, point it at the
-    # first input position of the window instead.
-    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-    if not inside.all():
-        rows = np.where(inside, rows, np.maximum(top, 0))
-        cols = np.where(inside, cols, np.maximum(left, 0))
-    argmax = (rows * width + cols).astype(np.int64)
-    return out, argmax
-
-
-def _max_pool2d_backward_numpy(dout, argmax, x_shape):
-    """NumPy twin of :func:`minicnn.kernels.pool.max_pool2d_backward_loop`: ``dx``.
-
-    ``np.add.at`` adds ``dout`` into ``dx`` at the ``argmax`` positions without buffering, so an
-    input that won several (overlapping) windows receives the sum of their gradients.
-    """
+    x_shape, kernel, stride, padding = check_pool_dout(dout, x_shape, kernel, stride,
+                                                       padding, "max_pool2d_backward")
+    check_argmax(argmax, dout, x_shape, "max_pool2d_backward")
     n_batch, channels, height, width = x_shape
     planes = n_batch * channels
     dx = np.zeros((planes, height * width), dtype=dout.dtype)
-    flat_argmax = argmax.reshape(planes, -1)                      # (N*C, H_out*W_out)
-    plane_index = np.broadcast_to(np.arange(planes)[:, None], flat_argmax.shape)
-    np.add.at(dx, (plane_index, flat_argmax), dout.reshape(planes, -1))
-    return dx.reshape(x_shape)
+    flat_argmax = argmax.reshape(planes, -1)                     # (N*C, H_out*W_out)
+    plane = np.broadcast_to(np.arange(planes)[:, None], flat_argmax.shape)
+    # np.add.at does not buffer: an input that won several windows gets the sum of their dout
+    np.add.at(dx, (plane, flat_argmax), dout.reshape(planes, -1))
+    dx = dx.reshape(x_shape)
+    # END SOLUTION
+    return dx
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,10 +283,13 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
         the kernel is larger than the padded input. The message names avg_pool2d_forward.
     """
     # BEGIN SOLUTION
-    kernel, stride, padding, (out_h, out_w) = _pool_arguments(x, kernel_size, stride, padding,
+    kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, stride, padding,
                                                               "avg_pool2d_forward")
-    out = _kernels.avg_pool2d_forward_loop(np.ascontiguousarray(x), *kernel, *stride, *padding,
-                                           out_h, out_w)
+    (kernel_h, kernel_w), (stride_h, stride_w), (pad_h, pad_w) = kernel, stride, padding
+    x_padded = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))   # zeros count
+    windows = sliding_window_view(x_padded, (kernel_h, kernel_w), axis=(2, 3))
+    windows = windows[:, :, ::stride_h, ::stride_w]            # (N, C, H_out, W_out, kH, kW)
+    out = windows.sum(axis=(-2, -1)) / (kernel_h * kernel_w)
     cache = (x.shape, kernel, stride, padding)
     # END SOLUTION
     return out, cache
@@ -364,46 +323,24 @@ def avg_pool2d_backward(dout, cache):
         dout does not have the forward output's shape.
     """
     # BEGIN SOLUTION
-    x_shape, kernel, stride, padding = _unpack_cache(
+    x_shape, kernel, stride, padding = unpack_pool_cache(
         cache, 4, "avg_pool2d_backward", "(x_shape, kernel_size, stride, padding)")
-    x_shape, kernel, stride, padding = _check_dout(dout, x_shape, kernel, stride, padding,
-                                                   "avg_pool2d_backward")
-    dx = _kernels.avg_pool2d_backward_loop(np.ascontiguousarray(dout), x_shape[2], x_shape[3],
-                                           *kernel, *stride, *padding)
-    # END SOLUTION
-    return dx
-
-
-def _avg_pool2d_forward_numpy(x, kernel, stride, padding):
-    """NumPy twin of :func:`minicnn.kernels.pool.avg_pool2d_forward_loop`: ``out``.
-
-    Pads with zeros, views every window with ``sliding_window_view`` and averages it.
-    """
-    (kernel_h, kernel_w), (stride_h, stride_w), (pad_h, pad_w) = kernel, stride, padding
-    x_padded = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
-    windows = sliding_window_view(x_padded, (kernel_h, kernel_w), axis=(2, 3))
-    windows = windows[:, :, ::stride_h, ::stride_w]                # (N, C, H_out, W_out, kH, kW)
-    return windows.sum(axis=(-2, -1)) / (kernel_h * kernel_w)
-
-
-def _avg_pool2d_backward_numpy(dout, x_shape, kernel, stride, padding):
-    """NumPy twin of :func:`minicnn.kernels.pool.avg_pool2d_backward_loop`: ``dx``.
-
-    One vectorised step per position (a, b) inside the window: position (a, b) of window
-    (i, j) is padded-input pixel (i*sH + a, j*sW + b), so add ``dout / (kH*kW)`` to the strided
-    slice of the padded gradient, then crop the padding away.
-    """
+    x_shape, kernel, stride, padding = check_pool_dout(dout, x_shape, kernel, stride,
+                                                       padding, "avg_pool2d_backward")
     (kernel_h, kernel_w), (stride_h, stride_w), (pad_h, pad_w) = kernel, stride, padding
     n_batch, channels, height, width = x_shape
     out_h, out_w = dout.shape[2], dout.shape[3]
     dx_padded = np.zeros((n_batch, channels, height + 2 * pad_h, width + 2 * pad_w),
                          dtype=dout.dtype)
     share = dout / (kernel_h * kernel_w)
+    # position (a, b) of window (i, j) is padded pixel (i*sH + a, j*sW + b): one strided slice
     for a in range(kernel_h):
         for b in range(kernel_w):
             dx_padded[:, :, a:a + stride_h * out_h:stride_h,
                       b:b + stride_w * out_w:stride_w] += share
-    return np.ascontiguousarray(dx_padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
+    dx = dx_padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width].copy()   # padding dropped
+    # END SOLUTION
+    return dx
 
 
 # --------------------------------------------------------------------------------------------
@@ -449,7 +386,7 @@ def global_avg_pool2d_backward(dout, cache):
     dx : (N, C, H, W) array, the dtype of dout
     """
     func = "global_avg_pool2d_backward"
-    (x_shape,) = _unpack_cache(cache, 1, func, "(x_shape,)")
+    (x_shape,) = unpack_pool_cache(cache, 1, func, "(x_shape,)")
     check_array(dout, "dout", func, ndim=4)
     x_shape = tuple(int(size) for size in x_shape)
     if len(x_shape) != 4 or dout.shape != x_shape[:2] + (1, 1):
@@ -463,7 +400,7 @@ def global_avg_pool2d_backward(dout, cache):
 # Adaptive average pooling
 # --------------------------------------------------------------------------------------------
 
-def _adaptive_output_size(output_size, height, width, func):
+def adaptive_output_size(output_size, height, width, func):
     """``(out_h, out_w)`` from ``output_size``: an int, or a pair whose ``None`` entries keep
     the input's size along that axis (PyTorch's convention). Each size must be >= 1."""
     resolved = output_size
@@ -533,7 +470,7 @@ def adaptive_avg_pool2d_forward(x, output_size):
     n_batch, channels, height, width = x.shape
     if height < 1 or width < 1:
         raise ValueError(f"{func}: x must have H, W >= 1 to average over, got shape {x.shape}")
-    out_h, out_w = _adaptive_output_size(output_size, height, width, func)
+    out_h, out_w = adaptive_output_size(output_size, height, width, func)
     out = np.empty((n_batch, channels, out_h, out_w), dtype=x.dtype)
     # One vectorised mean per output cell: at most H_out*W_out small windows, each over (N, C).
     for i, (top, bottom) in enumerate(adaptive_bins(height, out_h)):
@@ -566,7 +503,7 @@ def adaptive_avg_pool2d_backward(dout, cache):
         dout does not have the shape (N, C, H_out, W_out) the cache implies.
     """
     func = "adaptive_avg_pool2d_backward"
-    x_shape, output_size = _unpack_cache(cache, 2, func, "(x_shape, output_size)")
+    x_shape, output_size = unpack_pool_cache(cache, 2, func, "(x_shape, output_size)")
     check_array(dout, "dout", func, ndim=4)
     x_shape = tuple(int(size) for size in x_shape)
     if len(x_shape) != 4:

@@ -32,6 +32,8 @@ import numpy as np
 from numba import njit, prange
 from numpy.lib.stride_tricks import sliding_window_view
 
+from minicnn.kernels.output_size import output_length
+
 __all__ = [
     "im2col", "im2col_numpy", "col2im", "col2im_numpy",
     "conv2d_loop_forward", "conv2d_loop_forward_numpy",
@@ -89,8 +91,8 @@ def im2col(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w):
     cols : (C_in*kH*kW, N*H_out*W_out) array of x's dtype
     """
     n_batch, channels, height, width = x.shape
-    out_h = (height - kernel_h + 2 * pad_h) // stride_h + 1
-    out_w = (width - kernel_w + 2 * pad_w) // stride_w + 1
+    out_h = output_length(height, kernel_h, stride_h, pad_h)
+    out_w = output_length(width, kernel_w, stride_w, pad_w)
     positions = out_h * out_w
     cols = np.empty((channels * kernel_h * kernel_w, n_batch * positions), dtype=x.dtype)
     zero = x.dtype.type(0)
@@ -168,8 +170,8 @@ def col2im(cols, n_batch, channels, height, width, kernel_h, kernel_w, stride_h,
     -------
     dx : (N, C_in, H, W) array of cols' dtype
     """
-    out_h = (height - kernel_h + 2 * pad_h) // stride_h + 1
-    out_w = (width - kernel_w + 2 * pad_w) // stride_w + 1
+    out_h = output_length(height, kernel_h, stride_h, pad_h)
+    out_w = output_length(width, kernel_w, stride_w, pad_w)
     positions = out_h * out_w
     dx = np.zeros((n_batch, channels, height, width), dtype=cols.dtype)
     for c in range(channels):
@@ -237,8 +239,8 @@ def conv2d_loop_forward(x_padded, weight, stride_h, stride_w):
     """
     n_batch, channels, padded_h, padded_w = x_padded.shape
     out_channels, _, kernel_h, kernel_w = weight.shape
-    out_h = (padded_h - kernel_h) // stride_h + 1
-    out_w = (padded_w - kernel_w) // stride_w + 1
+    out_h = output_length(padded_h, kernel_h, stride_h, 0)
+    out_w = output_length(padded_w, kernel_w, stride_w, 0)
     window_size = channels * kernel_h * kernel_w
     weight_matrix = weight.reshape(out_channels, window_size)   # W[o] flattened over (c, u, v)
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x_padded.dtype)

@@ -4,7 +4,7 @@ Each layer's ``forward`` calls a pure function of ``minicnn.functional`` and kee
 ``backward(dout)`` returns dL/dx and adds the parameter gradients into ``Parameter.grad``.
 """
 
-from minicnn.nn._trace import DesignRuleWarning
+from minicnn.nn.trace import DesignRuleWarning
 from minicnn.nn.container import Sequential
 from minicnn.nn.conventions import ConventionWarning
 from minicnn.nn.layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d,

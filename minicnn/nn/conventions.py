@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import warnings
 
-from minicnn.nn._trace import user_stacklevel
+from minicnn.nn.trace import user_stacklevel
 
 __all__ = ["ConventionWarning", "warn_batch_norm_momentum", "warn_dropout_p",
            "linear_weight_layout_error"]

@@ -3,7 +3,8 @@
 Each layer is a thin shell around a pair of pure functions from ``minicnn.functional``:
 ``forward`` calls ``..._forward`` and keeps its ``cache``; ``backward`` hands the cache to
 ``..._backward``, adds the parameter gradients into ``Parameter.grad`` and returns dL/dx.
-Read the functional file for the math; read this one for the bookkeeping.
+Read the functional file for the math; read this one for the bookkeeping. (ReLU, pooling and
+BatchNorm run the engine's fused versions of those functions, same contract, when it has them.)
 
 Initialisation is PyTorch's default: Conv2d and Linear draw weight and bias from
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (``kaiming_uniform_(a=sqrt(5))`` works out to exactly
@@ -18,9 +19,17 @@ import numbers
 import numpy as np
 
 from minicnn import functional as F
-from minicnn.functional.pool import _adaptive_output_size
+from minicnn.functional import fast_paths
+from minicnn.functional.pool import adaptive_output_size
 from minicnn.nn import conventions
 from minicnn.nn.module import Module, Parameter, as_generator
+
+
+def _function(name):
+    """The function that computes ``minicnn.functional.<name>`` for a layer: the engine's
+    fused version when it has one (same contract, tested against the lecture's), else the
+    lecture's (minicnn/functional/fast_paths.py)."""
+    return fast_paths.implementation(name, getattr(F, name))
 
 __all__ = ["Conv2d", "Linear", "Flatten", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
            "BatchNorm1d", "BatchNorm2d", "Dropout", "Identity"]
@@ -80,7 +89,8 @@ class Conv2d(_CachedLayer):
     in_channels, out_channels : int
     kernel_size, stride, padding : int or (int, int)
     bias : bool, learn a per-channel bias (default True)
-    method : ``"naive"``, ``"loop"``, ``"im2col"`` or None (the functional layer's default)
+    method : ``"naive"``, ``"loop"``, ``"im2col"``, ``"gemm"``, ``"fast"`` or None (the
+        functional layer's default, ``"fast"``)
     rng : numpy.random.Generator, int seed or None (fresh, unseeded) for the initial weights
     dtype : float32 (default) or float64
 
@@ -238,11 +248,11 @@ class ReLU(_CachedLayer):
 
     def forward(self, x):
         self._check_input(x)
-        out, self._cache = F.relu_forward(x)
+        out, self._cache = _function("relu_forward")(x)
         return out
 
     def backward(self, dout):
-        return F.relu_backward(dout, self._take_cache())
+        return _function("relu_backward")(dout, self._take_cache())
 
 
 class Identity(_CachedLayer):
@@ -258,7 +268,7 @@ class Identity(_CachedLayer):
 
 
 class _Pool2d(_CachedLayer):
-    _forward = _backward = None   # set by subclasses
+    _forward = _backward = None   # names of the functional pair, set by subclasses
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
@@ -282,11 +292,12 @@ class _Pool2d(_CachedLayer):
 
     def forward(self, x):
         self._check_input(x)
-        out, self._cache = type(self)._forward(x, self._kernel, self._stride, self._padding)
+        out, self._cache = _function(self._forward)(x, self._kernel, self._stride,
+                                                    self._padding)
         return out
 
     def backward(self, dout):
-        return type(self)._backward(dout, self._take_cache())
+        return _function(self._backward)(dout, self._take_cache())
 
     def short_repr(self) -> str:
         return f"{type(self).__name__}({self.kernel_size})"
@@ -301,16 +312,14 @@ class MaxPool2d(_Pool2d):
     MaxPool(X)[n, c, i, j] = max over (u, v) in window(i, j) of X[n, c, u, v]
     """
 
-    _forward = staticmethod(F.max_pool2d_forward)
-    _backward = staticmethod(F.max_pool2d_backward)
+    _forward, _backward = "max_pool2d_forward", "max_pool2d_backward"
 
 
 class AvgPool2d(_Pool2d):
     """Mean over each (kernel_size x kernel_size) window; stride defaults to kernel_size
     (padding counts as zeros in the mean, PyTorch's ``count_include_pad=True``)."""
 
-    _forward = staticmethod(F.avg_pool2d_forward)
-    _backward = staticmethod(F.avg_pool2d_backward)
+    _forward, _backward = "avg_pool2d_forward", "avg_pool2d_backward"
 
 
 class AdaptiveAvgPool2d(_CachedLayer):
@@ -332,7 +341,7 @@ class AdaptiveAvgPool2d(_CachedLayer):
     def __init__(self, output_size=1):
         super().__init__()
         # Checked now, so a bad size fails where the model is built, not at the first batch.
-        _adaptive_output_size(output_size, 1, 1, "AdaptiveAvgPool2d")
+        adaptive_output_size(output_size, 1, 1, "AdaptiveAvgPool2d")
         self.output_size = output_size if isinstance(output_size, int) else tuple(output_size)
 
     def _check_input(self, x) -> None:
@@ -397,7 +406,7 @@ class _BatchNorm(_CachedLayer):
         momentum = self.momentum
         if momentum is None:    # cumulative moving average, as PyTorch (unused in evaluation)
             momentum = 1.0 / (int(self.num_batches_tracked) + 1) if self.training else 0.0
-        out, self._cache = F.batch_norm_forward(
+        out, self._cache = _function("batch_norm_forward")(
             x, self.weight.data, self.bias.data, self.running_mean, self.running_var,
             self.training, momentum=momentum, eps=self.eps)
         if self.training:
@@ -405,7 +414,7 @@ class _BatchNorm(_CachedLayer):
         return out
 
     def backward(self, dout):
-        dx, dweight, dbias = F.batch_norm_backward(dout, self._take_cache())
+        dx, dweight, dbias = _function("batch_norm_backward")(dout, self._take_cache())
         self.weight.accumulate(dweight)
         self.bias.accumulate(dbias)
         return dx

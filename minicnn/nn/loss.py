@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from minicnn import functional as F
-from minicnn.nn import _trace
+from minicnn.nn import trace
 from minicnn.nn.module import Module
 
 __all__ = ["CrossEntropyLoss"]
@@ -44,12 +44,12 @@ class CrossEntropyLoss(Module):
         self._cache = None
 
     def forward(self, logits, labels):
-        note = _trace.activated_output_note(logits)
+        note = trace.activated_output_note(logits)
         if note is not None:
             warnings.warn(f"CrossEntropyLoss expects raw logits, but {note}; remove the "
                           f"activation after the final Linear (the loss applies log-softmax "
-                          f"itself)", _trace.DesignRuleWarning,
-                          stacklevel=_trace.user_stacklevel())
+                          f"itself)", trace.DesignRuleWarning,
+                          stacklevel=trace.user_stacklevel())
         weight = self.weight
         if weight is not None and isinstance(logits, np.ndarray) and weight.dtype != logits.dtype:
             weight = weight.astype(logits.dtype)

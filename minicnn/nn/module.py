@@ -24,7 +24,7 @@ from typing import Iterator
 
 import numpy as np
 
-from minicnn.nn import _trace
+from minicnn.nn import trace
 
 __all__ = ["Module", "Parameter", "as_generator"]
 
@@ -97,7 +97,7 @@ class Module:
     from their children when they are a ``Sequential`` (or write them by chaining children).
     """
 
-    #: What the first-call checks of ``_trace.py`` need to know of this layer ("conv",
+    #: What the first-call checks of ``trace.py`` need to know of this layer ("conv",
     #: "linear", "batch_norm", "dropout", "flatten", "global_pool", "activation"), or None.
     trace_role: str | None = None
 
@@ -172,7 +172,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
     def __call__(self, *args, **kwargs):
-        return _trace.call(self, args, kwargs)
+        return trace.call(self, args, kwargs)
 
     # -- walking the tree -----------------------------------------------------------------------
 

@@ -7,19 +7,10 @@ import numbers
 
 import numpy as np
 
-from minicnn.kernels.optim import adam_update
+from minicnn.functional import fast_paths
 from minicnn.optim.optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW"]
-
-
-def _can_fuse(p, exp_avg, exp_avg_sq):
-    """Can ``adam_update`` run on this parameter: float32/float64 arrays of one dtype and shape,
-    all C-contiguous (so the flat views it writes through are the arrays themselves)?"""
-    arrays = (p.data, p.grad, exp_avg, exp_avg_sq)
-    return (p.data.dtype in (np.float32, np.float64)
-            and all(a.dtype == p.data.dtype and a.shape == p.data.shape
-                    and a.flags.c_contiguous and a.flags.writeable for a in arrays))
 
 
 class Adam(Optimizer):
@@ -63,6 +54,8 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """Update every parameter in place from its ``.grad``."""
+        # the engine's one-pass update (minicnn/fast/optim.py), or None
+        fused_update = fast_paths.implementation("adam_step", None)
         for group in self.param_groups:
             lr, (beta1, beta2) = group["lr"], group["betas"]
             eps, weight_decay = group["eps"], group["weight_decay"]
@@ -73,17 +66,13 @@ class Adam(Optimizer):
                     state["exp_avg"] = np.zeros_like(p.data)       # m
                     state["exp_avg_sq"] = np.zeros_like(p.data)    # v
                 m, v = state["exp_avg"], state["exp_avg_sq"]
+                if fused_update is not None and fused_update(p, state, group, self._decoupled):
+                    continue
                 # BEGIN SOLUTION
                 state["step"] += 1
                 t = state["step"]
                 bias_correction1 = 1 - beta1 ** t
                 bias_correction2 = 1 - beta2 ** t
-                if _can_fuse(p, m, v):
-                    # the lines below as one loop over the elements (minicnn/kernels/optim.py)
-                    adam_update(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1),
-                                v.reshape(-1), lr, beta1, beta2, eps, weight_decay,
-                                self._decoupled, bias_correction1, bias_correction2)
-                    continue
                 grad = p.grad
                 if weight_decay != 0:
                     if self._decoupled:                 # AdamW: shrink the weights directly

@@ -40,10 +40,6 @@ from minicnn.train.run import TrainResult, resume, train
 from minicnn.train.run_dir import METRIC_COLUMNS, write_metrics
 from minicnn.train.threads import limit_threads, set_threads
 
-# The names benchmarks/recipe.py imported before the split (private then).
-_open_split = open_split
-_write_metrics = write_metrics
-
 __all__ = [
     "TrainConfig", "TrainResult", "TrainingDiverged", "DivergenceGuard", "ProgressBar",
     "train", "resume", "train_one_epoch", "evaluate", "predict", "confusion_matrix",

@@ -18,20 +18,16 @@ __all__ = ["TrainConfig", "DEFAULT_EPOCHS", "DEFAULT_THREADS", "OPTIMIZERS", "SC
            "RESUMABLE_OVERRIDES"]
 
 #: Default number of epochs of ``minicnn train``: chosen so the whole run (training, and
-#: validation + test evaluation after each epoch) takes about 5 minutes on 2 cores. Measured
-#: on the reference machine with one thread: ~1,200 training images/s, so ~45 s to train on
-#: 55,000 images + ~5 s to evaluate 15,000, ~50 s an epoch; 5 epochs + start-up and figures
-#: ~4.5 minutes (the test accuracy is ~90-91% by then).
+#: validation + test evaluation after each epoch) takes a few minutes on a laptop's CPU and
+#: reaches about 90 % test accuracy (benchmarks/RESULTS.md, "The default run").
 DEFAULT_EPOCHS = 5
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("plateau", "step", "cosine", "none")
 
 #: Default thread count for BLAS and Numba during training: "auto", as many threads as there
-#: are idle cores when the run starts (minicnn/_cores.py; $MINICNN_THREADS fixes it). Threads
-#: help only on idle cores: on a 2-core machine a training step was 1.10-1.47x faster on two
-#: threads when the machine was idle and 2-2.5x slower when other jobs held both cores
-#: (benchmarks/RESULTS.md, "Threads"). The count used is written to config.json; runs repeat
+#: are idle cores when the run starts (minicnn/cores.py; $MINICNN_THREADS fixes it). Threads
+#: help only on idle cores (benchmarks/RESULTS.md, "Threads"). The count used is written to config.json; runs repeat
 #: bit for bit at the same count (with more threads the direct and Winograd dL/dW add one
 #: partial sum per thread, so its last bits depend on the count). ``--threads 1`` pins one.
 DEFAULT_THREADS = "auto"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from minicnn._malloc import keep_freed_memory
+from minicnn.malloc import keep_freed_memory
 from minicnn.train.build import build_criterion, build_model
 from minicnn.train.config import TrainConfig
 from minicnn.train.datasets import load_datasets, make_transforms, open_split
@@ -82,7 +82,7 @@ def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size
         load_datasets(config, log=log).val
     loader = DataLoader(test, batch_size=batch_size, transform=make_transforms(config)[1])
     # as in train(): a batch's activations (50 MB for conv1 at 500 images) reused, not
-    # page-faulted in again batch after batch; 10,000 images, 1 thread: 1.9-2.1 s, not 2.8-2.9
+    # page-faulted in again batch after batch (benchmarks/RESULTS.md, "Freed memory kept")
     keep_freed_memory()
     loss, acc, predictions = evaluate(model, loader, build_criterion(config), flip=flip)
     cm = confusion_matrix(test.labels, predictions, len(test.classes))

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minicnn._malloc import keep_freed_memory
+from minicnn.malloc import keep_freed_memory
 from minicnn.train.build import build_criterion, build_model, build_optimizer, build_scheduler
 from minicnn.train.config import RESUMABLE_OVERRIDES, TrainConfig
 from minicnn.train.datasets import load_datasets, make_loaders
@@ -28,7 +28,7 @@ from minicnn.train.figures import write_figures
 from minicnn.train.loop import DivergenceGuard, TrainingDiverged, evaluate, train_one_epoch
 from minicnn.train.progress import ProgressBar, stderr_is_terminal
 from minicnn.train.run_dir import new_run_dir, write_config, write_metrics
-from minicnn._cores import resolve_threads
+from minicnn.cores import resolve_threads
 from minicnn.train.threads import limit_threads
 
 __all__ = ["TrainResult", "train", "resume"]
@@ -106,7 +106,8 @@ def train(config: TrainConfig | None = None, *, log=print, _resume_from: Path | 
     config = dataclasses.replace(config, threads=resolve_threads(config.threads))
     if requested == "auto":
         log(f"threads: {config.threads} (auto: the cores idle now; --threads N fixes it)")
-    keep_freed_memory()   # ~30% faster steps: no page faults on reused activation buffers
+    # no page faults on reused activation buffers (benchmarks/RESULTS.md, "Freed memory kept")
+    keep_freed_memory()
     with limit_threads(config.threads):
         return _train(config, log, _resume_from)
 

@@ -3,7 +3,7 @@
 BLAS is limited through threadpoolctl, which works after NumPy has been imported (the
 ``*_NUM_THREADS`` environment variables are read only once, when BLAS loads); Numba through
 ``numba.set_num_threads``. ``"auto"`` (the default, ``config.DEFAULT_THREADS``) means as many
-threads as there are idle cores (minicnn/_cores.py). BLAS gets one thread instead of ``n`` when
+threads as there are idle cores (minicnn/cores.py). BLAS gets one thread instead of ``n`` when
 NumPy was imported before minicnn without OPENBLAS_THREAD_TIMEOUT (``blas_thread_count``).
 """
 
@@ -14,7 +14,7 @@ import os
 
 from threadpoolctl import threadpool_limits
 
-from minicnn._cores import blas_threads_sleep, resolve_threads, set_layer_threads
+from minicnn.cores import blas_threads_sleep, resolve_threads, set_layer_threads
 
 __all__ = ["set_threads", "limit_threads"]
 
@@ -44,8 +44,8 @@ def set_threads(n: int | str | None) -> None:
 
 def blas_thread_count(n: int) -> int:
     """BLAS's share of ``n`` threads: ``n``, or 1 when this process's OpenBLAS threads spin
-    after each product (NumPy was imported before minicnn could tell them to sleep; see
-    minicnn._cores.blas_threads_sleep). Import minicnn before NumPy, or set
+    after each product (see minicnn.cores.blas_threads_sleep). Call
+    ``minicnn.settle_idle_threads()`` before importing NumPy (the CLI does), or set
     OPENBLAS_THREAD_TIMEOUT=4, to give BLAS the threads too."""
     return n if n <= 1 or blas_threads_sleep() else 1
 

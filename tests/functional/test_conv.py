@@ -87,27 +87,6 @@ def test_fast_method_equals_naive(rng, method, dtype, tolerance, n, c_in, h, w, 
         assert rel_error(got, expected) < tolerance, name
 
 
-@pytest.mark.parametrize("products", ["per_image", "whole_batch"])
-@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
-def test_im2col_per_image_and_whole_batch_products_equal_naive(rng, monkeypatch, products, n,
-                                                               c_in, h, w, c_out, kernel,
-                                                               stride, padding):
-    # small layers multiply image by image, large ones once for the batch: test both branches
-    import minicnn.functional.conv as conv_module
-    monkeypatch.setattr(conv_module, "_PER_IMAGE_MAX_PRODUCT",
-                        2**62 if products == "per_image" else 0)
-    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding)
-    expected_out, expected_cache = conv2d_forward(x, weight, bias, stride, padding,
-                                                  method="naive")
-    out, cache = conv2d_forward(x, weight, bias, stride, padding, method="im2col")
-    assert out.flags.c_contiguous
-    assert rel_error(out, expected_out) < 1e-12
-    for name, got, expected in zip(("dx", "dweight", "dbias"), conv2d_backward(dout, cache),
-                                   conv2d_backward(dout, expected_cache)):
-        assert got.shape == expected.shape, name
-        assert rel_error(got, expected) < 1e-12, name
-
-
 @pytest.mark.parametrize("method", CONV_METHODS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_output_and_gradients_keep_the_input_dtype(rng, method, dtype):

@@ -1,6 +1,6 @@
 """Every layer against torch.nn in float64: forward, dL/dx, every parameter gradient, and
 BatchNorm's running buffers over training and evaluation steps. PyTorch's side is recorded in
-tests/torch_recordings/ for runs without torch (see tests/torch_reference.py)."""
+tests/torch_recordings/ for runs without torch (see tests/support/torch_reference.py)."""
 
 from collections import defaultdict
 

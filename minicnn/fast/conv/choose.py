@@ -1,0 +1,71 @@
+"""Which algorithm method "fast" runs for a layer, and the measured bounds behind the choice.
+
+Each bound was set from forward + backward timings against PyTorch in the same run, one
+thread (``benchmarks/conv_choice.py`` and ``benchmarks/conv.py``); the tables are in
+benchmarks/RESULTS.md, in the section named beside each bound. Rerun those scripts when the
+machine changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minicnn.fast.conv.direct import is_direct
+from minicnn.fast.conv.pointwise import is_pointwise
+from minicnn.fast.conv.winograd import WINOGRAD_KERNELS
+from minicnn.functional import output_shape2d
+
+__all__ = ["fast_algorithm", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_TILES",
+           "DIRECT_MAX_CHANNEL_PAIRS", "DIRECT_STRIDE2_MAX_CHANNEL_PAIRS", "IM2COL_MAX_BYTES"]
+
+# Below this many input channels Winograd's tile transforms cost more than the products they
+# save (RESULTS.md, "Convolution at PyTorch's pace").
+WINOGRAD_MIN_CHANNELS = 8
+# ... and for 3x3, below this many 2x2 output tiles in the batch its fixed costs (16 products,
+# four transforms) lose to im2col; 5x5 and 7x7 save more and need no minimum (same section).
+WINOGRAD_MIN_TILES = 128
+# 3x3 stride-1 padding-1 layers with at most this many channel pairs C_in * C_out run the
+# direct sum, where Winograd's transforms outweigh the products it saves (RESULTS.md,
+# "Winograd in vector lanes").
+DIRECT_MAX_CHANNEL_PAIRS = 256
+# The same for stride 2 (no Winograd there): beyond it im2col's and gemm's products win
+# (RESULTS.md, "The direct sum for stride 2").
+DIRECT_STRIDE2_MAX_CHANNEL_PAIRS = 4096
+# Other layers run im2col while its column matrix fits in this many bytes (the lecture's two
+# layers at batch 64), else gemm, whose memory stays bounded (RESULTS.md, "Convolution at
+# PyTorch's pace").
+IM2COL_MAX_BYTES = 16 << 20
+
+
+def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
+    """"pointwise", "direct", "winograd", "im2col" or "gemm": the algorithm that method "fast"
+    runs for input shape (N, C_in, H, W), weight shape (C_out, C_in, kH, kW), stride and
+    padding pairs, dtype.
+
+    A 1x1 filter with stride 1 and no padding is one product per image (pointwise). A 3x3
+    filter with padding 1 is summed directly below WINOGRAD_MIN_CHANNELS input channels and,
+    from there, while C_in * C_out <= DIRECT_MAX_CHANNEL_PAIRS (stride 1) or
+    DIRECT_STRIDE2_MAX_CHANNEL_PAIRS (stride 2). Winograd (F(4x4, 3x3) or F(2x2, r x r))
+    exists for square 3x3, 5x5 and 7x7 filters with stride 1, and pays from
+    WINOGRAD_MIN_CHANNELS input channels (and, for 3x3, WINOGRAD_MIN_TILES 2x2 output tiles);
+    otherwise im2col while its column matrix is at most IM2COL_MAX_BYTES, else the chunked
+    gemm."""
+    if is_pointwise(weight_shape, stride, padding):
+        return "pointwise"
+    n_batch, in_channels, height, width = x_shape
+    if is_direct(weight_shape, stride, padding):
+        most_pairs = (DIRECT_MAX_CHANNEL_PAIRS if tuple(stride) == (1, 1)
+                      else DIRECT_STRIDE2_MAX_CHANNEL_PAIRS)
+        if in_channels < WINOGRAD_MIN_CHANNELS or in_channels * weight_shape[0] <= most_pairs:
+            return "direct"
+    kernel_h, kernel_w = weight_shape[2:]
+    out_h, out_w = output_shape2d(height, width, (kernel_h, kernel_w), tuple(stride),
+                                  tuple(padding), func="conv2d")
+    tiles = n_batch * ((out_h + 1) // 2) * ((out_w + 1) // 2)
+    if (kernel_h == kernel_w and kernel_h in WINOGRAD_KERNELS and tuple(stride) == (1, 1)
+            and in_channels >= WINOGRAD_MIN_CHANNELS
+            and (tiles >= WINOGRAD_MIN_TILES or kernel_h > 3)):
+        return "winograd"
+    cols_bytes = (in_channels * kernel_h * kernel_w * n_batch * out_h * out_w
+                  * np.dtype(dtype).itemsize)
+    return "im2col" if cols_bytes <= IM2COL_MAX_BYTES else "gemm"

@@ -1,0 +1,144 @@
+"""The im2col convolution as the engine runs it: the columns unfolded with NumPy's stride
+tricks and folded back by a Numba col2im (minicnn/kernels/conv.py), and, on small layers, one
+matrix product per image, which lands in NCHW order with no transposed copy.
+
+It computes what the lecture's ``method="im2col"`` computes (minicnn/functional/conv.py), with
+the same columns; the tests hold the two to each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minicnn.functional import output_shape2d
+from minicnn.kernels.conv import col2im, im2col_numpy
+
+__all__ = ["conv2d_im2col_forward", "conv2d_im2col_backward"]
+
+_FUNC = "conv2d"
+
+
+def conv2d_im2col_forward(x, weight, bias, stride, padding):
+    """Convolution as one matrix product over unfolded receptive fields.
+
+    im2col writes every (C_in, kH, kW) window of X_pad as one column:
+
+        cols[(c, u, v), (n, i, j)] = X_pad[n, c, i*s_h + u, j*s_w + v]
+
+    so the lecture's sum over (c, u, v) becomes a matrix product with the flattened filters:
+
+        Z[n, o, i, j] = (W_mat @ cols)[o, (n, i, j)] + b[o],   W_mat = W.reshape(C_out, -1)
+
+    For small layers the product is done image by image, W_mat @ cols[:, n-th block], which
+    lands directly in NCHW order (see _per_image for why and when).
+
+    Parameters
+    ----------
+    x : (N, C_in, H, W) array, unpadded (im2col writes the zeros of the padding itself)
+    weight : (C_out, C_in, kH, kW) C-contiguous array
+    bias : (C_out,) array or None
+    stride, padding : (int, int) pairs
+
+    Returns
+    -------
+    out : (N, C_out, H_out, W_out) C-contiguous array of x's dtype
+    cols : (C_in*kH*kW, N*H_out*W_out) array, kept for the backward pass; built with
+           ``im2col_numpy`` (minicnn/kernels/conv.py)
+    """
+    n_batch = x.shape[0]
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    cols = im2col_numpy(np.ascontiguousarray(x), kernel_h, kernel_w, *stride, *padding)
+    weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
+    out_h, out_w = output_shape2d(x.shape[2], x.shape[3], (kernel_h, kernel_w), stride,
+                                  padding, func=_FUNC)
+    if _per_image(weight_matrix, cols, n_batch):
+        # one product per image, each written straight into NCHW order: (N, C_out, H_out*W_out)
+        out = weight_matrix @ _by_image(cols, n_batch)
+        if bias is not None:
+            out += bias[:, None]
+        return out.reshape(n_batch, out_channels, out_h, out_w), cols
+    out_matrix = weight_matrix @ cols                            # (C_out, N*H_out*W_out)
+    # (C_out, N, H_out, W_out) -> (N, C_out, H_out, W_out), copied once into NCHW order
+    out_by_channel = out_matrix.reshape(out_channels, n_batch, out_h, out_w)
+    out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
+    if bias is None:
+        out[...] = out_by_channel.transpose(1, 0, 2, 3)
+    else:
+        np.add(out_by_channel.transpose(1, 0, 2, 3), bias.reshape(1, -1, 1, 1), out=out)
+    return out, cols
+
+
+def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
+    """Backward pass of the im2col convolution: two matrix products and a col2im.
+
+    With dZ_mat[o, (n, i, j)] = dZ[n, o, i, j]  (shape (C_out, N*H_out*W_out)):
+
+        dL/db     = dZ_mat.sum(axis=1)
+        dL/dW     = (dZ_mat @ cols.T).reshape(C_out, C_in, kH, kW)
+        dL/dcols  = W_mat.T @ dZ_mat                       (C_in*kH*kW, N*H_out*W_out)
+        dL/dX     = col2im(dL/dcols): every column entry added back onto the input pixel it
+                    was copied from, X_pad[n, c, i*s_h + u, j*s_w + v], padding dropped;
+                    ``col2im(dcols, N, C_in, H, W, kH, kW, s_h, s_w, p_h, p_w)``
+
+    For small layers the same products run image by image on dZ[n] (C_out, H_out*W_out), a
+    free reshape of dout, so dout is never transposed (see _per_image).
+
+    Parameters
+    ----------
+    dout : (N, C_out, H_out, W_out) C-contiguous array
+    cols : (C_in*kH*kW, N*H_out*W_out) array from the forward pass
+    weight : (C_out, C_in, kH, kW) C-contiguous array
+    stride, padding : (int, int) pairs
+    x_shape : (N, C_in, H, W)
+
+    Returns
+    -------
+    dx : (N, C_in, H, W) array
+    dweight : (C_out, C_in, kH, kW) array
+    dbias : (C_out,) array
+    """
+    n_batch, channels, height, width = x_shape
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
+    if _per_image(weight_matrix, cols, n_batch):
+        # dZ[n] = dout[n] as (C_out, H_out*W_out) (a free reshape) and cols[n] a view:
+        #   dL/dW = sum_n dZ[n] @ cols[n].T,   dL/dcols[n] = W_mat.T @ dZ[n]
+        dout_by_image = dout.reshape(n_batch, out_channels, -1)
+        cols_by_image = _by_image(cols, n_batch)
+        dbias = dout_by_image.sum(axis=2).sum(axis=0)
+        dweight = np.zeros_like(weight_matrix)
+        product = np.empty_like(weight_matrix)
+        for n in range(n_batch):
+            np.matmul(dout_by_image[n], cols_by_image[n].T, out=product)
+            dweight += product
+        dcols = np.empty_like(cols)
+        np.matmul(weight_matrix.T, dout_by_image, out=_by_image(dcols, n_batch))
+    else:
+        # (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out) -> (C_out, N*H_out*W_out): a copy
+        dout_matrix = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)
+        dbias = dout_matrix.sum(axis=1)
+        dweight = dout_matrix @ cols.T
+        dcols = weight_matrix.T @ dout_matrix                    # (C_in*kH*kW, N*H_out*W_out)
+    dx = col2im(dcols, n_batch, channels, height, width, kernel_h, kernel_w, *stride, *padding)
+    return dx, dweight.reshape(weight.shape), dbias
+
+
+# OpenBLAS computes a product of m*n*k < 4 * 65536 multiply-adds on one thread (its
+# GEMM_MULTITHREAD_THRESHOLD); larger ones wake its threads. Below that size one product per
+# image (no transposed copies, each block small enough to stay in cache) is faster; above it
+# one product for the batch, since N products that each wake the BLAS threads are slow on a
+# busy machine (benchmarks/RESULTS.md, "im2col: one product per image").
+_PER_IMAGE_MAX_PRODUCT = 4 * 65536
+
+
+def _per_image(weight_matrix, cols, n_batch):
+    """Is one image's product W_mat @ cols[n] small enough to run per image (see above)?"""
+    rows, positions = cols.shape[0], cols.shape[1] // n_batch
+    return weight_matrix.shape[0] * rows * positions < _PER_IMAGE_MAX_PRODUCT
+
+
+def _by_image(cols, n_batch):
+    """The (C_in*kH*kW, N*H_out*W_out) column matrix seen as N matrices (N, C_in*kH*kW,
+    H_out*W_out), a view: cols_by_image[n] = cols[:, n*H_out*W_out : (n+1)*H_out*W_out]."""
+    rows = cols.shape[0]
+    return cols.reshape(rows, n_batch, -1).transpose(1, 0, 2)
