@@ -26,18 +26,18 @@ size); downloaded files are also checksummed before they are kept.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import sys
 import urllib.request
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from minicnn._atomic import atomic_write
-
-from .idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, parse_idx, read_idx, read_idx_bytes
+from . import mnist_format
+from .dataset import ArrayDataset
+from .locate import (ChecksumError, DatasetNotFoundError, locate, not_found_message,
+                     try_download, user_cache)
+from .locate import search_places as _search_places
+from .mnist_format import FILES
 
 __all__ = ["CLASSES", "FILES", "SHA256", "OFFICIAL_GZ_MD5", "BASE_URL", "DEBIAN_DIR",
            "SAMPLE_PATH", "SAMPLE", "ArrayDataset", "FashionMNIST", "DatasetNotFoundError",
@@ -45,12 +45,6 @@ __all__ = ["CLASSES", "FILES", "SHA256", "OFFICIAL_GZ_MD5", "BASE_URL", "DEBIAN_
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-
-# split -> (images file, labels file), without the .gz suffix
-FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 
 # SHA-256 of each file's decompressed IDX bytes (computed from Debian's dataset-fashion-mnist;
 # they agree with the published archives, whose MD5s are below).
@@ -78,16 +72,7 @@ url_opener = urllib.request.urlopen   # (url, timeout=...) -> file-like with .re
 SAMPLE = "sample"
 SAMPLE_PATH = Path(__file__).resolve().parent / "sample" / "fashion-mnist-sample.npz"
 
-_IMAGE_SIZE = (28, 28)
 _sample_notice_given = False
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """The full dataset is in none of the places searched and could not be downloaded."""
-
-
-class ChecksumError(ValueError):
-    """A downloaded file's SHA-256 does not match the official one (the file was deleted)."""
 
 
 class SampleDataWarning(UserWarning):
@@ -95,46 +80,6 @@ class SampleDataWarning(UserWarning):
 
 
 # ----------------------------------------------------------------------------- datasets
-
-class ArrayDataset:
-    """Images and labels held in memory, the shape every minicnn dataset takes.
-
-    Attributes
-    ----------
-    images : uint8 (N, 28, 28)
-    labels : int64 (N,)
-    classes : tuple of class names, ``classes[label]``
-    split : "train", "test", "val", ...
-    source : where the data came from (a directory, or "sample")
-    is_sample : True when this is (part of) the shipped sample, not the full dataset
-    indices : positions in the parent dataset for a view made by ``train_val_split``, else None
-    """
-
-    def __init__(self, images, labels, classes=CLASSES, split=None, source=None,
-                 is_sample=False, indices=None):
-        images, labels = np.asarray(images), np.asarray(labels)
-        if len(images) != len(labels):
-            raise ValueError(f"ArrayDataset: {len(images)} images but {len(labels)} labels")
-        self.images = images
-        self.labels = labels.astype(np.int64, copy=False)
-        self.classes = tuple(classes)
-        self.split = split
-        self.source = source
-        self.is_sample = bool(is_sample)
-        self.indices = indices
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index):
-        """``(image uint8 (28, 28), label)``; an index array or slice gives a batch."""
-        return self.images[index], self.labels[index]
-
-    def __repr__(self) -> str:
-        kind = type(self).__name__
-        return (f"{kind}(split={self.split!r}, n={len(self)}, source={self.source!r}"
-                + (", sample" if self.is_sample else "") + ")")
-
 
 class FashionMNIST(ArrayDataset):
     """The Fashion-MNIST train (60,000) or test (10,000) split as uint8 images and labels.
@@ -187,72 +132,42 @@ class FashionMNIST(ArrayDataset):
 
 def cache_dir() -> Path:
     """The user cache for downloads: ``$XDG_CACHE_HOME/minicnn/fashion-mnist``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "minicnn" / "fashion-mnist"
+    return user_cache("fashion-mnist")
 
 
 def search_places(root=None) -> list[tuple[str, Path | None]]:
     """The directories searched, in order, as ``(description, path)``; path None = unset."""
-    if root is not None:
-        first = ("root argument (--data-dir)", Path(root).expanduser())
-    else:
-        env = os.environ.get("MINICNN_DATA")
-        first = ("$MINICNN_DATA", Path(env).expanduser() if env else None)
-    return [first,
-            ("user cache", cache_dir()),
-            ("Debian package dataset-fashion-mnist", Path(DEBIAN_DIR))]
-
-
-def _find_file(directory: Path, name: str) -> Path | None:
-    for candidate in (directory / (name + ".gz"), directory / name):
-        if candidate.is_file():
-            return candidate
-    return None
+    return _search_places(root, cache_dir(),
+                          ("Debian package dataset-fashion-mnist", Path(DEBIAN_DIR)))
 
 
 def _locate_or_download(split, root, download):
     """Return ``((directory, images path, labels path) or None, report lines)``."""
-    names = FILES[split]
-    report = []
-    for description, directory in search_places(root):
-        if directory is None:
-            report.append(f"{description}: not set")
-            continue
-        paths = [_find_file(directory, name) for name in names]
-        if all(paths):
-            return (directory, *paths), report
-        missing = ", ".join(f"{name}[.gz]" for name, path in zip(names, paths) if path is None)
-        state = "no such directory" if not directory.is_dir() else f"missing {missing}"
-        report.append(f"{description}: {directory} ({state})")
-    url = BASE_URL
-    if not download:
-        report.append(f"download from {url}: not attempted (download=False)")
-        return None, report
-    target = cache_dir()
-    try:
-        paths = [_find_file(target, name) or _download(url, name, target) for name in names]
-    except ChecksumError:
-        raise
-    except Exception as exc:   # network down, DNS, timeout, HTTP error, unwritable cache
-        report.append(f"download from {url}: failed ({_short(exc)})")
-        return None, report
-    return (target, *paths), report
+    from . import mnist
+    found, report = locate(search_places(root), mnist_format.wanted_files(split),
+                           reject=mnist_format.other_data_set_check("MNIST", mnist.SHA256))
+    if found is not None:
+        directory, paths = found
+        return (directory, *paths), report
+    fetched = try_download(
+        lambda: mnist_format.fetch_split(split, BASE_URL, SHA256, cache_dir(),
+                                         opener=url_opener, timeout=DOWNLOAD_TIMEOUT),
+        BASE_URL, download, report)
+    return fetched, report
 
 
 def _not_found_message(split, report) -> str:
     names = FILES["train"] + FILES["test"]
-    lines = [f"Fashion-MNIST ({split} split) was not found. Places tried, in order:"]
-    lines += [f"  {i}. {line}" for i, line in enumerate(report, 1)]
-    lines += [
-        "Three ways to fix it:",
-        "  - install the Debian package: sudo apt install dataset-fashion-mnist",
-        "  - put the four files (" + ", ".join(n + ".gz" for n in names) + ") in a directory "
+    fixes = [
+        "install the Debian package: sudo apt install dataset-fashion-mnist",
+        "put the four files (" + ", ".join(n + ".gz" for n in names) + ") in a directory "
         "and pass root=DIR (CLI: --data-dir DIR) or set MINICNN_DATA=DIR",
-        f"  - allow network access to {BASE_URL} and keep download=True "
+        f"allow network access to {BASE_URL} and keep download=True "
         f"(files go to {cache_dir()})",
-        "Or use the small sample shipped with minicnn: FashionMNIST(split, root='sample').",
     ]
-    return "\n".join(lines)
+    return (not_found_message(f"Fashion-MNIST ({split} split)", report, fixes)
+            + "\nOr use the small sample shipped with minicnn: "
+              "FashionMNIST(split, root='sample').")
 
 
 def _give_sample_notice(split, error):
@@ -266,24 +181,10 @@ def _give_sample_notice(split, error):
         SampleDataWarning, stacklevel=3)
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) < 200 else text[:197] + "..."
-
-
 # ----------------------------------------------------------------------------- reading
 
 def _read_split(image_path: Path, label_path: Path):
-    images = read_idx(image_path, IMAGES_MAGIC)
-    labels = read_idx(label_path, LABELS_MAGIC)
-    if images.ndim != 3 or images.shape[1:] != _IMAGE_SIZE:
-        raise IDXError(f"{image_path}: images of shape {images.shape}, expected (N, 28, 28)")
-    if len(images) != len(labels):
-        raise IDXError(f"{image_path} holds {len(images)} images but {label_path} holds "
-                       f"{len(labels)} labels; the two files do not belong together")
-    if len(labels) and labels.max() >= len(CLASSES):
-        raise IDXError(f"{label_path}: label {labels.max()} out of range 0..{len(CLASSES) - 1}")
-    return images, labels.astype(np.int64)
+    return mnist_format.read_split(image_path, label_path, len(CLASSES))
 
 
 def load_sample(split: str):
@@ -296,79 +197,3 @@ def load_sample(split: str):
             f"`python -m minicnn.data.make_sample` or reinstall minicnn")
     with np.load(SAMPLE_PATH) as archive:
         return archive[f"{split}_images"], archive[f"{split}_labels"].astype(np.int64)
-
-
-# ----------------------------------------------------------------------------- download
-
-def _download(base_url: str, name: str, target: Path) -> Path:
-    """Fetch ``name``.gz into ``target``, check its SHA-256, then move it into place."""
-    filename = name + ".gz"
-    url = base_url.rstrip("/") + "/" + filename
-    final = target / filename
-    response = url_opener(url, timeout=DOWNLOAD_TIMEOUT)   # fails fast when offline
-    with response:
-        target.mkdir(parents=True, exist_ok=True)
-        with atomic_write(final, check=lambda tmp: _verify(tmp, name, url),
-                          suffix=".part") as out:
-            total = _content_length(response)
-            progress = _Progress(filename, total)
-            while True:
-                chunk = response.read(1 << 16)
-                if not chunk:
-                    break
-                out.write(chunk)
-                progress.update(len(chunk))
-            progress.close()
-    return final
-
-
-def _verify(path: Path, name: str, url: str) -> None:
-    try:
-        data = read_idx_bytes(path)
-    except IDXError as exc:
-        raise ChecksumError(f"{url}: the downloaded file is not valid gzip data ({exc}); "
-                            f"it was not kept") from exc
-    digest = hashlib.sha256(data).hexdigest()
-    expected = SHA256[name]
-    if digest != expected:
-        raise ChecksumError(f"{url}: SHA-256 of the downloaded {name} is {digest}, expected "
-                            f"{expected}; the file is corrupt or not the official one and "
-                            f"was not kept")
-    parse_idx(data, url, IMAGES_MAGIC if "images" in name else LABELS_MAGIC)
-
-
-def _content_length(response) -> int | None:
-    headers = getattr(response, "headers", None)
-    value = headers.get("Content-Length") if headers is not None else None
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-class _Progress:
-    """The download's progress bar (tqdm, in MB): a live bar on a terminal or in a notebook, a
-    few lines in a log, between a "Downloading" line and a "received" line."""
-
-    def __init__(self, name, total, stream=None):
-        from tqdm.auto import tqdm
-
-        self.name, self.total, self.done = name, total, 0
-        self.stream = stream if stream is not None else sys.stderr
-        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.stream.write(f"Downloading {name}" + (f" ({total / 1e6:.1f} MB)" if total else "")
-                          + "\n")
-        # in a log (not a terminal), redraw at most every 10 s: a handful of lines, not a
-        # carriage return per chunk
-        self.bar = tqdm(total=total, file=self.stream, unit="B", unit_scale=True,
-                        unit_divisor=1000, desc="  " + name, mininterval=0.1 if tty else 10.0,
-                        disable=not total)
-
-    def update(self, n):
-        self.done += n
-        self.bar.update(n)
-
-    def close(self):
-        self.bar.close()
-        self.stream.write(f"  {self.name}: {self.done / 1e6:.1f} MB received\n")
-        self.stream.flush()
