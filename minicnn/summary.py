@@ -216,7 +216,7 @@ def summary(model, input_shape) -> Summary:
     DesignRuleWarning : Dropout outside the classifier head, or an activation after the final
         Linear (CrossEntropyLoss expects raw logits)
     """
-    from minicnn.nn import trace
+    from minicnn.nn import trace as tracing
     from minicnn.nn.module import Module
     if not isinstance(model, Module):
         raise TypeError(f"summary: model must be a minicnn.nn.Module, got "
@@ -231,7 +231,7 @@ def summary(model, input_shape) -> Summary:
     buffers = {name: np.array(b, copy=True) for name, b in model.named_buffers()}
     model.eval()
     try:
-        out, trace = trace.run_traced(model, (x,))
+        out, trace = tracing.run_traced(model, (x,))
     except (ValueError, TypeError) as exc:
         done = ", ".join(f"{r.name or r.module.short_repr()} -> {_shape_text(r.output_shape[1:])}"
                          for r in getattr(exc, "_minicnn_records", []))
@@ -271,8 +271,8 @@ def summary(model, input_shape) -> Summary:
                     if not name.endswith("num_batches_tracked"))
     messages = tuple(message for _, message in trace.design_warnings())
     for message in messages:
-        warnings.warn(message, trace.DesignRuleWarning,
-                      stacklevel=trace.user_stacklevel())
+        warnings.warn(message, tracing.DesignRuleWarning,
+                      stacklevel=tracing.user_stacklevel())
     return Summary(type(model).__name__, shape, tuple(np.shape(out))[1:], tuple(rows), total,
                    total_trainable, n_buffers, messages)
 

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minicnn.gradcheck import rel_error
 from minicnn.kernels.conv import (col2im, col2im_numpy, conv2d_loop_backward_input,
                                   conv2d_loop_backward_input_numpy, conv2d_loop_backward_weight,
                                   conv2d_loop_backward_weight_numpy, conv2d_loop_forward,
                                   conv2d_loop_forward_numpy, im2col, im2col_numpy)
+from minicnn.kernels.output_size import output_length
 
 DTYPES = [np.float32, np.float64]
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
@@ -29,23 +31,14 @@ SHAPES = [
 ]
 
 
-def _out_size(size, kernel, stride, padding):
-    return (size - kernel + 2 * padding) // stride + 1
-
-
-def _rel_error(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, c, h, w, kernel, stride, padding", SHAPES)
 def test_im2col_equals_numpy_twin(rng, dtype, n, c, h, w, kernel, stride, padding):
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     cols = im2col(x, *kernel, *stride, *padding)
     expected = im2col_numpy(x, *kernel, *stride, *padding)
-    out_positions = n * _out_size(h, kernel[0], stride[0], padding[0]) \
-        * _out_size(w, kernel[1], stride[1], padding[1])
+    out_positions = n * output_length(h, kernel[0], stride[0], padding[0]) \
+        * output_length(w, kernel[1], stride[1], padding[1])
     assert cols.shape == expected.shape == (c * kernel[0] * kernel[1], out_positions)
     assert cols.dtype == dtype
     np.testing.assert_array_equal(cols, expected)      # pure copies: exactly equal
@@ -55,14 +48,14 @@ def test_im2col_equals_numpy_twin(rng, dtype, n, c, h, w, kernel, stride, paddin
 @pytest.mark.parametrize("n, c, h, w, kernel, stride, padding", SHAPES)
 def test_col2im_equals_numpy_twin(rng, dtype, n, c, h, w, kernel, stride, padding):
     rows = c * kernel[0] * kernel[1]
-    positions = n * _out_size(h, kernel[0], stride[0], padding[0]) \
-        * _out_size(w, kernel[1], stride[1], padding[1])
+    positions = n * output_length(h, kernel[0], stride[0], padding[0]) \
+        * output_length(w, kernel[1], stride[1], padding[1])
     dcols = rng.standard_normal((rows, positions)).astype(dtype)
     dx = col2im(dcols, n, c, h, w, *kernel, *stride, *padding)
     expected = col2im_numpy(dcols, n, c, h, w, *kernel, *stride, *padding)
     assert dx.shape == expected.shape == (n, c, h, w)
     assert dx.dtype == dtype
-    assert _rel_error(dx, expected) < TOLERANCE[dtype]
+    assert rel_error(dx, expected) < TOLERANCE[dtype]
 
 
 @pytest.mark.parametrize("n, c, h, w, kernel, stride, padding", SHAPES)
@@ -89,18 +82,18 @@ def test_loop_kernels_equal_numpy_twins(rng, dtype, n, c, h, w, kernel, stride, 
     out = conv2d_loop_forward(x_padded, weight, *stride)
     expected = conv2d_loop_forward_numpy(x_padded, weight, *stride)
     assert out.shape == expected.shape and out.dtype == dtype
-    assert _rel_error(out, expected) < TOLERANCE[dtype]
+    assert rel_error(out, expected) < TOLERANCE[dtype]
 
     dout = rng.standard_normal(out.shape).astype(dtype)
     dx_padded = conv2d_loop_backward_input(dout, weight, *stride, *x_padded.shape[2:])
     expected = conv2d_loop_backward_input_numpy(dout, weight, *stride, *x_padded.shape[2:])
     assert dx_padded.shape == x_padded.shape and dx_padded.dtype == dtype
-    assert _rel_error(dx_padded, expected) < TOLERANCE[dtype]
+    assert rel_error(dx_padded, expected) < TOLERANCE[dtype]
 
     dweight = conv2d_loop_backward_weight(dout, x_padded, *kernel, *stride)
     expected = conv2d_loop_backward_weight_numpy(dout, x_padded, *kernel, *stride)
     assert dweight.shape == weight.shape and dweight.dtype == dtype
-    assert _rel_error(dweight, expected) < TOLERANCE[dtype]
+    assert rel_error(dweight, expected) < TOLERANCE[dtype]
 
 
 def test_loop_backward_weight_with_more_images_than_batch_slices(rng):
@@ -108,7 +101,7 @@ def test_loop_backward_weight_with_more_images_than_batch_slices(rng):
     x_padded = _padded(rng, 37, 2, 5, 4, (1, 1), np.float64)
     weight = rng.standard_normal((2, 2, 3, 3))
     dout = rng.standard_normal(conv2d_loop_forward(x_padded, weight, 1, 1).shape)
-    assert _rel_error(conv2d_loop_backward_weight(dout, x_padded, 3, 3, 1, 1),
+    assert rel_error(conv2d_loop_backward_weight(dout, x_padded, 3, 3, 1, 1),
                       conv2d_loop_backward_weight_numpy(dout, x_padded, 3, 3, 1, 1)) < 1e-12
 
 
@@ -132,7 +125,7 @@ def test_property_im2col_and_col2im_equal_numpy_twins(case):
     cols = im2col(x, *kernel, *stride, *padding)
     np.testing.assert_array_equal(cols, im2col_numpy(x, *kernel, *stride, *padding))
     dcols = rng.standard_normal(cols.shape)
-    assert _rel_error(col2im(dcols, n, c, h, w, *kernel, *stride, *padding),
+    assert rel_error(col2im(dcols, n, c, h, w, *kernel, *stride, *padding),
                       col2im_numpy(dcols, n, c, h, w, *kernel, *stride, *padding)) < 1e-12
 
 
