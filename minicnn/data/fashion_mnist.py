@@ -22,6 +22,10 @@ and Debian's re-compressed copies differ byte for byte (Debian's gzip headers om
 name) but hold identical IDX data, so hashing the content accepts both and rejects anything
 else. Files found on disk are validated structurally (magic number, dimensions, counts,
 size); downloaded files are also checksummed before they are kept.
+
+The searching and downloading are shared with MNIST and CIFAR-10 (:mod:`minicnn.data.locate`;
+the IDX pair with MNIST in :mod:`minicnn.data.mnist_format`). MNIST publishes the same file
+names: a directory holding MNIST's files is skipped, with a note in the report.
 """
 
 from __future__ import annotations
