@@ -11,7 +11,8 @@ whose extension is not an image format (``notes.txt``, ``.DS_Store``) is skipped
 that Pillow cannot decode is an error naming it.
 
 Images come out as the other data sets' do: uint8 (N, H, W, 3) RGB, or (N, H, W) with
-``grayscale=True``; a photo's EXIF orientation is applied; a transparent pixel becomes white.
+``grayscale=True``; a photo's EXIF orientation is applied; a transparent pixel becomes white;
+16-bit grey images are scaled to 8 bits (not clipped).
 Images of different sizes need ``image_size``, to which every image is resized (bilinear,
 with antialiasing when shrinking; the aspect ratio is not kept). Memory is bounded: images
 are decoded one at a time into one preallocated array, whose size is checked against
@@ -117,6 +118,10 @@ def _scan(root: Path, classes):
         if not classes:
             raise FileNotFoundError(f"ImageFolder: {root} has no sub-folders; put each class's "
                                     f"images in a folder of its own, root/<class>/<image>")
+        if {"train", "test"} <= set(folders) and set(folders) <= {"train", "test", "val"}:
+            raise ValueError(f"ImageFolder: {root} holds train/ and test/ folders, not classes; "
+                             f"use image_folder_splits({str(root)!r}) for the two sets, or "
+                             f"ImageFolder on {root / 'train'}")
     else:
         classes = tuple(classes)
         unknown = sorted(set(folders) - set(classes))
@@ -191,6 +196,11 @@ def _decode(path: Path, grayscale: bool) -> np.ndarray:
         with Image.open(path) as image:
             image.load()
             image = ImageOps.exif_transpose(image)
+            if image.mode == "I" or image.mode.startswith("I;16"):
+                # 16-bit grey (a PNG, a TIFF): Pillow's convert would clip at 255, so scale
+                depth16 = np.asarray(image, dtype=np.float64)
+                image = Image.fromarray(np.clip(np.rint(depth16 / 257), 0, 255)
+                                        .astype(np.uint8), "L")
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P"
                                                       and "transparency" in image.info):
                 rgba = image.convert("RGBA")

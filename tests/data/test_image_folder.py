@@ -97,6 +97,14 @@ def test_grayscale_gives_n_h_w(mixed):
     assert (data.images[3] == GREY).all()
 
 
+def test_sixteen_bit_grey_is_scaled_not_clipped(root):
+    depth16 = (np.arange(16, dtype=np.uint16).reshape(4, 4) * 4369)     # 0 .. 65535
+    save(Image.fromarray(depth16), root / "a" / "deep.png")
+    data = ImageFolder(root, grayscale=True)
+    np.testing.assert_array_equal(data.images[0], np.arange(16).reshape(4, 4) * 17)
+    assert (ImageFolder(root).images[0][..., 1] == data.images[0]).all()
+
+
 def test_class_names_are_sorted_and_labels_follow_them(root):
     for name in ["zebra", "Apple", "mango"]:
         save(solid("RGB", (4, 4), RED), root / name / "x.png")
@@ -211,6 +219,13 @@ def test_train_and_test_folders_are_the_two_splits(root):
     assert test.classes == train.classes == ("ant", "bee", "cow")
     assert test.labels.tolist() == [1, 1, 2]
     assert train.source == str(root / "train") and test.source == str(root / "test")
+
+
+def test_image_folder_on_a_train_test_layout_points_to_the_splits(root):
+    make_classes(root / "train", {"ant": 1})
+    make_classes(root / "test", {"ant": 1})
+    with pytest.raises(ValueError, match="use image_folder_splits"):
+        ImageFolder(root)
 
 
 def test_one_folder_is_split_reproducibly_disjoint_and_stratified(root):
