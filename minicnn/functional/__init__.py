@@ -9,7 +9,8 @@ through ``fast_paths`` (conv2d's ``method="fast"``, and the layers of ``minicnn.
 """
 
 from minicnn.functional._common import as_pair, check_array, output_shape2d, output_size
-from minicnn.functional.activation import relu_backward, relu_forward
+from minicnn.functional.activation import (relu_backward, relu_forward, sigmoid_backward,
+                                           sigmoid_forward, tanh_backward, tanh_forward)
 from minicnn.functional.conv import CONV_METHODS, conv2d_backward, conv2d_forward
 from minicnn.functional.dropout import dropout_backward, dropout_forward
 from minicnn.functional.linear import (flatten_backward, flatten_forward, linear_backward,
@@ -32,6 +33,7 @@ __all__ = [
     "linear_forward", "linear_backward",
     "flatten_forward", "flatten_backward",
     "relu_forward", "relu_backward",
+    "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
     "dropout_forward", "dropout_backward",
     "cross_entropy_forward", "cross_entropy_backward",
 ]

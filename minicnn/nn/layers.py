@@ -255,6 +255,34 @@ class ReLU(_CachedLayer):
         return _function("relu_backward")(dout, self._take_cache())
 
 
+class Tanh(_CachedLayer):
+    """tanh(x) = (e^x - e^-x) / (e^x + e^-x), elementwise (LeNet-5's activation)."""
+
+    trace_role = "activation"
+
+    def forward(self, x):
+        self._check_input(x)
+        out, self._cache = F.tanh_forward(x)
+        return out
+
+    def backward(self, dout):
+        return F.tanh_backward(dout, self._take_cache())
+
+
+class Sigmoid(_CachedLayer):
+    """sigmoid(x) = 1 / (1 + e^-x), elementwise."""
+
+    trace_role = "activation"
+
+    def forward(self, x):
+        self._check_input(x)
+        out, self._cache = F.sigmoid_forward(x)
+        return out
+
+    def backward(self, dout):
+        return F.sigmoid_backward(dout, self._take_cache())
+
+
 class Identity(_CachedLayer):
     """out = x; a placeholder (e.g. to switch a layer off)."""
 
