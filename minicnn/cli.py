@@ -101,9 +101,22 @@ def _nonnegative_float(text: str) -> float:
 # ``--resume`` can tell which settings were given on the command line.
 def _train_options(d):
     return [
+        ("--model", "model", dict(choices=_model_names(),
+                                  help=f"the network (default {d.model}: the lecture's CNN; "
+                                       f"gapcnn its global-average-pooling variant; lenet5; "
+                                       f"resnet20/32/56, the CIFAR ResNets of He et al.)")),
+        ("--dataset", "dataset", dict(choices=_dataset_names(),
+                                      help=f"the images (default {d.dataset}; folder: your own, "
+                                           f"--data-dir DIR with one sub-folder per class, or "
+                                           f"train/ and test/ folders of those)")),
+        ("--image-size", "image_size", dict(type=_positive_int, metavar="N",
+                                            help="folder: resize every image to N x N (needed "
+                                                 "when their sizes differ)")),
+        ("--grayscale", "grayscale", dict(action="store_const", const=True,
+                                          help="folder: read the images as grey, one channel")),
         ("--epochs", "epochs", dict(type=_positive_int, metavar="N",
-                                    help=f"number of epochs (default {d.epochs}: about 5 "
-                                         f"minutes on 2 cores with the full data set); with "
+                                    help=f"number of epochs (default {d.epochs}: a few minutes "
+                                         f"with the lecture's CNN and Fashion-MNIST); with "
                                          f"--resume, the new total")),
         ("--batch-size", "batch_size", dict(type=_positive_int, metavar="N",
                                             help=f"images per batch (default {d.batch_size})")),
@@ -122,7 +135,8 @@ def _train_options(d):
                                                f" x{d.factor} every {d.step_size} epochs; "
                                                f"cosine: over all epochs)")),
         ("--augment", "augment", dict(action=argparse.BooleanOptionalAction,
-                                      help="RandomHorizontalFlip + RandomCrop(28, padding=2) on "
+                                      help="RandomHorizontalFlip + RandomCrop(size, padding="
+                                           "size // 14), and ColorJitter on RGB images, on "
                                            "the training images (default on; --no-augment "
                                            "turns it off)")),
         ("--dropout", "dropout", dict(type=float, metavar="P",
@@ -136,10 +150,11 @@ def _train_options(d):
                                 help=f"seed of the weights, the validation split, the data "
                                      f"order and the augmentation (default {d.seed})")),
         ("--data-dir", "data_dir", dict(metavar="DIR",
-                                        help="directory holding the Fashion-MNIST IDX files "
-                                             "(default: $MINICNN_DATA, ~/.cache/minicnn, "
-                                             "Debian's dataset-fashion-mnist, else download, "
-                                             "else the bundled sample)")),
+                                        help="directory holding the data set's files, or your "
+                                             "images for --dataset folder (default: "
+                                             "$MINICNN_DATA, ~/.cache/minicnn, Debian's "
+                                             "dataset-fashion-mnist, else download, else, for "
+                                             "Fashion-MNIST, the bundled sample)")),
         ("--sample", "sample", dict(action="store_const", const=True,
                                     help="use the 2,000/500-image sample bundled in the "
                                          "package (fast; accuracy is lower)")),
@@ -172,6 +187,18 @@ def _conv_methods() -> tuple:
     from minicnn.functional.conv import CONV_METHODS
 
     return CONV_METHODS
+
+
+def _model_names() -> tuple:
+    from minicnn.train.config import MODEL_NAMES
+
+    return MODEL_NAMES
+
+
+def _dataset_names() -> tuple:
+    from minicnn.train.config import DATASETS
+
+    return DATASETS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,10 +276,28 @@ def build_parser() -> argparse.ArgumentParser:
                               f"idle cores; 0 = "
                               f"let them decide)")
 
-    summary = commands.add_parser("summary", help="print the CNN's layers, shapes and "
+    summary = commands.add_parser("summary", help="print a model's layers, shapes and "
                                                   "parameter counts")
+    summary.add_argument("--model", choices=_model_names(), default=d.model,
+                         help=f"which network (default {d.model}, the lecture's CNN)")
+    summary.add_argument("--input-shape", type=_positive_int, nargs=3, default=None,
+                         metavar=("C", "H", "W"),
+                         help="one input image's shape (default 1 28 28; 3 32 32 for the "
+                              "resnets)")
     summary.add_argument("--num-classes", type=_positive_int, default=10, metavar="K")
     summary.add_argument("--dropout", type=float, default=d.dropout, metavar="P")
+
+    data = commands.add_parser("data", help="the data sets: normalisation statistics",
+                               description="minicnn data stats: the per-channel mean and "
+                                           "standard deviation of a data set's training "
+                                           "images (in [0, 1]), what Normalize needs.")
+    data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+    stats = data_commands.add_parser("stats", help="mean and std of the training images")
+    stats.add_argument("--dataset", choices=_dataset_names(), default=d.dataset)
+    stats.add_argument("--data-dir", metavar="DIR", help="where the files (or your images) are")
+    stats.add_argument("--image-size", type=_positive_int, metavar="N",
+                       help="folder: resize every image to N x N")
+    stats.add_argument("--grayscale", action="store_true", help="folder: grey images")
 
     commands.add_parser("assignment", add_help=False,
                         help="instructor tooling: release student stubs, grade submissions "
@@ -330,7 +375,7 @@ def _cmd_explain(args) -> int:
     if too_large:
         raise CLIError(f"--index {too_large[0]} is out of range: the test set from "
                        f"{test.source} has {len(test):,} images (0 to {len(test) - 1})")
-    images = training.make_transforms(config)[1](test.images[args.index])
+    images = training.make_transforms(config, test.images.shape[1:])[1](test.images[args.index])
     labels = test.labels[args.index]
     out = Path(args.out) if args.out else checkpoint.with_name(f"{checkpoint.stem}"
                                                                f"_explanations.png")
@@ -349,10 +394,32 @@ def _cmd_explain(args) -> int:
 
 def _cmd_summary(args) -> int:
     from minicnn import summary
-    from minicnn.models import CNN
+    from minicnn.models import build
 
-    model = CNN(num_classes=args.num_classes, dropout=args.dropout)
-    print(summary(model, (1, 28, 28)))
+    shape = args.input_shape or ((3, 32, 32) if args.model.startswith("resnet") else (1, 28, 28))
+    if shape[1] != shape[2]:
+        raise CLIError(f"summary: the models take square images, got --input-shape "
+                       f"{' '.join(map(str, shape))}")
+    model = build(args.model, num_classes=args.num_classes, in_channels=shape[0],
+                  image_size=shape[1], dropout=args.dropout, rng=0)
+    print(summary(model, tuple(shape)))
+    return 0
+
+
+def _cmd_data(args) -> int:
+    from minicnn.data import channel_stats
+    from minicnn.train import TrainConfig
+    from minicnn.train.datasets import load_datasets
+
+    config = TrainConfig(dataset=args.dataset, data_dir=args.data_dir,
+                         image_size=args.image_size, grayscale=bool(args.grayscale)).validate()
+    splits = load_datasets(config, log=lambda line: print(line, file=sys.stderr))
+    mean, std = channel_stats(splits.train)
+    shape = "x".join(map(str, splits.train.images.shape[1:]))
+    print(f"{args.dataset}: {len(splits.train)} training images ({shape}, validation split "
+          f"held out), {len(splits.classes)} classes")
+    print(f"mean {' '.join(f'{v:.4f}' for v in mean)}")
+    print(f"std  {' '.join(f'{v:.4f}' for v in std)}")
     return 0
 
 
@@ -415,7 +482,7 @@ def main(argv=None) -> int:
             parser.print_help()
             return 2
         return {"train": _cmd_train, "evaluate": _cmd_evaluate, "explain": _cmd_explain,
-                "summary": _cmd_summary}[args.command](args)
+                "summary": _cmd_summary, "data": _cmd_data}[args.command](args)
     except SystemExit as exc:  # argparse (--help, --version, a bad command line)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:

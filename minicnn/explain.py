@@ -39,14 +39,29 @@ from minicnn.nn.module import as_generator
 from minicnn.sanity import randomise_weights, rank_correlation
 
 __all__ = ["saliency", "grad_cam", "occlusion", "input_gradient", "explain_batch",
-           "Explanations", "explaining", "layer_sequence", "default_cam_layer",
+           "Explanations", "explaining", "layer_sequence", "is_block", "default_cam_layer",
            "upsample_bilinear", "rank_correlation", "randomise_weights"]
 
 # Layers that keep an (N, C, h, w) feature map a feature map: Grad-CAM may read any of them
 # once a Conv2d has run.
-_MAP_LAYERS = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d)
+_ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid)
+_MAP_LAYERS = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d) + _ACTIVATIONS
 # Layers that only pass a map through (in evaluation): skipped when looking for the conv stage.
 _PASS_THROUGH = (nn.Dropout, nn.Identity)
+
+
+def is_block(module) -> bool:
+    """Whether ``module`` is a block: it has children and runs them in a ``forward`` and
+    ``backward`` of its own (a residual block, whose paths branch and join), so the chain of
+    layers takes it whole, as one unit."""
+    cls = type(module)
+    return (bool(module._modules) and not isinstance(module, nn.Sequential)
+            and cls.forward is not nn.Module.forward and cls.backward is not nn.Module.backward)
+
+
+def _holds_maps(layer) -> bool:
+    """A layer whose output is a conv feature map when its input is one (blocks included)."""
+    return isinstance(layer, _MAP_LAYERS) or is_block(layer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,7 +76,9 @@ def layer_sequence(model) -> list[tuple[str, nn.Module]]:
     chosen one (giving its maps A), then the rest (giving the logits); the backward pass of
     the second half alone returns dz/dA. That is exact whenever the model *is* a chain:
     a ``Sequential``, or one of ``minicnn.models`` (a ``_Chain`` of named blocks, each a
-    ``Sequential``), nested to any depth.
+    ``Sequential``), nested to any depth. A block that runs its children in its own forward
+    and backward (``is_block``: ResNet's BasicBlock, with its shortcut) is one unit of the
+    chain: Grad-CAM can read its output, not the inside of its branches.
 
     Returns
     -------
@@ -78,13 +95,14 @@ def layer_sequence(model) -> list[tuple[str, nn.Module]]:
             children = list(module.named_children())
         elif isinstance(getattr(type(module), "_blocks", None), tuple) and module._blocks:
             children = [(block, getattr(module, block)) for block in module._blocks]
-        elif not module._modules:
+        elif not module._modules or is_block(module):
             return [(name, module)]
         else:
             raise TypeError(
                 f"{type(module).__name__}{' at ' + name if name else ''} runs its children in "
-                f"its own forward(); minicnn.explain needs a chain of layers (a Sequential or "
-                f"one of minicnn.models) to reach an inner layer")
+                f"its own forward() but has no backward(); minicnn.explain needs a chain of "
+                f"layers and blocks (a Sequential, one of minicnn.models) to reach an inner "
+                f"layer")
         layers = []
         for child_name, child in children:
             layers += walk(child, f"{name}.{child_name}" if name else child_name)
@@ -289,14 +307,16 @@ def _conv_stage(layers) -> range:
     if first is None:
         return range(0)
     end = first
-    while end < len(layers) and isinstance(layers[end][1], _MAP_LAYERS + _PASS_THROUGH):
+    while end < len(layers) and (_holds_maps(layers[end][1])
+                                 or isinstance(layers[end][1], _PASS_THROUGH)):
         end += 1
     return range(first, end)
 
 
 def default_cam_layer(model) -> str:
     """The dotted name of the layer Grad-CAM reads by default: the rectified maps of the last
-    Conv2d of the conv stage (the ReLU after its BatchNorm2d), before that block's pooling.
+    Conv2d of the conv stage (the ReLU after its BatchNorm2d), before that block's pooling;
+    or the last block's output when the stage ends in blocks (ResNet's ``layer3.2``).
 
     Selvaraju et al. take the last convolutional layer's maps because they are the last ones
     that still know *where*; we take them before the 2x2 max pooling, which would halve the
@@ -308,12 +328,13 @@ def default_cam_layer(model) -> str:
     if not stage:
         raise ValueError(f"grad_cam: {type(model).__name__} has no Conv2d; Grad-CAM needs a "
                          f"convolutional feature map")
-    last_conv = max(i for i in stage if isinstance(layers[i][1], nn.Conv2d))
-    chosen = last_conv
+    last_conv = max(i for i in stage if isinstance(layers[i][1], nn.Conv2d)
+                    or is_block(layers[i][1]))
+    chosen = last_conv                 # a block's output is already rectified (ResNet's)
     for i in range(last_conv + 1, stage.stop):
-        if not isinstance(layers[i][1], (nn.BatchNorm2d, nn.ReLU) + _PASS_THROUGH):
+        if not isinstance(layers[i][1], (nn.BatchNorm2d,) + _ACTIVATIONS + _PASS_THROUGH):
             break
-        if isinstance(layers[i][1], nn.ReLU):
+        if isinstance(layers[i][1], _ACTIVATIONS):
             chosen = i
     return layers[chosen][0]
 
@@ -342,8 +363,8 @@ def _resolve_layer(model, layers, layer) -> int:
                         f"{type(layer).__name__}")
     stage = _conv_stage(layers)
     name, module = layers[index]
-    if index not in stage or not isinstance(module, _MAP_LAYERS):
-        allowed = [names[i] for i in stage if isinstance(layers[i][1], _MAP_LAYERS)]
+    if index not in stage or not _holds_maps(module):
+        allowed = [names[i] for i in stage if _holds_maps(layers[i][1])]
         raise ValueError(f"{owner}: layer {name} is {module.short_repr()}, not a conv layer; "
                          f"Grad-CAM needs (N, C, h, w) feature maps from a Conv2d or a layer "
                          f"of its block ({', '.join(allowed) or 'this model has none'})")

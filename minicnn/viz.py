@@ -216,21 +216,61 @@ def plot_filters(weight, *, title: str = "First-layer filters", save=None):
 
 
 def _image_for_display(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image, dtype=float)
+    """(H, W) grey, or (H, W, 3) colour in [0, 1], from a tensor (C, H, W), a
+    data set's channels-last image (H, W, C), or either with leading axes of size 1."""
+    raw = np.asarray(image)
+    img = raw.astype(float) / 255.0 if raw.dtype == np.uint8 else raw.astype(float)
     while img.ndim > 2 and img.shape[0] == 1:
         img = img[0]
-    if img.ndim == 3:  # (C, H, W) -> (H, W, C) for colour images
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.ndim == 3 and img.shape[0] == 3 and img.shape[-1] != 3:   # (C, H, W) -> (H, W, C)
         img = np.moveaxis(img, 0, -1)
+    if img.ndim == 3:
+        if img.min() < 0 or img.max() > 1:     # normalised: stretched back to [0, 1] to show
+            img = (img - img.min()) / max(img.max() - img.min(), 1e-12)
     return img
 
 
-def _conv_blocks(model):
+def _conv_blocks(model, image):
+    """The stages whose outputs plot_feature_maps shows, as ``(name, callable)`` run in order:
+    the lecture CNN's ``conv_block1`` and ``conv_block2``; for another chain of layers
+    (``minicnn.explain.layer_sequence``), the conv stage cut after each pooling layer, or,
+    with residual blocks, after the last block of each size (ResNet's layer1.2, ...)."""
     blocks = [(name, getattr(model, name)) for name in ("conv_block1", "conv_block2")
               if hasattr(model, name)]
-    if not blocks:
-        raise ValueError(f"plot_feature_maps: {type(model).__name__} has no conv_block1 / "
-                         f"conv_block2; pass blocks=[...] (callables run in order)")
-    return blocks
+    if blocks:
+        return blocks
+    from minicnn import nn
+    from minicnn.explain import is_block, layer_sequence
+    try:
+        layers = layer_sequence(model)
+    except TypeError:
+        layers = []
+    shapes, out = [], image
+    for name, layer in layers:                       # each layer's output shape, in order
+        out = layer(out)
+        shapes.append(out.shape)
+        if out.ndim != 4:
+            break
+    cuts = [i for i, (_, layer) in enumerate(layers[:len(shapes)]) if len(shapes[i]) == 4 and (
+        isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d))
+        or (is_block(layer) and (i + 1 >= len(shapes) or shapes[i + 1] != shapes[i])))]
+    if not cuts:
+        raise ValueError(f"plot_feature_maps: no conv stage found in {type(model).__name__}; "
+                         f"pass blocks=[(name, callable), ...] (callables run in order)")
+    stages, start = [], 0
+    for cut in cuts:
+        segment = [layer for _, layer in layers[start:cut + 1]]
+        stages.append((layers[cut][0], lambda x, segment=segment: _run_chain(segment, x)))
+        start = cut + 1
+    return stages
+
+
+def _run_chain(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return x
 
 
 def plot_feature_maps(model, image, *, blocks=None, max_channels: int = 16,
@@ -242,8 +282,9 @@ def plot_feature_maps(model, image, *, blocks=None, max_channels: int = 16,
 
     Parameters
     ----------
-    model : the lecture's CNN (``conv_block1``, ``conv_block2``), or any module if ``blocks``
-        is given
+    model : the lecture's CNN (``conv_block1``, ``conv_block2``), another model of
+        ``minicnn.models`` (its conv stage, cut after each pooling or stage of blocks), or any
+        module if ``blocks`` is given
     image : (H, W), (C, H, W) or (1, C, H, W) float array, already normalised as in training
     blocks : optional list of ``(name, callable)`` run in order; default the CNN's conv blocks
     max_channels : how many channels of each block to show (the first ones)
@@ -256,10 +297,10 @@ def plot_feature_maps(model, image, *, blocks=None, max_channels: int = 16,
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"plot_feature_maps: image must be (H, W), (C, H, W) or (1, C, H, W), "
                          f"got shape {np.shape(image)}")
-    blocks = _conv_blocks(model) if blocks is None else list(blocks)
     was_training = getattr(model, "training", False)
     model.eval()
     try:
+        blocks = _conv_blocks(model, x) if blocks is None else list(blocks)
         maps = []
         out = x
         for name, block in blocks:

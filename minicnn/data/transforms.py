@@ -410,18 +410,20 @@ class RandomErasing(RandomTransform):
 
 
 class ColorJitter(RandomTransform):
-    """Random brightness and contrast per image (applied in that order).
+    """Random brightness, contrast and saturation per image (applied in that order).
 
     brightness factor b: x * b;  contrast factor c: c * x + (1 - c) * mean(x)  (the image's
-    mean grey level), each clipped to the valid range ([0, 1] for float tensors, [0, 255]
-    for uint8). A number v means a factor uniform in (max(0, 1 - v), 1 + v). Use it before
-    Normalize: float inputs are taken to be in [0, 1].
+    mean grey level);  saturation factor s: s * x + (1 - s) * grey(x)  (each pixel's grey
+    level; RGB images only), each clipped to the valid range ([0, 1] for float tensors,
+    [0, 255] for uint8). A number v means a factor uniform in (max(0, 1 - v), 1 + v). Use it
+    before Normalize: float inputs are taken to be in [0, 1].
     """
 
-    def __init__(self, brightness=0, contrast=0, seed=None):
+    def __init__(self, brightness=0, contrast=0, saturation=0, seed=None):
         super().__init__(seed)
         self.brightness = _range(brightness, "ColorJitter brightness", 1.0, 0.0)
         self.contrast = _range(contrast, "ColorJitter contrast", 1.0, 0.0)
+        self.saturation = _range(saturation, "ColorJitter saturation", 1.0, 0.0)
 
     def __call__(self, x, rng=None):
         rng = self._generator(rng)
@@ -432,21 +434,28 @@ class ColorJitter(RandomTransform):
         out = view.astype(np.float32 if is_uint8 else view.dtype)
         b = rng.uniform(*self.brightness, size=n).astype(out.dtype)[:, None, None, None]
         c = rng.uniform(*self.contrast, size=n).astype(out.dtype)[:, None, None, None]
+        rgb = out.shape[-1] == 3
         if self.brightness != (1.0, 1.0):
             out = np.clip(out * b, 0, top)
         if self.contrast != (1.0, 1.0):
-            if out.shape[-1] == 3:
-                grey = out @ np.asarray([0.299, 0.587, 0.114], dtype=out.dtype)
-            else:
-                grey = out.mean(axis=-1)
+            grey = _grey(out) if rgb else out.mean(axis=-1)
             mean = grey.mean(axis=(1, 2))[:, None, None, None]
             out = np.clip(c * out + (1 - c) * mean, 0, top)
+        if self.saturation != (1.0, 1.0) and rgb:     # drawn last: older streams unchanged
+            s = rng.uniform(*self.saturation, size=n).astype(out.dtype)[:, None, None, None]
+            out = np.clip(s * out + (1 - s) * _grey(out)[..., None], 0, top)
         if is_uint8:
             out = np.rint(out).astype(np.uint8)
         return restore(out)
 
     def __repr__(self) -> str:
-        return f"ColorJitter(brightness={self.brightness}, contrast={self.contrast})"
+        return (f"ColorJitter(brightness={self.brightness}, contrast={self.contrast}, "
+                f"saturation={self.saturation})")
+
+
+def _grey(rgb):
+    """Each pixel's grey level (ITU-R 601 luma) of channels-last RGB images."""
+    return rgb @ np.asarray([0.299, 0.587, 0.114], dtype=rgb.dtype)
 
 
 # ----------------------------------------------------------------------------- the lecture's

@@ -9,11 +9,14 @@ from minicnn.train.config import TrainConfig
 __all__ = ["build_model", "build_optimizer", "build_scheduler", "build_criterion"]
 
 
-def build_model(config: TrainConfig, num_classes: int = 10, in_channels: int = 1):
-    """The lecture's CNN, its weights (and Dropout generator) drawn from ``config.seed``."""
-    from minicnn.models import CNN
-    return CNN(num_classes=num_classes, dropout=config.dropout, in_channels=in_channels,
-               conv_method=config.conv_method, rng=np.random.default_rng((config.seed, 1)))
+def build_model(config: TrainConfig, num_classes: int = 10, in_channels: int = 1,
+                image_size: int = 28):
+    """``config.model`` (the lecture's CNN by default) for ``in_channels`` x ``image_size``^2
+    images, its weights (and Dropout generator) drawn from ``config.seed``."""
+    from minicnn.models import build
+    return build(config.model, num_classes=num_classes, in_channels=in_channels,
+                 image_size=image_size, dropout=config.dropout, conv_method=config.conv_method,
+                 rng=np.random.default_rng((config.seed, 1)))
 
 
 def build_optimizer(model, config: TrainConfig):

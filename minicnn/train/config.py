@@ -12,10 +12,12 @@ import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from minicnn.functional.conv import CONV_METHODS, DEFAULT_METHOD
 
 __all__ = ["TrainConfig", "DEFAULT_EPOCHS", "DEFAULT_THREADS", "OPTIMIZERS", "SCHEDULERS",
-           "RESUMABLE_OVERRIDES"]
+           "DATASETS", "MODEL_NAMES", "RESUMABLE_OVERRIDES"]
 
 #: Default number of epochs of ``minicnn train``: chosen so the whole run (training, and
 #: validation + test evaluation after each epoch) takes a few minutes on a laptop's CPU and
@@ -24,11 +26,15 @@ DEFAULT_EPOCHS = 5
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("plateau", "step", "cosine", "none")
+#: The data sets ``--dataset`` takes ("folder": the student's own images, ``--data-dir``).
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "folder")
+#: The models ``--model`` takes (minicnn.models.MODELS; listed here without importing NumPy).
+MODEL_NAMES = ("cnn", "gapcnn", "lenet5", "resnet20", "resnet32", "resnet56")
 
 #: Default thread count for BLAS and Numba during training: "auto", as many threads as there
 #: are idle cores when the run starts (minicnn/cores.py; $MINICNN_THREADS fixes it). Threads
-#: help only on idle cores (benchmarks/RESULTS.md, "Threads"). The count used is written to config.json; runs repeat
-#: bit for bit at the same count (with more threads the direct and Winograd dL/dW add one
+#: help only on idle cores (benchmarks/RESULTS.md, "Threads"). The count used is written to
+#: config.json; runs repeat bit for bit at the same count (with more threads the direct and Winograd dL/dW add one
 #: partial sum per thread, so its last bits depend on the count). ``--threads 1`` pins one.
 DEFAULT_THREADS = "auto"
 
@@ -40,13 +46,16 @@ RESUMABLE_OVERRIDES = ("epochs", "threads", "progress", "figures", "data_dir", "
 class TrainConfig:
     """Everything that defines a training run; the defaults are the lecture's recipe.
 
-    Model: the lecture's ``CNN`` (section 7), ``dropout=0.4``. Optimiser: ``Adam(lr=1e-3,
-    weight_decay=1e-4)``. Scheduler: ``ReduceLROnPlateau(patience=3, factor=0.5)`` on the
-    validation loss. Loss: ``CrossEntropyLoss(label_smoothing=0.0)`` (the same criterion
-    measures the validation and test losses). Data: batch 64; training images augmented with
-    RandomHorizontalFlip + RandomCrop(28, padding=2) (section 9); every split normalised with
-    mean 0.286, std 0.353; ``val_size`` of the 60,000 training images held out (seeded) for
-    validation.
+    Model: the lecture's ``CNN`` (section 7), ``dropout=0.4`` (``model`` picks another of
+    ``MODEL_NAMES``). Optimiser: ``Adam(lr=1e-3, weight_decay=1e-4)``. Scheduler:
+    ``ReduceLROnPlateau(patience=3, factor=0.5)`` on the validation loss. Loss:
+    ``CrossEntropyLoss(label_smoothing=0.0)`` (the same criterion measures the validation and
+    test losses). Data: Fashion-MNIST (``dataset`` picks another of ``DATASETS``), batch 64;
+    training images augmented with RandomHorizontalFlip + RandomCrop(size, padding=size // 14)
+    (section 9; ColorJitter too for RGB images); every split normalised with mean 0.286, std
+    0.353 for Fashion-MNIST, else (``mean``/``std`` None) with the training images' own
+    per-channel statistics, which the run writes into its config.json; ``val_size`` of the
+    training images held out (seeded) for validation, at most a tenth of them.
     """
 
     epochs: int = DEFAULT_EPOCHS
@@ -62,12 +71,16 @@ class TrainConfig:
     dropout: float = 0.4
     label_smoothing: float = 0.0     # CrossEntropyLoss(label_smoothing=...), as in PyTorch
     augment: bool = True
-    mean: float = 0.286
-    std: float = 0.353
+    mean: float | list | None = None     # None: 0.286 for Fashion-MNIST, else measured
+    std: float | list | None = None      # (per channel, from the training images)
     val_size: int = 5000
     subset: int | None = None        # train on the first N (shuffled, seeded) training images
     seed: int = 0
     conv_method: str = DEFAULT_METHOD    # one of minicnn.functional.conv.CONV_METHODS
+    model: str = "cnn"               # one of MODEL_NAMES
+    dataset: str = "fashion-mnist"   # one of DATASETS
+    image_size: int | None = None    # folder: resize every image to this square size
+    grayscale: bool = False          # folder: read the images as grey (1 channel)
     data_dir: str | None = None
     sample: bool = False             # force the sample bundled in the package
     download: bool = True
@@ -104,7 +117,23 @@ class TrainConfig:
         need(0 <= self.dropout < 1, f"dropout must be in [0, 1); got {self.dropout!r}")
         need(0 <= self.label_smoothing <= 1,
              f"label_smoothing must be in [0, 1]; got {self.label_smoothing!r}")
-        need(self.std > 0, f"std must be > 0; got {self.std!r}")
+        need(self.model in MODEL_NAMES,
+             f"model must be one of {', '.join(MODEL_NAMES)}; got {self.model!r}")
+        need(self.dataset in DATASETS,
+             f"dataset must be one of {', '.join(DATASETS)}; got {self.dataset!r}")
+        need(self.dataset != "folder" or self.data_dir is not None,
+             "dataset 'folder' reads your own images: give the folder with data_dir "
+             "(--data-dir DIR, holding one sub-folder of images per class)")
+        need(not self.sample or self.dataset == "fashion-mnist",
+             f"the bundled sample is Fashion-MNIST's; it cannot stand in for {self.dataset}")
+        need(self.image_size is None or (isinstance(self.image_size, int)
+                                         and self.image_size >= 8),
+             f"image_size must be an integer >= 8 or None; got {self.image_size!r}")
+        need((self.mean is None) == (self.std is None),
+             "give both mean and std, or neither (then they are measured on the training "
+             "images)")
+        stds = [] if self.std is None else np.atleast_1d(np.asarray(self.std, float))
+        need(all(s > 0 for s in stds), f"std must be > 0; got {self.std!r}")
         need(isinstance(self.val_size, int) and self.val_size >= 1,
              f"val_size must be an integer >= 1; got {self.val_size!r}")
         need(self.subset is None or (isinstance(self.subset, int) and self.subset >= 1),

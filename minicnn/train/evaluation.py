@@ -1,5 +1,6 @@
-"""``evaluate_checkpoint``: rebuild the CNN a ``minicnn train`` checkpoint describes and test it
-(``minicnn evaluate``); ``load_checkpoint_model``, the rebuilding alone (``minicnn explain``)."""
+"""``evaluate_checkpoint``: rebuild the model a ``minicnn train`` checkpoint describes and test
+it (``minicnn evaluate``); ``load_checkpoint_model``, the rebuilding alone (``minicnn explain``,
+``minicnn explore``)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ __all__ = ["evaluate_checkpoint", "load_checkpoint_model"]
 
 
 def load_checkpoint_model(path, *, data_dir=None, sample: bool = False):
-    """Rebuild the CNN a ``train`` checkpoint describes and load its weights.
+    """Rebuild the model a ``train`` checkpoint describes (any of ``minicnn.models.MODELS``)
+    and load its weights.
 
     Returns
     -------
-    (model, config, meta) : the loaded CNN; the run's ``TrainConfig`` (the default recipe for
+    (model, config, meta) : the loaded model; the run's ``TrainConfig`` (the default recipe for
     a checkpoint saved by hand) with ``data_dir`` and ``sample`` set as given, so
     ``open_split(config, "test", log)`` and ``make_transforms(config)`` read the test images
     as the run did; and the checkpoint's metadata (``epoch``, ``config``, ...)
@@ -36,22 +38,27 @@ def load_checkpoint_model(path, *, data_dir=None, sample: bool = False):
     except Exception as exc:  # not an npz, truncated, written by something else
         raise ValueError(f"{path} is not a minicnn checkpoint ({' '.join(str(exc).split())})"
                          ) from None
-    if meta.get("model_class") != "CNN":
-        raise ValueError(f"{path} holds a {meta.get('model_class')}, not the lecture's CNN "
-                         f"(minicnn evaluate and explain read checkpoints written by minicnn "
-                         f"train)")
     # A checkpoint written by `minicnn train` describes its run; one saved by hand gets the
-    # default recipe (only the normalisation and the conv method matter here).
+    # default recipe (the lecture's CNN; only the normalisation and the conv method matter).
     config = TrainConfig.from_dict(meta["config"]) if isinstance(meta.get("config"), dict) \
         else TrainConfig()
+    if data_dir is None and config.dataset == "folder":
+        data_dir = config.data_dir             # the student's own images: where the run read them
     config = dataclasses.replace(config, data_dir=data_dir, sample=bool(sample))
     network = meta.get("network") or {}
+    image_size = network.get("image_size", [28, 28])
     model = build_model(config, num_classes=int(network.get("num_classes", 10)),
-                        in_channels=int(network.get("in_channels", 1)))
+                        in_channels=int(network.get("in_channels", 1)),
+                        image_size=int(image_size[0]))
+    if meta.get("model_class") != type(model).__name__:
+        raise ValueError(f"{path} holds a {meta.get('model_class')}, but its run describes "
+                         f"the model {config.model!r} ({type(model).__name__}); minicnn "
+                         f"evaluate, explain and explore read checkpoints written by minicnn "
+                         f"train")
     try:
         minicnn.load(path, model=model)
     except (KeyError, ValueError) as exc:
-        raise ValueError(f"{path} does not fit the lecture's CNN: "
+        raise ValueError(f"{path} does not fit {type(model).__name__}: "
                          f"{' '.join(str(exc).split())}") from None
     return model, config, meta
 
@@ -80,7 +87,8 @@ def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size
     log = log or (lambda message: None)
     test = open_split(config, "test", log) if split == "test" else \
         load_datasets(config, log=log).val
-    loader = DataLoader(test, batch_size=batch_size, transform=make_transforms(config)[1])
+    loader = DataLoader(test, batch_size=batch_size,
+                        transform=make_transforms(config, test.images.shape[1:])[1])
     # as in train(): a batch's activations (50 MB for conv1 at 500 images) reused, not
     # page-faulted in again batch after batch (benchmarks/RESULTS.md, "Freed memory kept")
     keep_freed_memory()

@@ -20,15 +20,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minicnn.cores import resolve_threads
 from minicnn.malloc import keep_freed_memory
 from minicnn.train.build import build_criterion, build_model, build_optimizer, build_scheduler
 from minicnn.train.config import RESUMABLE_OVERRIDES, TrainConfig
-from minicnn.train.datasets import load_datasets, make_loaders
+from minicnn.train.datasets import load_datasets, make_loaders, normalisation
 from minicnn.train.figures import write_figures
 from minicnn.train.loop import DivergenceGuard, TrainingDiverged, evaluate, train_one_epoch
 from minicnn.train.progress import ProgressBar, stderr_is_terminal
 from minicnn.train.run_dir import new_run_dir, write_config, write_metrics
-from minicnn.cores import resolve_threads
 from minicnn.train.threads import limit_threads
 
 __all__ = ["TrainResult", "train", "resume"]
@@ -74,8 +74,13 @@ def _epoch_line(row: dict, epochs: int) -> str:
             f"lr {row['lr']:.1e}  {row['seconds']:.1f}s ({row['images_per_second']:.0f} img/s)")
 
 
-def _model_description(config: TrainConfig, num_classes: int, in_channels: int) -> dict:
-    return {"model": "CNN", "num_classes": num_classes, "in_channels": in_channels,
+def _model_description(config: TrainConfig, model, num_classes: int, image_shape) -> dict:
+    """What evaluate, explain and explore need to rebuild the model: its name and class, the
+    classes, and the images' channels and size."""
+    height, width = image_shape[:2]
+    channels = image_shape[2] if len(image_shape) == 3 else 1
+    return {"model": type(model).__name__, "name": config.model, "num_classes": num_classes,
+            "in_channels": channels, "image_size": [height, width],
             "dropout": config.dropout, "conv_method": config.conv_method}
 
 
@@ -116,13 +121,23 @@ def _train(config: TrainConfig, log, _resume_from) -> TrainResult:
     import minicnn
 
     splits = load_datasets(config, log=log)
-    in_channels = 1
-    model = build_model(config, num_classes=len(splits.classes), in_channels=in_channels)
+    # the normalisation the run uses, measured on its training images unless given, goes
+    # into config.json, so evaluate, explain and resume apply the same one
+    mean, std = normalisation(config, splits.train)
+    config = dataclasses.replace(config, mean=mean, std=std)
+    image_shape = splits.train.images.shape[1:]          # (H, W) grey or (H, W, C)
+    if image_shape[0] != image_shape[1]:
+        raise ValueError(f"the models take square images; {splits.source} holds "
+                         f"{image_shape[0]}x{image_shape[1]} images (--image-size N resizes a "
+                         f"folder of images)")
+    in_channels = image_shape[2] if len(image_shape) == 3 else 1
+    model = build_model(config, num_classes=len(splits.classes), in_channels=in_channels,
+                        image_size=image_shape[0])
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config)
     criterion = build_criterion(config)
     train_loader, val_loader, test_loader = make_loaders(splits, config)
-    network = _model_description(config, len(splits.classes), in_channels)
+    network = _model_description(config, model, len(splits.classes), image_shape)
 
     guard = DivergenceGuard(config.explode_factor)
     history: list[dict] = []

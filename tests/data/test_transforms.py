@@ -178,6 +178,18 @@ def test_color_jitter_zero_is_identity(batch):
     np.testing.assert_array_equal(T.ColorJitter()(batch, 0), batch)
 
 
+def test_color_jitter_saturation_blends_each_pixel_with_its_grey():
+    rgb = np.random.default_rng(0).random((3, 3, 5, 4)).astype(np.float32) * 0.5   # (N,C,H,W)
+    grey = np.tensordot([0.299, 0.587, 0.114], rgb, axes=(0, 1)).astype(np.float32)
+    # a factor drawn from (0, 0): the image turns grey; (1, 1): unchanged
+    out = T.ColorJitter(saturation=(0.0, 0.0))(rgb, 0)
+    np.testing.assert_allclose(out, np.repeat(grey[:, None], 3, axis=1), atol=1e-6)
+    np.testing.assert_array_equal(T.ColorJitter(saturation=(1.0, 1.0))(rgb, 0), rgb)
+    # brightness and contrast draw as before saturation existed: the same images
+    np.testing.assert_array_equal(T.ColorJitter(0.5, 0.5, saturation=0.0)(rgb, 3),
+                                  T.ColorJitter(0.5, 0.5)(rgb, 3))
+
+
 # ----------------------------------------------------------------------------- all augmentations
 
 @pytest.mark.parametrize("transform", ALL_RANDOM, ids=repr)

@@ -276,7 +276,7 @@ def test_every_name_of_the_old_train_module_is_still_importable():
              "build_optimizer", "build_scheduler", "load_datasets", "make_transforms",
              "make_loaders", "write_figures", "evaluate_checkpoint", "METRIC_COLUMNS",
              "DEFAULT_EPOCHS", "DEFAULT_THREADS", "FIGURES", "RESUMABLE_OVERRIDES", "Splits",
-             "_open_split", "_write_metrics"]
+             "open_split", "write_metrics"]
     missing = [name for name in names if not hasattr(training, name)]
     assert missing == []
     assert callable(training.train) and training.train.__module__ == "minicnn.train.run"
