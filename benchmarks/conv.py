@@ -46,18 +46,19 @@ PASSES = ("fwd", "fwd+bwd")
 class ConvCase:
     """One convolution problem: input (n, c_in, size, size), weight (c_out, c_in, k, k)."""
     name: str
-    group: str          # "lecture", "large" or the swept parameter: channels, size, batch,
-                        # kernel (kernel size and stride)
+    group: str          # "lecture", "large", "networks" or the swept parameter: channels,
+                        # size, batch, kernel (kernel size and stride)
     n: int
     c_in: int
     c_out: int
     size: int
     k: int
     stride: int = 1
+    pad: int | None = None      # None: k // 2, "same" padding
 
     @property
     def padding(self) -> int:
-        return self.k // 2
+        return self.k // 2 if self.pad is None else self.pad
 
     @property
     def slow(self) -> bool:
@@ -110,6 +111,29 @@ def sweep_cases(quick: bool) -> list[ConvCase]:
               ConvCase("3->64 32x32", "large", 64, 3, 64, 32, 3),
               ConvCase("64->64 112x112", "large", 8, 64, 64, 112, 3),
               ConvCase("3->64 224x224", "large", 4, 3, 64, 224, 3)]
+    return cases
+
+
+def network_cases(quick: bool) -> list[ConvCase]:
+    """Every distinct conv layer of LeNet-5 (batch 64, 28x28) and of ResNet-20/32/56 (batch
+    128; all three depths have the same layer shapes) on 32x32 RGB and 28x28 grey images:
+    narrow 5x5 layers without padding, 3x3 stride-2 layers and 1x1 stride-2 shortcuts."""
+    if quick:
+        return [ConvCase("lenet5 conv2", "networks", 2, 6, 16, 14, 5, pad=0)]
+    cases = [ConvCase("lenet5 conv1", "networks", 64, 1, 6, 28, 5),
+             ConvCase("lenet5 conv2", "networks", 64, 6, 16, 14, 5, pad=0)]
+    for size, channels in ((32, 3), (28, 1)):
+        half, quarter = (size + 1) // 2, (size + 3) // 4
+        cases += [ConvCase(f"resnet{size} conv1", "networks", 128, channels, 16, size, 3),
+                  ConvCase(f"resnet{size} layer1", "networks", 128, 16, 16, size, 3),
+                  ConvCase(f"resnet{size} layer2.0", "networks", 128, 16, 32, size, 3, stride=2),
+                  ConvCase(f"resnet{size} layer2.0 shortcut", "networks", 128, 16, 32, size, 1,
+                           stride=2),
+                  ConvCase(f"resnet{size} layer2", "networks", 128, 32, 32, half, 3),
+                  ConvCase(f"resnet{size} layer3.0", "networks", 128, 32, 64, half, 3, stride=2),
+                  ConvCase(f"resnet{size} layer3.0 shortcut", "networks", 128, 32, 64, half, 1,
+                           stride=2),
+                  ConvCase(f"resnet{size} layer3", "networks", 128, 64, 64, quarter, 3)]
     return cases
 
 
@@ -467,7 +491,7 @@ def plot(rows: list[dict], path, title: str) -> None:
     percentage of the same run's GEMM rate (top) and its throughput as a multiple of
     PyTorch's (bottom, with the 0.9 target)."""
     plt = common.pyplot()
-    group_names = ["channels", "size", "batch", "kernel", "large"]
+    group_names = ["channels", "size", "batch", "kernel", "large", "networks"]
     groups = [g for g in group_names if any(r["case"]["group"] == g for r in rows)]
     if not groups:
         return
@@ -524,6 +548,9 @@ def main(argv=None) -> int:
                              "(default %(default)s)")
     parser.add_argument("--no-sweep", action="store_true",
                         help="only the lecture's two layers")
+    parser.add_argument("--networks", action="store_true",
+                        help="only the layers of LeNet-5 and the CIFAR ResNets (with the "
+                             "lecture's two): fast against PyTorch")
     parser.add_argument("--slow-everywhere", action="store_true",
                         help="time the naive and loop methods on the sweep's layers too "
                              "(minutes on its wide layers)")
@@ -560,10 +587,16 @@ def main(argv=None) -> int:
     common.log("lecture layers:")
     for case in lecture_cases(args.quick):
         rows += run_case(case, methods, args, naive_rate)
-    if not args.no_sweep:
+    if not args.no_sweep and not args.networks:
         common.log("sweep around conv2:")
         for case in sweep_cases(args.quick):
             rows += run_case(case, methods, args, naive_rate)
+    if not args.no_sweep:
+        common.log("the layers of LeNet-5 and the CIFAR ResNets:")
+        network_methods = [m for m in methods if m in ("fast", "torch")] \
+            if args.networks else methods
+        for case in network_cases(args.quick):
+            rows += run_case(case, network_methods, args, naive_rate)
 
     stages = {}
     for case in lecture_cases(args.quick):
