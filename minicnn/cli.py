@@ -4,6 +4,7 @@
     minicnn train --resume RUN_DIR     continue a run exactly where it stopped
     minicnn evaluate CHECKPOINT        test accuracy, overall and per class
     minicnn explain CHECKPOINT         saliency, Grad-CAM and occlusion of a few test images
+    minicnn explore CHECKPOINT [B]     the model layer by layer in the browser (a local page)
     minicnn summary                    the CNN's layers, output shapes and parameter counts
     minicnn assignment ...             instructor tooling (release stubs, grade submissions)
 
@@ -253,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--num-classes", type=_positive_int, default=10, metavar="K")
     summary.add_argument("--dropout", type=float, default=d.dropout, metavar="P")
 
+    from minicnn.explore import add_parser as add_explore_parser
+    add_explore_parser(commands)
+
     commands.add_parser("assignment", add_help=False,
                         help="instructor tooling: release student stubs, grade submissions "
                              "(minicnn assignment --help)")
@@ -411,6 +415,9 @@ def main(argv=None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
+        if args.command == "explore":
+            from minicnn.explore import run as explore
+            return explore(args)
         return {"train": _cmd_train, "evaluate": _cmd_evaluate, "explain": _cmd_explain,
                 "summary": _cmd_summary}[args.command](args)
     except SystemExit as exc:  # argparse (--help, --version, a bad command line)
