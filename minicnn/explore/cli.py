@@ -75,9 +75,10 @@ def serve(checkpoints, *, host="127.0.0.1", port=DEFAULT_PORT, data_dir=None, sa
     app = create_app(models, test_images, allow_any_host=not loopback)
     try:
         server = make_server(host, port, app, threaded=True)
-    except OSError as exc:
-        raise ValueError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pass "
-                         f"--port N for another port, or --port 0 for any free one") from None
+    except (OSError, SystemExit) as exc:     # werkzeug exits on "address in use"
+        reason = getattr(exc, "strerror", None) or "the port is in use or not allowed"
+        raise ValueError(f"cannot listen on {host}:{port} ({reason}); pass --port N for "
+                         f"another port, or --port 0 for any free one") from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
     return server, f"http://{shown}:{server.server_port}/"
