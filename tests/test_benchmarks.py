@@ -19,6 +19,7 @@ SCRIPTS = {
     "winograd_chunks.py": ["winograd_chunks_quick.md", "winograd_chunks_quick.json"],
     "conv_choice.py": ["conv_choice_quick.md", "conv_choice_quick.json"],
     "winograd_layout.py": ["winograd_layout_quick.md", "winograd_layout_quick.json"],
+    "explore.py": ["explore_quick.md", "explore_quick.json"],
 }
 
 
