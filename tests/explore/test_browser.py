@@ -143,6 +143,12 @@ def test_a_person_explores_a_checkpoint(server, tmp_path):
         picked = wait_for_change(page, first)
         assert sum(picked.values()) == pytest.approx(1.0, abs=1e-6)
         assert prediction.text_content() == max(picked, key=picked.get)
+        for name in classes:                  # the bars show the probabilities, to scale
+            row = page.locator(f"[data-testid=model][data-model='0'] "
+                               f"[data-testid=probabilities] > [data-class='{name}']")
+            track = row.locator(".bar-track").bounding_box()
+            bar = row.locator(".bar").bounding_box()
+            assert bar["width"] / track["width"] == pytest.approx(picked[name], abs=0.02)
 
         # draw a stroke: the probabilities follow
         box = page.locator("[data-testid=draw-canvas]").bounding_box()

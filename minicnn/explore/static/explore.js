@@ -236,6 +236,7 @@ function modelColumn(index) { return $(`.model[data-model="${index}"]`); }
 function buildModelColumns() {
   const root = $("#models");
   root.replaceChildren();
+  root.classList.toggle("single", state.info.models.length === 1);
   state.info.models.forEach((model, index) => {
     state.targets.push(null); state.sanity.push(false); state.picked.push(null);
     const title = el("p", {class: "model-title"}, [
