@@ -4,7 +4,10 @@ a stroke, clicks a conv map, reads the arithmetic and the explanations, uploads 
 numbers the page shows are checked against minicnn's own forward pass; the page must log no
 console error and ask no other host for anything.
 
-Set MINICNN_SCREENSHOT=FILE to keep the screenshot it takes (docs/_static/explore.png is one).
+Set MINICNN_SCREENSHOT=FILE to keep the screenshot it takes; docs/_static/explore.png is
+    MINICNN_SCREENSHOT=docs/_static/explore.png MINICNN_SCREENSHOT_CHECKPOINT=runs/RUN/last.npz \
+        pytest tests/explore/test_browser.py
+with a checkpoint of `minicnn train --sample --epochs 4`.
 """
 
 import io
@@ -228,8 +231,9 @@ def test_a_person_explores_a_checkpoint(server, tmp_path):
         page.screenshot(path=str(shot))
         browser.close()
 
-    if os.environ.get("MINICNN_SCREENSHOT"):
-        shutil.copyfile(shot, os.environ["MINICNN_SCREENSHOT"])
+    if os.environ.get("MINICNN_SCREENSHOT"):          # kept small: 128 colours, ~70 kB
+        Image.open(shot).convert("RGB").quantize(128, dither=Image.Dither.NONE).save(
+            os.environ["MINICNN_SCREENSHOT"], optimize=True)
     errors = [entry for entry in console if entry[0] in ("error", "pageerror")]
     assert not errors, errors
     elsewhere = [u for u in requests if urlparse(u).scheme not in ("data", "blob")
