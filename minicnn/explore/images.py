@@ -12,8 +12,12 @@ import io
 
 import numpy as np
 
-__all__ = ["ImageError", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "decode_upload",
-           "pixels_from_list"]
+__all__ = ["ImageError", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "RASTER_FORMATS",
+           "decode_upload", "pixels_from_list"]
+
+#: The formats Pillow may open: raster images only. (Pillow can also open EPS, which runs
+#: Ghostscript; an upload must never start a program.) AVIF and HEIF where Pillow has them.
+RASTER_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM", "ICO", "AVIF")
 
 #: Largest upload accepted, in bytes (a phone photo is 2-8 MB).
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -56,18 +60,23 @@ def decode_upload(data: bytes, size=(28, 28), channels: int = 1):
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    Image.init()
+    formats = [name for name in RASTER_FORMATS if name in Image.OPEN]
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageError(f"the file has {len(data):,} bytes; the explorer accepts images up to "
                          f"{MAX_UPLOAD_BYTES:,} bytes", 413)
     if not data:
         raise ImageError("the file is empty", 400)
     try:
-        image = Image.open(io.BytesIO(data))          # reads the header only
+        image = Image.open(io.BytesIO(data), formats=formats)     # reads the header only
     except UnidentifiedImageError:
-        raise ImageError("not an image: Pillow cannot read this file (use PNG, JPEG, GIF, "
-                         "BMP, WebP, ...)", 415) from None
-    except (OSError, ValueError) as exc:
-        raise ImageError(f"the image cannot be read ({exc})", 400) from None
+        raise ImageError(f"not an image: Pillow cannot read this file as "
+                         f"{', '.join(formats)}", 415) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"the image is too large ({exc})", 413) from None
+    except Exception as exc:     # a damaged header: Pillow raises many kinds of errors
+        raise ImageError(f"the image cannot be read ({type(exc).__name__}: {exc})",
+                         400) from None
     width, height = image.size
     if width * height > MAX_UPLOAD_PIXELS:
         raise ImageError(f"the image has {width}x{height} = {width * height:,} pixels; the "
@@ -77,9 +86,19 @@ def decode_upload(data: bytes, size=(28, 28), channels: int = 1):
     try:
         image.seek(0)
         image.load()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"the image cannot be decoded ({' '.join(str(exc).split())})",
-                         400) from None
+        if image.getexif().get(0x0112, 1) != 1:     # a phone photo's EXIF orientation
+            image = ImageOps.exif_transpose(image)
+            steps.append("turned upright (the file's EXIF orientation)")
+    except Exception as exc:     # truncated or damaged data: many kinds of errors
+        raise ImageError(f"the image cannot be decoded ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())})", 400) from None
+    width, height = image.size
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):     # 16-bit or float samples
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) / (high - low) * 255 if high > low else np.zeros_like(values)
+        image = Image.fromarray(np.rint(scaled).astype(np.uint8), "L")
+        steps.append(f"rescaled its {low:g}-{high:g} values to 0-255")
 
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and
                                                "transparency" in image.info):

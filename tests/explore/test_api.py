@@ -295,3 +295,56 @@ def test_two_checkpoints_side_by_side(explored, gap_checkpoint, test_images):
     assert a["receptive_field"]["size"] == [18, 18]
     explained = client.post("/api/explain", json=dict(pixels=[0] * 784, model=1)).get_json()
     assert explained["maps"]["grad_cam"] is not None
+
+
+def test_damaged_files_are_4xx_never_500(client):
+    """Random bytes changed in real PNG, JPEG, GIF and BMP files: each answer is a 200 or a
+    4xx JSON error; Pillow's many exception types never reach the server as a crash."""
+    rng = np.random.default_rng(0)
+    picture = rng.integers(0, 255, (24, 20, 3)).astype(np.uint8)
+    originals = []
+    for fmt in ("PNG", "JPEG", "GIF", "BMP"):
+        buffer = io.BytesIO()
+        PIL.fromarray(picture, "RGB").save(buffer, format=fmt)
+        originals.append(buffer.getvalue())
+    statuses = set()
+    for trial in range(60):
+        data = bytearray(originals[trial % len(originals)])
+        for _ in range(int(rng.integers(1, 6))):
+            data[int(rng.integers(len(data)))] = int(rng.integers(256))
+        if trial % 5 == 0:
+            data = data[:int(rng.integers(8, len(data)))]
+        response = client.post("/api/predict", data={"image": (io.BytesIO(bytes(data)),
+                                                               "x")})
+        statuses.add(response.status_code)
+        assert response.status_code == 200 or 400 <= response.status_code < 500, \
+            (trial, response.get_json())
+        assert "error" in response.get_json() or "models" in response.get_json()
+    assert 200 in statuses and statuses - {200}
+
+
+def test_an_eps_file_is_not_opened(client):
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    response = client.post("/api/predict", data={"image": (io.BytesIO(eps), "x.eps")})
+    assert response.status_code == 415
+
+
+def test_a_sixteen_bit_image_is_rescaled_and_a_rotated_photo_turned_upright(client):
+    deep = (np.arange(30 * 30).reshape(30, 30) * 60).astype(np.uint16)
+    buffer = io.BytesIO()
+    PIL.fromarray(deep).save(buffer, format="PNG")
+    body = client.post("/api/predict", data={"image": (io.BytesIO(buffer.getvalue()),
+                                                       "deep.png")}).get_json()
+    assert any(step.startswith("rescaled its 0-53940 values") for step in body["steps"])
+    tall = np.zeros((40, 20), dtype=np.uint8)
+    tall[:, :5] = 255                                      # a bright stripe on the left
+    image = PIL.fromarray(tall)
+    exif = image.getexif()
+    exif[0x0112] = 6                                       # "rotate 90 degrees clockwise"
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes())
+    body = client.post("/api/predict", data={"image": (io.BytesIO(buffer.getvalue()),
+                                                       "phone.jpg")}).get_json()
+    assert "turned upright (the file's EXIF orientation)" in body["steps"]
+    pixels = np.array(body["pixels"]).reshape(28, 28)
+    assert pixels[4:10].mean() > 100 and pixels[20:24].mean() < 30   # the stripe is on top
