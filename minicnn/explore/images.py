@@ -38,10 +38,13 @@ class ImageError(ValueError):
 def decode_upload(data: bytes, size=(28, 28), channels: int = 1):
     """Decode an image file and convert it like the data set's images.
 
-    Steps: decode (any format Pillow reads; the first frame of an animation); flatten any
-    transparency onto white; convert to greyscale (``channels == 1``) or RGB; invert when the
-    border is light (the data set's objects are light on black); scale so the longer side
-    fills ``size``, keeping the aspect ratio; centre on a black canvas of ``size``.
+    Steps: decode (the raster formats of ``RASTER_FORMATS``; the first frame of an
+    animation; upright by its EXIF orientation); flatten any transparency onto white; convert
+    to greyscale (``channels == 1``) or RGB; invert when the border is light (the data set's
+    objects are light on black); stretch the contrast to 0-255; trim the dark border around
+    the object; scale so the longer side fills ``size``, keeping the aspect ratio; centre on
+    a black canvas of ``size``. (Fashion-MNIST's product photos were trimmed, scaled to 28
+    pixels on the longer side, centred and negated the same way.)
 
     Parameters
     ----------
@@ -116,6 +119,17 @@ def decode_upload(data: bytes, size=(28, 28), channels: int = 1):
         image = ImageOps.invert(image)
         steps.append(f"inverted: the border is light (median {np.median(border):.0f} of 255) "
                      f"and the data set's objects are light on black")
+    low, high = image.convert("L").getextrema()
+    if (low, high) != (0, 255) and high > low:
+        image = ImageOps.autocontrast(image)
+        steps.append(f"stretched the contrast: {low}-{high} to 0-255 (the background black)")
+    # Fashion-MNIST's photos were trimmed to the object before scaling: do the same
+    box = Image.eval(image.convert("L"), lambda v: 255 if v > 40 else 0).getbbox()
+    if box is not None and (box[2] - box[0], box[3] - box[1]) != image.size:
+        image = image.crop(box)
+        steps.append(f"trimmed the dark border: kept the {box[2] - box[0]}x{box[3] - box[1]} "
+                     f"pixels around the object")
+    width, height = image.size
 
     out_h, out_w = size
     scale = min(out_w / width, out_h / height)
