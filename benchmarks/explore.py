@@ -37,8 +37,6 @@ def main(argv=None) -> int:
     threads = common.configure_threads(args.threads)
     machine = common.start_run(args, threads)
 
-    import numpy as np
-
     import minicnn
     from minicnn.explore.model import ExploredModel
     from minicnn.explore.server import TestImages, create_app

@@ -108,9 +108,9 @@ def conv_arithmetic(records, layer: str, channel: int, row: int, col: int) -> di
                               ("col", col, out.shape[2])):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                 or not 0 <= value < size:
-            raise ArithmeticRequestError(f"{name} must be an integer in 0..{size - 1} for {layer}'s "
-                                   f"{out.shape[0]}x{out.shape[1]}x{out.shape[2]} map, got "
-                                   f"{value!r}")
+            raise ArithmeticRequestError(
+                f"{name} must be an integer in 0..{size - 1} for {layer}'s "
+                f"{out.shape[0]}x{out.shape[1]}x{out.shape[2]} map, got {value!r}")
     (kh, kw), (sh, sw), (ph, pw) = (_pair(conv.kernel_size), _pair(conv.stride),
                                     _pair(conv.padding))
     x = record.input[0].astype(np.float64)                   # (C_in, H, W)

@@ -21,7 +21,7 @@ def add_parser(commands):
                     "see the prediction, every layer's feature maps, how one conv value is "
                     "computed, and saliency, Grad-CAM and occlusion for any class. A second "
                     "checkpoint is shown side by side (e.g. epoch 1 and the end). The page "
-                    "loads nothing from the internet.")
+                    "loads nothing from the internet; the models run on one thread.")
     explore.add_argument("checkpoint", metavar="CHECKPOINT",
                          help="a .npz checkpoint written by minicnn train (runs/RUN/last.npz)")
     explore.add_argument("checkpoint_b", metavar="CHECKPOINT_B", nargs="?",

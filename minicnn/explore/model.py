@@ -12,6 +12,7 @@ CNN.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -165,6 +166,8 @@ class ExploredModel:
         kwargs = dict(num_classes=num_classes, in_channels=self.in_channels)
         if "dropout" in network:
             kwargs["dropout"] = float(network["dropout"])
+        accepted = inspect.signature(classes[model_class]).parameters
+        kwargs = {key: value for key, value in kwargs.items() if key in accepted}
         try:
             self.model = classes[model_class](**kwargs)
             minicnn.load(self.path, model=self.model)

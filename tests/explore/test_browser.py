@@ -209,7 +209,8 @@ def test_a_person_explores_a_checkpoint(server, tmp_path):
                                f".explanations[data-target='{target}']")
         assert why.get_attribute("data-target") == str(target)
         page.check(".sanity-box")
-        page.wait_for_selector("[data-testid=explanation-randomised][data-method=saliency-randomised]")
+        page.wait_for_selector("[data-testid=explanation-randomised]"
+                               "[data-method=saliency-randomised]")
         assert "ρ" in page.locator(".sanity-row").text_content()
 
         # upload a photo-like image: converted, the steps shown
