@@ -51,9 +51,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(checkpoints, *, host="127.0.0.1", port=DEFAULT_PORT, data_dir=None, sample=False,
-          log=print):
+          log=print, warm_up=True):
     """Open ``checkpoints`` and return ``(server, url)``: a werkzeug server, not yet serving
     (call ``server.serve_forever()``; ``server.shutdown()`` from another thread stops it).
+    ``warm_up``: run the explanations once first, so the page's first request is fast.
 
     Raises ValueError (a bad checkpoint, a busy port) with a message for the person."""
     from werkzeug.serving import make_server
@@ -66,13 +67,16 @@ def serve(checkpoints, *, host="127.0.0.1", port=DEFAULT_PORT, data_dir=None, sa
     models = [ExploredModel(path, data_dir=data_dir, sample=sample) for path in checkpoints]
     test_images = TestImages.of(models[0], log)
     log(f"test images: {len(test_images.images):,} from {test_images.source}")
-    for model in models:
+    for model in models if warm_up else ():
         model.warm_up()
     loopback = _is_loopback(host)
     if not loopback:
         log(f"warning: listening on {host}, not 127.0.0.1: anyone who can reach this computer "
             f"on port {port} can use the explorer and run the models")
     app = create_app(models, test_images, allow_any_host=not loopback)
+    # one log line per request would flood the terminal while a student draws
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         server = make_server(host, port, app, threaded=True)
     except (OSError, SystemExit) as exc:     # werkzeug exits on "address in use"

@@ -241,3 +241,44 @@ def test_a_person_explores_a_checkpoint(server, tmp_path):
                  and urlparse(u).netloc != origin]
     assert not elsewhere, f"requests to another host: {elsewhere}"
     assert loaded < 15, f"the page took {loaded:.1f} s to show its first explanations"
+
+
+def test_two_checkpoints_side_by_side_in_the_page(checkpoint, gap_checkpoint):
+    """``minicnn explore A B``: two columns, each with its own layers, prediction and
+    explanations, for the same input; the mistakes can be either model's."""
+    import threading
+
+    from minicnn.explore.cli import serve
+    sync_playwright = _playwright()
+    server, url = serve([checkpoint, gap_checkpoint], port=0, log=lambda line: None,
+                        warm_up=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    console = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1360, "height": 900})
+            page.on("console", lambda message: console.append((message.type, message.text)))
+            page.on("pageerror", lambda error: console.append(("pageerror", str(error))))
+            page.goto(url)
+            for model in ("0", "1"):
+                page.wait_for_selector(f"[data-testid=model][data-model='{model}'] "
+                                       f"[data-testid=explanation][data-method=occlusion]")
+            gap = page.locator("[data-testid=model][data-model='1']")
+            assert gap.locator("[data-testid=layer][data-layer='conv_block3.0']").count() == 1
+            assert page.locator("[data-testid=model][data-model='0'] "
+                                "[data-layer='conv_block3.0']").count() == 0
+            assert "GAPCNN" in gap.locator(".model-title").text_content()
+            assert page.locator("#mistake-model option").count() == 2
+            page.select_option("#mistake-model", "1")
+            page.click("#btn-mistake")
+            page.wait_for_selector("#input-caption:has-text('test image #')")
+            page.wait_for_timeout(500)
+            assert "✗" in gap.locator(".truth").text_content()
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert not [entry for entry in console if entry[0] in ("error", "pageerror")], console

@@ -68,7 +68,8 @@ def test_it_serves_on_loopback_by_default_and_prints_the_address(monkeypatch, ca
 
 def test_another_interface_is_a_warning_and_other_hosts_are_then_allowed(checkpoint):
     lines = []
-    server, url = serve([checkpoint], host="0.0.0.0", port=0, log=lines.append)
+    server, url = serve([checkpoint], host="0.0.0.0", port=0, log=lines.append,
+                        warm_up=False)
     try:
         assert any(line.startswith("warning: listening on 0.0.0.0") for line in lines)
         client = server.app.test_client()
@@ -78,10 +79,10 @@ def test_another_interface_is_a_warning_and_other_hosts_are_then_allowed(checkpo
 
 
 def test_a_busy_port_is_explained(checkpoint):
-    first, _ = serve([checkpoint], port=0, log=lambda line: None)
+    first, _ = serve([checkpoint], port=0, log=lambda line: None, warm_up=False)
     try:
         with pytest.raises(ValueError, match="--port 0 for any free one"):
-            serve([checkpoint], port=first.server_port, log=lambda line: None)
+            serve([checkpoint], port=first.server_port, log=lambda line: None, warm_up=False)
     finally:
         first.server_close()
 
