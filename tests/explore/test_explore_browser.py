@@ -6,7 +6,7 @@ console error and ask no other host for anything.
 
 Set MINICNN_SCREENSHOT=FILE to keep the screenshot it takes; docs/_static/explore.png is
     MINICNN_SCREENSHOT=docs/_static/explore.png MINICNN_SCREENSHOT_CHECKPOINT=runs/RUN/last.npz \
-        pytest tests/explore/test_browser.py
+        pytest tests/explore/test_explore_browser.py
 with a checkpoint of `minicnn train --sample --epochs 4`.
 """
 
