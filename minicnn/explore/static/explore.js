@@ -455,7 +455,10 @@ function arithmeticPanel(modelIndex, a) {
     onclick: () => { state.picked[modelIndex] = null; panel.remove(); }});
   const difference = Math.abs(a.sum - a.value);
   const agrees = difference <= 1e-4 * Math.max(1, Math.abs(a.value));
-  const where = a.reads_input ? "the input image (normalised)" : "the previous layer's maps";
+  const info = state.info.models[modelIndex];
+  const where = a.reads_input
+    ? `the input image, normalised as in training: (pixel / 255 − ${info.mean[0]}) / ${info.std[0]}`
+    : "the previous layer's maps";
   const channelBlocks = a.window.map((window, c) => el("div", {class: "term-row"}, [
     el("span", {class: "label", text: a.in_channels > 1
       ? `input channel ${c}: window · filter → products, sum ${fmt(a.channel_sums[c])}`
