@@ -4,6 +4,7 @@
     minicnn train --resume RUN_DIR     continue a run exactly where it stopped
     minicnn evaluate CHECKPOINT        test accuracy, overall and per class
     minicnn explain CHECKPOINT         saliency, Grad-CAM and occlusion of a few test images
+    minicnn explore CHECKPOINT [B]     the model layer by layer in the browser (a local page)
     minicnn summary                    the CNN's layers, output shapes and parameter counts
     minicnn assignment ...             instructor tooling (release stubs, grade submissions)
 
@@ -299,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder: resize every image to N x N")
     stats.add_argument("--grayscale", action="store_true", help="folder: grey images")
 
+    from minicnn.explore import add_parser as add_explore_parser
+    add_explore_parser(commands)
+
     commands.add_parser("assignment", add_help=False,
                         help="instructor tooling: release student stubs, grade submissions "
                              "(minicnn assignment --help)")
@@ -481,6 +485,9 @@ def main(argv=None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
+        if args.command == "explore":
+            from minicnn.explore import run as explore
+            return explore(args)
         return {"train": _cmd_train, "evaluate": _cmd_evaluate, "explain": _cmd_explain,
                 "summary": _cmd_summary, "data": _cmd_data}[args.command](args)
     except SystemExit as exc:  # argparse (--help, --version, a bad command line)

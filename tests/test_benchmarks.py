@@ -20,6 +20,7 @@ SCRIPTS = {
     "conv_choice.py": ["conv_choice_quick.md", "conv_choice_quick.json"],
     "winograd_layout.py": ["winograd_layout_quick.md", "winograd_layout_quick.json"],
     "fused_layers.py": ["fused_layers_quick.md", "fused_layers_quick.json"],
+    "explore.py": ["explore_quick.md", "explore_quick.json"],
 }
 
 
