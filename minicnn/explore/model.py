@@ -12,13 +12,14 @@ CNN.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from minicnn.train.datasets import normalisation
 
 __all__ = ["CheckpointError", "ExploredModel", "LayerRecord", "MODEL_INPUT", "record_layers",
            "softmax"]
@@ -100,10 +101,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _model_classes() -> dict:
-    """The model classes of ``minicnn.models`` by name (the names checkpoints store)."""
-    from minicnn import models
-    return {name: getattr(models, name) for name in models.__all__}
 
 
 class ExploredModel:
@@ -131,69 +128,48 @@ class ExploredModel:
     """
 
     def __init__(self, path, *, data_dir=None, sample: bool = False):
-        import minicnn
-        from minicnn.train import TrainConfig
+        from minicnn.train.evaluation import load_checkpoint_model
 
         self.path = Path(path)
         if not self.path.is_file():
             raise CheckpointError(f"checkpoint {self.path} does not exist (pass a .npz file "
                                   f"written by minicnn train, e.g. runs/RUN/last.npz)")
         try:
-            meta = minicnn.load(self.path)
-        except (ValueError, OSError) as exc:
-            raise CheckpointError(f"{self.path} is not a minicnn checkpoint: "
-                                  f"{' '.join(str(exc).split())}") from None
-        classes = _model_classes()
-        model_class = meta.get("model_class")
-        if model_class not in classes:
-            raise CheckpointError(f"{self.path} holds a {model_class}, which minicnn.models "
-                                  f"does not define (it has {', '.join(classes)})")
-        config = meta.get("config")
-        try:
-            config = TrainConfig.from_dict(config) if isinstance(config, dict) \
-                else TrainConfig()
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{self.path}: its training settings cannot be read "
-                                  f"({exc})") from None
+            self.model, config, meta = load_checkpoint_model(self.path, data_dir=data_dir,
+                                                             sample=sample)
+        except (ValueError, TypeError, KeyError, OSError) as exc:
+            raise CheckpointError(" ".join(str(exc).split())) from None
+        model_class = meta["model_class"]
         # the test images: never downloaded by the explorer (offline), the run's data else
         # the usual places else the bundled sample
-        self.config = dataclasses.replace(config, data_dir=data_dir,
-                                          sample=bool(sample or config.sample), download=False)
+        ran_on_sample = bool((meta.get("config") or {}).get("sample"))
+        self.config = dataclasses.replace(config, sample=bool(sample or ran_on_sample),
+                                          download=False)
         network = meta.get("network") or {}
-        state = meta["state_dict"]
-        self.in_channels = int(network.get("in_channels", _first_conv_channels(state)))
-        num_classes = int(network.get("num_classes", _last_bias_size(state)))
-        kwargs = dict(num_classes=num_classes, in_channels=self.in_channels)
-        if "dropout" in network:
-            kwargs["dropout"] = float(network["dropout"])
-        accepted = inspect.signature(classes[model_class]).parameters
-        kwargs = {key: value for key, value in kwargs.items() if key in accepted}
-        try:
-            self.model = classes[model_class](**kwargs)
-            minicnn.load(self.path, model=self.model)
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{self.path} does not fit a {model_class}: "
-                                  f"{' '.join(str(exc).split())}") from None
+        self.in_channels = int(network.get("in_channels", 1))
+        num_classes = int(network.get("num_classes", 10))
         self.model.eval()
         self.model_class = model_class
         self.epoch = meta.get("epoch")
         saved_classes = meta.get("classes")
         self.classes = [str(c) for c in saved_classes] if saved_classes is not None else None
         self.num_classes = num_classes
-        self.mean = [float(m) for m in np.atleast_1d(self.config.mean)]
-        self.std = [float(s) for s in np.atleast_1d(self.config.std)]
-        self.input_size = (28, 28)
+        self.mean, self.std = normalisation(self.config)
+        self.input_size = tuple(int(v) for v in network.get("image_size", (28, 28)))
+        # one image as the data set stores it: (H, W) grey, (H, W, C) colour
+        self.image_shape = self.input_size + ((self.in_channels,) if self.in_channels > 1
+                                              else ())
         self.lock = threading.RLock()
         self._randomised = None
         self._predictions = None
         # the first call of a minicnn model traces it (design checks, compiles kernels):
         # done now, so the first page load is as fast as the next
-        self.run(np.zeros(self.input_size, dtype=np.uint8))
+        self.run(np.zeros(self.image_shape, dtype=np.uint8))
 
     def warm_up(self) -> None:
         """Run the explanations once (the first backward passes compile and allocate), so the
         page's first request is as fast as the next."""
-        self.explain(np.zeros(self.input_size, dtype=np.uint8), smoothgrad=1)
+        self.explain(np.zeros(self.image_shape, dtype=np.uint8), smoothgrad=1)
 
     # -- input -------------------------------------------------------------------------------
 
@@ -206,7 +182,8 @@ class ExploredModel:
                                 and pixels.shape[-1] == self.in_channels
                                 and pixels.shape[:2] == self.input_size):
             pixels = pixels[None]
-        return make_transforms(self.config)[1](np.ascontiguousarray(pixels, dtype=np.uint8))
+        evaluation = make_transforms(self.config, self.image_shape)[1]
+        return evaluation(np.ascontiguousarray(pixels, dtype=np.uint8))
 
     # -- the forward pass, recorded ----------------------------------------------------------
 
@@ -302,7 +279,7 @@ class ExploredModel:
             cam_layer = explain.default_cam_layer(self.model)
         except (TypeError, ValueError):
             cam_layer = None
-        _, _, records = self.run(np.zeros(self.input_size, dtype=np.uint8))
+        _, _, records = self.run(np.zeros(self.image_shape, dtype=np.uint8))
         return dict(
             name=f"{self.path.parent.name}/{self.path.name}" if self.path.parent.name
             else self.path.name,
@@ -339,15 +316,4 @@ def _describe(record: LayerRecord) -> str:
     return text if len(text) <= 90 else text[:87] + "..."
 
 
-def _first_conv_channels(state: dict) -> int:
-    for key, value in state.items():
-        if key.endswith("weight") and np.ndim(value) == 4:
-            return int(np.shape(value)[1])
-    return 1
-
-
-def _last_bias_size(state: dict) -> int:
-    biases = [value for key, value in state.items() if key.endswith("bias")
-              and np.ndim(value) == 1]
-    return int(np.shape(biases[-1])[0]) if biases else 10
 

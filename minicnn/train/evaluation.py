@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from minicnn.malloc import keep_freed_memory
 from minicnn.train.build import build_criterion, build_model
 from minicnn.train.config import TrainConfig
@@ -39,13 +41,16 @@ def load_checkpoint_model(path, *, data_dir=None, sample: bool = False):
         raise ValueError(f"{path} is not a minicnn checkpoint ({' '.join(str(exc).split())})"
                          ) from None
     # A checkpoint written by `minicnn train` describes its run; one saved by hand gets the
-    # default recipe (the lecture's CNN; only the normalisation and the conv method matter).
-    config = TrainConfig.from_dict(meta["config"]) if isinstance(meta.get("config"), dict) \
-        else TrainConfig()
+    # default recipe, and its model is read off the class and the weights it holds.
+    if isinstance(meta.get("config"), dict):
+        config = TrainConfig.from_dict(meta["config"])
+        network = meta.get("network") or {}
+    else:
+        config, network = _hand_saved(meta, path)
+        meta["network"] = network              # what the weights say, for the callers too
     if data_dir is None and config.dataset == "folder":
         data_dir = config.data_dir             # the student's own images: where the run read them
     config = dataclasses.replace(config, data_dir=data_dir, sample=bool(sample))
-    network = meta.get("network") or {}
     image_size = network.get("image_size", [28, 28])
     model = build_model(config, num_classes=int(network.get("num_classes", 10)),
                         in_channels=int(network.get("in_channels", 1)),
@@ -61,6 +66,37 @@ def load_checkpoint_model(path, *, data_dir=None, sample: bool = False):
         raise ValueError(f"{path} does not fit {type(model).__name__}: "
                          f"{' '.join(str(exc).split())}") from None
     return model, config, meta
+
+
+_MODEL_NAMES = {"CNN": "cnn", "GAPCNN": "gapcnn", "LeNet5": "lenet5"}
+
+
+def _hand_saved(meta, path):
+    """``(config, network)`` of a checkpoint saved with ``minicnn.save`` alone: the default
+    recipe with the model its class names, the channels of its first convolution, the
+    classes of its last bias (and ResNet's depth from its blocks, LeNet-5's image size from
+    its first Linear)."""
+    state = meta["state_dict"]
+    model_class = meta.get("model_class")
+    convs = [value for key, value in state.items() if key.endswith("weight")
+             and np.ndim(value) == 4]
+    biases = [value for key, value in state.items() if key.endswith("bias")
+              and np.ndim(value) == 1]
+    network = {"in_channels": int(np.shape(convs[0])[1]) if convs else 1,
+               "num_classes": int(np.shape(biases[-1])[0]) if biases else 10}
+    if model_class == "ResNet":
+        blocks = {key.split(".")[1] for key in state if key.startswith("layer1.")}
+        name = f"resnet{6 * len(blocks) + 2}"
+        network["image_size"] = [28, 28] if network["in_channels"] == 1 else [32, 32]
+    elif model_class in _MODEL_NAMES:
+        name = _MODEL_NAMES[model_class]
+        if name == "lenet5":
+            side = int(round(np.sqrt(np.shape(state["classifier.1.weight"])[1] / 16)))
+            network["image_size"] = [4 * side + 8] * 2       # (size // 2 - 4) // 2 = side
+    else:
+        raise ValueError(f"{path} holds a {model_class}, which minicnn.models does not "
+                         f"define ({', '.join(sorted(set(_MODEL_NAMES) | {'ResNet'}))})")
+    return TrainConfig(model=name), network
 
 
 def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size: int = 500,
