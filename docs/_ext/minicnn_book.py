@@ -4,18 +4,24 @@
   reStructuredText (``docstring_layout``), before napoleon reads the NumPy-style sections.
 - MathJax ships with the site: ``_static/mathjax`` is copied from the django-static-mathjax
   wheel (MathJax 3, its CHTML fonts and TeX extensions), so no page asks another host.
+- A public function or class without a docstring fails the build (it would be missing
+  from the reference).
 - Each notebook chapter gets its ``.ipynb`` beside its page and a bar under its title with a
   download link and an "Open in Colab" link built from ``repository_url`` (conf.py).
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 from docstring_layout import tidy
 from plain_math import formula_blocks
@@ -29,6 +35,16 @@ MATHJAX_SKIP = ("sre", "*-full*.js", "*svg*", "mml-*", "node-main.js", "latest.j
 
 def _render_formulas(app, what, name, obj, options, lines):
     lines[:] = tidy(formula_blocks(lines))
+
+
+def _public_without_docstring(app, what, name, obj, skip, options):
+    """A public function or class of a documented module without a docstring would vanish
+    from the reference without a word: make it a build error (a warning under -W)."""
+    if what == "module" and not name.startswith("_") \
+            and (inspect.isfunction(obj) or inspect.isclass(obj)) and not obj.__doc__:
+        logger.warning(f"{obj.__module__}.{name} has no docstring, so the API reference "
+                       "leaves it out: write one")
+    return None
 
 
 def mathjax_source() -> Path:
@@ -94,6 +110,7 @@ def setup(app: Sphinx):
     app.add_config_value("repository_branch", "main", "html")
     # before napoleon (priority 500), which rewrites the NumPy sections
     app.connect("autodoc-process-docstring", _render_formulas, priority=400)
+    app.connect("autodoc-skip-member", _public_without_docstring)
     app.connect("html-page-context", _notebook_links)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _copy_notebooks)
