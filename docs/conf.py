@@ -27,7 +27,7 @@ release = version = _setup["metadata"]["version"]
 
 # The one setting to change when the project moves: setup.cfg's [metadata] url. The
 # "Open in Colab" links and the notebooks' Colab install cell are built from it
-# (docs/colab_cell.py writes the cell; tests/docs/test_colab_cell.py holds them together).
+# (docs/colab_cell.py writes the cell; tests/docs/test_pages.py holds them together).
 repository_url = _setup["metadata"]["url"].rstrip("/")
 repository_branch = os.environ.get("MINICNN_DOCS_BRANCH", "main")
 
@@ -73,7 +73,7 @@ nb_execution_timeout = 900             # seconds per cell; a whole notebook take
 nb_execution_raise_on_error = True     # a failing cell fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True
-nb_execution_in_temp = True         # notebooks write nothing into the checkout
+nb_execution_in_temp = True            # notebooks write nothing into the checkout
 
 # autodoc: the public modules' __all__, in source order; NumPy-style sections by napoleon.
 autodoc_member_order = "bysource"
