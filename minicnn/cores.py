@@ -32,7 +32,7 @@ ENV_VARIABLE = "MINICNN_THREADS"
 
 #: How long the libraries' idle threads spin before they sleep. Three thread pools take turns
 #: in a training step (OpenBLAS's, Numba's OpenMP team, minicnn's conv batch parts), and a pool
-#: left spinning holds the core the next one needs (benchmarks/RESULTS.md, "Idle library
+#: left spinning holds the core the next one needs (benchmarks/HISTORY.md, "Idle library
 #: threads"). Each library reads its variable when it starts its threads, so they must be set
 #: before NumPy loads: ``minicnn train`` (the CLI) does it first thing; a script calls
 #: ``minicnn.settle_idle_threads()`` before importing NumPy. ``import minicnn`` sets nothing.
@@ -89,7 +89,7 @@ def blas_threads_sleep() -> bool:
     """Do this process's OpenBLAS idle threads sleep soon (OPENBLAS_THREAD_TIMEOUT set before
     BLAS loaded, by the user or by ``settle_idle_threads``)? When they spin ~0.1 s after every
     product, minicnn keeps BLAS at one thread whenever it runs several (minicnn.train.threads;
-    benchmarks/RESULTS.md, "Idle library threads")."""
+    benchmarks/HISTORY.md, "Idle library threads")."""
     if _blas_threads_sleep is None:
         return "OPENBLAS_THREAD_TIMEOUT" in os.environ
     return _blas_threads_sleep

@@ -3,7 +3,7 @@
 A training step allocates and frees the same few dozen multi-megabyte arrays every time. By
 default glibc serves large blocks with ``mmap`` and returns them with ``munmap`` (and trims the
 heap once free space passes a threshold), so each step maps fresh pages and takes thousands of
-page faults, a large part of a step's time (benchmarks/RESULTS.md, "Freed memory kept").
+page faults, a large part of a step's time (benchmarks/HISTORY.md, "Freed memory kept").
 Raising the two thresholds keeps the memory in the process for reuse. PyTorch avoids the same cost with its own caching allocator.
 
 This only changes *when* memory goes back to the operating system, never results. It does

@@ -2,7 +2,7 @@
 
 ``np.maximum(x, 0)`` and ``np.where(x > 0, dout, 0)`` make extra passes (NaN handling, a
 boolean temporary); on the lecture CNN's activations memory traffic is the cost, so one pass
-pays (benchmarks/RESULTS.md, "Fused elementwise kernels").
+pays (benchmarks/HISTORY.md, "Fused elementwise kernels").
 """
 
 from __future__ import annotations

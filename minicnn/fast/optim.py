@@ -2,7 +2,7 @@
 
 Written with NumPy operators the update makes about ten passes over a parameter and its two
 moment arrays, most with a fresh temporary; ``adam_update`` (minicnn/fast/kernels/optim.py)
-does the same arithmetic element by element in one loop (benchmarks/RESULTS.md, "Fused
+does the same arithmetic element by element in one loop (benchmarks/HISTORY.md, "Fused
 elementwise kernels").
 """
 

@@ -35,7 +35,7 @@ from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backwa
 __all__ = ["CONV_METHODS", "DEFAULT_METHOD", "conv2d_forward", "conv2d_backward"]
 
 CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
-# The fastest on every layer measured, PyTorch's pace or better (benchmarks/RESULTS.md,
+# The fastest on every layer measured, PyTorch's pace or better (benchmarks/HISTORY.md,
 # "Convolution at PyTorch's pace"); a student copy points this at "im2col".
 DEFAULT_METHOD = "fast"
 

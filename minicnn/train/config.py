@@ -21,7 +21,7 @@ __all__ = ["TrainConfig", "DEFAULT_EPOCHS", "DEFAULT_THREADS", "OPTIMIZERS", "SC
 
 #: Default number of epochs of ``minicnn train``: chosen so the whole run (training, and
 #: validation + test evaluation after each epoch) takes a few minutes on a laptop's CPU and
-#: reaches about 90 % test accuracy (benchmarks/RESULTS.md, "The default run").
+#: reaches about 90 % test accuracy (benchmarks/HISTORY.md, "The default run").
 DEFAULT_EPOCHS = 5
 
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -126,7 +126,7 @@ def evaluate_checkpoint(path, *, data_dir=None, sample: bool = False, batch_size
     loader = DataLoader(test, batch_size=batch_size,
                         transform=make_transforms(config, test.images.shape[1:])[1])
     # as in train(): a batch's activations (50 MB for conv1 at 500 images) reused, not
-    # page-faulted in again batch after batch (benchmarks/RESULTS.md, "Freed memory kept")
+    # page-faulted in again batch after batch (benchmarks/HISTORY.md, "Freed memory kept")
     keep_freed_memory()
     loss, acc, predictions = evaluate(model, loader, build_criterion(config), flip=flip)
     cm = confusion_matrix(test.labels, predictions, len(test.classes))

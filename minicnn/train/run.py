@@ -111,7 +111,7 @@ def train(config: TrainConfig | None = None, *, log=print, _resume_from: Path | 
     config = dataclasses.replace(config, threads=resolve_threads(config.threads))
     if requested == "auto":
         log(f"threads: {config.threads} (auto: the cores idle now; --threads N fixes it)")
-    # no page faults on reused activation buffers (benchmarks/RESULTS.md, "Freed memory kept")
+    # no page faults on reused activation buffers (benchmarks/HISTORY.md, "Freed memory kept")
     keep_freed_memory()
     with limit_threads(config.threads):
         return _train(config, log, _resume_from)

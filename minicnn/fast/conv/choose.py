@@ -19,20 +19,20 @@ __all__ = ["fast_algorithm", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_TILES",
            "DIRECT_MAX_CHANNEL_PAIRS", "DIRECT_STRIDE2_MAX_CHANNEL_PAIRS", "IM2COL_MAX_BYTES"]
 
 # Below this many input channels Winograd's tile transforms cost more than the products they
-# save (RESULTS.md, "Convolution at PyTorch's pace").
+# save (HISTORY.md, "Convolution at PyTorch's pace").
 WINOGRAD_MIN_CHANNELS = 8
 # ... and for 3x3, below this many 2x2 output tiles in the batch its fixed costs (16 products,
 # four transforms) lose to im2col; 5x5 and 7x7 save more and need no minimum (same section).
 WINOGRAD_MIN_TILES = 128
 # 3x3 stride-1 padding-1 layers with at most this many channel pairs C_in * C_out run the
-# direct sum, where Winograd's transforms outweigh the products it saves (RESULTS.md,
+# direct sum, where Winograd's transforms outweigh the products it saves (HISTORY.md,
 # "Winograd in vector lanes").
 DIRECT_MAX_CHANNEL_PAIRS = 256
 # The same for stride 2 (no Winograd there): beyond it im2col's and gemm's products win
-# (RESULTS.md, "The direct sum for stride 2").
+# (HISTORY.md, "The direct sum for stride 2").
 DIRECT_STRIDE2_MAX_CHANNEL_PAIRS = 4096
 # Other layers run im2col while its column matrix fits in this many bytes (the lecture's two
-# layers at batch 64), else gemm, whose memory stays bounded (RESULTS.md, "Convolution at
+# layers at batch 64), else gemm, whose memory stays bounded (HISTORY.md, "Convolution at
 # PyTorch's pace").
 IM2COL_MAX_BYTES = 16 << 20
 

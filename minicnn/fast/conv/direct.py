@@ -7,7 +7,7 @@ The lecture's sum,
 costs 9 multiply-adds per output and channel pair, 2.25 to 4 times Winograd's
 (minicnn/fast/conv/winograd.py), but needs no tile transforms. On narrow layers those
 transforms, not the products, are most of Winograd's time, and there the direct sum is
-faster (benchmarks/RESULTS.md, "Winograd in vector lanes"). Each input channel becomes one flat plane holding the padded images
+faster (benchmarks/HISTORY.md, "Winograd in vector lanes"). Each input channel becomes one flat plane holding the padded images
 one after another, row after row, with one zero column between neighbouring rows and one zero
 row between neighbouring images (each serves as the padding on both of its sides):
 
@@ -33,7 +33,7 @@ loops as for stride 1 (minicnn/fast/kernels/conv_direct.py, whose docstring has 
 and dL/dX is computed phase by phase from dZ_pad (by a Numba loop, or from
 PRODUCTS_MIN_CHANNELS input channels by one BLAS product a phase) and interleaved. There is
 no Winograd for stride 2, and im2col spends a large part of a stride-2 layer's time unfolding
-and folding its column matrix (benchmarks/RESULTS.md, "The direct sum for stride 2").
+and folding its column matrix (benchmarks/HISTORY.md, "The direct sum for stride 2").
 
 With T threads the batch is cut into T parts that run at once (minicnn/fast/parallel.py).
 Method "fast" runs it for narrow 3x3 padding-1 layers of either stride
@@ -59,7 +59,7 @@ __all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes", "
 DIRECT_CHUNK_BYTES = 1 << 20
 # Stride 2 from this many input channels computes dL/dX as BLAS products (_phase_products)
 # instead of the phase loop of input_gradient_3x3_stride2, which wins on narrower layers
-# (benchmarks/RESULTS.md, "The direct sum for stride 2").
+# (benchmarks/HISTORY.md, "The direct sum for stride 2").
 PRODUCTS_MIN_CHANNELS = 32
 
 

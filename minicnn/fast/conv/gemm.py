@@ -45,7 +45,7 @@ __all__ = ["CHUNK_BYTES", "conv2d_gemm_forward", "conv2d_gemm_backward", "batch_
 
 # Bytes of one chunk's column matrix: the L2 cache of one core of the benchmark machine (1 MiB),
 # but at least MIN_CHUNK_COLUMNS columns, below which the products get too thin for BLAS; the
-# best of seven budgets measured (benchmarks/RESULTS.md, "gemm's chunk size").
+# best of seven budgets measured (benchmarks/HISTORY.md, "gemm's chunk size").
 CHUNK_BYTES = 1 << 20
 MIN_CHUNK_COLUMNS = 512
 
@@ -122,7 +122,7 @@ def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape):
     dcols = np.empty_like(cols)
     dout_buffer = np.empty(out_channels * positions, dtype=dtype)
     # dL/dW transposed, (kH*kW*C_in, C_out): the same sums, but OpenBLAS runs cols @ dZ_mat.T
-    # faster than dZ_mat @ cols.T on these shapes (benchmarks/RESULTS.md, "gemm's chunk size")
+    # faster than dZ_mat @ cols.T on these shapes (benchmarks/HISTORY.md, "gemm's chunk size")
     dweight_t = np.zeros((weight_matrix.shape[1], out_channels), dtype=dtype)
     dx_padded = np.zeros_like(x_padded)
     for chunk in _chunks(weight.shape, n_batch, out_h, grid_w, dtype):

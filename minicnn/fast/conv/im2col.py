@@ -127,7 +127,7 @@ def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
 # GEMM_MULTITHREAD_THRESHOLD); larger ones wake its threads. Below that size one product per
 # image (no transposed copies, each block small enough to stay in cache) is faster; above it
 # one product for the batch, since N products that each wake the BLAS threads are slow on a
-# busy machine (benchmarks/RESULTS.md, "im2col: one product per image").
+# busy machine (benchmarks/HISTORY.md, "im2col: one product per image").
 _PER_IMAGE_MAX_PRODUCT = 4 * 65536
 
 

@@ -4,7 +4,7 @@ Adam's update written with NumPy operators (minicnn/optim/adam.py) makes about t
 each parameter and its two moment arrays, most of them with a fresh temporary; for the lecture
 CNN (825,162 parameters, mostly Linear(3136, 256)'s weight) that is memory traffic, not
 arithmetic. ``adam_update`` does the same arithmetic element by element in one loop
-(benchmarks/RESULTS.md, "Fused elementwise kernels").
+(benchmarks/HISTORY.md, "Fused elementwise kernels").
 
 The kernel is built serial and parallel (minicnn/fast/kernels/_two_builds.py: the parallel
 build runs when minicnn runs more than one thread; elements are independent) and holds to its

@@ -20,7 +20,7 @@ to the first maximum in row-major window order (strict ``>``), as on PyTorch's C
 The max-pooling kernels assume ``x`` holds no NaN (a NaN never compares ``>``, so it would be
 dropped): minicnn/fast/pool.py sends inputs with NaN to the lecture's NumPy max pooling, which
 propagates NaN like PyTorch. Keeping the NaN test out of the inner loop lets LLVM compile the
-compare into a branch-free select (benchmarks/RESULTS.md, "Fused elementwise kernels").
+compare into a branch-free select (benchmarks/HISTORY.md, "Fused elementwise kernels").
 
 The kernels loop over the N*C planes with ``prange``; planes are independent (each plane of
 ``dx`` is written by one iteration only), so the loop needs no locks. Each is built twice
