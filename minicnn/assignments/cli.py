@@ -24,18 +24,15 @@ import argparse
 import sys
 from pathlib import Path
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):                       # exit 2 with one line, like argparse
-        self.print_usage(sys.stderr)
-        print(f"minicnn assignment: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from minicnn.assignments.grading.sandbox import add_sandbox_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="minicnn assignment",
-                     description="Instructor tooling: release student stubs, check and grade.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    from minicnn.cli import Parser
+
+    parser = Parser(prog="minicnn assignment",
+                    description="Instructor tooling: release student stubs, check and grade.")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
     sub.add_parser("list", help="the tasks, their points and what each covers")
 
@@ -75,43 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Commands of the instructor's tree only: a student copy leaves their modules out (the
+#: Commands of the instructor's tree only: a student copy leaves their packages out (the
 #: audit's catalogue holds near-solutions; the autograder ships the hidden checks).
 INSTRUCTOR_COMMANDS = {
     "audit": "mutation-test the hidden checks: every catalogued bug must lose points on its "
              "own task, every correct alternative must keep full points",
     "autograder": "write a Gradescope autograder zip (setup.sh, run_autograder)",
 }
+INSTRUCTOR_MODULES = {"audit": ("audit", "run"), "autograder": ("gradescope", "autograder")}
 
 
 def _instructor_module(name):
-    """``minicnn.assignments.<name>``, or None in a student copy (where it was left out)."""
+    """The module of an instructor command, or None in a student copy (where its package
+    was left out)."""
     import importlib
 
-    if not (Path(__file__).with_name(f"{name}.py")).is_file():
+    package, module = INSTRUCTOR_MODULES[name]
+    if not (Path(__file__).parent / package / f"{module}.py").is_file():
         return None
-    return importlib.import_module(f"minicnn.assignments.{name}")
-
-
-def add_sandbox_arguments(p) -> None:
-    """``--sandbox`` and its settings (``grade``, ``audit`` and the autograder share them)."""
-    from minicnn.assignments.sandbox import MODES
-
-    p.add_argument("--sandbox", choices=MODES, default="auto",
-                   help="how each graded child process is isolated: bwrap (bubblewrap: sees "
-                        "only Python, NumPy, Numba and the submission), user (an unprivileged "
-                        "user, when running as root), none (no isolation, said loudly); auto "
-                        "(default) picks the first that works")
-    p.add_argument("--sandbox-user", metavar="NAME",
-                   help="the unprivileged account of --sandbox user (default "
-                        "$MINICNN_SANDBOX_USER or 'nobody')")
-    p.add_argument("--child-python", metavar="PATH",
-                   help="the interpreter graded code runs on; it needs NumPy and Numba "
-                        "(default $MINICNN_CHILD_PYTHON or this Python)")
+    return importlib.import_module(f"minicnn.assignments.{package}.{module}")
 
 
 def _find_root(start) -> Path:
-    from minicnn.assignments.runner import submission_root
+    from minicnn.assignments.grading.runner import submission_root
 
     start = Path(start).resolve()
     for candidate in (start, *start.parents):
@@ -146,7 +129,7 @@ def _cmd_release(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from minicnn.assignments.public import check_tasks, format_report
+    from minicnn.assignments.grading.public import check_tasks, format_report
     from minicnn.assignments.release import released_tasks
     from minicnn.assignments.registry import get_tasks
 
@@ -166,10 +149,9 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_grade(args) -> int:
-    from minicnn.assignments.grade import (grade_many, grade_submission, is_submission,
-                                           write_csv, write_json)
-
-    from minicnn.assignments.sandbox import resolve_sandbox
+    from minicnn.assignments.grading.grade import (grade_many, grade_submission, is_submission,
+                                                   write_csv, write_json)
+    from minicnn.assignments.grading.sandbox import resolve_sandbox
 
     path = Path(args.path)
     if not path.is_dir():

@@ -12,8 +12,13 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from minicnn.assignments import families as fam
-from minicnn.assignments.explain_family import ExplainTask
+from minicnn.assignments.checks.conv import Conv2dTask
+from minicnn.assignments.checks.elementwise import DropoutTask, LinearTask, ReluTask
+from minicnn.assignments.checks.explain import ExplainTask
+from minicnn.assignments.checks.loss import CrossEntropyTask
+from minicnn.assignments.checks.norm import BatchNormTask
+from minicnn.assignments.checks.optim import OptimizerTask
+from minicnn.assignments.checks.pool import PoolTask
 from minicnn.assignments.regions import RegionError, find_regions, function_body_span
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent          # .../minicnn
@@ -26,7 +31,7 @@ class Task:
     points: int
     description: str
     regions: tuple          # ((path relative to the source root, function name), ...)
-    spec: object            # a checks.TaskSpec
+    spec: object            # a checks.base.TaskSpec
     requires: tuple = ()    # tasks whose code this one's public checks also run
     strips: tuple = ()      # ((path, function), ...): helpers that are solutions in disguise
     #                         (a Numba kernel, a NumPy twin), stripped whole from a release
@@ -78,100 +83,100 @@ _CONV_LOOP_BACKWARD = _strip(K + "conv.py", "conv2d_loop_backward_input",
 def _tasks() -> list[Task]:
     return [
         Task("relu_forward", 2, "ReLU forward: max(0, x), dtype kept",
-             ((F + "activation.py", "relu_forward"),), fam.ReluTask("relu_forward", "forward"),
+             ((F + "activation.py", "relu_forward"),), ReluTask("relu_forward", "forward"),
              strips=_strip(K + "elementwise.py", "relu_forward_kernel", "_relu_forward_flat",
                            "relu_forward_numpy")),
         Task("relu_backward", 3, "ReLU backward: dout where x > 0",
              ((F + "activation.py", "relu_backward"),),
-             fam.ReluTask("relu_backward", "backward"), ("relu_forward",),
+             ReluTask("relu_backward", "backward"), ("relu_forward",),
              strips=_strip(K + "elementwise.py", "relu_backward_kernel", "_relu_backward_flat",
                            "relu_backward_numpy")),
         Task("linear_forward", 3, "Linear forward: x W^T + b",
              ((F + "linear.py", "linear_forward"),),
-             fam.LinearTask("linear_forward", "forward")),
+             LinearTask("linear_forward", "forward")),
         Task("linear_backward", 5, "Linear backward: dx, dW, db",
              ((F + "linear.py", "linear_backward"),),
-             fam.LinearTask("linear_backward", "backward"), ("linear_forward",)),
+             LinearTask("linear_backward", "backward"), ("linear_forward",)),
         Task("conv2d_forward", 10,
              "Convolution forward with loops (method='naive'): the lecture's sum, with stride",
              ((F + "conv.py", "_conv2d_naive_forward"),),
-             fam.Conv2dTask("conv2d_forward", "forward", "naive"),
+             Conv2dTask("conv2d_forward", "forward", "naive"),
              strips=_CONV_LOOP_FORWARD + _CONV_FAST_FORWARD, strip_callers=_CONV_DISPATCH),
         Task("conv2d_backward", 15,
              "Convolution backward with loops (method='naive'): dx_pad, dW, db; "
              "overlapping windows add up",
              ((F + "conv.py", "_conv2d_naive_backward"),),
-             fam.Conv2dTask("conv2d_backward", "backward", "naive"), ("conv2d_forward",),
+             Conv2dTask("conv2d_backward", "backward", "naive"), ("conv2d_forward",),
              strips=_CONV_LOOP_BACKWARD + _CONV_FAST_BACKWARD,
              strip_callers=_CONV_DISPATCH),
         Task("conv2d_im2col_forward", 8,
              "Convolution forward as im2col + one matrix product (method='im2col')",
              ((F + "conv.py", "_conv2d_im2col_forward"),),
-             fam.Conv2dTask("conv2d_im2col_forward", "forward", "im2col"),
+             Conv2dTask("conv2d_im2col_forward", "forward", "im2col"),
              strips=_CONV_LOOP_FORWARD + _CONV_FAST_FORWARD, strip_callers=_CONV_DISPATCH),
         Task("conv2d_im2col_backward", 10,
              "Convolution backward with matrix products and col2im (method='im2col')",
              ((F + "conv.py", "_conv2d_im2col_backward"),),
-             fam.Conv2dTask("conv2d_im2col_backward", "backward", "im2col"),
+             Conv2dTask("conv2d_im2col_backward", "backward", "im2col"),
              ("conv2d_im2col_forward",), strips=_CONV_LOOP_BACKWARD + _CONV_FAST_BACKWARD,
              strip_callers=_CONV_DISPATCH),
         Task("max_pool2d_forward", 5, "Max pooling forward: window max and where it came from",
              ((F + "pool.py", "max_pool2d_forward"),),
-             fam.PoolTask("max_pool2d_forward", "forward", "max"),
+             PoolTask("max_pool2d_forward", "forward", "max"),
              strips=_strip(F + "pool.py", "_max_pool2d_forward_fast", "_max_pool2d_forward_numpy")
              + _strip(K + "pool.py", "max_pool2d_forward_loop", "max_pool2d_forward_2x2")),
         Task("max_pool2d_backward", 8,
              "Max pooling backward: route dout to the (first) maximum of each window",
              ((F + "pool.py", "max_pool2d_backward"),),
-             fam.PoolTask("max_pool2d_backward", "backward", "max"), ("max_pool2d_forward",),
+             PoolTask("max_pool2d_backward", "backward", "max"), ("max_pool2d_forward",),
              strips=_strip(F + "pool.py", "_max_pool2d_backward_fast",
                            "_max_pool2d_backward_numpy")
              + _strip(K + "pool.py", "max_pool2d_backward_loop")),
         Task("avg_pool2d_forward", 4, "Average pooling forward (padding counts in the divisor)",
              ((F + "pool.py", "avg_pool2d_forward"),),
-             fam.PoolTask("avg_pool2d_forward", "forward", "avg"),
+             PoolTask("avg_pool2d_forward", "forward", "avg"),
              strips=_strip(F + "pool.py", "_avg_pool2d_forward_numpy")
              + _strip(K + "pool.py", "avg_pool2d_forward_loop")),
         Task("avg_pool2d_backward", 6,
              "Average pooling backward: dout / (kH*kW) spread over each window",
              ((F + "pool.py", "avg_pool2d_backward"),),
-             fam.PoolTask("avg_pool2d_backward", "backward", "avg"), ("avg_pool2d_forward",),
+             PoolTask("avg_pool2d_backward", "backward", "avg"), ("avg_pool2d_forward",),
              strips=_strip(F + "pool.py", "_avg_pool2d_backward_numpy")
              + _strip(K + "pool.py", "avg_pool2d_backward_loop")),
         Task("batch_norm_forward", 8,
              "BatchNorm forward: batch statistics in training (running estimates updated), "
              "running statistics in evaluation",
              ((F + "norm.py", "batch_norm_forward"),),
-             fam.BatchNormTask("batch_norm_forward", "forward"),
+             BatchNormTask("batch_norm_forward", "forward"),
              strips=_strip(K + "elementwise.py", "batch_norm_stats", "batch_norm_stats_numpy",
                            "batch_norm_affine", "batch_norm_affine_numpy")),
         Task("batch_norm_backward", 12,
              "BatchNorm backward: dx through x_hat, the mean and the variance; dgamma, dbeta",
              ((F + "norm.py", "batch_norm_backward"),),
-             fam.BatchNormTask("batch_norm_backward", "backward"), ("batch_norm_forward",),
+             BatchNormTask("batch_norm_backward", "backward"), ("batch_norm_forward",),
              strips=_strip(K + "elementwise.py", "batch_norm_backward_sums",
                            "batch_norm_backward_sums_numpy", "batch_norm_backward_dx",
                            "batch_norm_backward_dx_numpy")),
         Task("dropout_forward", 3, "Inverted dropout forward: keep with 1-p, scale by 1/(1-p)",
              ((F + "dropout.py", "dropout_forward"),),
-             fam.DropoutTask("dropout_forward", "forward")),
+             DropoutTask("dropout_forward", "forward")),
         Task("dropout_backward", 2, "Dropout backward: the same scaled mask",
              ((F + "dropout.py", "dropout_backward"),),
-             fam.DropoutTask("dropout_backward", "backward"), ("dropout_forward",)),
+             DropoutTask("dropout_backward", "backward"), ("dropout_forward",)),
         Task("cross_entropy_forward", 5,
              "Cross-entropy on raw logits (stable log-softmax), mean, optional class weights",
              ((F + "loss.py", "cross_entropy_forward"),),
-             fam.CrossEntropyTask("cross_entropy_forward", "forward")),
+             CrossEntropyTask("cross_entropy_forward", "forward")),
         Task("cross_entropy_backward", 5, "Cross-entropy backward: (softmax - onehot) / N",
              ((F + "loss.py", "cross_entropy_backward"),),
-             fam.CrossEntropyTask("cross_entropy_backward", "backward"),
+             CrossEntropyTask("cross_entropy_backward", "backward"),
              ("cross_entropy_forward",)),
         Task("sgd_step", 4,
              "SGD.step: PyTorch's update with momentum, dampening, Nesterov and weight decay",
-             (("minicnn/optim/sgd.py", "SGD.step"),), fam.OptimizerTask("sgd_step")),
+             (("minicnn/optim/sgd.py", "SGD.step"),), OptimizerTask("sgd_step")),
         Task("adam_step", 5,
              "Adam.step (and AdamW's): moments, bias correction, L2 vs decoupled weight decay",
-             (("minicnn/optim/adam.py", "Adam.step"),), fam.OptimizerTask("adam_step"),
+             (("minicnn/optim/adam.py", "Adam.step"),), OptimizerTask("adam_step"),
              strips=_strip(K + "optim.py", "adam_update", "adam_update_numpy")),
         # The explanations are graded on the check's own small model (checks.explain), not
         # on the student's layers: a layer bug costs its own task only.

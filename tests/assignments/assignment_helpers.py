@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from minicnn.assignments.catalogue import variants
+from minicnn.assignments.audit.catalogue import variants
 from minicnn.assignments.registry import TASKS
 from minicnn.assignments.regions import region_text, replace_region
 from minicnn.assignments.release import release, restore

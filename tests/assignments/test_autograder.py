@@ -158,11 +158,11 @@ def test_zip_layout_and_settings(autograder_zip):
     assert {"setup.sh", "run_autograder", "autograder.json"} <= names
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     # the grader's wheel has the hidden checks and the reference solutions ...
-    assert "minicnn/assignments/hidden.py" in in_wheel
+    assert "minicnn/assignments/checks/hidden_grids.py" in in_wheel
     assert "out = x @ weight.T" in reference
     # ... the pristine student copy has neither
     assert "release/minicnn/functional/linear.py" in names
-    assert "release/minicnn/assignments/hidden.py" not in names
+    assert "release/minicnn/assignments/checks/hidden_grids.py" not in names
     assert config["tasks"] == GRADED and config["seed"] == SEED
     assert config["visibility"] == "after_due_date" and config["timeout"] == 60
     assert config["versions"]["numpy"] == np.__version__
@@ -185,7 +185,7 @@ def test_setup_sh_parses_creates_the_user_and_installs_the_pinned_wheel(root):
     assert "CHILD_VENV=/opt/minicnn-child" in setup
     run = (root / "source" / "run_autograder").read_text()
     assert 'MINICNN_SANDBOX_USER="${MINICNN_SANDBOX_USER:-minicnn-student}"' in run
-    assert "-m minicnn.assignments.autograder run" in run
+    assert "-m minicnn.assignments.gradescope.autograder run" in run
 
 
 def test_cli_refuses_to_overwrite_and_rejects_a_bad_visibility(autograder_zip, capsys):
@@ -353,6 +353,6 @@ def test_the_wheel_builds_in_a_fresh_venv_with_only_pip_and_setuptools(tmp_path)
     wheel = build_wheel(SOURCE_ROOT, tmp_path / "out", python=python)
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    assert "minicnn/assignments/hidden.py" in names
+    assert "minicnn/assignments/checks/hidden_grids.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".egg-info")]
     assert not (SOURCE_ROOT / "build").exists()         # built in a copy, not in the tree

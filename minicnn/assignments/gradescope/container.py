@@ -152,10 +152,10 @@ def crash_results(reason: str, seconds: float, config=None) -> dict:
 def grade_in_container(root: Path, *, sandbox="auto", sandbox_user=None, child_python=None,
                        jobs=None, log=print) -> dict:
     """Grade ``root/submission`` with the build under ``root/source``; the results dict."""
-    from minicnn.assignments.grade import grade_submission
+    from minicnn.assignments.grading.grade import grade_submission
     from minicnn.assignments.gradescope.submission import build_graded_copy, match_submission
     from minicnn.assignments.registry import get_tasks
-    from minicnn.assignments.sandbox import resolve_sandbox
+    from minicnn.assignments.grading.sandbox import resolve_sandbox
 
     start = time.monotonic()
     root = Path(root)

@@ -122,8 +122,9 @@ chmod -R a+rX,go-w "$CHILD_VENV"
 
 # Smoke tests: the grader imports its hidden checks; the student account runs the child
 # interpreter and cannot read the grader.
-"$GRADER_VENV/bin/python" -I -c \
-    "import minicnn.assignments.hidden, minicnn.assignments.autograder, minicnn.functional"
+"$GRADER_VENV/bin/python" -I -c "import minicnn.assignments.checks.hidden_grids"
+"$GRADER_VENV/bin/python" -I -c "import minicnn.assignments.gradescope.autograder"
+"$GRADER_VENV/bin/python" -I -c "import minicnn.functional"
 runuser -u "$STUDENT_USER" -- "$CHILD_VENV/bin/python" -I -c "import numpy, numba"
 if runuser -u "$STUDENT_USER" -- test -r "$SOURCE/autograder.json"; then
     echo "setup.sh: $SOURCE is readable by $STUDENT_USER" >&2
@@ -155,7 +156,7 @@ mkdir -p "$ROOT/results"
 chmod 700 "$ROOT/results"
 rm -f "$RESULTS"
 cd "$ROOT"
-"$GRADER_PYTHON" -I -m minicnn.assignments.autograder run
+"$GRADER_PYTHON" -I -m minicnn.assignments.gradescope.autograder run
 status=$?
 if [ ! -s "$RESULTS" ]; then
     printf '{"score": 0, "execution_time": %s, "output": "The autograder stopped before grading (exit status %s): your submission was not graded. Please tell your instructor.", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}\n' \
