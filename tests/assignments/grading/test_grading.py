@@ -299,7 +299,7 @@ def test_a_python_float_loss_is_not_the_documented_array(tmp_path):
 
 def test_a_finite_difference_backward_runs_out_of_time(tmp_path, monkeypatch):
     # right on every small case (Linear is linear), but 2 forward calls per input element:
-    # over a thousand times the budget at the realistic size (benchmarks/HISTORY.md, "Grading:
+    # far beyond the budget at the realistic size (benchmarks/HISTORY.md, "Grading:
     # the time budget"), so a budget with 5 s of start-up instead of STARTUP_SECONDS (which
     # waits 20 s for the kill) proves the same thing in 10 s
     from minicnn.assignments.checks import base
