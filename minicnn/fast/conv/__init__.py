@@ -3,13 +3,15 @@
 Method "fast" picks, per layer, the fastest of five algorithms (:func:`fast_algorithm`, in
 choose.py) and runs it:
 
-- ``pointwise.py``: a 1x1 filter at stride 1 without padding is one matrix product per image;
-- ``direct.py``:    the lecture's sum for narrow 3x3 padding-1 layers, vectorised on flat
-                    padded planes (stride 1) or phase planes (stride 2);
-- ``winograd.py``:  F(4x4, 3x3) and F(2x2, r x r) for wider 3x3, 5x5 and 7x7 stride-1 layers;
-- ``im2col.py``:    the lecture's im2col, tuned (one product per image on small layers);
-- ``gemm.py``:      im2col a cache-sized chunk at a time, for layers whose columns would not
-                    fit in memory (also method "gemm" on its own).
+- ``pointwise.py``: a 1x1 filter at stride 1 without padding is one matrix product per
+  image;
+- ``direct.py``: the lecture's sum for narrow 3x3 padding-1 layers, vectorised on flat
+  padded planes (stride 1) or phase planes (stride 2);
+- ``winograd.py``: F(4x4, 3x3) and F(2x2, r x r) for wider 3x3, 5x5 and 7x7 stride-1
+  layers;
+- ``im2col.py``: the lecture's im2col, tuned (one product per image on small layers);
+- ``gemm.py``: im2col a cache-sized chunk at a time, for layers whose columns would not fit
+  in memory (also method "gemm" on its own).
 
 Every algorithm computes the lecture's numbers (minicnn/functional/conv.py), tested against
 its methods on a grid of shapes, strides, paddings and dtypes. Both methods follow the
