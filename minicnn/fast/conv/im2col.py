@@ -19,32 +19,10 @@ _FUNC = "conv2d"
 
 
 def conv2d_im2col_forward(x, weight, bias, stride, padding):
-    """Convolution as one matrix product over unfolded receptive fields.
-
-    im2col writes every (C_in, kH, kW) window of X_pad as one column:
-
-        cols[(c, u, v), (n, i, j)] = X_pad[n, c, i*s_h + u, j*s_w + v]
-
-    so the lecture's sum over (c, u, v) becomes a matrix product with the flattened filters:
-
-        Z[n, o, i, j] = (W_mat @ cols)[o, (n, i, j)] + b[o],   W_mat = W.reshape(C_out, -1)
-
-    For small layers the product is done image by image, W_mat @ cols[:, n-th block], which
-    lands directly in NCHW order (see _per_image for why and when).
-
-    Parameters
-    ----------
-    x : (N, C_in, H, W) array, unpadded (im2col writes the zeros of the padding itself)
-    weight : (C_out, C_in, kH, kW) C-contiguous array
-    bias : (C_out,) array or None
-    stride, padding : (int, int) pairs
-
-    Returns
-    -------
-    out : (N, C_out, H_out, W_out) C-contiguous array of x's dtype
-    cols : (C_in*kH*kW, N*H_out*W_out) array, kept for the backward pass; built with
-           ``im2col_numpy`` (minicnn/kernels/conv.py)
-    """
+    """The lecture's ``_conv2d_im2col_forward`` (its docstring has the formulas), with the
+    same arguments and the same columns: ``(out, cols)``, out C-contiguous NCHW. Small layers
+    multiply image by image, W_mat @ cols[:, n-th block], which lands in NCHW order with no
+    transposed copy (see _per_image for when)."""
     n_batch = x.shape[0]
     out_channels, _, kernel_h, kernel_w = weight.shape
     cols = im2col_numpy(np.ascontiguousarray(x), kernel_h, kernel_w, *stride, *padding)
@@ -69,34 +47,10 @@ def conv2d_im2col_forward(x, weight, bias, stride, padding):
 
 
 def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
-    """Backward pass of the im2col convolution: two matrix products and a col2im.
-
-    With dZ_mat[o, (n, i, j)] = dZ[n, o, i, j]  (shape (C_out, N*H_out*W_out)):
-
-        dL/db     = dZ_mat.sum(axis=1)
-        dL/dW     = (dZ_mat @ cols.T).reshape(C_out, C_in, kH, kW)
-        dL/dcols  = W_mat.T @ dZ_mat                       (C_in*kH*kW, N*H_out*W_out)
-        dL/dX     = col2im(dL/dcols): every column entry added back onto the input pixel it
-                    was copied from, X_pad[n, c, i*s_h + u, j*s_w + v], padding dropped;
-                    ``col2im(dcols, N, C_in, H, W, kH, kW, s_h, s_w, p_h, p_w)``
-
-    For small layers the same products run image by image on dZ[n] (C_out, H_out*W_out), a
-    free reshape of dout, so dout is never transposed (see _per_image).
-
-    Parameters
-    ----------
-    dout : (N, C_out, H_out, W_out) C-contiguous array
-    cols : (C_in*kH*kW, N*H_out*W_out) array from the forward pass
-    weight : (C_out, C_in, kH, kW) C-contiguous array
-    stride, padding : (int, int) pairs
-    x_shape : (N, C_in, H, W)
-
-    Returns
-    -------
-    dx : (N, C_in, H, W) array
-    dweight : (C_out, C_in, kH, kW) array
-    dbias : (C_out,) array
-    """
+    """The lecture's ``_conv2d_im2col_backward``: ``(dx, dweight, dbias)`` from the forward
+    pass's columns, folded back by the Numba ``col2im``. Small layers run the products image
+    by image on dZ[n] (C_out, H_out*W_out), a free reshape of dout, so dout is never
+    transposed."""
     n_batch, channels, height, width = x_shape
     out_channels, _, kernel_h, kernel_w = weight.shape
     weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
