@@ -48,32 +48,47 @@ class Task:
 
 F = "minicnn/functional/"
 K = "minicnn/kernels/"
+E = "minicnn/fast/"              # the engine
+EK = "minicnn/fast/kernels/"
 
 
 def _strip(path, *functions):
     return tuple((path, f) for f in functions)
 
 
-# The fast convolution paths that compute a conv task's answer another way (stripped with
-# every conv task of their direction, together with the loop kernels).
+# The engine's paths compute a task's answer another way, so a release of the task strips
+# them. The engine offers them to the lecture in one function, which may call them.
+_ENGINE_REGISTRATION = ("_register_engine",)
+
+# The fast convolution paths (stripped with every conv task of their direction, together
+# with the loop kernels and the Numba im2col/col2im).
 # The direct sum: its kernels compute the forward pass and both gradients, so the whole method
 # goes with every conv task, forward or backward.
-_CONV_DIRECT = (_strip(F + "conv_direct.py", "conv2d_direct_forward", "conv2d_direct_backward",
+_CONV_DIRECT = (_strip(E + "conv/direct.py", "conv2d_direct_forward", "conv2d_direct_backward",
                        "_backward_part", "_phase_products")
-                + _strip(K + "conv_direct.py", "correlate_3x3", "correlate_3x3_numpy",
+                + _strip(EK + "conv_direct.py", "correlate_3x3", "correlate_3x3_numpy",
                          "weight_gradient_3x3", "weight_gradient_3x3_numpy",
                          "input_gradient_3x3_stride2", "input_gradient_3x3_stride2_numpy"))
-_CONV_FAST_FORWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_forward")
-                      + _strip(F + "conv_winograd.py", "conv2d_winograd_forward")
-                      + _strip(F + "conv_pointwise.py", "conv2d_pointwise_forward")
+_CONV_FAST_FORWARD = (_strip(E + "conv/__init__.py", "conv2d_fast_forward")
+                      + _strip(E + "conv/gemm.py", "conv2d_gemm_forward")
+                      + _strip(E + "conv/im2col.py", "conv2d_im2col_forward")
+                      + _strip(E + "conv/winograd.py", "conv2d_winograd_forward")
+                      + _strip(E + "conv/pointwise.py", "conv2d_pointwise_forward")
+                      + _strip(K + "conv.py", "im2col", "im2col_numpy")
                       + _CONV_DIRECT)
-_CONV_FAST_BACKWARD = (_strip(F + "conv_gemm.py", "conv2d_gemm_backward")
-                       + _strip(F + "conv_winograd.py", "conv2d_winograd_backward")
-                       + _strip(F + "conv_pointwise.py", "conv2d_pointwise_backward")
+_CONV_FAST_BACKWARD = (_strip(E + "conv/__init__.py", "conv2d_fast_backward")
+                       + _strip(E + "conv/gemm.py", "conv2d_gemm_backward")
+                       + _strip(E + "conv/im2col.py", "conv2d_im2col_backward")
+                       + _strip(E + "conv/winograd.py", "conv2d_winograd_backward")
+                       + _strip(E + "conv/pointwise.py", "conv2d_pointwise_backward")
+                       + _strip(K + "conv.py", "col2im", "col2im_numpy")
                        + _CONV_DIRECT)
-# conv2d_forward and conv2d_backward dispatch to the methods; a student copy defaults to
-# im2col (release._default_conv_method), so they reach a stripped one only when asked by name.
-_CONV_DISPATCH = ("conv2d_forward", "conv2d_backward")
+# conv2d_forward and conv2d_backward dispatch to the methods (the loop method through
+# _loop_forward/_loop_backward, method "fast" through the engine's conv2d_fast_*); a student
+# copy defaults to im2col (release._default_conv_method), so they reach a stripped one only
+# when asked by name.
+_CONV_DISPATCH = ("conv2d_forward", "conv2d_backward", "_loop_forward", "_loop_backward",
+                  "conv2d_fast_forward", "conv2d_fast_backward") + _ENGINE_REGISTRATION
 _CONV_LOOP_FORWARD = _strip(K + "conv.py", "conv2d_loop_forward", "conv2d_loop_forward_numpy")
 _CONV_LOOP_BACKWARD = _strip(K + "conv.py", "conv2d_loop_backward_input",
                              "conv2d_loop_backward_input_numpy", "conv2d_loop_backward_weight",
@@ -84,13 +99,15 @@ def _tasks() -> list[Task]:
     return [
         Task("relu_forward", 2, "ReLU forward: max(0, x), dtype kept",
              ((F + "activation.py", "relu_forward"),), ReluTask("relu_forward", "forward"),
-             strips=_strip(K + "elementwise.py", "relu_forward_kernel", "_relu_forward_flat",
-                           "relu_forward_numpy")),
+             strips=_strip(E + "activation.py", "relu_forward_fused")
+             + _strip(EK + "elementwise.py", "relu_forward_kernel", "_relu_forward_flat",
+                      "relu_forward_numpy"), strip_callers=_ENGINE_REGISTRATION),
         Task("relu_backward", 3, "ReLU backward: dout where x > 0",
              ((F + "activation.py", "relu_backward"),),
              ReluTask("relu_backward", "backward"), ("relu_forward",),
-             strips=_strip(K + "elementwise.py", "relu_backward_kernel", "_relu_backward_flat",
-                           "relu_backward_numpy")),
+             strips=_strip(E + "activation.py", "relu_backward_fused")
+             + _strip(EK + "elementwise.py", "relu_backward_kernel", "_relu_backward_flat",
+                      "relu_backward_numpy"), strip_callers=_ENGINE_REGISTRATION),
         Task("linear_forward", 3, "Linear forward: x W^T + b",
              ((F + "linear.py", "linear_forward"),),
              LinearTask("linear_forward", "forward")),
@@ -123,40 +140,46 @@ def _tasks() -> list[Task]:
         Task("max_pool2d_forward", 5, "Max pooling forward: window max and where it came from",
              ((F + "pool.py", "max_pool2d_forward"),),
              PoolTask("max_pool2d_forward", "forward", "max"),
-             strips=_strip(F + "pool.py", "_max_pool2d_forward_fast", "_max_pool2d_forward_numpy")
-             + _strip(K + "pool.py", "max_pool2d_forward_loop", "max_pool2d_forward_2x2")),
+             strips=_strip(E + "pool.py", "max_pool2d_forward_fused")
+             + _strip(EK + "pool.py", "max_pool2d_forward_loop", "max_pool2d_forward_2x2"),
+             strip_callers=_ENGINE_REGISTRATION),
         Task("max_pool2d_backward", 8,
              "Max pooling backward: route dout to the (first) maximum of each window",
              ((F + "pool.py", "max_pool2d_backward"),),
              PoolTask("max_pool2d_backward", "backward", "max"), ("max_pool2d_forward",),
-             strips=_strip(F + "pool.py", "_max_pool2d_backward_fast",
-                           "_max_pool2d_backward_numpy")
-             + _strip(K + "pool.py", "max_pool2d_backward_loop")),
+             strips=_strip(E + "pool.py", "max_pool2d_backward_fused")
+             + _strip(EK + "pool.py", "max_pool2d_backward_loop"),
+             strip_callers=_ENGINE_REGISTRATION),
         Task("avg_pool2d_forward", 4, "Average pooling forward (padding counts in the divisor)",
              ((F + "pool.py", "avg_pool2d_forward"),),
              PoolTask("avg_pool2d_forward", "forward", "avg"),
-             strips=_strip(F + "pool.py", "_avg_pool2d_forward_numpy")
-             + _strip(K + "pool.py", "avg_pool2d_forward_loop")),
+             strips=_strip(E + "pool.py", "avg_pool2d_forward_fused")
+             + _strip(EK + "pool.py", "avg_pool2d_forward_loop"),
+             strip_callers=_ENGINE_REGISTRATION),
         Task("avg_pool2d_backward", 6,
              "Average pooling backward: dout / (kH*kW) spread over each window",
              ((F + "pool.py", "avg_pool2d_backward"),),
              PoolTask("avg_pool2d_backward", "backward", "avg"), ("avg_pool2d_forward",),
-             strips=_strip(F + "pool.py", "_avg_pool2d_backward_numpy")
-             + _strip(K + "pool.py", "avg_pool2d_backward_loop")),
+             strips=_strip(E + "pool.py", "avg_pool2d_backward_fused")
+             + _strip(EK + "pool.py", "avg_pool2d_backward_loop"),
+             strip_callers=_ENGINE_REGISTRATION),
         Task("batch_norm_forward", 8,
              "BatchNorm forward: batch statistics in training (running estimates updated), "
              "running statistics in evaluation",
              ((F + "norm.py", "batch_norm_forward"),),
              BatchNormTask("batch_norm_forward", "forward"),
-             strips=_strip(K + "elementwise.py", "batch_norm_stats", "batch_norm_stats_numpy",
-                           "batch_norm_affine", "batch_norm_affine_numpy")),
+             strips=_strip(E + "norm.py", "batch_norm_forward_fused")
+             + _strip(EK + "elementwise.py", "batch_norm_stats", "batch_norm_stats_numpy",
+                      "batch_norm_affine", "batch_norm_affine_numpy"),
+             strip_callers=_ENGINE_REGISTRATION),
         Task("batch_norm_backward", 12,
              "BatchNorm backward: dx through x_hat, the mean and the variance; dgamma, dbeta",
              ((F + "norm.py", "batch_norm_backward"),),
              BatchNormTask("batch_norm_backward", "backward"), ("batch_norm_forward",),
-             strips=_strip(K + "elementwise.py", "batch_norm_backward_sums",
-                           "batch_norm_backward_sums_numpy", "batch_norm_backward_dx",
-                           "batch_norm_backward_dx_numpy")),
+             strips=_strip(E + "norm.py", "batch_norm_backward_fused")
+             + _strip(EK + "elementwise.py", "batch_norm_backward_sums",
+                      "batch_norm_backward_sums_numpy", "batch_norm_backward_dx",
+                      "batch_norm_backward_dx_numpy"), strip_callers=_ENGINE_REGISTRATION),
         Task("dropout_forward", 3, "Inverted dropout forward: keep with 1-p, scale by 1/(1-p)",
              ((F + "dropout.py", "dropout_forward"),),
              DropoutTask("dropout_forward", "forward")),
@@ -177,7 +200,9 @@ def _tasks() -> list[Task]:
         Task("adam_step", 5,
              "Adam.step (and AdamW's): moments, bias correction, L2 vs decoupled weight decay",
              (("minicnn/optim/adam.py", "Adam.step"),), OptimizerTask("adam_step"),
-             strips=_strip(K + "optim.py", "adam_update", "adam_update_numpy")),
+             strips=_strip(E + "optim.py", "adam_step_fused")
+             + _strip(EK + "optim.py", "adam_update", "adam_update_numpy"),
+             strip_callers=_ENGINE_REGISTRATION),
         # The explanations are graded on the check's own small model (checks.explain), not
         # on the student's layers: a layer bug costs its own task only.
         Task("saliency", 6,

@@ -138,7 +138,7 @@ def _method_functions(method):
     if method == "loop":
         return _loop_forward, _loop_backward
     if method == "im2col":
-        return _conv2d_im2col_forward, _im2col_backward
+        return _conv2d_im2col_forward, _conv2d_im2col_backward
     return fast_paths.conv_method(method)
 
 
@@ -166,10 +166,6 @@ def _loop_backward(dout, x_padded, weight, stride, padding, x_shape):
     dweight = conv2d_loop_backward_weight(dout, x_padded, weight.shape[2], weight.shape[3],
                                           stride[0], stride[1])
     return _unpad(dx_padded, padding), dweight, dout.sum(axis=(0, 2, 3))
-
-
-def _im2col_backward(dout, cols, weight, stride, padding, x_shape):
-    return _conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape)
 
 
 # --------------------------------------------------------------------------------------------

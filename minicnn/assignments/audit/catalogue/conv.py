@@ -151,13 +151,17 @@ _IM2COL = [
             body=edit(_IM2COL_FORWARD_BATCH,
                       (".reshape(out_channels, n_batch, out_h, out_w).transpose(1, 0, 2, 3)",
                        ".reshape(n_batch, out_channels, out_h, out_w)"))),
-    Variant(IM2COL_FORWARD, "padding_ignored", "bug", "im2col called without the padding",
-            edits=(("cols = im2col(np.ascontiguousarray(x), kernel_h, kernel_w, *stride, "
-                    "*padding)", "cols = im2col(np.ascontiguousarray(x), kernel_h, kernel_w, "
-                                 "*stride, 0, 0)"),)),
+    Variant(IM2COL_FORWARD, "padding_ignored", "bug",
+            "unfolds the unpadded input (the output size still counts the padding)",
+            edits=(("x_padded = _pad(x, padding)", "x_padded = _pad(x, (0, 0))"),)),
+    Variant(IM2COL_FORWARD, "tap_ignores_stride", "bug",
+            "each kernel tap's slice steps by 1, not by the stride (the readable body's "
+            "strided copy)",
+            edits=(("u:u + stride_h * out_h:stride_h, v:v + stride_w * out_w:stride_w]",
+                    "u:u + out_h, v:v + out_w]"),)),
     Variant(IM2COL_FORWARD, "bias_on_the_wrong_axis", "bug",
             "adds the (C_out,) bias along the positions axis",
-            edits=(("out += bias[:, None]", "out += bias"),)),
+            edits=(("out_matrix += bias[:, None]", "out_matrix += bias"),)),
     Variant(IM2COL_FORWARD, "cache_columns_per_image", "bug",
             "caches the columns as (N, C_in*kH*kW, H_out*W_out), not the documented 2-d "
             "matrix", body=edit(_IM2COL_FORWARD_BATCH, (
@@ -188,6 +192,9 @@ _IM2COL = [
                 "(dout_matrix @ cols.T).reshape(weight.shape)",
                 "(dout_matrix @ cols.T).reshape(out_channels, kernel_h, kernel_w, "
                 "channels).transpose(0, 3, 1, 2)"))),
+    Variant(IM2COL_BACKWARD, "fold_assigns", "bug",
+            "col2im with = instead of +=: where windows overlap, a tap overwrites the others",
+            edits=(("] += dcols[:, u, v]", "] = dcols[:, u, v]"),)),
     Variant(IM2COL_BACKWARD, "one_batch_product", "alternative",
             "one matrix product for the whole batch", body=_IM2COL_BACKWARD_BATCH),
 ]

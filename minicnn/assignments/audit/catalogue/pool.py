@@ -8,8 +8,8 @@ AVG_FORWARD = "avg_pool2d_forward"
 AVG_BACKWARD = "avg_pool2d_backward"
 
 _MAX_FORWARD_LOOPS = """
-kernel, stride, padding, (out_h, out_w) = _pool_arguments(x, kernel_size, stride, padding,
-                                                          "max_pool2d_forward")
+kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, stride, padding,
+                                                         "max_pool2d_forward")
 (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
 n_batch, channels, height, width = x.shape
 x_pad = np.full((n_batch, channels, height + 2 * ph, width + 2 * pw), -np.inf, dtype=x.dtype)
@@ -30,8 +30,8 @@ cache = (x.shape, argmax, kernel, stride, padding)
 _MAX_FORWARD_SLIDING = """
 from numpy.lib.stride_tricks import sliding_window_view
 
-kernel, stride, padding, (out_h, out_w) = _pool_arguments(x, kernel_size, stride, padding,
-                                                          "max_pool2d_forward")
+kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, stride, padding,
+                                                         "max_pool2d_forward")
 (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
 n_batch, channels, height, width = x.shape
 x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
@@ -129,8 +129,8 @@ _MAX = [
 ]
 
 _AVG_FORWARD_LOOPS = """
-kernel, stride, padding, (out_h, out_w) = _pool_arguments(x, kernel_size, stride, padding,
-                                                          "avg_pool2d_forward")
+kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, stride, padding,
+                                                         "avg_pool2d_forward")
 (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
 x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
 out = np.empty(x.shape[:2] + (out_h, out_w), dtype=x.dtype)
@@ -144,8 +144,8 @@ cache = (x.shape, kernel, stride, padding)
 _AVG_FORWARD_SLIDING = """
 from numpy.lib.stride_tricks import sliding_window_view
 
-kernel, stride, padding, _ = _pool_arguments(x, kernel_size, stride, padding,
-                                             "avg_pool2d_forward")
+kernel, stride, padding, _ = pool_arguments(x, kernel_size, stride, padding,
+                                            "avg_pool2d_forward")
 (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
 x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
 windows = sliding_window_view(x_pad, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
@@ -178,8 +178,8 @@ _AVG = [
     Variant(AVG_FORWARD, "output_size_off_by_one", "bug",
             "H_out = (H + 2p - k) // s, without the + 1",
             body=edit(_AVG_FORWARD_LOOPS,
-                      ("kernel, stride, padding, (out_h, out_w) = _pool_arguments(",
-                       "kernel, stride, padding, _ = _pool_arguments("),
+                      ("kernel, stride, padding, (out_h, out_w) = pool_arguments(",
+                       "kernel, stride, padding, _ = pool_arguments("),
                       ("(kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding\n",
                        "(kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding\n"
                        "out_h = (x.shape[2] + 2 * ph - kh) // sh\n"
@@ -187,10 +187,10 @@ _AVG = [
     Variant(AVG_FORWARD, "cache_raw_arguments", "bug",
             "caches the arguments as passed (stride None, ints), not the normalised pairs",
             body=edit(_AVG_FORWARD_LOOPS, (
-                "kernel, stride, padding, (out_h, out_w) = _pool_arguments(x, kernel_size, "
+                "kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, "
                 "stride, padding,",
                 "raw = (kernel_size, stride, padding)\n"
-                "kernel, stride, padding, (out_h, out_w) = _pool_arguments(x, kernel_size, "
+                "kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, "
                 "stride, padding,"),
                 ("cache = (x.shape, kernel, stride, padding)", "cache = (x.shape, *raw)"))),
     Variant(AVG_FORWARD, "loops", "alternative", "a loop over output positions",

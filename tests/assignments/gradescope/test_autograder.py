@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 GRADED = ["relu_forward", "linear_forward"]
 POINTS = {task: TASKS[task].points for task in GRADED}
 TASK_FILES = ["minicnn/functional/activation.py", "minicnn/functional/linear.py"]
-HELPER_FILES = ["minicnn/kernels/elementwise.py"]
+HELPER_FILES = ["minicnn/fast/kernels/elementwise.py"]
 
 # ------------------------------------------------------------ Gradescope's specification
 # (gradescope/autograder_samples, docs/specs.md: "Output format", "Controlling Test Case
@@ -289,10 +289,10 @@ def _match(root, *files):
 
 
 def test_matching_takes_task_files_first_and_helpers_by_path(root):
-    overlay = _match(root, ("linear.py", "a"), ("kernels/elementwise.py", "b"),
+    overlay = _match(root, ("linear.py", "a"), ("minicnn/fast/kernels/elementwise.py", "b"),
                      ("functional/conv.py", "c"), ("__init__.py", "d"))
     assert overlay.used == {"minicnn/functional/linear.py": "linear.py",
-                            "minicnn/kernels/elementwise.py": "kernels/elementwise.py"}
+                            "minicnn/fast/kernels/elementwise.py": "minicnn/fast/kernels/elementwise.py"}
     notes = "\n".join(overlay.notes)
     assert "functional/conv.py: it is minicnn/functional/conv.py, which holds none" in notes
     assert "__init__.py" in notes

@@ -55,11 +55,11 @@ def _reference_with(task, imports):
 # The direct sum (3x3, stride 1, padding 1) on X_pad without its outer ring: the answer
 # wherever the case's filter is 3x3 with stride 1 and padding >= 1
 _DIRECT_INNER = "inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])\n"
-CONV_FORWARD_DIRECT = ("from minicnn.functional.conv_direct import conv2d_direct_forward\n"
+CONV_FORWARD_DIRECT = ("from minicnn.fast.conv.direct import conv2d_direct_forward\n"
                        + _DIRECT_INNER + "return conv2d_direct_forward(inner, weight, bias)[0]")
 CONV_FORWARD_DIRECT_KERNEL = """
-from minicnn.functional.conv_direct import flat_planes, plane_geometry
-from minicnn.kernels.conv_direct import correlate_3x3_numpy
+from minicnn.fast.conv.direct import flat_planes, plane_geometry
+from minicnn.fast.kernels.conv_direct import correlate_3x3_numpy
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 n, _, height, width = inner.shape
 out = np.empty((n, weight.shape[0], height, width), x_padded.dtype)
@@ -69,7 +69,7 @@ correlate_3x3_numpy(flat_planes(inner)[None], weight, bias_values, *plane_geomet
 return out
 """
 CONV_BACKWARD_DIRECT = """
-from minicnn.functional.conv_direct import conv2d_direct_backward, flat_planes
+from minicnn.fast.conv.direct import conv2d_direct_backward, flat_planes
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 dx, dweight, dbias = conv2d_direct_backward(dout, flat_planes(inner)[None], weight, inner.shape)
 dx_padded = np.zeros_like(x_padded)
@@ -77,8 +77,8 @@ dx_padded[:, :, 1:-1, 1:-1] = dx
 return dx_padded, dweight, dbias
 """
 CONV_BACKWARD_DIRECT_KERNEL = """
-from minicnn.functional.conv_direct import flat_planes, plane_geometry
-from minicnn.kernels.conv_direct import weight_gradient_3x3_numpy
+from minicnn.fast.conv.direct import flat_planes, plane_geometry
+from minicnn.fast.kernels.conv_direct import weight_gradient_3x3_numpy
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 n, _, height, width = inner.shape
 pitch, image_size = plane_geometry(height, width)
@@ -91,8 +91,8 @@ return np.zeros_like(x_padded), dweight, dout.sum(axis=(0, 2, 3))
 # dL/dX with stride 2, on phase planes, through its kernel's NumPy twin (the forward pass and
 # dL/dW of stride 2 run correlate_3x3 and weight_gradient_3x3, whose twins are tried above)
 CONV_BACKWARD_DIRECT_STRIDE2_KERNEL = """
-from minicnn.functional.conv_direct import flat_planes, plane_geometry
-from minicnn.kernels.conv_direct import input_gradient_3x3_stride2_numpy
+from minicnn.fast.conv.direct import flat_planes, plane_geometry
+from minicnn.fast.kernels.conv_direct import input_gradient_3x3_stride2_numpy
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 pitch, image_size = plane_geometry(*dout.shape[2:])
 dx = np.empty(inner.shape, dout.dtype)
@@ -103,7 +103,7 @@ dx_padded[:, :, 1:-1, 1:-1] = dx
 return dx_padded, np.zeros_like(weight), dout.sum(axis=(0, 2, 3))
 """
 CONV_BACKWARD_DIRECT_STRIDE2_PRODUCTS = """
-from minicnn.functional.conv_direct import (_phase_matrices, _phase_products, flat_planes,
+from minicnn.fast.conv.direct import (_phase_matrices, _phase_products, flat_planes,
                                             plane_geometry)
 inner = np.ascontiguousarray(x_padded[:, :, 1:-1, 1:-1])
 dx = np.empty(inner.shape, dout.dtype)
@@ -127,7 +127,7 @@ return dx, (dout_matrix @ cols.T).reshape(weight.shape), dout_matrix.sum(axis=1)
 """
 
 ADAM_NUMPY_TWIN = """
-from minicnn.kernels.optim import adam_update_numpy
+from minicnn.fast.kernels.optim import adam_update_numpy
 state["step"] += 1
 t = state["step"]
 adam_update_numpy(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1), v.reshape(-1), lr,
@@ -138,11 +138,11 @@ adam_update_numpy(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1), v.resha
 CHEATS = {
     "relu_forward": {
         "kernel": "out = relu_forward_kernel(x)\ncache = (x,)",
-        "numpy_twin": "from minicnn.kernels.elementwise import relu_forward_numpy\n"
+        "numpy_twin": "from minicnn.fast.kernels.elementwise import relu_forward_numpy\n"
                       "out = relu_forward_numpy(x)\ncache = (x,)",
     },
     "relu_backward": {
-        "numpy_twin": "from minicnn.kernels.elementwise import relu_backward_numpy\n"
+        "numpy_twin": "from minicnn.fast.kernels.elementwise import relu_backward_numpy\n"
                       "dx = relu_backward_numpy(dout, x)",
     },
     "conv2d_forward": {
@@ -174,13 +174,13 @@ CHEATS = {
     "conv2d_im2col_backward": {"loop_kernel_dx": IM2COL_BACKWARD_LOOP_DX},
     "batch_norm_forward": {
         "numpy_twins": _reference_with(
-            "batch_norm_forward", "from minicnn.kernels.elementwise import "
+            "batch_norm_forward", "from minicnn.fast.kernels.elementwise import "
             "batch_norm_stats_numpy as batch_norm_stats, "
             "batch_norm_affine_numpy as batch_norm_affine"),
     },
     "batch_norm_backward": {
         "numpy_twins": _reference_with(
-            "batch_norm_backward", "from minicnn.kernels.elementwise import "
+            "batch_norm_backward", "from minicnn.fast.kernels.elementwise import "
             "batch_norm_backward_sums_numpy as batch_norm_backward_sums, "
             "batch_norm_backward_dx_numpy as batch_norm_backward_dx"),
     },
@@ -238,7 +238,7 @@ def test_releasing_the_loop_convolution_stubs_im2col_too(tmp_path):
     text = (root / "minicnn/functional/conv.py").read_text()
     for function in ("_conv2d_im2col_forward", "_conv2d_im2col_backward"):
         assert f"implement {function} (see the docstring)" in text
-    for path in ("minicnn/functional/conv_gemm.py", "minicnn/kernels/conv.py"):
+    for path in ("minicnn/fast/conv/gemm.py", "minicnn/kernels/conv.py"):
         assert "left out of the student copy" in (root / path).read_text()
 
 
@@ -248,7 +248,7 @@ def test_same_answer_groups_and_strips_are_consistent():
             assert task in TASKS
             assert {t.id for t in stubbed_with([TASKS[task]])} == set(group)
     assert {t.id for t in stubbed_with([TASKS["relu_forward"]])} == {"relu_forward"}
-    assert ("minicnn/kernels/optim.py", "adam_update") in TASKS["adam_step"].strips
+    assert ("minicnn/fast/kernels/optim.py", "adam_update") in TASKS["adam_step"].strips
     assert verify_strips() == []
 
 
