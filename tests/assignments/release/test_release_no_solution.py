@@ -12,15 +12,14 @@ import pytest
 from minicnn.assignments.grading.grade import grade_submission
 from minicnn.assignments.registry import (SAME_ANSWER, SOURCE_ROOT, TASKS, stubbed_with,
                                           verify_strips)
-from minicnn.assignments.regions import region_text
 from minicnn.assignments.release import release, released_tasks
 
 from assignment_helpers import SEED, inject, make_copy
 
 pytestmark = pytest.mark.slow
 
-_POOL_ARGS = ('kernel, stride, padding, out_hw = _pool_arguments(x, kernel_size, stride, '
-              'padding, "{func}")\n')
+_POOL_ARGS = ('kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, '
+              'stride, padding, "{func}")\n')
 _UNPACK_MAX = ('x_shape, argmax, kernel, stride, padding = cache\n')
 _UNPACK_AVG = ('x_shape, kernel, stride, padding = cache\n')
 
@@ -41,15 +40,17 @@ def _conv_backward_via(method):
 def _im2col_forward_via(method):
     return (f"import minicnn.functional as F\n"
             f"out, _ = F.conv2d_forward(x, weight, bias, stride, padding, method={method!r})\n"
-            f"cols = im2col(np.ascontiguousarray(x), weight.shape[2], weight.shape[3], "
+            f"from minicnn.kernels.conv import im2col_numpy\n"
+            f"cols = im2col_numpy(np.ascontiguousarray(x), weight.shape[2], weight.shape[3], "
             f"*stride, *padding)\n"
             f"return out, cols")
 
 
-def _reference_with(task, imports):
-    """The task's own reference solution, its kernels rebound to their NumPy twins."""
-    path, function = TASKS[task].regions[0]
-    return imports + "\n" + region_text((SOURCE_ROOT / path).read_text(), function)
+def _fused(function, call):
+    """The engine's fused version of the task, called in the region."""
+    module = {"relu": "activation", "max": "pool", "avg": "pool", "batch": "norm"}[
+        function.split("_")[0]]
+    return f"from minicnn.fast.{module} import {function}_fused\n{call}"
 
 
 # The direct sum (3x3, stride 1, padding 1) on X_pad without its outer ring: the answer
@@ -137,11 +138,14 @@ adam_update_numpy(p.data.reshape(-1), p.grad.reshape(-1), m.reshape(-1), v.resha
 
 CHEATS = {
     "relu_forward": {
-        "kernel": "out = relu_forward_kernel(x)\ncache = (x,)",
+        "fused": _fused("relu_forward", "out, cache = relu_forward_fused(x)"),
+        "kernel": "from minicnn.fast.kernels.elementwise import relu_forward_kernel\n"
+                  "out = relu_forward_kernel(x)\ncache = (x,)",
         "numpy_twin": "from minicnn.fast.kernels.elementwise import relu_forward_numpy\n"
                       "out = relu_forward_numpy(x)\ncache = (x,)",
     },
     "relu_backward": {
+        "fused": _fused("relu_backward", "dx = relu_backward_fused(dout, cache)"),
         "numpy_twin": "from minicnn.fast.kernels.elementwise import relu_backward_numpy\n"
                       "dx = relu_backward_numpy(dout, x)",
     },
@@ -167,42 +171,52 @@ CHEATS = {
         "direct_stride2_products": CONV_BACKWARD_DIRECT_STRIDE2_PRODUCTS,
     },
     "conv2d_im2col_forward": {
+        "engine": "from minicnn.fast.conv.im2col import conv2d_im2col_forward\n"
+                  "return conv2d_im2col_forward(x, weight, bias, stride, padding)",
         "naive": _im2col_forward_via("naive"),
         "loop_kernel": _im2col_forward_via("loop"),
         "gemm": _im2col_forward_via("gemm"),
     },
-    "conv2d_im2col_backward": {"loop_kernel_dx": IM2COL_BACKWARD_LOOP_DX},
+    "conv2d_im2col_backward": {
+        "engine": "from minicnn.fast.conv.im2col import conv2d_im2col_backward\n"
+                  "return conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape)",
+        "loop_kernel_dx": IM2COL_BACKWARD_LOOP_DX,
+    },
     "batch_norm_forward": {
-        "numpy_twins": _reference_with(
-            "batch_norm_forward", "from minicnn.fast.kernels.elementwise import "
-            "batch_norm_stats_numpy as batch_norm_stats, "
-            "batch_norm_affine_numpy as batch_norm_affine"),
+        "fused": _fused("batch_norm_forward",
+                        "out, cache = batch_norm_forward_fused(x, weight, bias, running_mean, "
+                        "running_var, training, momentum, eps)"),
     },
     "batch_norm_backward": {
-        "numpy_twins": _reference_with(
-            "batch_norm_backward", "from minicnn.fast.kernels.elementwise import "
-            "batch_norm_backward_sums_numpy as batch_norm_backward_sums, "
-            "batch_norm_backward_dx_numpy as batch_norm_backward_dx"),
+        "fused": _fused("batch_norm_backward",
+                        "dx, dweight, dbias = batch_norm_backward_fused(dout, cache)"),
     },
     "max_pool2d_forward": {
-        "numpy_twin": _POOL_ARGS.format(func="max_pool2d_forward")
-        + "out, argmax = _max_pool2d_forward_numpy(x, kernel, stride, padding)\n"
+        "fused": _fused("max_pool2d_forward", "out, cache = max_pool2d_forward_fused("
+                                              "x, kernel_size, stride, padding)"),
+        "kernel": _POOL_ARGS.format(func="max_pool2d_forward")
+        + "from minicnn.fast.kernels.pool import max_pool2d_forward_loop\n"
+          "out, argmax = max_pool2d_forward_loop(np.ascontiguousarray(x), *kernel, *stride, "
+          "*padding, out_h, out_w)\n"
           "cache = (x.shape, argmax, kernel, stride, padding)",
     },
     "max_pool2d_backward": {
-        "numpy_twin": _UNPACK_MAX + "dx = _max_pool2d_backward_numpy(dout, argmax, x_shape)",
+        "fused": _fused("max_pool2d_backward", "dx = max_pool2d_backward_fused(dout, cache)"),
+        "kernel": _UNPACK_MAX + "from minicnn.fast.kernels.pool import max_pool2d_backward_loop\n"
+                                "dx, _ = max_pool2d_backward_loop(dout, argmax, *x_shape[2:])",
     },
     "avg_pool2d_forward": {
-        "numpy_twin": _POOL_ARGS.format(func="avg_pool2d_forward")
-        + "out = _avg_pool2d_forward_numpy(x, kernel, stride, padding).astype(x.dtype)\n"
-          "cache = (x.shape, kernel, stride, padding)",
+        "fused": _fused("avg_pool2d_forward", "out, cache = avg_pool2d_forward_fused("
+                                              "x, kernel_size, stride, padding)"),
     },
     "avg_pool2d_backward": {
-        "numpy_twin": _UNPACK_AVG
-        + "dx = _avg_pool2d_backward_numpy(dout, x_shape, kernel, stride, padding)"
-          ".astype(dout.dtype)",
+        "fused": _fused("avg_pool2d_backward", "dx = avg_pool2d_backward_fused(dout, cache)"),
     },
-    "adam_step": {"numpy_twin": ADAM_NUMPY_TWIN},
+    "adam_step": {
+        "fused": "from minicnn.fast.optim import adam_step_fused\n"
+                 "adam_step_fused(p, state, group, self._decoupled)",
+        "numpy_twin": ADAM_NUMPY_TWIN,
+    },
 }
 
 CASES = [(task, name) for task, cheats in CHEATS.items() for name in cheats]
