@@ -103,11 +103,16 @@ _NAIVE = [
 ]
 
 _IM2COL_FORWARD_BATCH = """
-n_batch = x.shape[0]
+n_batch, channels = x.shape[:2]
 out_channels, _, kernel_h, kernel_w = weight.shape
-cols = im2col(np.ascontiguousarray(x), kernel_h, kernel_w, *stride, *padding)
-out_h = (x.shape[2] + 2 * padding[0] - kernel_h) // stride[0] + 1
-out_w = (x.shape[3] + 2 * padding[1] - kernel_w) // stride[1] + 1
+(stride_h, stride_w), (pad_h, pad_w) = stride, padding
+out_h = (x.shape[2] + 2 * pad_h - kernel_h) // stride_h + 1
+out_w = (x.shape[3] + 2 * pad_w - kernel_w) // stride_w + 1
+x_pad = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+taps = [x_pad[:, :, u:u + stride_h * out_h:stride_h, v:v + stride_w * out_w:stride_w]
+        for u in range(kernel_h) for v in range(kernel_w)]
+cols = np.stack(taps, axis=2)                                # (N, C, kH*kW, H_out, W_out)
+cols = cols.transpose(1, 2, 0, 3, 4).reshape(channels * kernel_h * kernel_w, -1)
 out_matrix = weight.reshape(out_channels, -1) @ cols              # (C_out, N*H_out*W_out)
 out = out_matrix.reshape(out_channels, n_batch, out_h, out_w).transpose(1, 0, 2, 3)
 if bias is not None:
@@ -137,11 +142,19 @@ return out, cols
 _IM2COL_BACKWARD_BATCH = """
 n_batch, channels, height, width = x_shape
 out_channels, _, kernel_h, kernel_w = weight.shape
+(stride_h, stride_w), (pad_h, pad_w) = stride, padding
+out_h, out_w = dout.shape[2:]
 dout_matrix = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)  # (C_out, N*H_out*W_out)
 dbias = dout_matrix.sum(axis=1)
 dweight = (dout_matrix @ cols.T).reshape(weight.shape)
 dcols = weight.reshape(out_channels, -1).T @ dout_matrix
-dx = col2im(dcols, n_batch, channels, height, width, kernel_h, kernel_w, *stride, *padding)
+dcols = dcols.reshape(channels, kernel_h * kernel_w, n_batch, out_h, out_w)
+dx_pad = np.zeros((n_batch, channels, height + 2 * pad_h, width + 2 * pad_w), dout.dtype)
+for tap in range(kernel_h * kernel_w):
+    u, v = divmod(tap, kernel_w)
+    dx_pad[:, :, u:u + stride_h * out_h:stride_h,
+           v:v + stride_w * out_w:stride_w] += dcols[:, tap].transpose(1, 0, 2, 3)
+dx = dx_pad[:, :, pad_h:pad_h + height, pad_w:pad_w + width].copy()
 return dx, dweight, dbias
 """
 
@@ -170,8 +183,9 @@ _IM2COL = [
                 "cols.reshape(cols.shape[0], n_batch, -1).transpose(1, 0, 2).copy()"))),
     Variant(IM2COL_FORWARD, "float64_columns", "bug",
             "float64 columns: float32 input gives float64 output and cache",
-            body=edit(_IM2COL_FORWARD_BATCH, ("*stride, *padding)",
-                                              "*stride, *padding).astype(np.float64)"))),
+            body=edit(_IM2COL_FORWARD_BATCH, (".reshape(channels * kernel_h * kernel_w, -1)",
+                                              ".reshape(channels * kernel_h * kernel_w, -1)"
+                                              ".astype(np.float64)"))),
     Variant(IM2COL_FORWARD, "one_batch_product", "alternative",
             "one matrix product for the whole batch", body=_IM2COL_FORWARD_BATCH),
     Variant(IM2COL_FORWARD, "sliding_window_columns", "alternative",
