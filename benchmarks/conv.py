@@ -227,7 +227,7 @@ def fast_algorithm_of(case: ConvCase) -> str:
     """Which algorithm minicnn's "fast" method runs on this layer ("pointwise", "direct",
     "winograd", "im2col" or "gemm")."""
     try:
-        from minicnn.functional.conv import fast_algorithm
+        from minicnn.fast.conv import fast_algorithm
     except ImportError:
         return "?"
     import numpy as np

@@ -4,7 +4,7 @@ and gemm forced on the same layers, against PyTorch, forward + backward.
     python benchmarks/conv_choice.py --threads 1        # a few minutes
     python benchmarks/conv_choice.py --quick            # seconds; figures mean nothing
 
-minicnn's method "fast" picks one algorithm per layer (minicnn/functional/conv.py,
+minicnn's method "fast" picks one algorithm per layer (minicnn/fast/conv/choose.py,
 fast_algorithm). For 3x3 layers with stride 1 and padding 1 three of them apply: the direct
 sum on flat padded planes (minicnn/fast/conv/direct.py), Winograd (minicnn/fast/conv/winograd.py,
 from 8 input channels) and im2col; with stride 2 the direct sum on phase planes, im2col and
@@ -44,7 +44,7 @@ def applies(method, layer) -> bool:
     """Is ``method`` timed on ``layer``: Winograd only for stride 1 from WINOGRAD_MIN_CHANNELS
     input channels (below, a plan exists but never pays), gemm only for stride 2 (on stride-1
     3x3 layers it lost to im2col everywhere, benchmarks/RESULTS.md)."""
-    from minicnn.functional.conv import WINOGRAD_MIN_CHANNELS
+    from minicnn.fast.conv.choose import WINOGRAD_MIN_CHANNELS
     _, c_in, _, _, stride = layer
     if method == "winograd":
         return stride == 1 and c_in >= WINOGRAD_MIN_CHANNELS
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     threads = common.configure_threads(args.threads)
     import numpy as np
 
-    from minicnn.functional.conv import fast_algorithm
+    from minicnn.fast.conv.choose import fast_algorithm
     torch = common.import_torch(disabled=args.no_torch)
     info = common.start_run(args, threads)
 
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
         "",
         f"Forward + backward, float32, median of {repeats} interleaved rounds; an empty cell: "
         "not timed on that layer (conv_choice.applies). \"fast runs\": "
-        "minicnn.functional.conv.fast_algorithm's choice for the layer.",
+        "minicnn.fast.conv.choose.fast_algorithm's choice for the layer.",
         "",
         table,
         ""])

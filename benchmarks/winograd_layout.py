@@ -4,26 +4,28 @@ vector lanes, each with the copies its layout needs.
     python benchmarks/winograd_layout.py --threads 1        # about 15 s
     python benchmarks/winograd_layout.py --quick            # seconds; figures mean nothing
 
-minicnn's per-plane kernels (minicnn/fast/kernels/conv_winograd_large.py) write or read a tile's
+minicnn's per-plane kernels (minicnn/fast/kernels/winograd/planes.py) write or read a tile's
 36 numbers in 36 planes of V (or M, dV, dM), and a loop over that many arrays stays scalar:
 LLVM needs a run-time overlap check for each pair of arrays that it reads and writes, and
 stops at 8 ("too many memory checks needed"). The lanes kernels
-(minicnn/fast/kernels/conv_winograd_lanes.py), which method "fast" runs for F(4x4, 3x3), keep the
+(minicnn/fast/kernels/winograd/lanes.py), which method "fast" runs for F(4x4, 3x3), keep the
 channels innermost and their padded count compiled in, so that a tile's numbers lie at fixed
 offsets from one pointer and the loop over the channels vectorises; they pay for it with
 copies between (N, C, H, W) and channels-last. Each pair below computes the same thing on one
 chunk of tiles:
 
-    input        x -> V = B^T d B        per plane: input_transform_f4
-                                         lanes: fill_channels_last, input_transform_lanes_6
-    output       M -> Y = A^T M A + b    per plane: output_transform_f4
-                                         lanes: output_transform_lanes_f4, write_channels_first
-    output adj.  dY -> dM = A dY A^T     per plane: output_transform_adjoint_f4
+    input        x -> V = B^T d B        per plane: input_transform
+                                         lanes: fill_channels_last, input_transform_lanes
+    output       M -> Y = A^T M A + b    per plane: output_transform
+                                         lanes: output_transform_lanes, write_channels_first
+    output adj.  dY -> dM = A dY A^T     per plane: output_transform_adjoint
                                          lanes: read_channels_last,
-                                                output_transform_adjoint_lanes_f4
-    input adj.   dV -> dX += B dV B^T    per plane: input_transform_adjoint_f4
-                                         lanes: input_transform_adjoint_lanes_6,
+                                                output_transform_adjoint_lanes
+    input adj.   dV -> dX += B dV B^T    per plane: input_transform_adjoint
+                                         lanes: input_transform_adjoint_lanes,
                                                 add_tiles_channels_last, add_channels_first
+
+(minicnn/fast/kernels/winograd/f4x4_3x3.py's kernels, the copies of lanes.py)
 
 and is checked: the same numbers to the last bit (the input adjoint sums the overlapping tiles
 in another order, so there to float32 rounding).
@@ -47,9 +49,9 @@ def transform_pairs(x, rng):
     check compares the two results after both have run."""
     import numpy as np
 
-    from minicnn.fast.conv.winograd import _plane_buffer, _tile_planes
-    from minicnn.fast.kernels import conv_winograd_lanes as lanes
-    from minicnn.fast.kernels import conv_winograd_large as large
+    from minicnn.fast.conv.winograd import plane_buffer, tile_planes
+    from minicnn.fast.kernels.winograd import f4x4_3x3 as f4
+    from minicnn.fast.kernels.winograd import lanes
 
     n, channels, size, _ = x.shape
     tiles = -(-size // 4)                                     # per side, 4x4 outputs a tile
@@ -59,11 +61,11 @@ def transform_pairs(x, rng):
     image_rows = np.empty((n, 4 * tiles + 2, (4 * tiles + 2) * c_pad), x.dtype)
     # the package's planes, PLANE_GAP numbers apart (without the gap, planes a multiple of
     # 1 KiB apart share L1 sets and the per-plane kernels run 2-5x slower)
-    planes = {name: _tile_planes(_plane_buffer(36, channels, count, x.dtype), 36, channels,
+    planes = {name: tile_planes(plane_buffer(36, channels, count, x.dtype), 36, channels,
                                  count) for name in ("v", "dm")}
     lanes_out = {name: np.empty((count, 36 * c_pad), x.dtype) for name in ("v", "dm", "dd")}
     small = {name: np.empty((count, 16 * c_pad), x.dtype) for name in ("y", "g")}
-    m = _tile_planes(_plane_buffer(36, channels, count, x.dtype), 36, channels, count)
+    m = tile_planes(plane_buffer(36, channels, count, x.dtype), 36, channels, count)
     m[...] = rng.standard_normal((36, channels, count))
     m_lanes = np.zeros((count, 36, c_pad), x.dtype)
     m_lanes[:, :, :channels] = m.transpose(2, 0, 1)
@@ -78,24 +80,24 @@ def transform_pairs(x, rng):
 
     def input_lanes():
         lanes.fill_channels_last(x, 0, 0, 4, 1, 1, blocks, image_rows)
-        lanes.input_transform_lanes_6(image_rows, tiles, tiles, 4, blocks, lanes_out["v"])
+        f4.input_transform_lanes(image_rows, tiles, tiles, 4, blocks, lanes_out["v"])
 
     def output_lanes():
-        lanes.output_transform_lanes_f4(m_lanes, blocks, small["y"])
+        f4.output_transform_lanes(m_lanes, blocks, small["y"])
         lanes.write_channels_first(small["y"], bias, *chunk, tiles, 4, blocks, out["lanes"])
 
     def output_adjoint_lanes():
         lanes.read_channels_last(dout, *chunk, tiles, 4, blocks, small["g"])
-        lanes.output_transform_adjoint_lanes_f4(small["g"], blocks, lanes_out["dm"])
+        f4.output_transform_adjoint_lanes(small["g"], blocks, lanes_out["dm"])
 
     def input_adjoint_lanes():
-        lanes.input_transform_adjoint_lanes_6(m_lanes, blocks, lanes_out["dd"])
+        f4.input_transform_adjoint_lanes(m_lanes, blocks, lanes_out["dd"])
         lanes.add_tiles_channels_last(lanes_out["dd"], tiles, tiles, 4, blocks, image_rows)
         lanes.add_channels_first(image_rows, 0, 0, 4, 1, 1, blocks, dx["lanes"])
 
     def input_adjoint_same():
         # dX was added into once per call: compare one fresh call of each
-        for name, call in (("planes", lambda: large.input_transform_adjoint_f4(
+        for name, call in (("planes", lambda: f4.input_transform_adjoint(
                 m, *chunk, tiles, 1, 1, dx["planes"])), ("lanes", input_adjoint_lanes)):
             dx[name][...] = 0
             call()
@@ -104,17 +106,17 @@ def transform_pairs(x, rng):
                     <= tolerance * np.linalg.norm(dx["planes"]))
 
     return {
-        "input": (lambda: large.input_transform_f4(x, *chunk, tiles, 1, 1, planes["v"]),
+        "input": (lambda: f4.input_transform(x, *chunk, tiles, 1, 1, planes["v"]),
                   input_lanes,
                   lambda: np.array_equal(as_planes(lanes_out["v"]), planes["v"])),
-        "output": (lambda: large.output_transform_f4(m, bias, *chunk, tiles, out["planes"]),
+        "output": (lambda: f4.output_transform(m, bias, *chunk, tiles, out["planes"]),
                    output_lanes,
                    lambda: np.array_equal(out["lanes"], out["planes"])),
-        "output adj.": (lambda: large.output_transform_adjoint_f4(dout, *chunk, tiles,
+        "output adj.": (lambda: f4.output_transform_adjoint(dout, *chunk, tiles,
                                                                   planes["dm"]),
                         output_adjoint_lanes,
                         lambda: np.array_equal(as_planes(lanes_out["dm"]), planes["dm"])),
-        "input adj.": (lambda: large.input_transform_adjoint_f4(m, *chunk, tiles, 1, 1,
+        "input adj.": (lambda: f4.input_transform_adjoint(m, *chunk, tiles, 1, 1,
                                                                 dx["planes"]),
                        input_adjoint_lanes, input_adjoint_same),
     }
@@ -170,8 +172,8 @@ def main(argv=None) -> int:
         common.format_machine(info),
         "",
         f"Median of {repeats} interleaved rounds, nanoseconds per tile and channel (a tile is "
-        "4x4 outputs). \"per plane\": the kernels of minicnn/fast/kernels/conv_winograd_large.py; "
-        "\"lanes\": those of minicnn/fast/kernels/conv_winograd_lanes.py with the copies between "
+        "4x4 outputs). \"per plane\" and \"lanes\": the kernels of "
+        "minicnn/fast/kernels/winograd/f4x4_3x3.py, the lanes with the copies between "
         "(N, C, H, W) and channels-last that they need. Same results: bit for bit, except the "
         "input adjoint's sums (float32 rounding).",
         "",

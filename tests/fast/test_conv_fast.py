@@ -117,7 +117,7 @@ def test_small_chunks_split_images_into_bands(small_chunks):
     gemm_chunks = list(conv_gemm._chunks((4, 3, 3, 3), 2, 7, 8, np.float64))
     assert gemm_chunks[0] == (0, 1, 0, 1) and len(gemm_chunks) == 14
     # winograd, 3 + 4 channels, 4 tile rows of 3 tiles: 2,688 bytes a tile row
-    tile_chunks = list(conv_winograd._ChunkLayout(16, 4, 3, 7, np.float64).chunks(0, 2))
+    tile_chunks = list(conv_winograd.ChunkLayout(16, 4, 3, 7, np.float64).chunks(0, 2))
     assert tile_chunks[0] == (0, 1, 0, 1) and len(tile_chunks) == 8
 
 
@@ -139,10 +139,10 @@ def test_fast_methods_match_naive_loop_and_im2col(rng, method, dtype, n, c_in, h
 
 @pytest.fixture(params=["F2_3X3", "F4_3X3", "either"])
 def plan_3x3(request, monkeypatch):
-    """Each 3x3 plan forced on every layer, and the choice _plan makes."""
+    """Each 3x3 plan forced on every layer, and the choice choose_plan makes."""
     if request.param != "either":
         plan = getattr(conv_winograd, request.param)
-        monkeypatch.setattr(conv_winograd, "_plan", lambda *shapes: plan)
+        monkeypatch.setattr(conv_winograd, "choose_plan", lambda *shapes: plan)
     return request.param
 
 
@@ -261,7 +261,7 @@ def test_direct_without_bias_and_from_a_non_contiguous_input(rng, stride):
                                             (8, "F4_3X3"), (14, "F4_3X3"), (28, "F4_3X3")])
 def test_3x3_plan_is_the_one_with_fewer_products(out_size, plan):
     """F(4x4, 3x3): 36 products per 4x4 outputs; F(2x2, 3x3): 16 per 2x2; ties to F(2x2)."""
-    got = conv_winograd._plan((2, 8, out_size, out_size), (4, 8, 3, 3), (1, 1))
+    got = conv_winograd.choose_plan((2, 8, out_size, out_size), (4, 8, 3, 3), (1, 1))
     assert got is getattr(conv_winograd, plan)
 
 

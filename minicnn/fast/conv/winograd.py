@@ -10,10 +10,9 @@ identity
 
     Z_block = A^T [ sum_c U[o, c] * V[c] ] A + b[o],   U = G W[o, c] G^T,   V = B^T d B
 
-(* elementwise; the matrices in minicnn/fast/kernels/conv_winograd.py for F(2x2, 3x3) and
-minicnn/fast/kernels/conv_winograd_large.py for the others) needs alpha^2 multiplications per
-(o, c) and block instead of the direct sum's m^2 r^2. The plans (see _plan; a 3x3 layer gets
-whichever of its two needs fewer products for its output size):
+(* elementwise; the matrices in minicnn/fast/kernels/winograd/matrices.py) needs alpha^2
+multiplications per (o, c) and block instead of the direct sum's m^2 r^2. The plans (see
+choose_plan; a 3x3 layer gets whichever of its two needs fewer products for its output size):
 
     F(2x2, 3x3)   16 per 2x2 outputs (36 direct)     F(2x2, 5x5)   36 per 2x2 (100 direct)
     F(4x4, 3x3)   36 per 4x4 outputs (144 direct)    F(2x2, 7x7)   64 per 2x2 (196 direct)
@@ -27,7 +26,7 @@ with 2.25x (F(2x2, 3x3)) to 4x (F(4x4, 3x3)) fewer multiply-adds than im2col's o
 plus the tile transforms (Numba kernels, a few additions per number). The plans with 6x6
 and 8x8 tiles, F(4x4, 3x3) (most 3x3 layers), F(2x2, 5x5) and F(2x2, 7x7), keep V, M, dV
 and dM with the channels innermost, (T, alpha^2, C), so that their tile transforms run in
-vector lanes (minicnn/fast/kernels/conv_winograd_lanes.py, _LaneTiles); F(2x2, 3x3) keeps one
+vector lanes (minicnn/fast/kernels/winograd/lanes.py, _LaneTiles); F(2x2, 3x3) keeps one
 plane (C, T) per position xi (_PlaneTiles). Tiles are processed a cache-sized chunk at a
 time, so M never exists for the whole batch, and V only on small layers: where all of V takes
 at most WINOGRAD_KEEP_BYTES, the forward pass keeps each chunk's V for the backward pass,
@@ -41,10 +40,10 @@ The backward pass is the transpose of each step, with dM = A dZ_block A^T:
     dL/dV[xi] = U[xi].T @ dM[xi],                     dL/dX += B dL/dV B^T, tile by tile
 
 The transforms scale and add, so float32 results differ from the direct sum by more than
-im2col's do: relative (norm) errors of ~1e-7 for F(2x2, 3x3), ~0.6-1.2e-6 for
-F(4x4, 3x3), ~0.5-2e-6 for 5x5 and ~2-5e-6 for 7x7 (larger interpolation points, larger
-matrix entries); float64 agrees to ~1e-15. Method "fast" runs it for these filters with
-stride 1 on all but narrow layers (minicnn/functional/conv.py, fast_algorithm).
+im2col's do, and more for the larger tiles (larger interpolation points, larger matrix
+entries; the errors in benchmarks/HISTORY.md, "5x5 and 7x7 filters by Winograd"). Method
+"fast" runs it for these filters with stride 1 on all but narrow layers
+(minicnn/fast/conv/choose.py, fast_algorithm).
 """
 
 from __future__ import annotations
@@ -55,26 +54,27 @@ import numpy as np
 
 from minicnn.fast.parallel import batch_parts, run_parts
 from minicnn.fast.conv.gemm import batch_chunks, largest_chunk_rows
-from minicnn.fast.kernels import conv_winograd as tiles
-from minicnn.fast.kernels import conv_winograd_large as large_tiles
-from minicnn.fast.kernels import conv_winograd_lanes as lane_tiles
-from minicnn.fast.kernels.conv_winograd_lanes import LANE, channel_blocks
+from minicnn.fast.kernels.winograd import f2x2_3x3, f2x2_5x5, f2x2_7x7, f4x4_3x3
+from minicnn.fast.kernels.winograd import lanes as lane_tiles
+from minicnn.fast.kernels.winograd import matrices
+from minicnn.fast.kernels.winograd.lanes import LANE, channel_blocks
 
 __all__ = ["WINOGRAD_CHUNK_BYTES", "WINOGRAD_KEEP_BYTES", "WINOGRAD_KERNELS",
-           "conv2d_winograd_forward", "conv2d_winograd_backward"]
+           "conv2d_winograd_forward", "conv2d_winograd_backward", "choose_plan",
+           "ChunkLayout", "plane_buffer", "tile_planes"]
 
 # Bytes of one chunk's transformed tiles, V and M together (alpha^2 * (C_in + C_out) numbers
-# per tile): 1 MiB (one core's L2 cache here), but at least the bytes of MIN_CHUNK_TILES 3x3
+# per tile): 1 MiB (about one core's L2 cache), but at least the bytes of MIN_CHUNK_TILES 3x3
 # tiles, below which the products (inner dimension T for dL/dU) get too thin for BLAS. The
-# measurements behind both numbers: benchmarks/RESULTS.md, "Winograd's chunk size".
+# measurements behind both numbers: benchmarks/HISTORY.md, "Winograd's chunk size".
 WINOGRAD_CHUNK_BYTES = 1 << 20
 MIN_CHUNK_TILES = 256
 # The forward pass keeps V (alpha^2 numbers per tile and input channel: 2.25x the input for
 # F(4x4, 3x3), 4x for F(2x2, 3x3)) for the backward pass while all of it takes at most this
 # many bytes, the same bound as im2col's column matrix (functional/conv.py,
-# IM2COL_MAX_BYTES). Transforming the input again is 15-20 % of a narrow layer's forward +
-# backward (16->32 and 32->64 at 14x14, N=64); the large-image layers of the memory target
-# are far past the bound and keep only x (benchmarks/RESULTS.md).
+# IM2COL_MAX_BYTES): transforming the input again costs a narrow layer a noticeable part of
+# its forward + backward; the large-image layers of the memory target are far past the bound
+# and keep only x (benchmarks/HISTORY.md, "V kept for the backward pass").
 WINOGRAD_KEEP_BYTES = 16 << 20
 
 
@@ -99,12 +99,12 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     x = np.ascontiguousarray(x)
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
-    plan = _plan(x.shape, weight.shape, padding)
+    plan = choose_plan(x.shape, weight.shape, padding)
     out_h, out_w, tiles_h, tiles_w = _tile_grid(x.shape, weight.shape, padding, plan.step)
     u_filters = plan.tiles.filters(_filter_transform(weight, plan))
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, out_h, out_w), dtype=x.dtype)
-    layout = _ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
+    layout = ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
     keep = plan.tiles.v_numbers(channels, n_batch * tiles_h * tiles_w) * x.itemsize \
         <= WINOGRAD_KEEP_BYTES
     v_kept = {}
@@ -146,11 +146,11 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
     x, v_kept = kept
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
-    plan = _plan(x.shape, weight.shape, padding)
+    plan = choose_plan(x.shape, weight.shape, padding)
     _, _, tiles_h, tiles_w = _tile_grid(x.shape, weight.shape, padding, plan.step)
     u_filters = _filter_transform(weight, plan)               # (alpha^2, C_out, C_in)
     dx = np.zeros_like(x)
-    layout = _ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
+    layout = ChunkLayout(plan.planes, tiles_h, tiles_w, channels + out_channels, x.dtype)
 
     def backward_images(first, stop):       # dX of images first .. stop-1; their dL/dU
         work = plan.tiles.workspace(channels, out_channels, layout.tiles_per_chunk(stop - first),
@@ -177,9 +177,9 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
 
 class _PlaneTiles(NamedTuple):
     """V, M, dV and dM with one plane per position xi, (alpha^2, C, T), and the tile
-    transforms of minicnn/fast/kernels/conv_winograd.py, which work one channel plane at a time
-    (F(2x2, 3x3); the per-plane kernels of the larger tiles in conv_winograd_large.py fit it
-    too, and are the lanes kernels' reference)."""
+    transforms of minicnn/fast/kernels/winograd/planes.py, which work one channel plane at a
+    time (F(2x2, 3x3); the per-plane kernels of the larger tiles fit it too, and are the
+    lanes kernels' reference)."""
     planes: int
     input_transform: Callable
     input_transform_adjoint: Callable
@@ -197,24 +197,24 @@ class _PlaneTiles(NamedTuple):
 
     def v_buffer(self, channels, count, dtype):
         """Memory for the V of up to ``count`` tiles."""
-        return _plane_buffer(self.planes, channels, count, dtype)
+        return plane_buffer(self.planes, channels, count, dtype)
 
     def workspace(self, channels, out_channels, count, dtype):
         """A part's buffers for chunks of up to ``count`` tiles, each made when first used: V
         (when it is not kept), M or dM, and dV."""
         return _Workspace(v=lambda: self.v_buffer(channels, count, dtype),
-                          m=lambda: _plane_buffer(self.planes, out_channels, count, dtype),
-                          dv=lambda: _plane_buffer(self.planes, channels, count, dtype))
+                          m=lambda: plane_buffer(self.planes, out_channels, count, dtype),
+                          dv=lambda: plane_buffer(self.planes, channels, count, dtype))
 
     def input_tiles(self, x, chunk, tiles_w, padding, v_buffer):
         """V = B^T d B of the chunk's tiles, (alpha^2, C_in, T), in ``v_buffer``."""
-        v_tiles = _tile_planes(v_buffer, self.planes, x.shape[1], _tile_count(chunk, tiles_w))
+        v_tiles = tile_planes(v_buffer, self.planes, x.shape[1], _tile_count(chunk, tiles_w))
         self.input_transform(x, *chunk, tiles_w, *padding, v_tiles)
         return v_tiles
 
     def outputs(self, u_filters, v_tiles, bias, chunk, tiles_w, work, out):
         """out = A^T M A + b on the chunk's outputs, M[xi] = U[xi] @ V[xi]."""
-        m_tiles = _tile_planes(work["m"], self.planes, u_filters.shape[1], v_tiles.shape[2])
+        m_tiles = tile_planes(work["m"], self.planes, u_filters.shape[1], v_tiles.shape[2])
         np.matmul(u_filters, v_tiles, out=m_tiles)        # alpha^2 products (C_out, C_in, T)
         self.output_transform(m_tiles, bias, *chunk, tiles_w, out)
 
@@ -222,10 +222,10 @@ class _PlaneTiles(NamedTuple):
                   dx):
         """The chunk's dL/dU (written to du_chunk, (alpha^2, C_out, C_in)) and dX (added)."""
         channels, count = v_tiles.shape[1:]
-        dm_tiles = _tile_planes(work["m"], self.planes, u_filters.shape[1], count)
+        dm_tiles = tile_planes(work["m"], self.planes, u_filters.shape[1], count)
         self.output_transform_adjoint(dout, *chunk, tiles_w, dm_tiles)     # dM = A dY A^T
         np.matmul(dm_tiles, v_tiles.transpose(0, 2, 1), out=du_chunk)
-        dv_tiles = _tile_planes(work["dv"], self.planes, channels, count)
+        dv_tiles = tile_planes(work["dv"], self.planes, channels, count)
         np.matmul(u_filters.transpose(0, 2, 1), dm_tiles, out=dv_tiles)   # dV[xi] = U^T dM
         self.input_transform_adjoint(dv_tiles, *chunk, tiles_w, *padding, dx)
 
@@ -233,7 +233,7 @@ class _PlaneTiles(NamedTuple):
 class _LaneTiles(NamedTuple):
     """The s x s tiles' V, M, dV and dM (6x6: F(4x4, 3x3), F(2x2, 5x5); 8x8: F(2x2, 7x7))
     with the channels innermost, (T, s^2, C_pad), and the tile transforms of
-    minicnn/fast/kernels/conv_winograd_lanes.py, which run the channels in vector lanes (the
+    minicnn/fast/kernels/winograd (lanes.py), which run the channels in vector lanes (the
     per-plane kernels, which write s^2 planes at once, cannot). Each transform has a copy
     kernel beside it that moves the numbers between (N, C, H, W) and channels-last; C_pad =
     LANE * len(channel_blocks(C)), and the products read and write only the first C
@@ -247,8 +247,8 @@ class _LaneTiles(NamedTuple):
 
     @staticmethod
     def filters(u_filters):
-        """U for the forward products, (s^2, C_in, C_out), C-contiguous (a transposed view
-        runs 1.7x slower in BLAS here)."""
+        """U for the forward products, (s^2, C_in, C_out), C-contiguous (BLAS runs slower on
+        a transposed view)."""
         return np.ascontiguousarray(u_filters.transpose(0, 2, 1))
 
     def v_numbers(self, channels, count):
@@ -359,32 +359,30 @@ def _make_plan(step, g, tiles_):
     return _Plan(step, len(g) ** 2, tiles_, kron)
 
 
-# The plans: F(2x2, 3x3) (minicnn/fast/kernels/conv_winograd.py) plane by plane; the 6x6 tiles of
-# F(4x4, 3x3), the plan of most 3x3 layers, and of F(2x2, 5x5), and the 8x8 tiles of F(2x2,
-# 7x7) with the channels in lanes (minicnn/fast/kernels/conv_winograd_lanes.py; their per-plane
-# kernels in conv_winograd_large.py are the reference its tests hold it to). Lanes made nine
-# F(4x4, 3x3) layers 1.08-1.29x faster, fwd + bwd (benchmarks/RESULTS.md, "Winograd in vector
-# lanes").
-F2_3X3 = _make_plan(2, tiles.G, _PlaneTiles(16, tiles.input_transform,
-                                            tiles.input_transform_adjoint,
-                                            tiles.output_transform,
-                                            tiles.output_transform_adjoint))
-F4_3X3 = _make_plan(4, large_tiles.G43, _LaneTiles(4, 6, lane_tiles.input_transform_lanes_6,
-                                                   lane_tiles.output_transform_lanes_f4,
-                                                   lane_tiles.output_transform_adjoint_lanes_f4,
-                                                   lane_tiles.input_transform_adjoint_lanes_6))
-F2_5X5 = _make_plan(2, large_tiles.G5, _LaneTiles(2, 6, lane_tiles.input_transform_lanes_6,
-                                                  lane_tiles.output_transform_lanes_5,
-                                                  lane_tiles.output_transform_adjoint_lanes_5,
-                                                  lane_tiles.input_transform_adjoint_lanes_6))
-F2_7X7 = _make_plan(2, large_tiles.G7, _LaneTiles(2, 8, lane_tiles.input_transform_lanes_8,
-                                                  lane_tiles.output_transform_lanes_7,
-                                                  lane_tiles.output_transform_adjoint_lanes_7,
-                                                  lane_tiles.input_transform_adjoint_lanes_8))
+# The plans: F(2x2, 3x3) plane by plane; the 6x6 tiles of F(4x4, 3x3), the plan of most 3x3
+# layers, and of F(2x2, 5x5), and the 8x8 tiles of F(2x2, 7x7) with the channels in lanes,
+# which is faster (benchmarks/HISTORY.md, "Winograd in vector lanes"); their per-plane kernels
+# are the reference the tests hold the lanes to (minicnn/fast/kernels/winograd/).
+F2_3X3 = _make_plan(2, matrices.G, _PlaneTiles(16, f2x2_3x3.input_transform,
+                                               f2x2_3x3.input_transform_adjoint,
+                                               f2x2_3x3.output_transform,
+                                               f2x2_3x3.output_transform_adjoint))
+
+
+def _lane_plan(step, size, g, family):
+    return _make_plan(step, g, _LaneTiles(step, size, family.input_transform_lanes,
+                                          family.output_transform_lanes,
+                                          family.output_transform_adjoint_lanes,
+                                          family.input_transform_adjoint_lanes))
+
+
+F4_3X3 = _lane_plan(4, 6, matrices.G43, f4x4_3x3)
+F2_5X5 = _lane_plan(2, 6, matrices.G5, f2x2_5x5)
+F2_7X7 = _lane_plan(2, 8, matrices.G7, f2x2_7x7)
 WINOGRAD_KERNELS = (3, 5, 7)
 
 
-def _plan(x_shape, weight_shape, padding):
+def choose_plan(x_shape, weight_shape, padding):
     """The plan for an (r, r) filter on this layer; ValueError for other filter shapes.
 
     A 3x3 filter has two: F(4x4, 3x3) does 36 products per 4x4 outputs (2.25 per output)
@@ -392,9 +390,8 @@ def _plan(x_shape, weight_shape, padding):
     an output whose size is not a multiple of the tile. The plan with fewer products for the
     whole output wins, F(2x2, 3x3) on ties (its transforms are cheaper): F(4x4, 3x3) for a
     14x14 output (576 products per channel pair against 784) or 7x7 (144 against 256),
-    F(2x2, 3x3) for 2x2, 5x5 and 6x6. Measured, fwd + bwd, 1 thread: F(4x4, 3x3) 1.3-1.5x
-    faster from 28x28 up, 1.2x at 7x7, the same to 1.2x faster at 14x14
-    (benchmarks/RESULTS.md)."""
+    F(2x2, 3x3) for 2x2, 5x5 and 6x6. The timings that back the rule: benchmarks/HISTORY.md,
+    "F(4x4, 3x3) for 3x3 layers"."""
     kernel = tuple(weight_shape[2:])
     if kernel[0] != kernel[1] or kernel[0] not in WINOGRAD_KERNELS:
         raise ValueError(f"conv2d_winograd: filters of size {kernel[0]}x{kernel[1]} have no "
@@ -411,8 +408,8 @@ def _plan(x_shape, weight_shape, padding):
 
 # Numbers left unused between two planes of V, M, dV, dM: with C and T powers of two the
 # planes would lie a multiple of 4 KiB apart, so the rows that a transform writes at once
-# would share one set of the L1 cache and evict each other. Input transform (3x3), 64
-# channels, 32x32 image, float32: 202 ns per tile and channel without the gap, 42 with it.
+# would share one set of the L1 cache and evict each other, several times slower
+# (benchmarks/winograd_layout.py and benchmarks/HISTORY.md, "Winograd in vector lanes").
 PLANE_GAP = 16
 
 
@@ -421,13 +418,13 @@ def _plane_numbers(planes, rows, count):
     return planes * (rows * count + PLANE_GAP)
 
 
-def _plane_buffer(planes, rows, max_count, dtype):
+def plane_buffer(planes, rows, max_count, dtype):
     """Memory for ``planes`` planes of (rows, count) numbers, count <= max_count, PLANE_GAP
     apart."""
     return np.empty(_plane_numbers(planes, rows, max_count), dtype=dtype)
 
 
-def _tile_planes(buffer, planes, rows, count):
+def tile_planes(buffer, planes, rows, count):
     """The (planes, rows, count) view of ``buffer`` used as V, M, dV or dM for a chunk of
     ``count`` tiles: plane xi starts at xi * (rows * count + PLANE_GAP)."""
     item = buffer.itemsize
@@ -440,8 +437,8 @@ def _filter_transform(weight, plan):
     """U[alpha*r + q, o, c] = (G W[o, c] G^T)[r, q]: (alpha^2, C_out, C_in), C-contiguous.
 
     (G W G^T)[r, q] = sum_(u, v) G[r, u] G[q, v] W[u, v] = (kron(G, G) @ W.ravel())[alpha*r + q],
-    so the transforms of all C_out*C_in filters are one matrix product (thousands of 4x3 @
-    3x3 products cost 0.2 ms a call on conv2, a fifth of a batch-8 layer's time)."""
+    so the transforms of all C_out*C_in filters are one matrix product (thousands of small
+    products, one per filter, cost a noticeable part of a small batch's time)."""
     filters = weight.reshape(weight.shape[0] * weight.shape[1], -1)      # (C_out*C_in, r^2)
     u = plan.kron_g[np.dtype(weight.dtype)] @ filters.T                 # (alpha^2, C_out*C_in)
     return u.reshape(plan.planes, *weight.shape[:2])
@@ -455,7 +452,7 @@ def _tile_grid(x_shape, weight_shape, padding, step):
     return out_h, out_w, -(-out_h // step), -(-out_w // step)
 
 
-class _ChunkLayout(NamedTuple):
+class ChunkLayout(NamedTuple):
     """How a layer's tiles are cut into chunks: ``planes`` * (C_in + C_out) numbers per tile
     (V and M, or dV and dM), about WINOGRAD_CHUNK_BYTES of them a chunk, but at least the
     bytes of MIN_CHUNK_TILES 3x3 tiles (16 planes), below which the products (inner

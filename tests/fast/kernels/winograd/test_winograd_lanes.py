@@ -1,26 +1,22 @@
-"""The Winograd kernels with the channels in vector lanes (minicnn/fast/kernels/conv_winograd_lanes.py)
-for the 6x6 tiles of F(4x4, 3x3) and F(2x2, 5x5) and the 8x8 tiles of F(2x2, 7x7): the
-channels-last copy against NumPy's
-padded transpose, and the four transforms against the per-plane kernels (to the last bit)
-and their NumPy twins, on whole chunks and bands of tile rows, for channel counts below, at
-and past a block of LANE."""
+"""The Winograd kernels with the channels in vector lanes (minicnn/fast/kernels/winograd/lanes.py
+and the family modules) for the 6x6 tiles of F(4x4, 3x3) and F(2x2, 5x5) and the 8x8 tiles
+of F(2x2, 7x7): the channels-last copy against NumPy's padded transpose, and the four
+transforms against the per-plane kernels (to the last bit) and their NumPy twins, on whole
+chunks and bands of tile rows, for channel counts below, at and past a block of LANE."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from minicnn.fast.kernels import conv_winograd as k
-from minicnn.fast.kernels import conv_winograd_large as large
-from minicnn.fast.kernels import conv_winograd_lanes as lanes
+from minicnn.fast.kernels.winograd import f2x2_5x5, f2x2_7x7, f4x4_3x3, lanes
 
 DTYPES = [np.float32, np.float64]
 
 # (N, C, H, W, padding, chunk (n0, n1, a0, a1)) for F(4x4, 3x3): 3 channels (one part-filled
 # block), 8 (one whole block), 13 (a whole block and a part), 16 (two whole blocks); a band of
 # tile rows; a last tile row and column that hang over the output; no padding; an image of
-# mostly padding. Two block counts only: each count and dtype compiles every kernel afresh
-# (~6 s on a cold cache).
+# mostly padding. Two block counts only: each count and dtype compiles every kernel afresh.
 CASES = [
     pytest.param(2, 3, 10, 9, (1, 1), (0, 2, 0, 3), id="3ch-whole-batch"),
     pytest.param(3, 8, 9, 12, (0, 0), (1, 3, 0, 2), id="8ch-images-1-2-no-padding"),
@@ -30,29 +26,22 @@ CASES = [
 ]
 
 
-# The three plans in lanes: their lanes kernels, their per-plane kernels (the reference),
-# B^T and A^T, the tiles' side and step, and the filter size (whose padding grows the CASES'
+# The three plans in lanes: their lanes kernels, their per-plane kernels (the reference) and
+# NumPy twins, the tiles' side and step, and the filter size (whose padding grows the CASES'
 # by (r - 3) / 2, so that every case's chunk exists in the tile grid)
-SIX = dict(size=6, b_t=large.B_T5, input=lanes.input_transform_lanes_6,
-           input_adjoint=lanes.input_transform_adjoint_lanes_6)
+def _family(r, step, size, module):
+    return SimpleNamespace(
+        r=r, step=step, size=size, input=module.input_transform_lanes,
+        input_adjoint=module.input_transform_adjoint_lanes, output=module.output_transform_lanes,
+        output_adjoint=module.output_transform_adjoint_lanes,
+        planes_input=module.input_transform, planes_output=module.output_transform,
+        planes_output_adjoint=module.output_transform_adjoint, twins=module)
+
+
 FAMILIES = [
-    pytest.param(SimpleNamespace(
-        r=3, step=4, a_t=large.A_T43, output=lanes.output_transform_lanes_f4,
-        output_adjoint=lanes.output_transform_adjoint_lanes_f4,
-        planes_input=large.input_transform_f4, planes_output=large.output_transform_f4,
-        planes_output_adjoint=large.output_transform_adjoint_f4, **SIX), id="F4-3x3"),
-    pytest.param(SimpleNamespace(
-        r=5, step=2, a_t=large.A_T5, output=lanes.output_transform_lanes_5,
-        output_adjoint=lanes.output_transform_adjoint_lanes_5,
-        planes_input=large.input_transform_5, planes_output=large.output_transform_5,
-        planes_output_adjoint=large.output_transform_adjoint_5, **SIX), id="5x5"),
-    pytest.param(SimpleNamespace(
-        r=7, step=2, size=8, a_t=large.A_T7, b_t=large.B_T7,
-        output=lanes.output_transform_lanes_7,
-        output_adjoint=lanes.output_transform_adjoint_lanes_7,
-        input=lanes.input_transform_lanes_8, input_adjoint=lanes.input_transform_adjoint_lanes_8,
-        planes_input=large.input_transform_7, planes_output=large.output_transform_7,
-        planes_output_adjoint=large.output_transform_adjoint_7), id="7x7"),
+    pytest.param(_family(3, 4, 6, f4x4_3x3), id="F4-3x3"),
+    pytest.param(_family(5, 2, 6, f2x2_5x5), id="5x5"),
+    pytest.param(_family(7, 2, 8, f2x2_7x7), id="7x7"),
 ]
 
 
@@ -131,8 +120,7 @@ def test_input_transform_in_lanes_is_the_per_plane_kernels(rng, family, dtype, n
     np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
     assert not got[:, :, c:].any()
     twin = np.empty_like(per_plane)
-    k.input_transform_numpy(x, *chunk, tiles_w, *padding, twin, b_t=family.b_t,
-                            step=family.step)
+    family.twins.input_transform_numpy(x, *chunk, tiles_w, *padding, twin)
     np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-5 if dtype == np.float32 else 1e-12)
 
@@ -161,7 +149,7 @@ def test_output_transform_in_lanes_matches_numpy_twin(rng, family, dtype, n, c, 
     family.planes_output(m, bias, *chunk, tiles_w, per_plane)
     np.testing.assert_array_equal(got, per_plane)         # NaN where neither writes
     twin = np.full_like(got, np.nan)
-    k.output_transform_numpy(m, bias, *chunk, tiles_w, twin, a_t=family.a_t)
+    family.twins.output_transform_numpy(m, bias, *chunk, tiles_w, twin)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(twin))
     np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(twin),
                                rtol=1e-5 if dtype == np.float32 else 1e-12,
@@ -191,7 +179,7 @@ def test_output_transform_adjoint_in_lanes_is_the_per_plane_kernels(rng, family,
     np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
     assert not got[:, :, c:].any()
     twin = np.empty_like(per_plane)
-    k.output_transform_adjoint_numpy(dout, *chunk, tiles_w, twin, a_t=family.a_t)
+    family.twins.output_transform_adjoint_numpy(dout, *chunk, tiles_w, twin)
     np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
 
@@ -224,8 +212,7 @@ def test_input_transform_adjoint_in_lanes_matches_numpy_twin(rng, family, dtype,
     start = rng.standard_normal((n, c, h, w)).astype(dtype)           # the kernels add into dx
     got, expected = start.copy(), start.copy()
     _input_adjoint_in_lanes(family, dv, chunk, tiles_w, padding, got)
-    k.input_transform_adjoint_numpy(dv, *chunk, tiles_w, *padding, expected, b_t=family.b_t,
-                                    step=family.step)
+    family.twins.input_transform_adjoint_numpy(dv, *chunk, tiles_w, *padding, expected)
     np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
 

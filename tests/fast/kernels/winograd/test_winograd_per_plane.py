@@ -1,5 +1,6 @@
-"""Winograd F(2x2, 3x3), F(4x4, 3x3), F(2x2, 5x5) and F(2x2, 7x7) tile transforms: each Numba
-kernel against its NumPy twin, on whole chunks and on bands of tile rows, and the transforms
+"""Winograd F(2x2, 3x3), F(4x4, 3x3), F(2x2, 5x5) and F(2x2, 7x7) per-plane tile transforms
+(minicnn/fast/kernels/winograd/planes.py and the family modules): each Numba kernel against
+its NumPy twin, on whole chunks and on bands of tile rows, and the transforms
 against the identity they implement."""
 
 from types import SimpleNamespace
@@ -7,43 +8,22 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from minicnn.fast.kernels import conv_winograd as k
-from minicnn.fast.kernels import conv_winograd_large as large
+from minicnn.fast.kernels.winograd import f2x2_3x3, f2x2_5x5, f2x2_7x7, f4x4_3x3
+from minicnn.fast.kernels.winograd import matrices as mat
 
 
-def _family(r, b_t, g, a_t, kernels):
-    """One Winograd F(m x m, r x r): its matrices, its four kernels, and the NumPy twins bound
-    to them (m = len(a_t) outputs per tile side, tiles m apart)."""
-    input_t, input_adj, output_t, output_adj = kernels
-    step = len(a_t)
-    return SimpleNamespace(
-        r=r, step=step, planes=len(b_t) ** 2, B_T=b_t, G=g, A_T=a_t,
-        input_transform=input_t, input_transform_adjoint=input_adj,
-        output_transform=output_t, output_transform_adjoint=output_adj,
-        input_transform_numpy=lambda *a: k.input_transform_numpy(*a, b_t=b_t, step=step),
-        input_transform_adjoint_numpy=lambda *a: k.input_transform_adjoint_numpy(
-            *a, b_t=b_t, step=step),
-        output_transform_numpy=lambda *a: k.output_transform_numpy(*a, a_t=a_t),
-        output_transform_adjoint_numpy=lambda *a: k.output_transform_adjoint_numpy(*a,
-                                                                                  a_t=a_t))
+def _family(r, b_t, g, a_t, module):
+    """One Winograd F(m x m, r x r): its matrices, and its module's four kernels and their
+    NumPy twins (m = len(a_t) outputs per tile side, tiles m apart)."""
+    return SimpleNamespace(r=r, step=len(a_t), planes=len(b_t) ** 2, B_T=b_t, G=g, A_T=a_t,
+                           **{name: getattr(module, name) for name in module.__all__})
 
 
 FAMILIES = [
-    pytest.param(_family(3, k.B_T, k.G, k.A_T,
-                         (k.input_transform, k.input_transform_adjoint, k.output_transform,
-                          k.output_transform_adjoint)), id="F2-3x3"),
-    pytest.param(_family(3, large.B_T5, large.G43, large.A_T43,
-                         (large.input_transform_f4, large.input_transform_adjoint_f4,
-                          large.output_transform_f4, large.output_transform_adjoint_f4)),
-                 id="F4-3x3"),
-    pytest.param(_family(5, large.B_T5, large.G5, large.A_T5,
-                         (large.input_transform_5, large.input_transform_adjoint_5,
-                          large.output_transform_5, large.output_transform_adjoint_5)),
-                 id="5x5"),
-    pytest.param(_family(7, large.B_T7, large.G7, large.A_T7,
-                         (large.input_transform_7, large.input_transform_adjoint_7,
-                          large.output_transform_7, large.output_transform_adjoint_7)),
-                 id="7x7"),
+    pytest.param(_family(3, mat.B_T, mat.G, mat.A_T, f2x2_3x3), id="F2-3x3"),
+    pytest.param(_family(3, mat.B_T5, mat.G43, mat.A_T43, f4x4_3x3), id="F4-3x3"),
+    pytest.param(_family(5, mat.B_T5, mat.G5, mat.A_T5, f2x2_5x5), id="5x5"),
+    pytest.param(_family(7, mat.B_T7, mat.G7, mat.A_T7, f2x2_7x7), id="7x7"),
 ]
 
 DTYPES = [np.float32, np.float64]
