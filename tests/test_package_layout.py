@@ -183,3 +183,12 @@ def test_no_module_is_too_long_to_read():
     long = {str(p.relative_to(ROOT)): n for p in MODULES.values()
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_every_folder_of_python_modules_is_a_package():
+    # setup.cfg finds packages by their __init__.py: a folder without one is left out of a
+    # wheel, though an editable install (and so the test suite) would not notice
+    folders = {path.parent for path in MODULES.values()}
+    missing = sorted(str(folder.relative_to(ROOT)) for folder in folders
+                     if not (folder / "__init__.py").exists())
+    assert not missing, f"folders of modules without __init__.py: {missing}"

@@ -241,46 +241,37 @@ class Flatten(_CachedLayer):
         return F.flatten_backward(dout, self._take_cache())
 
 
-class ReLU(_CachedLayer):
+class _Activation(_CachedLayer):
+    """An elementwise activation: the functional pair named by ``_forward`` and ``_backward``."""
+
+    trace_role = "activation"
+    _forward = _backward = None   # names of the functional pair, set by subclasses
+
+    def forward(self, x):
+        self._check_input(x)
+        out, self._cache = _function(self._forward)(x)
+        return out
+
+    def backward(self, dout):
+        return _function(self._backward)(dout, self._take_cache())
+
+
+class ReLU(_Activation):
     """ReLU(x) = max(0, x), elementwise."""
 
-    trace_role = "activation"
-
-    def forward(self, x):
-        self._check_input(x)
-        out, self._cache = _function("relu_forward")(x)
-        return out
-
-    def backward(self, dout):
-        return _function("relu_backward")(dout, self._take_cache())
+    _forward, _backward = "relu_forward", "relu_backward"
 
 
-class Tanh(_CachedLayer):
+class Tanh(_Activation):
     """tanh(x) = (e^x - e^-x) / (e^x + e^-x), elementwise (LeNet-5's activation)."""
 
-    trace_role = "activation"
-
-    def forward(self, x):
-        self._check_input(x)
-        out, self._cache = F.tanh_forward(x)
-        return out
-
-    def backward(self, dout):
-        return F.tanh_backward(dout, self._take_cache())
+    _forward, _backward = "tanh_forward", "tanh_backward"
 
 
-class Sigmoid(_CachedLayer):
+class Sigmoid(_Activation):
     """sigmoid(x) = 1 / (1 + e^-x), elementwise."""
 
-    trace_role = "activation"
-
-    def forward(self, x):
-        self._check_input(x)
-        out, self._cache = F.sigmoid_forward(x)
-        return out
-
-    def backward(self, dout):
-        return F.sigmoid_backward(dout, self._take_cache())
+    _forward, _backward = "sigmoid_forward", "sigmoid_backward"
 
 
 class Identity(_CachedLayer):
