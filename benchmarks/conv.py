@@ -124,16 +124,12 @@ def network_cases(quick: bool) -> list[ConvCase]:
              ConvCase("lenet5 conv2", "networks", 64, 6, 16, 14, 5, pad=0)]
     for size, channels in ((32, 3), (28, 1)):
         half, quarter = (size + 1) // 2, (size + 3) // 4
-        cases += [ConvCase(f"resnet{size} conv1", "networks", 128, channels, 16, size, 3),
-                  ConvCase(f"resnet{size} layer1", "networks", 128, 16, 16, size, 3),
-                  ConvCase(f"resnet{size} layer2.0", "networks", 128, 16, 32, size, 3, stride=2),
-                  ConvCase(f"resnet{size} layer2.0 shortcut", "networks", 128, 16, 32, size, 1,
-                           stride=2),
-                  ConvCase(f"resnet{size} layer2", "networks", 128, 32, 32, half, 3),
-                  ConvCase(f"resnet{size} layer3.0", "networks", 128, 32, 64, half, 3, stride=2),
-                  ConvCase(f"resnet{size} layer3.0 shortcut", "networks", 128, 32, 64, half, 1,
-                           stride=2),
-                  ConvCase(f"resnet{size} layer3", "networks", 128, 64, 64, quarter, 3)]
+        layers = [("conv1", channels, 16, size, 3, 1), ("layer1", 16, 16, size, 3, 1),
+                  ("layer2.0", 16, 32, size, 3, 2), ("layer2.0 shortcut", 16, 32, size, 1, 2),
+                  ("layer2", 32, 32, half, 3, 1), ("layer3.0", 32, 64, half, 3, 2),
+                  ("layer3.0 shortcut", 32, 64, half, 1, 2), ("layer3", 64, 64, quarter, 3, 1)]
+        cases += [ConvCase(f"resnet {size}x{size} {name}", "networks", 128, c_in, c_out, side,
+                           k, stride=stride) for name, c_in, c_out, side, k, stride in layers]
     return cases
 
 
