@@ -137,8 +137,8 @@ CONV_BACKWARD_STRIDE_IGNORED = ("conv2d_backward", None, lambda ref: ref.replace
     "top, left = i * stride_h, j * stride_w", "top, left = i, j"))
 
 MAX_POOL_FORWARD_OWN_CACHE = """
-    kernel, stride, padding, (out_h, out_w) = _pool_arguments(x, kernel_size, stride, padding,
-                                                              "max_pool2d_forward")
+    kernel, stride, padding, (out_h, out_w) = pool_arguments(x, kernel_size, stride, padding,
+                                                             "max_pool2d_forward")
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n_batch, channels, height, width = x.shape
     x_pad = np.full((n_batch, channels, height + 2 * ph + 4 * kh, width + 2 * pw + 4 * kw),
