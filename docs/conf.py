@@ -77,6 +77,10 @@ nb_execution_in_temp = True            # notebooks write nothing into the checko
 
 # autodoc: the public modules' __all__, in source order; NumPy-style sections by napoleon.
 autodoc_member_order = "bysource"
+# The notebooks' ipywidgets need a running kernel; their cells' outputs are left out of the
+# pages (tag remove-output), and MyST-NB must not load the widget manager from a CDN.
+nb_ipywidgets_js = {}
+
 autodoc_default_options = {"members": True}
 autodoc_typehints = "none"             # the docstrings say the shapes; signatures stay short
 autodoc_preserve_defaults = True

@@ -11,7 +11,7 @@
 Every data set is an :class:`ArrayDataset`: uint8 images (N, H, W) grey or (N, H, W, 3) RGB,
 int64 labels, ``classes``. ``MNIST(split)`` and ``CIFAR10(split)`` are found like
 Fashion-MNIST (``root``/``--data-dir``, ``$MINICNN_DATA``, the user cache, a download; see
-:mod:`minicnn.data.locate`); ``ImageFolder(root)`` reads ``root/<class>/<image>`` and
+``minicnn/data/locate.py``); ``ImageFolder(root)`` reads ``root/<class>/<image>`` and
 ``image_folder_splits(root)`` gives its train and test sets; ``channel_stats(train)`` gives
 the mean and std a ``Normalize`` needs.
 

@@ -3,12 +3,12 @@
 The lecture's functions (``minicnn.functional``) are written to be read; this package computes
 the same numbers faster, and each of its paths is tested against the lecture's version:
 
-- ``conv/``:        method "fast" (per layer the fastest of pointwise, direct, Winograd,
-                    im2col and chunked gemm, chosen in conv/choose.py) and method "gemm";
+- ``conv/``: method "fast" (per layer the fastest of pointwise, direct, Winograd, im2col
+  and chunked gemm, chosen in conv/choose.py) and method "gemm";
 - ``activation.py``, ``pool.py``, ``norm.py``: ReLU, pooling and BatchNorm as fused Numba
-                    loops with the lecture's contract (arguments, checks, caches);
-- ``optim.py``:     Adam's step in one pass;
-- ``parallel.py``:  the batch split across threads; ``kernels/``: the Numba loops themselves.
+  loops with the lecture's contract (arguments, checks, caches);
+- ``optim.py``: Adam's step in one pass;
+- ``parallel.py``: the batch split across threads; ``kernels/``: the Numba loops themselves.
 
 Importing it registers these paths in minicnn/functional/fast_paths.py, the only place where
 the lecture side learns of them; the lecture imports this package on first need.
