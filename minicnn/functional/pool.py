@@ -106,9 +106,10 @@ def unpack_pool_cache(cache, length, func, layout):
     return cache
 
 
-def check_argmax(argmax, dout, x_shape, func):
+def check_argmax(argmax, dout, x_shape, func, *, bounds=True):
     """Check a max-pooling cache's ``argmax``: integer flat indices shaped like ``dout``, each
-    in [0, H*W); raise TypeError / ValueError naming ``func`` otherwise."""
+    in [0, H*W) (``bounds=False`` skips that pass, for a caller that counts them itself);
+    raise TypeError / ValueError naming ``func`` otherwise."""
     if not isinstance(argmax, np.ndarray) or not np.issubdtype(argmax.dtype, np.integer):
         raise TypeError(f"{func}: the cache's argmax must be an integer numpy array of flat "
                         f"indices, got {type(argmax).__name__}"
@@ -116,6 +117,8 @@ def check_argmax(argmax, dout, x_shape, func):
     if argmax.shape != dout.shape:
         raise ValueError(f"{func}: the cache's argmax must have the shape of dout {dout.shape}, "
                          f"got {argmax.shape}")
+    if not bounds:
+        return
     plane_size = x_shape[2] * x_shape[3]
     n_bad = int(np.count_nonzero((argmax < 0) | (argmax >= plane_size)))
     if n_bad:
