@@ -6,7 +6,7 @@ process when grading). A :class:`TaskSpec` knows how to build its cases, how to 
 a correct implementation returns (from a *reference* module: the grader's own minicnn, or the
 expected values stored in a student copy), and how to judge the arrays that came back; each
 layer family's specs live in a module of their own (``conv``, ``pool``, ``norm``,
-``elementwise``, ``loss``, ``optim``, ``explain``), as the bug catalogue does.
+``elementwise``, ``loss``, ``residual``, ``optim``, ``explain``), as the bug catalogue does.
 
 Here: the tolerances, the case tags and the hints they give, :class:`CheckResult`,
 :class:`CallOutcome`, :class:`Case`, :class:`TaskSpec`, and the time budget of a
@@ -79,6 +79,11 @@ TAG_HINTS = {
                  "differences, no forward call per input element",
     "label_smoothing": "with label smoothing eps, each sample's target is (1 - eps) on its "
                        "label plus eps / K on every class",
+    "projection": "with a projection shortcut (stride 2, or in_planes != planes) the shortcut "
+                  "is downsample, a 1x1 conv and a BatchNorm: its gradient is "
+                  "downsample.backward(d_sum), which also fills their parameters' grads",
+    "identity": "with the identity shortcut (downsample is None) the shortcut hands d_sum "
+                "back unchanged: it is added to the main path's dx as it is",
 }
 
 # The case families, named in a failing task's message ("fails on: stride > 1, padding").
@@ -90,7 +95,8 @@ TAG_NAMES = {
     "weight_decay": "weight decay", "momentum": "momentum", "nesterov": "Nesterov",
     "adamw": "AdamW", "dampening": "dampening", "float32": "float32", "zeros": "x exactly 0",
     "ties": "tied maxima", "realistic": "realistic size (time budget)",
-    "label_smoothing": "label smoothing",
+    "label_smoothing": "label smoothing", "projection": "a projection shortcut",
+    "identity": "the identity shortcut", "stride2": "stride 2",
 }
 
 

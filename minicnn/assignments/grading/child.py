@@ -20,7 +20,8 @@ the student's code prints or returns is taken as a verdict.
 A call (one entry of ``spec["calls"]``) is a dict:
 
     id         name of the call (used in messages)
-    kind       "function" (default) or "optimizer"
+    kind       "function" (default), "optimizer", "explain" (``check_model``) or
+               "residual_block" (``check_block``)
     module     module that holds the functions, e.g. "minicnn.functional"
     forward    name of the forward function, or None to call only ``backward`` on a
                reference cache (``ref_cache``)
@@ -231,6 +232,149 @@ def _explain_call(call, arrays, np, importlib):
     return {"out": _as_array(out, np)}
 
 
+def check_block(call, arrays, np, nn, models):
+    """The residual task's block: the submission's ``BasicBlock``, each layer replaced by a
+    stand-in of the check's own that is no task's code (a student's conv, BatchNorm or ReLU
+    bug costs its own task, never this one). A stand-in keeps its layer's place, shapes,
+    parameter names and backward contract (returns dL/d(input), ADDS into each
+    ``Parameter.grad``, once per forward); it is smooth (finite differences hold) and mixes
+    channels (the order of the backward calls matters, as with real layers):
+
+        conv1, conv2, downsample.0   A[n, k] = tanh(w[k, 0] X[n, k % C, ::s, ::s]
+                                                    + w[k, 1] X[n, (k + 1) % C, ::s, ::s])
+        bn1, bn2, downsample.1       Y[n, c] = g[c] tanh(X[n, c] + X[n, c + 1] / 2) + b[c]
+        relu, relu_out               Y = softplus(X) = log(1 + e^X)
+
+    (w is (C_out, 2); channels wrap around.) Returns ``(block, layers, params, kept)``: the
+    stand-ins by name, ``[(name, Parameter)]`` in state-dict order (the check reads the
+    gradients there, whatever the block's code rebinds), the arrays the stand-ins cached.
+    """
+    dtype = np.dtype(call["dtype"])
+    kept = []
+
+    class StandIn(nn.Module):
+        trace_role = None
+
+        def __init__(self, name, *param_names):
+            nn.Module.__init__(self)
+            self.label, self._cache = name, None
+            for key in param_names:
+                data = np.array(arrays[call["state"][f"{name}.{key}"]], dtype=dtype)
+                setattr(self, key, nn.Parameter(data))
+
+        def keep(self, *cached):
+            self._cache = cached
+            kept.extend(cached)
+
+        def take(self):
+            if self._cache is None:
+                raise RuntimeError(f"{self.label}: backward() was called before forward() "
+                                   f"(or twice for one forward); each forward allows one")
+            cached, self._cache = self._cache, None
+            return cached
+
+    class Taps(StandIn):                            # in a convolution's place
+        def __init__(self, name, in_channels, out_channels, stride):
+            super().__init__(name, "weight")
+            self.first = np.arange(out_channels) % in_channels
+            self.second, self.step = (self.first + 1) % in_channels, stride
+
+        def forward(self, x):
+            s, w = self.step, self.weight.data[:, :, None, None]
+            a, b = x[:, self.first, ::s, ::s], x[:, self.second, ::s, ::s]
+            out = np.tanh(w[:, 0] * a + w[:, 1] * b)
+            self.keep(x, a, b, out)
+            return out
+
+        def backward(self, dout):
+            x, a, b, out = self.take()
+            dz = dout * (1 - out * out)
+            self.weight.grad += np.stack([(dz * a).sum(axis=(0, 2, 3)),
+                                          (dz * b).sum(axis=(0, 2, 3))], axis=1)
+            dx, s, w = np.zeros_like(x), self.step, self.weight.data
+            for k, (i, j) in enumerate(zip(self.first, self.second)):
+                dx[:, i, ::s, ::s] += w[k, 0] * dz[:, k]
+                dx[:, j, ::s, ::s] += w[k, 1] * dz[:, k]
+            return dx
+
+    class Mix(StandIn):                             # in a BatchNorm's place
+        def __init__(self, name):
+            super().__init__(name, "weight", "bias")
+
+        def forward(self, x):
+            t = np.tanh(x + 0.5 * np.roll(x, -1, axis=1))
+            self.keep(t)
+            return self.weight.data[:, None, None] * t + self.bias.data[:, None, None]
+
+        def backward(self, dout):
+            (t,) = self.take()
+            self.weight.grad += (dout * t).sum(axis=(0, 2, 3))
+            self.bias.grad += dout.sum(axis=(0, 2, 3))
+            du = dout * self.weight.data[:, None, None] * (1 - t * t)
+            return du + 0.5 * np.roll(du, 1, axis=1)
+
+    class Smooth(StandIn):                          # in a ReLU's place
+        def forward(self, x):
+            self.keep(x)
+            return np.logaddexp(0, x)
+
+        def backward(self, dout):
+            (x,) = self.take()
+            return dout * (0.5 + 0.5 * np.tanh(0.5 * x))   # the sigmoid
+
+    c_in, planes, stride = call["in_planes"], call["planes"], call["stride"]
+    layers = {"conv1": Taps("conv1", c_in, planes, stride), "bn1": Mix("bn1"),
+              "relu": Smooth("relu"), "conv2": Taps("conv2", planes, planes, 1),
+              "bn2": Mix("bn2"), "relu_out": Smooth("relu_out")}
+    block = models.BasicBlock(c_in, planes, stride, rng=0, dtype=dtype)
+    for name, layer in layers.items():
+        setattr(block, name, layer)
+    block.downsample = None
+    if stride != 1 or c_in != planes:
+        layers["downsample.0"] = Taps("downsample.0", c_in, planes, stride)
+        layers["downsample.1"] = Mix("downsample.1")
+        block.downsample = nn.Sequential(layers["downsample.0"], layers["downsample.1"])
+    params = [(f"{name}.{key}", param) for name, layer in layers.items()
+              for key, param in layer.named_parameters()]
+    return block, layers, params, kept
+
+
+def block_forward(layers, x):
+    """The block's forward as its docstring writes it, ``relu_out(main(x) + shortcut(x))``,
+    run by the check on the stand-ins (``check_block``): the student's backward gets the
+    caches the check made, whatever the submission's ``forward`` does."""
+    main = x
+    for name in ("conv1", "bn1", "relu", "conv2", "bn2"):
+        main = layers[name].forward(main)
+    shortcut = x
+    if "downsample.0" in layers:
+        shortcut = layers["downsample.1"].forward(layers["downsample.0"].forward(x))
+    return layers["relu_out"].forward(main + shortcut)
+
+
+def _block_call(call, arrays, np, importlib):
+    """For each of ``rounds`` (``[x, dout]`` array names): the check's forward of the block,
+    then the submission's ``block.backward(dout)``; saved: dx, every parameter's ``.grad``
+    (accumulated over the rounds), dout as the call left it, and dx again after the check
+    overwrote dout and every cached array (a caller may reuse them)."""
+    nn = importlib.import_module("minicnn.nn")
+    models = importlib.import_module(call["module"])
+    block, layers, params, kept = check_block(call, arrays, np, nn, models)
+    outputs = {}
+    for r, (x_name, dout_name) in enumerate(call["rounds"]):
+        dout = np.array(arrays[dout_name], copy=True)
+        block_forward(layers, np.array(arrays[x_name], copy=True))
+        dx = block.backward(dout)
+        outputs[f"{r}/dx"] = _as_array(dx, np)
+        outputs.update({f"{r}/{name}": _as_array(p.grad, np) for name, p in params})
+        outputs[f"{r}/dout"] = _as_array(dout, np)
+        for array in [dout] + kept:
+            array[...] = np.nan
+        kept.clear()
+        outputs[f"{r}/dx_later"] = _as_array(dx, np)
+    return outputs
+
+
 def execute_call(call, arrays, ref_caches=None):
     """Run one call; return ``{output name: array}``. Exceptions propagate to the caller."""
     import importlib
@@ -241,6 +385,8 @@ def execute_call(call, arrays, ref_caches=None):
         return _optimizer_call(call, arrays, np, importlib)
     if call.get("kind") == "explain":
         return _explain_call(call, arrays, np, importlib)
+    if call.get("kind") == "residual_block":
+        return _block_call(call, arrays, np, importlib)
     module = importlib.import_module(call["module"])
     outputs = {}
     if call.get("forward"):

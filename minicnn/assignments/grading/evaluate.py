@@ -175,6 +175,9 @@ def _prefix_arrays(call, prefix):
     if call.get("kind") == "explain":
         call["x"] = f"{prefix}/{call['x']}"
         call["state"] = {key: f"{prefix}/{name}" for key, name in call["state"].items()}
+    if call.get("kind") == "residual_block":
+        call["state"] = {key: f"{prefix}/{name}" for key, name in call["state"].items()}
+        call["rounds"] = [[f"{prefix}/{name}" for name in pair] for pair in call["rounds"]]
     return call
 
 
@@ -284,7 +287,8 @@ def _ref_cache_note(task, pair_results) -> str:
             f"{forward} and costs that task")
 
 
-GENERIC_HINT_PREFIXES = ("dx has three paths",)   # shown only when nothing more specific is
+# hints shown only when nothing more specific is (BatchNorm's dx, the residual block's dx)
+GENERIC_HINT_PREFIXES = ("dx has three paths", "the block's dx:")
 TAG_HINT_FLOAT32 = "float32 input must give float32 results"
 
 
