@@ -264,11 +264,13 @@ class BasicBlock(nn.Module):
         return self.relu_out(main + shortcut)
 
     def backward(self, dout):
+        # BEGIN SOLUTION
         d_sum = self.relu_out.backward(dout)               # reaches both paths unchanged
         d_main = self.conv1.backward(self.bn1.backward(self.relu.backward(
             self.conv2.backward(self.bn2.backward(d_sum)))))
         d_shortcut = d_sum if self.downsample is None else self.downsample.backward(d_sum)
         return d_main + d_shortcut                         # x fed both paths: add
+        # END SOLUTION
 
 
 class ResNet(_Chain):

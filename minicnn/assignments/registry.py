@@ -19,6 +19,7 @@ from minicnn.assignments.checks.loss import CrossEntropyTask
 from minicnn.assignments.checks.norm import BatchNormTask
 from minicnn.assignments.checks.optim import OptimizerTask
 from minicnn.assignments.checks.pool import PoolTask
+from minicnn.assignments.checks.residual import ResidualBlockTask
 from minicnn.assignments.regions import RegionError, find_regions, function_body_span
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent          # .../minicnn
@@ -194,6 +195,12 @@ def _tasks() -> list[Task]:
              ((F + "loss.py", "cross_entropy_backward"),),
              CrossEntropyTask("cross_entropy_backward", "backward"),
              ("cross_entropy_forward",)),
+        # Graded on stand-ins of the block's layers (checks.residual): it requires no
+        # other task, and a conv, BatchNorm or ReLU bug costs its own task only.
+        Task("residual_block_backward", 8,
+             "Residual block backward: the branch's gradient sum, the projection's backward",
+             (("minicnn/models.py", "BasicBlock.backward"),),
+             ResidualBlockTask("residual_block_backward")),
         Task("sgd_step", 4,
              "SGD.step: PyTorch's update with momentum, dampening, Nesterov and weight decay",
              (("minicnn/optim/sgd.py", "SGD.step"),), OptimizerTask("sgd_step")),

@@ -171,6 +171,30 @@ _GRAD_CAM = [dict(_EXPLAIN, name="default_layer"),
              dict(_EXPLAIN, name="batch1", N=1, tags=("batch1",)),
              dict(_EXPLAIN, name="float32", C=2, dtype="float32")]
 
+# The residual block (checks.residual), on the check's stand-in layers: the identity
+# shortcut (also a batch of one, non-square), the projection for more and for fewer
+# channels at stride 1 and at stride 2 (odd sizes too), float32 for both shortcuts, finite
+# differences of both; every untimed case runs two forward + backward rounds.
+_RESIDUAL = [
+    dict(name="identity", in_planes=3, planes=3, N=2, H=6, W=6),
+    dict(name="identity_batch1", in_planes=4, planes=4, N=1, H=5, W=7,
+         tags=("batch1", "nonsquare")),
+    dict(name="more_channels", in_planes=2, planes=5, N=2, H=5, W=5),
+    dict(name="fewer_channels", in_planes=4, planes=2, N=2, H=4, W=6, tags=("nonsquare",)),
+    dict(name="stride2", in_planes=3, planes=3, N=2, H=6, W=6, stride=2, tags=("stride2",)),
+    dict(name="stride2_channels_odd", in_planes=2, planes=4, N=3, H=7, W=5, stride=2,
+         tags=("stride2", "nonsquare")),
+    dict(name="float32_identity", in_planes=3, planes=3, N=2, H=5, W=5, dtype="float32"),
+    dict(name="float32_stride2", in_planes=2, planes=4, N=2, H=8, W=8, stride=2,
+         dtype="float32", tags=("stride2",)),
+]
+_RESIDUAL_FD = [
+    dict(name="finite_difference_identity", in_planes=2, planes=2, N=2, H=4, W=5,
+         finite_difference=True, tags=("nonsquare",)),
+    dict(name="finite_difference_stride2", in_planes=2, planes=3, N=2, H=5, W=4, stride=2,
+         finite_difference=True, tags=("stride2", "nonsquare")),
+]
+
 HIDDEN_PARAMS = {
     "saliency": _SALIENCY,
     "grad_cam": _GRAD_CAM,
@@ -200,6 +224,8 @@ HIDDEN_PARAMS = {
     + _timed(shape=(64, 64, 16, 16), training=True, tags=("4d", "training")),
     "dropout_forward": _DROPOUT,
     "dropout_backward": _DROPOUT + _timed(shape=(128, 32, 16, 16), p=0.5),
+    "residual_block_backward": _fd(_RESIDUAL, _RESIDUAL_FD)
+    + _timed(in_planes=16, planes=32, N=32, H=16, W=16, stride=2, tags=("stride2",)),
     "sgd_step": _SGD,
     "adam_step": _ADAM,
     "cross_entropy_forward": _CE,

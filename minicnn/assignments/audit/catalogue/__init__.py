@@ -66,10 +66,10 @@ def edit(text: str, *pairs, where: str = "") -> str:
 def variants(task_ids=None) -> list[Variant]:
     """Every catalogued variant (of the given tasks), in registry order."""
     from minicnn.assignments.audit.catalogue import (conv, elementwise, explain, loss, norm,
-                                                     optim, pool)
+                                                     optim, pool, residual)
     from minicnn.assignments.registry import TASKS
 
-    found = [v for module in (elementwise, conv, pool, norm, loss, optim, explain)
+    found = [v for module in (elementwise, conv, pool, norm, loss, residual, optim, explain)
              for v in module.VARIANTS]
     order = {task: i for i, task in enumerate(TASKS)}
     unknown = sorted({v.task for v in found} - set(order))
