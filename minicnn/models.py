@@ -60,6 +60,9 @@ class _Chain(nn.Module):
             x = getattr(self, name)(x)
         return x
 
+    def input_layer(self):
+        return getattr(self, self._blocks[0]).input_layer()
+
     def backward(self, dout):
         for name in reversed(self._blocks):
             dout = getattr(self, name).backward(dout)

@@ -99,7 +99,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, method=None):
     return out, cache
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, input_gradient=True):
     """Gradients of the convolution with respect to its input, weight and bias.
 
     dL/db[o]          = sum_n sum_i sum_j dZ[n, o, i, j]
@@ -110,18 +110,24 @@ def conv2d_backward(dout, cache):
     ----------
     dout : (N, C_out, H_out, W_out) array, dL/dZ; cast to the forward pass's dtype
     cache : the cache returned by conv2d_forward (any method; the same method runs backward)
+    input_gradient : False when nothing needs dL/dX, as for a network's first layer, whose
+        input is the data: dx is then None, and the engine's methods skip its work
 
     Returns
     -------
-    dx : (N, C_in, H, W) array
+    dx : (N, C_in, H, W) array (None when input_gradient is False)
     dweight : (C_out, C_in, kH, kW) array
     dbias : (C_out,) array, or None when the forward pass had no bias
     """
     method, saved, weight, stride, padding, x_shape, has_bias = _check_cache(cache)
     dout = _check_dout(dout, weight, stride, padding, x_shape)
     _, backward = _method_functions(method)
-    dx, dweight, dbias = backward(dout, saved, weight, stride, padding, x_shape)
-    return dx, dweight, (dbias if has_bias else None)
+    if input_gradient or method in ("naive", "loop", "im2col"):  # the lecture's: all three
+        dx, dweight, dbias = backward(dout, saved, weight, stride, padding, x_shape)
+    else:
+        dx, dweight, dbias = backward(dout, saved, weight, stride, padding, x_shape,
+                                      input_gradient=False)
+    return (dx if input_gradient else None), dweight, (dbias if has_bias else None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -64,6 +64,11 @@ class Sequential(Module):
             x = module(x)
         return x
 
+    def input_layer(self) -> Module | None:
+        """The first child's input layer: a chain feeds its input to its first child."""
+        first = next(iter(self._modules.values()), None)
+        return None if first is None else first.input_layer()
+
     def backward(self, dout):
         for module in reversed(list(self._modules.values())):
             dout = module.backward(dout)

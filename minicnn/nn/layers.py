@@ -99,6 +99,10 @@ class Conv2d(_CachedLayer):
     """
 
     trace_role = "conv"
+    #: False: ``backward`` computes dL/dW and dL/db only and returns None, for a layer whose
+    #: input is the data (``minicnn.train`` sets it on the model's ``input_layer()`` while it
+    #: trains: nothing needs the images' gradient).
+    input_gradient = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  method=None, rng=None, dtype=np.float32):
@@ -138,7 +142,8 @@ class Conv2d(_CachedLayer):
         return out
 
     def backward(self, dout):
-        dx, dweight, dbias = F.conv2d_backward(dout, self._take_cache())
+        dx, dweight, dbias = F.conv2d_backward(dout, self._take_cache(),
+                                               input_gradient=self.input_gradient)
         self.weight.accumulate(dweight)
         if self.bias is not None:
             self.bias.accumulate(dbias)

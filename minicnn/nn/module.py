@@ -174,6 +174,16 @@ class Module:
     def __call__(self, *args, **kwargs):
         return trace.call(self, args, kwargs)
 
+    def input_layer(self) -> Module | None:
+        """The leaf layer that receives this module's input as it is, where that is known: a
+        layer without children is its own; a chain (``Sequential``, the models in
+        minicnn.models) answers for its first child; any other container, None.
+
+        Training uses it: the images need no gradient, so a Conv2d that receives them can
+        skip dL/dX (``Conv2d.input_gradient``), as PyTorch does for inputs that do not
+        require grad."""
+        return None if self._modules else self
+
     # -- walking the tree -----------------------------------------------------------------------
 
     def children(self) -> Iterator[Module]:

@@ -32,8 +32,8 @@ from minicnn.train.config import (DEFAULT_EPOCHS, DEFAULT_THREADS, OPTIMIZERS,
 from minicnn.train.datasets import Splits, load_datasets, make_loaders, make_transforms, open_split
 from minicnn.train.evaluation import evaluate_checkpoint
 from minicnn.train.figures import FIGURES, write_figures
-from minicnn.train.loop import (DivergenceGuard, TrainingDiverged, evaluate, predict,
-                                train_one_epoch)
+from minicnn.train.loop import (DivergenceGuard, TrainingDiverged, evaluate,
+                                images_need_no_gradient, predict, train_one_epoch)
 from minicnn.train.metrics import confusion_matrix, per_class_accuracy
 from minicnn.train.progress import ProgressBar
 from minicnn.train.run import TrainResult, resume, train
@@ -42,7 +42,8 @@ from minicnn.train.threads import limit_threads, set_threads
 
 __all__ = [
     "TrainConfig", "TrainResult", "TrainingDiverged", "DivergenceGuard", "ProgressBar",
-    "train", "resume", "train_one_epoch", "evaluate", "predict", "confusion_matrix",
+    "train", "resume", "train_one_epoch", "evaluate", "predict", "images_need_no_gradient",
+    "confusion_matrix",
     "per_class_accuracy", "set_threads", "limit_threads", "build_model", "build_optimizer",
     "build_scheduler", "build_criterion", "load_datasets", "make_transforms", "make_loaders",
     "write_figures", "evaluate_checkpoint", "METRIC_COLUMNS", "DEFAULT_EPOCHS",

@@ -10,20 +10,42 @@ A notebook strings these together itself::
 Each training step: ``optimizer.zero_grad()``; the forward pass, ``logits = model(images)``
 and ``loss = criterion(logits, labels)``; the backward pass, ``model.backward(
 criterion.backward())``, which adds each gradient into its ``Parameter.grad``; and
-``optimizer.step()``. ``minicnn.train.run`` builds the whole run (checkpoints, metrics,
-figures) around these functions.
+``optimizer.step()``. Nothing needs the gradient of the images, so while it trains the layer
+that receives them skips it (``images_need_no_gradient``). ``minicnn.train.run`` builds the
+whole run (checkpoints, metrics, figures) around these functions.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from minicnn.train.progress import ProgressBar
 
-__all__ = ["train_one_epoch", "evaluate", "predict", "DivergenceGuard", "TrainingDiverged"]
+__all__ = ["train_one_epoch", "evaluate", "predict", "images_need_no_gradient",
+           "DivergenceGuard", "TrainingDiverged"]
+
+
+@contextmanager
+def images_need_no_gradient(model):
+    """Within the block, the layer that receives the images (``model.input_layer()``), if it
+    is one that can (``Conv2d.input_gradient``), computes dL/dW and dL/db but not dL/dX,
+    which only the images would receive; its ``backward`` returns None. PyTorch skips it the
+    same way for inputs that do not require grad. Restored on leaving, so explanations (which
+    need dL/dX) work on the trained model."""
+    finder = getattr(model, "input_layer", None)
+    layer = finder() if finder is not None else None
+    if layer is None or getattr(layer, "input_gradient", None) is not True:
+        yield
+        return
+    layer.input_gradient = False
+    try:
+        yield
+    finally:
+        layer.input_gradient = True
 
 
 def _batch_loss(criterion, logits, labels) -> float:
@@ -57,27 +79,29 @@ def train_one_epoch(model, loader, criterion, optimizer, *, guard: DivergenceGua
     model.train()
     total_loss = 0.0
     correct = seen = 0
-    try:
-        for batch, (images, labels) in enumerate(loader, start=1):
-            optimizer.zero_grad()
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                logits = model(images)
-                if not np.isfinite(logits).all():
-                    loss = float("nan")
-                else:
-                    loss = _batch_loss(criterion, logits, labels)
-                guard.check(loss, epoch=epoch, batch=batch)
-                model.backward(criterion.backward())
-                optimizer.step()
-            n = len(labels)
-            total_loss += loss * n
-            correct += int((logits.argmax(axis=1) == labels).sum())
-            seen += n
+    with images_need_no_gradient(model):
+        try:
+            for batch, (images, labels) in enumerate(loader, start=1):
+                optimizer.zero_grad()
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    logits = model(images)
+                    if not np.isfinite(logits).all():
+                        loss = float("nan")
+                    else:
+                        loss = _batch_loss(criterion, logits, labels)
+                    guard.check(loss, epoch=epoch, batch=batch)
+                    model.backward(criterion.backward())
+                    optimizer.step()
+                n = len(labels)
+                total_loss += loss * n
+                correct += int((logits.argmax(axis=1) == labels).sum())
+                seen += n
+                if progress:
+                    progress.update(batch, loss=total_loss / seen, acc=correct / seen,
+                                    images=seen)
+        finally:
             if progress:
-                progress.update(batch, loss=total_loss / seen, acc=correct / seen, images=seen)
-    finally:
-        if progress:
-            progress.close()
+                progress.close()
     if seen == 0:
         raise ValueError("train_one_epoch: the loader yielded no batches (is the data set "
                          "smaller than the batch size with drop_last=True?)")

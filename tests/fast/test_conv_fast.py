@@ -137,6 +137,41 @@ def test_fast_methods_match_naive_loop_and_im2col(rng, method, dtype, n, c_in, h
         assert_all_close(got, run(reference, x, weight, bias, dout, stride, padding), dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("method", METHODS, indirect=True)
+@pytest.mark.parametrize("small", [False, True], ids=["whole", "small-chunks"])
+@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
+def test_without_the_input_gradient_the_weight_gradients_are_the_same(
+        rng, monkeypatch, method, small, dtype, n, c_in, h, w, c_out, kernel, stride, padding):
+    """input_gradient=False (a first layer's backward): dx is None, and dW and db are the
+    full backward's to the last bit, whichever algorithm ran and however it was chunked."""
+    if small:
+        monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 512)
+        monkeypatch.setattr(conv_gemm, "MIN_CHUNK_COLUMNS", 1)
+        monkeypatch.setattr(conv_direct, "DIRECT_CHUNK_BYTES", 1)
+    x, weight, bias, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding,
+                                        dtype)
+    _, cache = conv2d_forward(x, weight, bias, stride, padding, method=method)
+    _, again = conv2d_forward(x, weight, bias, stride, padding, method=method)
+    _, dweight, dbias = conv2d_backward(dout, cache)
+    dx, dweight_only, dbias_only = conv2d_backward(dout, again, input_gradient=False)
+    assert dx is None
+    np.testing.assert_array_equal(dweight_only, dweight)
+    np.testing.assert_array_equal(dbias_only, dbias)
+
+
+@pytest.mark.parametrize("method", ["naive", "loop", "im2col"])
+def test_the_lectures_methods_drop_the_input_gradient_too(rng, method):
+    x, weight, bias, dout = make_inputs(rng, 2, 2, 6, 5, 3, (3, 3), 1, 1, np.float64)
+    _, cache = conv2d_forward(x, weight, bias, 1, 1, method=method)
+    dx, dweight, dbias = conv2d_backward(dout, cache, input_gradient=False)
+    _, reference = conv2d_forward(x, weight, bias, 1, 1, method=method)
+    _, expected_dweight, expected_dbias = conv2d_backward(dout, reference)
+    assert dx is None
+    np.testing.assert_array_equal(dweight, expected_dweight)
+    np.testing.assert_array_equal(dbias, expected_dbias)
+
+
 @pytest.fixture(params=["F2_3X3", "F4_3X3", "either"])
 def plan_3x3(request, monkeypatch):
     """Each 3x3 plan forced on every layer, and the choice choose_plan makes."""
@@ -174,6 +209,7 @@ LARGE_WINOGRAD_GRID = [
     pytest.param(3, 4, 10, 11, 2, 5, (1, 2), id="k5-p1x2"),
     pytest.param(1, 2, 1, 2, 3, 5, (2, 2), id="k5-1x2-image-mostly-padding"),
     pytest.param(2, 9, 9, 8, 13, 5, (2, 2), id="k5-9-to-13-channels-past-a-lane-block"),
+    pytest.param(2, 6, 14, 14, 16, 5, (0, 0), id="k5-lenet5-conv2-6-to-16"),
     pytest.param(2, 3, 9, 8, 4, 7, (3, 3), id="k7-p3-odd-height"),
     pytest.param(1, 2, 7, 8, 3, 7, (0, 0), id="k7-p0-1x2-output"),
     pytest.param(2, 5, 12, 13, 3, 7, (2, 3), id="k7-p2x3"),

@@ -50,15 +50,22 @@ def conv2d_fast_forward(x, weight, bias, stride, padding):
     return out, (algorithm, kept)
 
 
-def conv2d_fast_backward(dout, saved, weight, stride, padding, x_shape):
-    """Method "fast"'s backward pass: the same algorithm as the forward pass ran."""
+def conv2d_fast_backward(dout, saved, weight, stride, padding, x_shape, input_gradient=True):
+    """Method "fast"'s backward pass: the same algorithm as the forward pass ran.
+    ``input_gradient=False`` (the layer's input is the data): dx is None, and direct, im2col
+    and gemm skip its work (Winograd and pointwise layers, never a network's first here,
+    compute it and drop it)."""
     algorithm, kept = saved
-    if algorithm == "winograd":
-        return conv2d_winograd_backward(dout, kept, weight, padding)
-    if algorithm == "pointwise":
-        return conv2d_pointwise_backward(dout, kept, weight)
     if algorithm == "direct":
-        return conv2d_direct_backward(dout, kept, weight, x_shape)
+        return conv2d_direct_backward(dout, kept, weight, x_shape, input_gradient)
     if algorithm == "im2col":
-        return conv2d_im2col_backward(dout, kept, weight, stride, padding, x_shape)
-    return conv2d_gemm_backward(dout, kept, weight, stride, padding, x_shape)
+        return conv2d_im2col_backward(dout, kept, weight, stride, padding, x_shape,
+                                      input_gradient)
+    if algorithm == "gemm":
+        return conv2d_gemm_backward(dout, kept, weight, stride, padding, x_shape,
+                                    input_gradient)
+    if algorithm == "winograd":
+        dx, dweight, dbias = conv2d_winograd_backward(dout, kept, weight, padding)
+    else:
+        dx, dweight, dbias = conv2d_pointwise_backward(dout, kept, weight)
+    return (dx if input_gradient else None), dweight, dbias

@@ -147,7 +147,7 @@ def conv2d_direct_forward(x, weight, bias, stride=1):
     return out, planes
 
 
-def conv2d_direct_backward(dout, planes, weight, x_shape):
+def conv2d_direct_backward(dout, planes, weight, x_shape, input_gradient=True):
     """Backward pass of conv2d_direct_forward (of either stride: ``planes`` tells which).
 
     Parameters
@@ -156,10 +156,11 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
     planes : the second value returned by conv2d_direct_forward
     weight : (C_out, C_in, 3, 3) array
     x_shape : (N, C_in, H, W)
+    input_gradient : False when dL/dX is not needed (the input is the data)
 
     Returns
     -------
-    dx : (N, C_in, H, W) array
+    dx : (N, C_in, H, W) array, or None when input_gradient is False
     dweight : (C_out, C_in, 3, 3) array
     dbias : (C_out,) array
     """
@@ -172,35 +173,36 @@ def conv2d_direct_backward(dout, planes, weight, x_shape):
         dx_filters[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
     elif weight.shape[1] >= PRODUCTS_MIN_CHANNELS:    # stride 2, wide: dL/dX by products
         dx_filters = _phase_matrices(weight)
-    dx = np.empty(x_shape, dout.dtype)
+    dx = np.empty(x_shape, dout.dtype) if input_gradient else None
     # one part per thread; the parts' images, so their dX slices, are disjoint
-    parts = run_parts(partial(_backward_part, dout, planes, weight, dx_filters, grad_count, dx),
+    parts = run_parts(partial(_backward_part, dout, planes, weight, dx_filters, grad_count,
+                              x_shape[1], dx),
                       batch_parts(x_shape[0]))
     return dx, sum(parts)[:out_channels], dout.sum(axis=(0, 2, 3))
 
 
-def _backward_part(dout, planes, weight, dx_filters, grad_count, dx, first, stop):
-    """dL/dX of images first .. stop-1 (written into dx) and their part of dL/dW (returned,
-    (grad_count, C_in, 3, 3)) for conv2d_direct_backward. ``dx_filters``: for stride 1 the
+def _backward_part(dout, planes, weight, dx_filters, grad_count, in_channels, dx, first, stop):
+    """dL/dX of images first .. stop-1 (written into dx; skipped when dx is None) and their
+    part of dL/dW (returned, (grad_count, C_in, 3, 3)) for conv2d_direct_backward. ``dx_filters``: for stride 1 the
     transposed, turned filters; for stride 2 None (the phase loop) or _phase_matrices
     (products). dZ is padded into flat planes a chunk of images at a time, so that copy never
     holds the whole batch's output gradient (3->64 at 224x224: 13 MB an image)."""
     pitch, image_size = plane_geometry(*dout.shape[2:])
     chunk = max(1, DIRECT_CHUNK_BYTES // (grad_count * image_size * dout.itemsize))
-    dweight_part = np.zeros((grad_count, dx.shape[1], 3, 3), dout.dtype)
+    dweight_part = np.zeros((grad_count, in_channels, 3, 3), dout.dtype)
     dweight_chunk = np.empty_like(dweight_part)
     stride = 1 if len(planes) == 1 else 2
-    no_bias = np.zeros(dx.shape[1], dout.dtype) if stride == 1 else None  # dL/dX's "bias"
+    no_bias = np.zeros(in_channels, dout.dtype) if stride == 1 else None  # dL/dX's "bias"
     for n0 in range(first, stop, chunk):
         n1 = min(stop, n0 + chunk)
         grad_planes = flat_planes(dout[n0:n1], grad_count)        # dZ_pad of images n0..n1-1
-        if stride == 1:
+        if dx is not None and stride == 1:
             correlate_3x3(grad_planes[None], dx_filters, no_bias, pitch, image_size, 1, 0,
                           n1 - n0, dx[n0:n1])
-        elif dx_filters is None:
+        elif dx is not None and dx_filters is None:
             input_gradient_3x3_stride2(grad_planes, weight, pitch, image_size, 0, n1 - n0,
                                        dx[n0:n1])
-        else:
+        elif dx is not None:
             _phase_products(grad_planes, dx_filters, weight.shape[0], pitch, image_size,
                             dx[n0:n1])
         # dZ at output position f of image n is grad_planes[o, f - n0 * image_size + pitch

@@ -91,7 +91,7 @@ def conv2d_gemm_forward(x, weight, bias, stride, padding):
     return out, x_padded
 
 
-def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape):
+def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape, input_gradient=True):
     """Convolution backward pass over the forward pass's chunks, columns recomputed.
 
     dL/db = sum_(n, i, j) dZ;  dL/dW = sum_chunks dZ_mat @ cols.T;
@@ -104,10 +104,11 @@ def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape):
     weight : (C_out, C_in, kH, kW) C-contiguous array
     stride, padding : (int, int) pairs
     x_shape : (N, C_in, H, W), the unpadded input's shape
+    input_gradient : False when dL/dX is not needed (the input is the data)
 
     Returns
     -------
-    dx : (N, C_in, H, W) array
+    dx : (N, C_in, H, W) array, or None when input_gradient is False
     dweight : (C_out, C_in, kH, kW) C-contiguous array
     dbias : (C_out,) array
     """
@@ -119,21 +120,23 @@ def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape):
     dtype = x_padded.dtype
     positions = _chunk_positions(weight.shape, n_batch, out_h, grid_w, dtype)
     cols = np.empty(kernel_h * kernel_w * channels * positions, dtype=dtype)
-    dcols = np.empty_like(cols)
+    dcols = np.empty_like(cols) if input_gradient else None
     dout_buffer = np.empty(out_channels * positions, dtype=dtype)
     # dL/dW transposed, (kH*kW*C_in, C_out): the same sums, but OpenBLAS runs cols @ dZ_mat.T
     # faster than dZ_mat @ cols.T on these shapes (benchmarks/HISTORY.md, "gemm's chunk size")
     dweight_t = np.zeros((weight_matrix.shape[1], out_channels), dtype=dtype)
-    dx_padded = np.zeros_like(x_padded)
+    dx_padded = np.zeros_like(x_padded) if input_gradient else None
     for chunk in _chunks(weight.shape, n_batch, out_h, grid_w, dtype):
         cols_chunk = _unfold(x_padded, chunk, weight.shape, stride, grid_w, cols)
         dout_matrix = _dout_matrix(dout, chunk, grid_w, dout_buffer)
         dweight_t += cols_chunk @ dout_matrix.T
-        dcols_chunk = dcols[:cols_chunk.size].reshape(cols_chunk.shape)
-        np.matmul(weight_matrix.T, dout_matrix, out=dcols_chunk)
-        _fold(dx_padded, chunk, weight.shape, stride, grid_w, dcols_chunk)
+        if input_gradient:
+            dcols_chunk = dcols[:cols_chunk.size].reshape(cols_chunk.shape)
+            np.matmul(weight_matrix.T, dout_matrix, out=dcols_chunk)
+            _fold(dx_padded, chunk, weight.shape, stride, grid_w, dcols_chunk)
     pad_h, pad_w = padding
-    dx = np.ascontiguousarray(dx_padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
+    dx = None if dx_padded is None else np.ascontiguousarray(
+        dx_padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
     dweight = dweight_t.T.reshape(out_channels, kernel_h, kernel_w, channels)
     dbias = dout.sum(axis=(0, 2, 3))
     return dx, np.ascontiguousarray(dweight.transpose(0, 3, 1, 2)), dbias

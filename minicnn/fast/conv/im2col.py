@@ -46,11 +46,11 @@ def conv2d_im2col_forward(x, weight, bias, stride, padding):
     return out, cols
 
 
-def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
+def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape, input_gradient=True):
     """The lecture's ``_conv2d_im2col_backward``: ``(dx, dweight, dbias)`` from the forward
     pass's columns, folded back by the Numba ``col2im``. Small layers run the products image
     by image on dZ[n] (C_out, H_out*W_out), a free reshape of dout, so dout is never
-    transposed."""
+    transposed. ``input_gradient=False``: dx is None, neither computed nor folded."""
     n_batch, channels, height, width = x_shape
     out_channels, _, kernel_h, kernel_w = weight.shape
     weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
@@ -65,6 +65,8 @@ def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
         for n in range(n_batch):
             np.matmul(dout_by_image[n], cols_by_image[n].T, out=product)
             dweight += product
+        if not input_gradient:
+            return None, dweight.reshape(weight.shape), dbias
         dcols = np.empty_like(cols)
         np.matmul(weight_matrix.T, dout_by_image, out=_by_image(dcols, n_batch))
     else:
@@ -72,6 +74,8 @@ def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape):
         dout_matrix = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)
         dbias = dout_matrix.sum(axis=1)
         dweight = dout_matrix @ cols.T
+        if not input_gradient:
+            return None, dweight.reshape(weight.shape), dbias
         dcols = weight_matrix.T @ dout_matrix                    # (C_in*kH*kW, N*H_out*W_out)
     dx = col2im(dcols, n_batch, channels, height, width, kernel_h, kernel_w, *stride, *padding)
     return dx, dweight.reshape(weight.shape), dbias
