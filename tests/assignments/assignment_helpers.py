@@ -1,5 +1,8 @@
 """Helpers for the assignment tooling tests: releases, restored copies, injected bugs."""
 
+import ast
+import inspect
+import textwrap
 from pathlib import Path
 
 from minicnn.assignments.audit.catalogue import variants
@@ -40,3 +43,22 @@ def inject_variant(root: Path, task_id: str, name: str) -> None:
     path, function = TASKS[task_id].regions[0]
     reference = region_text((root / path).read_text(), function, path=path)
     inject(root, task_id, variant.region(reference))
+
+
+def what_the_code_uses(function) -> tuple[set, set, str]:
+    """``(called, attributes, source)`` of ``function``: the names it calls (functions and
+    methods), the attributes it reads, its source; for a check's own model, which must call
+    no task's function and no layer of the student's."""
+    source = inspect.getsource(function)
+    tree = ast.parse(textwrap.dedent(source))
+    called = {node.func.attr if isinstance(node.func, ast.Attribute) else
+              getattr(node.func, "id", "") for node in ast.walk(tree)
+              if isinstance(node, ast.Call)}
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    return called, attributes, source
+
+
+def task_functions() -> set:
+    """The (unqualified) names of every task's region functions."""
+    return {function.rsplit(".", 1)[-1] for task in TASKS.values()
+            for function in task.functions}

@@ -5,9 +5,6 @@ of the student's; a bug of their own is still caught. The catalogue's bugs for t
 graded by the audit (audit/test_audit.py).
 """
 
-import ast
-import inspect
-
 import numpy as np
 import pytest
 
@@ -16,7 +13,8 @@ from minicnn.assignments.checks.explain import MAP_CHANNELS, ExplainTask
 from minicnn.assignments.grading.grade import grade_submission
 from minicnn.assignments.registry import TASKS
 
-from assignment_helpers import SEED, inject_variant, make_copy
+from assignment_helpers import (SEED, inject_variant, make_copy, task_functions,
+                                what_the_code_uses)
 
 pytestmark = pytest.mark.slow
 
@@ -83,17 +81,10 @@ def test_the_check_model_computes_no_task_and_uses_no_student_layer():
     """Its layers are written in the check (no call into minicnn.functional, no nn layer's
     forward), and none of them is a task's function: tanh maps of one channel each and a
     quadratic readout."""
-    source = inspect.getsource(check_model)
-    tree = ast.parse(source.lstrip())
-    called = {node.func.attr if isinstance(node.func, ast.Attribute) else
-              getattr(node.func, "id", "") for node in ast.walk(tree)
-              if isinstance(node, ast.Call)}
-    task_functions = {function.rsplit(".", 1)[-1] for task in TASKS.values()
-                      for function in task.functions}
-    assert not called & task_functions, called & task_functions
+    called, attributes, source = what_the_code_uses(check_model)
+    assert not called & task_functions(), called & task_functions()
     assert "functional" not in source and "conv2d" not in source
-    assert not {"Linear", "ReLU", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "Dropout"} & {
-        node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert not {"Linear", "ReLU", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "Dropout"} & attributes
 
 
 def test_the_check_model_gradients_match_finite_differences():

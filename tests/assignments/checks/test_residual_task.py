@@ -8,8 +8,6 @@ costs once), each catalogued bug and alternative graded, grading in bubblewrap, 
 answer, and the Gradescope container.
 """
 
-import ast
-import inspect
 import json
 import os
 import subprocess
@@ -30,7 +28,8 @@ from minicnn.assignments.registry import SOURCE_ROOT, TASKS
 from minicnn.assignments.regions import find_regions, region_text
 from minicnn.assignments.release import restore
 
-from assignment_helpers import SEED, inject, inject_variant, make_copy
+from assignment_helpers import (SEED, inject, inject_variant, make_copy,
+                                task_functions, what_the_code_uses)
 
 TASK = "residual_block_backward"
 LAYER_TASKS = [t for t in TASKS if t.startswith(("conv2d", "batch_norm", "relu"))]
@@ -90,17 +89,10 @@ def test_every_untimed_case_runs_two_backward_calls():
 def test_the_stand_ins_compute_no_task_and_use_no_student_layer():
     """The block's layers in the check are written in the check (no call into
     minicnn.functional, no nn layer's forward), and none of them is a task's function."""
-    source = textwrap.dedent(inspect.getsource(check_block))
-    tree = ast.parse(source)
-    called = {node.func.attr if isinstance(node.func, ast.Attribute) else
-              getattr(node.func, "id", "") for node in ast.walk(tree)
-              if isinstance(node, ast.Call)}
-    task_functions = {function.rsplit(".", 1)[-1] for task in TASKS.values()
-                      for function in task.functions}
-    assert not called & task_functions, called & task_functions
+    called, attributes, source = what_the_code_uses(check_block)
+    assert not called & task_functions(), called & task_functions()
     assert "functional" not in source and "conv2d" not in source
-    assert not {"Conv2d", "BatchNorm2d", "ReLU", "Linear"} & {
-        node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert not {"Conv2d", "BatchNorm2d", "ReLU", "Linear"} & attributes
 
 
 @pytest.mark.parametrize("in_planes, planes, stride", [(3, 3, 1), (2, 4, 1), (3, 2, 2)])
