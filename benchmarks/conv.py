@@ -10,7 +10,8 @@ kernel size and stride, and a few large layers.
 
 Each row gives the median of several repeats and its interquartile range, the effective rate
 in GFLOP/s (the direct convolution's flops over the time: a forward pass is
-2 * N * C_out * H_out * W_out * C_in * k * k flops, forward + backward counted as 3x that, dx
+2 * N * C_out * H_out * W_out * C_in * k * k flops, forward + backward counted as 3x that (2x
+for a network's first layer, marked "no dx", whose backward computes no dx in training), dx
 and dW each costing one forward's worth; Winograd does fewer multiplications, so its
 effective rate can exceed the matrix-product rate), the rate as a percentage of this
 machine's float32 matrix-product rate measured in the same run (best of several 2048 x 2048
@@ -55,6 +56,8 @@ class ConvCase:
     k: int
     stride: int = 1
     pad: int | None = None      # None: k // 2, "same" padding
+    input_gradient: bool = True     # False: a network's first layer, whose backward (in
+    #                                 training, both frameworks) computes dW and db only
 
     @property
     def padding(self) -> int:
@@ -76,7 +79,8 @@ class ConvCase:
 
     def label(self) -> str:
         return (f"N={self.n} {self.c_in}->{self.c_out} {self.size}x{self.size} "
-                f"k={self.k} p={self.padding}" + (f" s={self.stride}" if self.stride > 1 else ""))
+                f"k={self.k} p={self.padding}" + (f" s={self.stride}" if self.stride > 1 else "")
+                + ("" if self.input_gradient else " (no dx)"))
 
 
 def lecture_cases(quick: bool) -> list[ConvCase]:
@@ -120,8 +124,11 @@ def network_cases(quick: bool) -> list[ConvCase]:
     narrow 5x5 layers without padding, 3x3 stride-2 layers and 1x1 stride-2 shortcuts."""
     if quick:
         return [ConvCase("lenet5 conv2", "networks", 2, 6, 16, 14, 5, pad=0)]
-    cases = [ConvCase("lenet5 conv1", "networks", 64, 1, 6, 28, 5),
-             ConvCase("lenet5 conv2", "networks", 64, 6, 16, 14, 5, pad=0)]
+    cases = []
+    for batch in (64, 256):                 # 256: benchmarks/train_step.py --model lenet5
+        cases += [ConvCase(f"lenet5 conv1 N={batch}", "networks", batch, 1, 6, 28, 5,
+                           input_gradient=False),
+                  ConvCase(f"lenet5 conv2 N={batch}", "networks", batch, 6, 16, 14, 5, pad=0)]
     for size, channels in ((32, 3), (28, 1)):
         half, quarter = (size + 1) // 2, (size + 3) // 4
         layers = [("conv1", channels, 16, size, 3, 1), ("layer1", 16, 16, size, 3, 1),
@@ -129,7 +136,8 @@ def network_cases(quick: bool) -> list[ConvCase]:
                   ("layer2", 32, 32, half, 3, 1), ("layer3.0", 32, 64, half, 3, 2),
                   ("layer3.0 shortcut", 32, 64, half, 1, 2), ("layer3", 64, 64, quarter, 3, 1)]
         cases += [ConvCase(f"resnet {size}x{size} {name}", "networks", 128, c_in, c_out, side,
-                           k, stride=stride) for name, c_in, c_out, side, k, stride in layers]
+                           k, stride=stride, input_gradient=name != "conv1")
+                  for name, c_in, c_out, side, k, stride in layers]
     return cases
 
 
@@ -160,18 +168,21 @@ def minicnn_fns(case: ConvCase, method: str, n: int):
 
     def forward_backward():
         out, cache = forward()
-        return conv2d_backward(dout, cache)
+        return conv2d_backward(dout, cache, input_gradient=case.input_gradient)
 
     return forward, forward_backward
 
 
 def torch_fns(case: ConvCase, n: int):
     """PyTorch's ``conv2d``: forward without autograd; forward + backward through autograd
-    for dx, dW and db (as a training step needs them)."""
+    for dx, dW and db (as a training step needs them; dW and db only for a first layer)."""
     torch = common.import_torch()
     import torch.nn.functional as F
     x, weight, bias, dout = (torch.from_numpy(a) for a in make_inputs(case, n))
     xg, wg, bg = (t.clone().requires_grad_(True) for t in (x, weight, bias))
+    wanted = (xg, wg, bg) if case.input_gradient else (wg, bg)
+    if not case.input_gradient:
+        xg = x                          # the images: no gradient, as in a training step
 
     def forward():
         with torch.no_grad():
@@ -179,7 +190,7 @@ def torch_fns(case: ConvCase, n: int):
 
     def forward_backward():
         out = F.conv2d(xg, wg, bg, stride=case.stride, padding=case.padding)
-        return torch.autograd.grad(out, (xg, wg, bg), dout)
+        return torch.autograd.grad(out, wanted, dout)
 
     return forward, forward_backward
 
@@ -381,7 +392,8 @@ def derive(rows: list[dict], peak_gflops: float) -> None:
             continue
         key = (r["case"]["name"], r["case"]["group"], r["pass"])
         t = r["timing"]["median"]
-        flops = r["case"]["flops_fwd"] * (3 if r["pass"] == "fwd+bwd" else 1)
+        backward = 2 if r["case"].get("input_gradient", True) else 1      # dx and dW, or dW
+        flops = r["case"]["flops_fwd"] * (1 + backward if r["pass"] == "fwd+bwd" else 1)
         r["gflops"] = flops / t / 1e9
         r["pct_peak"] = 100.0 * r["gflops"] / peak_gflops
         naive = by_key.get(key + ("naive",))

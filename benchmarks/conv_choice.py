@@ -2,6 +2,7 @@
 and gemm forced on the same layers, against PyTorch, forward + backward.
 
     python benchmarks/conv_choice.py --threads 1        # a few minutes
+    python benchmarks/conv_choice.py --threads 1 --networks --tag networks   # ResNet's layers
     python benchmarks/conv_choice.py --quick            # seconds; figures mean nothing
 
 minicnn's method "fast" picks one algorithm per layer (minicnn/fast/conv/choose.py,
@@ -31,6 +32,12 @@ LAYERS = [(64, 8, 16, 14, 1), (64, 8, 32, 14, 1), (64, 16, 16, 14, 1), (64, 8, 3
           (64, 1, 32, 28, 2), (64, 3, 64, 32, 2), (64, 16, 32, 32, 2), (64, 32, 64, 28, 2),
           (16, 64, 64, 56, 2), (64, 32, 128, 28, 2), (64, 64, 128, 28, 2),
           (64, 128, 256, 14, 2), (4, 3, 64, 224, 2), (1, 32, 64, 28, 2)]
+# --networks: the 3x3 layers of the CIFAR ResNets (batch 128) on 28x28 grey and 32x32 RGB
+# images (conv.network_cases has the whole list, LeNet-5's 5x5 and the 1x1 shortcuts too)
+NETWORK_LAYERS = [(128, 1, 16, 28, 1), (128, 3, 16, 32, 1), (128, 16, 16, 28, 1),
+                  (128, 16, 16, 32, 1), (128, 16, 32, 28, 2), (128, 16, 32, 32, 2),
+                  (128, 32, 32, 14, 1), (128, 32, 32, 16, 1), (128, 32, 64, 14, 2),
+                  (128, 32, 64, 16, 2), (128, 64, 64, 7, 1), (128, 64, 64, 8, 1)]
 QUICK_LAYERS = [(2, 8, 8, 6, 1), (2, 2, 4, 6, 1), (2, 3, 4, 7, 2)]
 METHODS = ("direct", "winograd", "im2col", "gemm", "torch")
 
@@ -76,6 +83,8 @@ def main(argv=None) -> int:
     parser = common.make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed rounds per layer (default 7; 3 with --quick)")
+    parser.add_argument("--networks", action="store_true",
+                        help="the ResNets' 3x3 layers (batch 128) instead of the boundary grid")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
 
@@ -87,7 +96,7 @@ def main(argv=None) -> int:
     info = common.start_run(args, threads)
 
     rows = []
-    for layer in QUICK_LAYERS if args.quick else LAYERS:
+    for layer in QUICK_LAYERS if args.quick else NETWORK_LAYERS if args.networks else LAYERS:
         n, c_in, c_out, size, stride = layer
         case = conv.ConvCase(layer_name(layer), "choice", n, c_in, c_out, size, 3, stride)
         fns = {}

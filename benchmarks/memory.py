@@ -1,7 +1,8 @@
-"""Peak memory (resident set size) of training the lecture's CNN, minicnn against PyTorch,
-each in its own fresh process.
+"""Peak memory (resident set size) of training the lecture's CNN (or ``--model``), minicnn
+against PyTorch, each in its own fresh process.
 
     python benchmarks/memory.py               # 200 steps of batch 64 each (about a minute)
+    python benchmarks/memory.py --model resnet20 --steps 50 --no-layers   # batch 128
     python benchmarks/memory.py --quick       # 5 steps; seconds
     python benchmarks/memory.py --steps 844   # a whole epoch of 54,000 training images
 
@@ -90,7 +91,8 @@ def mark(marks: dict, name: str) -> None:
     marks[name] = {"rss_mib": rss_now_mib(), "peak_mib": peak_rss_mib(), "time": time.time()}
 
 
-def child(framework: str, steps: int, threads: int) -> int:
+def child(framework: str, steps: int, threads: int, model: str = "cnn",
+          batch: int = BATCH) -> int:
     """Train ``steps`` steps in this (fresh) process; print the marks as JSON."""
     marks: dict = {}
     mark(marks, "interpreter")
@@ -106,20 +108,20 @@ def child(framework: str, steps: int, threads: int) -> int:
     from train_step import (minicnn_setup, minicnn_step_fns, torch_setup,  # noqa: E402
                             torch_step_fns)
     rng = np.random.default_rng(0)
-    images = np.empty((BATCH, 1, 28, 28), dtype=np.float32)
-    labels = np.empty(BATCH, dtype=np.int64)
+    images = np.empty((batch, 1, 28, 28), dtype=np.float32)
+    labels = np.empty(batch, dtype=np.int64)
     if framework == "minicnn":
-        model, criterion, optimizer = minicnn_setup()
-        train_step, _ = minicnn_step_fns(model, criterion, optimizer, images, labels)
+        network, criterion, optimizer = minicnn_setup(model=model)
+        train_step, _ = minicnn_step_fns(network, criterion, optimizer, images, labels)
     else:
-        model, criterion, optimizer = torch_setup(torch)
-        train_step, _ = torch_step_fns(torch, model, criterion, optimizer, images, labels)
-    model.train()
+        network, criterion, optimizer = torch_setup(torch, model=model)
+        train_step, _ = torch_step_fns(torch, network, criterion, optimizer, images, labels)
+    network.train()
     mark(marks, "model built")
 
     def next_batch():  # fill the arrays in place: the step functions hold views of them
         images[...] = rng.standard_normal(images.shape, dtype=np.float32)
-        labels[...] = rng.integers(0, 10, size=BATCH)
+        labels[...] = rng.integers(0, 10, size=batch)
 
     next_batch()
     train_step()
@@ -226,10 +228,11 @@ def layer_table(rows: list[dict]) -> str:
 
 
 def run_child(framework: str, steps: int, threads: int, extra_env: dict | None = None,
-              default_malloc: bool = False) -> dict:
+              default_malloc: bool = False, model: str = "cnn", batch: int = BATCH) -> dict:
     env = dict(os.environ) | (extra_env or {})
     cmd = [sys.executable, os.path.abspath(__file__), "--child", framework, "--steps",
-           str(steps), "--threads", str(threads)] + (["--default-malloc"] if default_malloc else [])
+           str(steps), "--threads", str(threads), "--model", model, "--batch", str(batch)]
+    cmd += ["--default-malloc"] if default_malloc else []
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"{framework} child failed ({proc.returncode}):\n"
@@ -256,8 +259,14 @@ def table(results: dict, steps: int) -> str:
 def main(argv=None) -> int:
     parser = common.make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=200,
-                        help="training steps of batch 64 per process (default %(default)s; "
-                             "844 = one epoch of 54,000 images)")
+                        help="training steps per process (default %(default)s; "
+                             "844 of batch 64 = one epoch of 54,000 images)")
+    parser.add_argument("--model", choices=("cnn", "lenet5", "resnet20", "resnet32",
+                                            "resnet56"), default="cnn",
+                        help="the network trained (default: the lecture's CNN)")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size (default: train_step.py's for the model: 64 for "
+                             "cnn, 256 for lenet5, 128 for the ResNets)")
     parser.add_argument("--cold", action="store_true",
                         help="also run minicnn with an empty Numba cache (compile memory)")
     parser.add_argument("--layers-only", action="store_true",
@@ -269,10 +278,14 @@ def main(argv=None) -> int:
     parser.add_argument("--conv-method", default="", help=argparse.SUPPRESS)
     parser.add_argument("--conv-shape", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    from train_step import MODELS, describe
+    args.batch = args.batch or MODELS[args.model][0]
+    if args.model != "cnn" and not args.tag:
+        args.tag = args.model               # the lecture CNN's outputs stay where they are
     if args.child:
         common.configure_threads_env_only(args.threads)
         common.apply_malloc(args)
-        return child(args.child, args.steps, args.threads)
+        return child(args.child, args.steps, args.threads, args.model, args.batch)
     if args.conv_child:
         common.configure_threads_env_only(args.threads)
         common.apply_malloc(args)
@@ -295,7 +308,8 @@ def main(argv=None) -> int:
                                  args.default_malloc, with_torch=torch is not None)
     if not args.layers_only:
         results["minicnn"] = run_child("minicnn", args.steps, threads,
-                                       default_malloc=args.default_malloc)
+                                       default_malloc=args.default_malloc,
+                                       model=args.model, batch=args.batch)
         common.log(f"  minicnn: peak "
                    f"{results['minicnn'][f'after {args.steps} steps']['peak_mib']:.0f} MiB")
     if args.cold and not args.layers_only:
@@ -303,17 +317,19 @@ def main(argv=None) -> int:
         try:
             results["minicnn, cold Numba cache"] = run_child(
                 "minicnn", args.steps, threads, {"NUMBA_CACHE_DIR": cache_dir},
-                default_malloc=args.default_malloc)
+                default_malloc=args.default_malloc, model=args.model, batch=args.batch)
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)
     if torch is not None and not args.layers_only:
-        results["PyTorch"] = run_child("torch", args.steps, threads, default_malloc=args.default_malloc)
+        results["PyTorch"] = run_child("torch", args.steps, threads,
+                                       default_malloc=args.default_malloc, model=args.model,
+                                       batch=args.batch)
         common.log(f"  PyTorch: peak {results['PyTorch'][f'after {args.steps} steps']['peak_mib']:.0f} MiB")
 
     md = [f"# Memory benchmark{' (QUICK)' if args.quick else ''}", "",
           f"Command: `{common.command_line()}`", "", common.format_machine(info), ""]
     if results:
-        md += [f"The lecture's CNN, batch 64, float32, Adam; {args.steps} training steps on "
+        md += [f"{describe(args)}; {args.steps} training steps on "
                "random batches, each framework in its own fresh process. Peak = `ru_maxrss`; "
                "baseline = current RSS after importing NumPy and the framework.", "",
                table(results, args.steps), ""]

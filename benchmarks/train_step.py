@@ -1,15 +1,19 @@
-"""The lecture's CNN, batch 64, float32: one training step and one inference pass, minicnn
-against PyTorch in the same run with the same thread count; where minicnn's time goes, layer
+"""A network's training step and inference pass, float32, minicnn against PyTorch in the same
+run with the same thread count (the lecture's CNN at batch 64 by default; ``--model lenet5``,
+batch 256, or ``--model resnet20``, batch 128, on 1x28x28 images); where minicnn's time goes, layer
 by layer; and start-up time (process start to the end of the first training step), cold
 (empty Numba cache: everything compiles) and warm (cache hit).
 
     python benchmarks/train_step.py           # about 2 minutes on 2 cores (the cold start-up
                                               # compiles every Numba kernel once)
     python benchmarks/train_step.py --quick   # seconds; the figures mean nothing
+    python benchmarks/train_step.py --model resnet20 --threads 1 --no-startup --tag resnet20
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/train_step.py --tag coretype-unset
 
-A training step is: zero_grad, forward, cross-entropy loss, backward, Adam step (lr 1e-3,
-weight_decay 1e-4, the lecture's recipe). Inference is a forward pass in eval mode (PyTorch:
+A training step is: zero_grad, forward, cross-entropy loss, backward, an optimiser step:
+Adam (lr 1e-3, weight_decay 1e-4, the lecture's recipe), or for the ResNets the SGD of their
+recipe (lr 0.1, momentum 0.9, weight_decay 5e-4; ``benchmarks/recipe.py``). PyTorch's LeNet-5
+and ResNets are the tests' twins (``tests/support/torch_models.py``). Inference is a forward pass in eval mode (PyTorch:
 under ``torch.inference_mode()``). Both frameworks get the same random batch (normal images,
 uniform labels) and ``--threads`` threads: PyTorch's intra-op pool, Numba and BLAS (through
 threadpoolctl) alike.
@@ -48,8 +52,21 @@ import time
 import _common as common
 from minicnn.cores import IDLE_THREAD_SETTINGS
 
-BATCH = 64
+BATCH = 64            # the lecture's
 TRAIN_TARGET = 1.3   # issue 14: training-step throughput / PyTorch's, one thread
+
+#: ``--model``: (default batch, its name in the reports, issue 27's training-step target).
+MODELS = {"cnn": (BATCH, "The lecture's CNN", TRAIN_TARGET),
+          "lenet5": (256, "LeNet-5", 1.0),
+          "resnet20": (128, "ResNet-20", 1.2),
+          "resnet32": (128, "ResNet-32", None),
+          "resnet56": (128, "ResNet-56", None)}
+
+
+def describe(args) -> str:
+    """What a report measures, e.g. "ResNet-20, batch 128, float32, SGD"."""
+    optimiser = "SGD" if args.model.startswith("resnet") else "Adam"
+    return f"{MODELS[args.model][1]}, batch {args.batch}, 1x28x28, float32, {optimiser}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,18 +81,26 @@ def make_batch(n: int = BATCH, seed: int = 0):
     return images, labels
 
 
-def minicnn_setup(conv_method=None, seed: int = 0):
-    """The lecture's CNN, CrossEntropyLoss and Adam(lr=1e-3, weight_decay=1e-4) in minicnn."""
+def minicnn_setup(conv_method=None, seed: int = 0, model: str = "cnn"):
+    """The lecture's CNN (or ``model``), CrossEntropyLoss and Adam(lr=1e-3, weight_decay=1e-4)
+    in minicnn; the ResNets with SGD(lr=0.1, momentum=0.9, weight_decay=5e-4)."""
     import numpy as np
     from minicnn import nn, optim
-    from minicnn.models import CNN
+    from minicnn.models import CNN, build
     kwargs = {"rng": np.random.default_rng(seed)}
     if conv_method is not None:
         kwargs["conv_method"] = conv_method
-    model = CNN(num_classes=10, dropout=0.4, **kwargs)
+    if model == "cnn":
+        network = CNN(num_classes=10, dropout=0.4, **kwargs)
+    else:
+        network = build(model, num_classes=10, in_channels=1, image_size=28, **kwargs)
     criterion = nn.CrossEntropyLoss()
-    optimizer = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    return model, criterion, optimizer
+    network.input_layer().input_gradient = False     # as in training: the images need none
+    if model.startswith("resnet"):
+        optimizer = optim.SGD(network.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    else:
+        optimizer = optim.Adam(network.parameters(), lr=1e-3, weight_decay=1e-4)
+    return network, criterion, optimizer
 
 
 def minicnn_step_fns(model, criterion, optimizer, images, labels):
@@ -93,9 +118,21 @@ def minicnn_step_fns(model, criterion, optimizer, images, labels):
     return train_step, inference
 
 
-def torch_setup(torch, seed: int = 0):
-    """The lecture's PyTorch model (section 7), verbatim, with the same loss and optimiser."""
+def torch_setup(torch, seed: int = 0, model: str = "cnn"):
+    """The lecture's PyTorch model (section 7), verbatim, with the same loss and optimiser; or
+    the tests' PyTorch twin of ``model`` with the optimiser ``minicnn_setup`` gives it."""
     nn = torch.nn
+    if model != "cnn":
+        sys.path.insert(0, str(common.REPO_DIR / "tests"))
+        from support.torch_models import torch_module
+        torch.manual_seed(seed)
+        network = torch_module(torch, model, num_classes=10, in_channels=1)
+        if model.startswith("resnet"):
+            optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9,
+                                        weight_decay=5e-4)
+        else:
+            optimizer = torch.optim.Adam(network.parameters(), lr=1e-3, weight_decay=1e-4)
+        return network, nn.CrossEntropyLoss(), optimizer
 
     class CNN(nn.Module):
         def __init__(self, num_classes=10, dropout=0.4):
@@ -145,12 +182,12 @@ def torch_step_fns(torch, model, criterion, optimizer, images, labels):
 def throughput(args, torch) -> dict:
     """Median time of a training step and of inference, for each framework, interleaved in
     rounds so that both see the same machine load."""
-    images, labels = make_batch()
+    images, labels = make_batch(args.batch)
     fns = {}
-    model, criterion, optimizer = minicnn_setup(args.conv_method)
+    model, criterion, optimizer = minicnn_setup(args.conv_method, model=args.model)
     fns["minicnn"] = (model,) + minicnn_step_fns(model, criterion, optimizer, images, labels)
     if torch is not None:
-        tmodel, tcriterion, toptimizer = torch_setup(torch)
+        tmodel, tcriterion, toptimizer = torch_setup(torch, model=args.model)
         fns["torch"] = (tmodel,) + torch_step_fns(torch, tmodel, tcriterion, toptimizer,
                                                   images, labels)
     results = {name: {} for name in fns}
@@ -169,10 +206,10 @@ def throughput(args, torch) -> dict:
         out[name] = {}
         for kind, times in res.items():
             timing = common.Timing(times)
-            out[name][kind] = timing.to_dict() | {"images_per_s": BATCH / timing.median}
+            out[name][kind] = timing.to_dict() | {"images_per_s": args.batch / timing.median}
             common.log(f"  {name:>7} {kind:>9}: {timing.median * 1e3:8.2f} ms "
                        f"(IQR {timing.iqr_text()} ms, n={timing.repeats}) = "
-                       f"{BATCH / timing.median:8.0f} images/s")
+                       f"{args.batch / timing.median:8.0f} images/s")
     return out
 
 
@@ -231,8 +268,8 @@ class LayerTimer:
 def minicnn_layer_step(args):
     """A minicnn training step whose leaf modules, loss and optimiser are wrapped by a
     LayerTimer. Returns ``(step, timer, order)``; ``step()`` returns the step's seconds."""
-    images, labels = make_batch()
-    model, criterion, optimizer = minicnn_setup(args.conv_method)
+    images, labels = make_batch(args.batch)
+    model, criterion, optimizer = minicnn_setup(args.conv_method, model=args.model)
     train_step, _ = minicnn_step_fns(model, criterion, optimizer, images, labels)
     model.train()
     for _ in range(3):  # compile and warm up before wrapping
@@ -263,13 +300,13 @@ LOSS = "loss (CrossEntropyLoss)"
 OPTIMIZER = "optimizer"
 
 
-def torch_layer_step(torch):
+def torch_layer_step(torch, args):
     """A PyTorch training step timed per leaf module with hooks: forward = forward pre-hook
     to forward hook; backward = full backward pre-hook to full backward hook. conv1's input
     needs no gradient, so its backward hook fires early: its backward is taken as the rest of
     ``loss.backward()`` after its pre-hook. Returns ``(step, timer, order)``."""
-    images, labels = make_batch()
-    model, criterion, optimizer = torch_setup(torch)
+    images, labels = make_batch(args.batch)
+    model, criterion, optimizer = torch_setup(torch, model=args.model)
     model.train()
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
     timer = LayerTimer()
@@ -333,7 +370,7 @@ def layer_breakdown(args, torch) -> dict:
     steps = 3 if args.quick else args.layer_steps
     runners = {"minicnn": minicnn_layer_step(args)}
     if torch is not None:
-        runners["torch"] = torch_layer_step(torch)
+        runners["torch"] = torch_layer_step(torch, args)
     totals = {name: [] for name in runners}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -355,7 +392,7 @@ def layer_table(mini: dict, tor: dict | None) -> tuple[str, list]:
     """Rows: one per layer (forward and backward), then loss, optimiser and the remainder."""
     rows = []
     names = [(n, kind) for n, kind in mini["order"]]
-    names += [(LOSS, "loss"), (OPTIMIZER, "Adam")]
+    names += [(LOSS, "loss"), (OPTIMIZER, "optimiser")]
     total = mini["step_median"]
     data = []
     for name, kind in names:
@@ -385,7 +422,7 @@ def layer_table(mini: dict, tor: dict | None) -> tuple[str, list]:
     return common.markdown_table(headers, rows, align="lllrrrr"), data
 
 
-def plot_layers(data: list, path, title: str) -> None:
+def plot_layers(data: list, path, title: str, batch: int = BATCH) -> None:
     plt = common.pyplot()
     import numpy as np
     rows = [d for d in data if d["layer"] != "unattributed"]
@@ -399,7 +436,7 @@ def plot_layers(data: list, path, title: str) -> None:
         ax.barh(y + 0.2, tor, height=0.4, label="PyTorch", color="tab:green")
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("ms per training step (batch 64)")
+    ax.set_xlabel(f"ms per training step (batch {batch})")
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -414,8 +451,8 @@ def profile_minicnn(args, top: int = 25) -> tuple[str, list]:
     import cProfile
     import io
     import pstats
-    images, labels = make_batch()
-    model, criterion, optimizer = minicnn_setup(args.conv_method)
+    images, labels = make_batch(args.batch)
+    model, criterion, optimizer = minicnn_setup(args.conv_method, model=args.model)
     train_step, _ = minicnn_step_fns(model, criterion, optimizer, images, labels)
     model.train()
     for _ in range(3):
@@ -453,22 +490,23 @@ def profile_table(rows: list, limit: int = 15) -> str:
 # Start-up time
 # ---------------------------------------------------------------------------------------------
 
-def scaling_child(framework: str, steps: int, conv_method) -> int:
+def scaling_child(framework: str, steps: int, conv_method, model: str = "cnn",
+                  batch: int = BATCH) -> int:
     """Time ``steps`` training steps (after 3 warm-up steps) of one framework in this fresh
     process, with the thread counts already set in the environment; print them as JSON."""
     import numpy as np
-    images, labels = make_batch()
+    images, labels = make_batch(batch)
     if framework == "minicnn":
         from minicnn.train import set_threads
         set_threads(int(os.environ["OMP_NUM_THREADS"]))     # minicnn's own layers too
-        model, criterion, optimizer = minicnn_setup(conv_method)
-        train_step, _ = minicnn_step_fns(model, criterion, optimizer, images, labels)
+        network, criterion, optimizer = minicnn_setup(conv_method, model=model)
+        train_step, _ = minicnn_step_fns(network, criterion, optimizer, images, labels)
     else:
         torch = common.import_torch()
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-        model, criterion, optimizer = torch_setup(torch)
-        train_step, _ = torch_step_fns(torch, model, criterion, optimizer, images, labels)
-    model.train()
+        network, criterion, optimizer = torch_setup(torch, model=model)
+        train_step, _ = torch_step_fns(torch, network, criterion, optimizer, images, labels)
+    network.train()
     times = []
     for step in range(3 + steps):
         t0 = time.perf_counter()
@@ -490,7 +528,8 @@ def scaling(args) -> int:
         for framework in frameworks:
             busy = common.cpu_busy_fraction(1.0)
             cmd = [sys.executable, os.path.abspath(__file__), "--scaling-child", framework,
-                   "--threads", str(threads), "--scaling-steps", str(steps)]
+                   "--threads", str(threads), "--scaling-steps", str(steps),
+                   "--model", args.model, "--batch", str(args.batch)]
             if args.conv_method:
                 cmd += ["--conv-method", args.conv_method]
             env = dict(os.environ)
@@ -513,7 +552,7 @@ def scaling(args) -> int:
         timing = common.Timing(r["times"])
         body.append([r["framework"].replace("torch", "PyTorch"), r["threads"],
                      f"{timing.median * 1e3:.1f} ({timing.q1 * 1e3:.1f}–{timing.q3 * 1e3:.1f})",
-                     f"{BATCH / timing.median:.0f}",
+                     f"{args.batch / timing.median:.0f}",
                      f"{one[r['framework']] / timing.median:.2f}x" if r["framework"] in one
                      else "–",
                      "–" if r.get("other_cpu_busy_before") is None
@@ -524,7 +563,7 @@ def scaling(args) -> int:
     info = common.machine_info(None)
     md = [f"# Training step against threads{' (QUICK)' if args.quick else ''}", "",
           f"Command: `{common.command_line()}`", "", common.format_machine(info), "",
-          f"The lecture's CNN, batch 64, float32, Adam; {steps} timed steps after 3 warm-up "
+          f"{describe(args)}; {steps} timed steps after 3 warm-up "
           "steps, each framework and thread count alone in a fresh process (thread counts set "
           f"in the environment before import). This machine has {os.cpu_count()} cores, "
           "shared with other jobs: the busy column is the whole machine's load just before "
@@ -642,7 +681,20 @@ def main(argv=None) -> int:
     parser.add_argument("--scaling-steps", type=int, default=40,
                         help="timed steps per process for --scaling (default %(default)s)")
     parser.add_argument("--scaling-child", choices=("minicnn", "torch"), help=argparse_suppress())
+    parser.add_argument("--model", choices=tuple(MODELS), default="cnn",
+                        help="the network (default: the lecture's CNN); another model skips "
+                             "the start-up timing, which is the lecture CNN's")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size (default: 64 for cnn, 256 for lenet5, 128 for the "
+                             "ResNets)")
     args = parser.parse_args(argv)
+    args.batch = args.batch or MODELS[args.model][0]
+    if args.batch < 1:
+        parser.error(f"--batch must be at least 1; got {args.batch}")
+    if args.model != "cnn":
+        args.no_startup = True
+        if not args.tag:
+            args.tag = args.model           # the lecture CNN's outputs stay where they are
 
     if args.startup_child:
         common.configure_threads_env_only(args.threads)
@@ -650,7 +702,8 @@ def main(argv=None) -> int:
     if args.scaling_child:
         common.configure_threads_env_only(args.threads)
         common.apply_malloc(args)
-        return scaling_child(args.scaling_child, args.scaling_steps, args.conv_method)
+        return scaling_child(args.scaling_child, args.scaling_steps, args.conv_method,
+                             args.model, args.batch)
     if args.scaling:
         return scaling(args)
 
@@ -658,7 +711,7 @@ def main(argv=None) -> int:
     torch = common.import_torch(disabled=args.no_torch)
     info = common.start_run(args, threads)
 
-    common.log("throughput (batch 64):")
+    common.log(f"throughput ({describe(args)}):")
     tp = throughput(args, torch)
     info["numba_threading_layer"] = common._numba_threading_layer()
     common.log("per-layer breakdown:")
@@ -677,7 +730,7 @@ def main(argv=None) -> int:
 
     md = [f"# Training step benchmark{' (QUICK: the figures mean nothing)' if args.quick else ''}",
           "", f"Command: `{common.command_line()}`", "", common.format_machine(info), "",
-          "The lecture's CNN, batch 64, float32; Adam(lr=1e-3, weight_decay=1e-4). Median of "
+          f"{describe(args)}. Median of "
           f"{tp['minicnn']['train']['repeats']} steps, alternating one minicnn step and one "
           "PyTorch step, IQR in brackets.", "",
           "## Throughput", ""]
@@ -696,11 +749,13 @@ def main(argv=None) -> int:
     md += [common.markdown_table(["", "minicnn ms", "minicnn images/s", "PyTorch ms",
                                   "PyTorch images/s", "minicnn throughput / PyTorch's"], rows), ""]
     summary = []
+    target = MODELS[args.model][2]
     if "torch" in tp:
         ratio = tp["minicnn"]["train"]["images_per_s"] / tp["torch"]["train"]["images_per_s"]
-        summary.append(f"- training throughput: {ratio:.2f}x PyTorch's (issue 14's target "
-                       f">= {TRAIN_TARGET}x on one thread) -> "
-                       f"{'MET' if ratio >= TRAIN_TARGET else 'NOT MET'}")
+        issue = "14" if args.model == "cnn" else "27"
+        summary.append(f"- training throughput: {ratio:.2f}x PyTorch's" + (
+            "" if target is None else f" (issue {issue}'s target >= {target}x on one thread) "
+            f"-> {'MET' if ratio >= target else 'NOT MET'}"))
     md += ["## Where minicnn's training step goes", "",
            f"Median over {mini_layers['steps']} training steps, alternating one minicnn step and "
            "one PyTorch step, of the time inside each leaf module's forward and backward "
@@ -708,7 +763,8 @@ def main(argv=None) -> int:
            "medians of the parts need not add up exactly to the median of the whole.", "",
            layers_md, ""]
     png = common.output_path(args, "train_step_layers", "png")
-    plot_layers(layer_data, png, f"lecture CNN, batch 64, {threads} threads: per-layer time")
+    plot_layers(layer_data, png, f"{describe(args)}, {threads} threads: per-layer time",
+                args.batch)
     md += [f"![per-layer time]({png.name})", ""]
     md += ["## cProfile: where the Python time goes", "",
            "Functions with the most time of their own (not counting what they call) over "

@@ -70,13 +70,52 @@ def test_recipe_quick_runs_and_report(tmp_path):
         assert (tmp_path / f"{framework}_seed3" / "metrics.csv").exists()
     again = run_script("recipe.py", "run", "--framework", "minicnn", "--seed", "3", "--quick",
                        "--out", str(tmp_path))
-    assert again.returncode != 0 and "already holds a run" in again.stderr
+    assert again.returncode != 0 and "already holds 2 epochs" in again.stderr
     proc = run_script("recipe.py", "report", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-4000:]
     table = (tmp_path / "recipe.md").read_text()
     for framework in frameworks:
         assert f"| {framework} | 3 |" in table
     assert (tmp_path / "recipe.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_stopped_recipe_run_continues_where_it_stopped(tmp_path):
+    """--model resnet20 (its own recipe: SGD, cosine): one epoch, then the same command for two
+    continues from the checkpoint instead of starting again, in both frameworks."""
+    frameworks = ["minicnn"]
+    try:
+        import torch  # noqa: F401
+        frameworks.append("pytorch")
+    except ImportError:
+        pass
+    for framework in frameworks:
+        common = ["recipe.py", "run", "--model", "resnet20", "--framework", framework,
+                  "--quick", "--out", str(tmp_path)]
+        first = run_script(*common, "--epochs", "1")
+        assert first.returncode == 0, first.stderr[-4000:]
+        second = run_script(*common, "--epochs", "2")
+        assert second.returncode == 0, second.stderr[-4000:]
+        assert "resuming" in second.stdout + second.stderr
+        rows = (tmp_path / f"{framework}_seed0" / "metrics.csv").read_text().splitlines()
+        assert [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
+    proc = run_script("recipe.py", "report", "--model", "resnet20", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    table = (tmp_path / "recipe.md").read_text()
+    assert "ResNet-20" in table and "| epoch 30 |" in table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, outputs", [
+    ("train_step.py", ["train_step_lenet5_quick.md", "train_step_layers_lenet5_quick.png"]),
+    ("memory.py", ["memory_lenet5_quick.md"])])
+def test_speed_and_memory_scripts_take_another_model(tmp_path, script, outputs):
+    proc = run_script(script, "--quick", "--threads", "1", "--model", "lenet5", "--out",
+                      str(tmp_path), *(["--no-layers"] if script == "memory.py" else []))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for output in outputs:
+        assert (tmp_path / output).stat().st_size > 0, sorted(tmp_path.iterdir())
+    assert "LeNet-5, batch 256" in (tmp_path / outputs[0]).read_text()
 
 
 def test_recipe_report_without_runs_is_one_clear_error(tmp_path):
