@@ -9,8 +9,10 @@ import minicnn.fast.conv.direct as conv_direct
 import minicnn.fast.conv.gemm as conv_gemm
 import minicnn.fast.conv.choose as choose
 import minicnn.fast.conv.winograd as conv_winograd
-from minicnn.fast.conv.choose import (DIRECT_MAX_CHANNEL_PAIRS, DIRECT_STRIDE2_MAX_CHANNEL_PAIRS,
-                                      IM2COL_MAX_BYTES, WINOGRAD_MIN_CHANNELS,
+from minicnn.fast.conv.choose import (DIRECT_MAX_CHANNEL_PAIRS, DIRECT_MAX_PLANE,
+                                      DIRECT_STRIDE2_MAX_CHANNEL_PAIRS,
+                                      IM2COL_MAX_BYTES, WINOGRAD_5X5_MIN_CHANNELS,
+                                      WINOGRAD_5X5_MIN_OUT_CHANNELS, WINOGRAD_MIN_CHANNELS,
                                       WINOGRAD_MIN_TILES, fast_algorithm)
 from minicnn.fast.conv.direct import conv2d_direct_backward, conv2d_direct_forward
 from minicnn.fast.conv.winograd import conv2d_winograd_backward, conv2d_winograd_forward
@@ -97,6 +99,7 @@ def method(request, monkeypatch):
         _no_direct(monkeypatch)
         monkeypatch.setattr(choose, "IM2COL_MAX_BYTES", -1)
         monkeypatch.setattr(choose, "WINOGRAD_MIN_CHANNELS", 10 ** 9)
+        monkeypatch.setattr(choose, "WINOGRAD_5X5_MIN_CHANNELS", 10 ** 9)
         monkeypatch.setattr(choose, "is_pointwise", lambda *args: False)
     return name.split(":")[0]
 
@@ -391,7 +394,18 @@ def test_fast_picks_winograd_im2col_or_gemm_by_layer():
         assert fast_algorithm((1, wide, 4, 4), (16, wide, k, k), (1, 1), (k // 2,) * 2,
                               f32) == "winograd"
         assert fast_algorithm(x, (16, wide, k, k), (2, 2), (2, 2), f32) == "im2col"
-        assert fast_algorithm(narrow, (16, wide - 1, k, k), (1, 1), (2, 2), f32) == "im2col"
+    assert fast_algorithm(narrow, (16, wide - 1, 7, 7), (1, 1), (3, 3), f32) == "im2col"
+    # 5x5 pays from WINOGRAD_5X5_MIN_CHANNELS inputs with WINOGRAD_5X5_MIN_OUT_CHANNELS outputs
+    # (LeNet-5's 6 -> 16, not its 1 -> 6)
+    few, outs = WINOGRAD_5X5_MIN_CHANNELS, WINOGRAD_5X5_MIN_OUT_CHANNELS
+    assert fast_algorithm((64, few, 14, 14), (outs, few, 5, 5), (1, 1), (0, 0),
+                          f32) == "winograd"
+    assert fast_algorithm((64, few - 1, 14, 14), (outs, few - 1, 5, 5), (1, 1), (0, 0),
+                          f32) == "im2col"
+    assert fast_algorithm((64, few, 14, 14), (outs - 1, few, 5, 5), (1, 1), (0, 0),
+                          f32) == "im2col"
+    assert fast_algorithm((64, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), f32) == "winograd"
+    assert fast_algorithm((64, 1, 28, 28), (6, 1, 5, 5), (1, 1), (2, 2), f32) == "im2col"
     assert fast_algorithm(x, (16, wide, 5, 3), (1, 1), (2, 1), f32) == "im2col"
     assert fast_algorithm(x, (16, wide, 9, 9), (1, 1), (4, 4), f32) == "im2col"
     # a column matrix over IM2COL_MAX_BYTES: gemm (one more output row tips it over)
@@ -410,7 +424,14 @@ def test_fast_sums_narrow_3x3_same_layers_directly():
     assert fast_algorithm(x, (pairs // wide, wide, 3, 3), (1, 1), (1, 1), f32) == "direct"
     assert fast_algorithm(x, (pairs // wide + 1, wide, 3, 3), (1, 1), (1, 1),
                           f32) == "winograd"
-    # below it, any width: the lecture's conv1, a batch of one, many outputs
+    # ... on output planes of at most DIRECT_MAX_PLANE positions (ResNet's 16 -> 16 at 28x28
+    # and 32x32 runs Winograd; at 14x14 and 16x16 the direct sum)
+    for side, algorithm in ((14, "direct"), (16, "direct"), (28, "winograd"),
+                            (32, "winograd")):
+        assert side * side <= DIRECT_MAX_PLANE or algorithm == "winograd"
+        assert fast_algorithm((128, 16, side, side), (16, 16, 3, 3), (1, 1), (1, 1),
+                              f32) == algorithm
+    # below WINOGRAD_MIN_CHANNELS, any width: the lecture's conv1, a batch of one, many outputs
     for x_shape, out_channels in (((64, 1, 28, 28), 32), ((1, 3, 14, 14), 64),
                                   ((16, wide - 1, 28, 28), 256)):
         weight = (out_channels, x_shape[1], 3, 3)
