@@ -27,6 +27,8 @@ def _register_engine():
     fast_paths.register_conv_method("gemm", conv2d_gemm_forward, conv2d_gemm_backward)
     fast_paths.register("relu_forward", activation.relu_forward_fused)
     fast_paths.register("relu_backward", activation.relu_backward_fused)
+    fast_paths.register("tanh_backward", activation.tanh_backward_fused)
+    fast_paths.register("sigmoid_backward", activation.sigmoid_backward_fused)
     fast_paths.register("max_pool2d_forward", pool.max_pool2d_forward_fused)
     fast_paths.register("max_pool2d_backward", pool.max_pool2d_backward_fused)
     fast_paths.register("avg_pool2d_forward", pool.avg_pool2d_forward_fused)

@@ -43,6 +43,33 @@ def test_relu_fused_equals_lecture(rng, dtype, shape):
                                   F.relu_backward(dout, want_cache))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (7, 11), (1,), (0, 3)])
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_tanh_and_sigmoid_backward_fused_equal_the_lecture_to_the_last_bit(rng, dtype, shape,
+                                                                          name):
+    x = (3 * rng.standard_normal(shape)).astype(dtype)
+    _, cache = getattr(F, f"{name}_forward")(x)
+    dout = rng.standard_normal(shape).astype(dtype)
+    got = getattr(activation, f"{name}_backward_fused")(dout, cache)
+    want = getattr(F, f"{name}_backward")(dout, cache)
+    assert got.dtype == want.dtype == dtype and got.shape == shape
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_tanh_and_sigmoid_backward_fused_leave_other_input_to_the_lecture(rng, name):
+    fused = getattr(activation, f"{name}_backward_fused")
+    lecture = getattr(F, f"{name}_backward")
+    _, cache = getattr(F, f"{name}_forward")(rng.standard_normal((2, 3)).astype(np.float32))
+    mixed = rng.standard_normal((2, 3))                        # float64 dout, float32 output
+    np.testing.assert_array_equal(fused(mixed, cache), lecture(mixed, cache))
+    assert fused(mixed, cache).dtype == np.float64
+    with pytest.raises(ValueError, match="shape"):
+        fused(np.ones((3, 2), np.float32), cache)
+    assert fast_paths.implementation(f"{name}_backward", lecture) is fused
+
+
 POOL_CASES = [((2, 3, 8, 8), 2, None, 0), ((1, 2, 7, 9), 3, 2, 1), ((2, 1, 6, 5), (3, 2), 1, 1),
               ((1, 1, 5, 5), 1, 1, 0)]
 

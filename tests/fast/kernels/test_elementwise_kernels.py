@@ -80,6 +80,20 @@ def test_relu_kernels_as_plain_python_match_numpy_twins(rng):
                                   K.relu_backward_numpy(dout, x))
 
 
+@pytest.mark.parametrize("shape", [(3, 4, 5, 6), (7,), (0, 3)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_tanh_and_sigmoid_backward_kernels_equal_their_numpy_twins_to_the_last_bit(rng, shape,
+                                                                                  dtype):
+    dout = rng.standard_normal(shape).astype(dtype)
+    y = np.tanh(rng.standard_normal(shape)).astype(dtype)
+    s = (1 / (1 + np.exp(-rng.standard_normal(shape)))).astype(dtype)
+    np.testing.assert_array_equal(K.tanh_backward_kernel(dout, y), K.tanh_backward_numpy(dout, y))
+    np.testing.assert_array_equal(K.sigmoid_backward_kernel(dout, s),
+                                  K.sigmoid_backward_numpy(dout, s))
+    np.testing.assert_array_equal(K._tanh_backward_flat.py_func(dout.reshape(-1), y.reshape(-1)),
+                                  K.tanh_backward_numpy(dout, y).reshape(-1))
+
+
 def test_relu_kernels_accept_non_contiguous_arrays(rng):
     x = rng.standard_normal((4, 6))[:, ::2]          # (4, 3), strided
     dout = rng.standard_normal((3, 4)).T             # (4, 3), transposed

@@ -12,6 +12,7 @@ from minicnn.fast.kernels import pool as P
 
 KERNELS = [E.batch_norm_stats, E.batch_norm_affine, E.batch_norm_backward_sums,
            E.batch_norm_backward_dx, E._relu_forward_flat, E._relu_backward_flat,
+           E._tanh_backward_flat, E._sigmoid_backward_flat,
            P.max_pool2d_forward_loop, P.max_pool2d_forward_2x2, P.max_pool2d_backward_loop,
            P.avg_pool2d_forward_loop, P.avg_pool2d_backward_loop, O.adam_update]
 
@@ -36,6 +37,8 @@ def _args(rng, dtype):
         "batch_norm_backward_dx": (d3, x3, c[0].astype(np.float64), c[1], c[2], c[3]),
         "_relu_forward_flat": (x3.reshape(-1),),
         "_relu_backward_flat": (d3.reshape(-1), x3.reshape(-1)),
+        "_tanh_backward_flat": (d3.reshape(-1), np.tanh(x3).reshape(-1)),
+        "_sigmoid_backward_flat": (d3.reshape(-1), (1 / (1 + np.exp(-x3))).reshape(-1)),
         "max_pool2d_forward_loop": (x4, 3, 2, 2, 2, 1, 0, 5, 4),
         "max_pool2d_forward_2x2": (x4, 4, 4),
         "avg_pool2d_forward_loop": (x4, 3, 2, 2, 2, 1, 0, 5, 4),
