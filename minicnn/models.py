@@ -267,6 +267,13 @@ class BasicBlock(nn.Module):
         return self.relu_out(main + shortcut)
 
     def backward(self, dout):
+        """dL/dx of the block, adding every parameter's gradient into its ``grad``:
+
+            d_sum = relu_out.backward(dout)                  the sum passes it to both paths
+            dL/dx = main.backward(d_sum) + shortcut.backward(d_sum)     (x fed both: add)
+
+        main's backward runs its layers in reverse (bn2, conv2, relu, bn1, conv1); the
+        identity shortcut's is d_sum itself, the projection's ``downsample.backward``."""
         # BEGIN SOLUTION
         d_sum = self.relu_out.backward(dout)               # reaches both paths unchanged
         d_main = self.conv1.backward(self.bn1.backward(self.relu.backward(

@@ -24,6 +24,15 @@ SCRIPTS = {
 }
 
 
+def installed_frameworks() -> list[str]:
+    """recipe.py's frameworks that can run here: minicnn, and PyTorch where it is installed."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return ["minicnn"]
+    return ["minicnn", "pytorch"]
+
+
 def run_script(name, *args, timeout=300):
     env = dict(os.environ, MPLBACKEND="Agg")
     return subprocess.run([sys.executable, str(BENCHMARKS / name), *args], env=env,
@@ -57,12 +66,7 @@ def test_benchmark_script_has_help(script):
 def test_recipe_quick_runs_and_report(tmp_path):
     """recipe.py trains one seed per call (here a 2-epoch run on the bundled sample) and the
     report tabulates every finished run; a second run into the same directory is refused."""
-    frameworks = ["minicnn"]
-    try:
-        import torch  # noqa: F401
-        frameworks.append("pytorch")
-    except ImportError:
-        pass
+    frameworks = installed_frameworks()
     for framework in frameworks:
         proc = run_script("recipe.py", "run", "--framework", framework, "--seed", "3",
                           "--quick", "--out", str(tmp_path))
@@ -83,12 +87,7 @@ def test_recipe_quick_runs_and_report(tmp_path):
 def test_a_stopped_recipe_run_continues_where_it_stopped(tmp_path):
     """--model resnet20 (its own recipe: SGD, cosine): one epoch, then the same command for two
     continues from the checkpoint instead of starting again, in both frameworks."""
-    frameworks = ["minicnn"]
-    try:
-        import torch  # noqa: F401
-        frameworks.append("pytorch")
-    except ImportError:
-        pass
+    frameworks = installed_frameworks()
     for framework in frameworks:
         common = ["recipe.py", "run", "--model", "resnet20", "--framework", framework,
                   "--quick", "--out", str(tmp_path)]
