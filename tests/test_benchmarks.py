@@ -85,11 +85,11 @@ def test_recipe_quick_runs_and_report(tmp_path):
 
 @pytest.mark.slow
 def test_a_stopped_recipe_run_continues_where_it_stopped(tmp_path):
-    """--model resnet20 (its own recipe: SGD, cosine): one epoch, then the same command for two
-    continues from the checkpoint instead of starting again, in both frameworks."""
+    """--model lenet5 (its own recipe): one epoch, then the same command for two continues
+    from the checkpoint instead of starting again, in both frameworks."""
     frameworks = installed_frameworks()
     for framework in frameworks:
-        common = ["recipe.py", "run", "--model", "resnet20", "--framework", framework,
+        common = ["recipe.py", "run", "--model", "lenet5", "--framework", framework,
                   "--quick", "--out", str(tmp_path)]
         first = run_script(*common, "--epochs", "1")
         assert first.returncode == 0, first.stderr[-4000:]
@@ -98,10 +98,10 @@ def test_a_stopped_recipe_run_continues_where_it_stopped(tmp_path):
         assert "resuming" in second.stdout + second.stderr
         rows = (tmp_path / f"{framework}_seed0" / "metrics.csv").read_text().splitlines()
         assert [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
-    proc = run_script("recipe.py", "report", "--model", "resnet20", "--out", str(tmp_path))
+    proc = run_script("recipe.py", "report", "--model", "lenet5", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-4000:]
     table = (tmp_path / "recipe.md").read_text()
-    assert "ResNet-20" in table and "| epoch 30 |" in table
+    assert "LeNet-5" in table and "| epoch 15 |" in table
 
 
 @pytest.mark.slow
