@@ -69,7 +69,9 @@ _CONV_DIRECT = (_strip(E + "conv/direct.py", "conv2d_direct_forward", "conv2d_di
                        "_backward_part", "_phase_products")
                 + _strip(EK + "conv_direct.py", "correlate_3x3", "correlate_3x3_numpy",
                          "weight_gradient_3x3", "weight_gradient_3x3_numpy",
-                         "input_gradient_3x3_stride2", "input_gradient_3x3_stride2_numpy"))
+                         "input_gradient_3x3_stride2", "input_gradient_3x3_stride2_numpy")
+                + _strip(EK + "conv_direct_5x5.py", "correlate_5x5", "correlate_5x5_numpy",
+                         "weight_gradient_5x5", "weight_gradient_5x5_numpy"))
 _CONV_FAST_FORWARD = (_strip(E + "conv/__init__.py", "conv2d_fast_forward")
                       + _strip(E + "conv/gemm.py", "conv2d_gemm_forward")
                       + _strip(E + "conv/im2col.py", "conv2d_im2col_forward")

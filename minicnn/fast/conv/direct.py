@@ -70,26 +70,30 @@ def is_direct(weight_shape, stride, padding) -> bool:
             and tuple(padding) == (1, 1))
 
 
-def plane_geometry(height, width):
-    """(pitch, image_size) of the flat planes of H x W images: W + 1 and (H + 1) * (W + 1).
-    The phase planes of a stride-2 layer have the geometry of its H_out x W_out output."""
-    return width + 1, (height + 1) * (width + 1)
+def plane_geometry(height, width, padding=1):
+    """(pitch, image_size) of the flat planes of H x W images padded by p: W + p and (H + p)
+    * (W + p). The phase planes of a stride-2 layer have the geometry of its H_out x W_out
+    output (padding 1)."""
+    return width + padding, (height + padding) * (width + padding)
 
 
-def flat_planes(images, channels=None):
-    """The images (N, C, H, W) as flat planes, zero-padded (see the module docstring):
+def flat_planes(images, channels=None, padding=1):
+    """The images (N, C, H, W) as flat planes, zero-padded by p = ``padding`` (see the module
+    docstring):
 
-        planes[c, n * image_size + (y + 1) * pitch + (k + 1)] = images[n, c, y, k],
+        planes[c, n * image_size + (y + p) * pitch + (k + p)] = images[n, c, y, k],
 
-    (pitch, image_size) = plane_geometry(H, W), zero elsewhere; (channels, N * image_size +
-    2 * pitch + 2), the last 2 * pitch + 2 numbers (zeros: the padding below the last image)
-    read by the kernels past the last image. ``channels`` >= C adds zero planes
-    (weight_gradient_3x3 takes the output gradient's channels in pairs)."""
+    (pitch, image_size) = plane_geometry(H, W, p), zero elsewhere; (channels, N * image_size
+    + 2p * pitch + 2p), the last 2p * pitch + 2p numbers (zeros: the padding below the last
+    image) read by the kernels past the last image. ``channels`` >= C adds zero planes
+    (the weight-gradient kernels take the output gradient's channels in pairs)."""
     n_batch, count, height, width = images.shape
-    pitch, image_size = plane_geometry(height, width)
-    planes = np.zeros((channels or count, n_batch * image_size + 2 * pitch + 2), images.dtype)
-    blocks = planes[:count, :n_batch * image_size].reshape(count, n_batch, height + 1, pitch)
-    blocks[:, :, 1:, 1:] = images.transpose(1, 0, 2, 3)
+    pitch, image_size = plane_geometry(height, width, padding)
+    slack = 2 * padding * pitch + 2 * padding
+    planes = np.zeros((channels or count, n_batch * image_size + slack), images.dtype)
+    blocks = planes[:count, :n_batch * image_size].reshape(count, n_batch, height + padding,
+                                                          pitch)
+    blocks[:, :, padding:, padding:] = images.transpose(1, 0, 2, 3)
     return planes
 
 

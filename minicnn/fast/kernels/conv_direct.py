@@ -57,7 +57,8 @@ on the phase grid (f = n * image_size + r * pitch + q), then interleaved into dL
     input_gradient_3x3_stride2    input_gradient_3x3_stride2_numpy dL/dX of stride 2
 
 All are serial ``@njit(cache=True, nogil=True)`` loops over a range of images, so
-minicnn/fast/conv/direct.py can run parts of the batch on threads at once.
+minicnn/fast/conv/direct.py can run parts of the batch on threads at once. The 5x5 kernels
+(padding 2, stride 1) are in conv_direct_5x5.py.
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["OUT_BLOCK", "SUM_BYTES", "tap_offsets", "correlate_3x3", "correlate_3x3_numpy",
-           "weight_gradient_3x3", "weight_gradient_3x3_numpy", "input_gradient_3x3_stride2",
-           "input_gradient_3x3_stride2_numpy", "fill_phase_planes", "interleave_phases"]
+__all__ = ["OUT_BLOCK", "SUM_BYTES", "tap_offsets", "copy_out", "correlate_3x3",
+           "correlate_3x3_numpy", "weight_gradient_3x3", "weight_gradient_3x3_numpy",
+           "input_gradient_3x3_stride2", "input_gradient_3x3_stride2_numpy", "fill_phase_planes",
+           "interleave_phases"]
 
 # Output channels computed together by correlate_3x3 (the last O % OUT_BLOCK one at a time)
 OUT_BLOCK = 4
@@ -151,7 +153,7 @@ def correlate_3x3(planes, weight, bias, pitch, image_size, stride, n0, n1, out):
                 for k in range(count):
                     _sum_one(planes, weight, o + k, base, pitch, stride, span, sums[k])
             for k in range(count):
-                _copy_out(sums[k], bias[o + k], pitch, image_size, g0, g1, out, o + k)
+                copy_out(sums[k], bias[o + k], pitch, image_size, g0, g1, out, o + k)
 
 
 @njit(cache=True, inline="always")
@@ -208,9 +210,10 @@ def _sum_one(planes, weight, o, base, pitch, stride, span, sum0):
 
 
 @njit(cache=True, inline="always")
-def _copy_out(sums, shift, pitch, image_size, g0, g1, out, o):
+def copy_out(sums, shift, pitch, image_size, g0, g1, out, o):
     """out[n, o, i, j] = sums[(n - g0) * image_size + i * pitch + j] + shift for the images
-    g0 .. g1-1: the positions of the flat sums that are outputs."""
+    g0 .. g1-1: the positions of the flat sums that are outputs (for correlate_3x3 and
+    conv_direct_5x5.correlate_5x5)."""
     out_h, out_w = out.shape[2], out.shape[3]
     for n in range(g0, g1):
         image = out[n, o]                                            # (H_out, W_out)
