@@ -9,8 +9,9 @@ import minicnn.fast.conv.direct as conv_direct
 import minicnn.fast.conv.gemm as conv_gemm
 import minicnn.fast.conv.choose as choose
 import minicnn.fast.conv.winograd as conv_winograd
-from minicnn.fast.conv.choose import (DIRECT_MAX_CHANNEL_PAIRS, DIRECT_MAX_PLANE,
-                                      DIRECT_STRIDE2_MAX_CHANNEL_PAIRS,
+from minicnn.fast.conv.choose import (DIRECT_5X5_ANY_WIDTH_CHANNELS,
+                                      DIRECT_5X5_MAX_CHANNEL_PAIRS, DIRECT_MAX_CHANNEL_PAIRS,
+                                      DIRECT_MAX_PLANE, DIRECT_STRIDE2_MAX_CHANNEL_PAIRS,
                                       IM2COL_MAX_BYTES, WINOGRAD_5X5_MIN_CHANNELS,
                                       WINOGRAD_5X5_MIN_OUT_CHANNELS, WINOGRAD_MIN_CHANNELS,
                                       WINOGRAD_MIN_TILES, fast_algorithm)
@@ -75,8 +76,9 @@ def assert_all_close(got, expected, dtype):
 
 
 # "fast" picks im2col or direct for most small layers; the variants force its other
-# algorithms (direct applies to the grid's 3x3, padding-1 layers of stride 1 or 2, Winograd to its
-# 3x3, 5x5 and 7x7 stride-1 layers with >= 8 input channels)
+# algorithms (direct applies to the grid's 3x3, padding-1 layers of stride 1 or 2 and its 5x5,
+# padding-2 layers of stride 1, Winograd to its 3x3, 5x5 and 7x7 stride-1 layers with >= 8
+# input channels)
 METHODS = ["gemm", "fast", "fast:direct-where-it-applies", "fast:winograd-where-it-applies",
            "fast:gemm"]
 
@@ -92,6 +94,7 @@ def method(request, monkeypatch):
     if name == "fast:direct-where-it-applies":
         monkeypatch.setattr(choose, "DIRECT_MAX_CHANNEL_PAIRS", 10 ** 9)
         monkeypatch.setattr(choose, "DIRECT_STRIDE2_MAX_CHANNEL_PAIRS", 10 ** 9)
+        monkeypatch.setattr(choose, "DIRECT_5X5_MAX_CHANNEL_PAIRS", 10 ** 9)
     elif name == "fast:winograd-where-it-applies":
         _no_direct(monkeypatch)
         monkeypatch.setattr(choose, "WINOGRAD_MIN_TILES", 1)
@@ -389,9 +392,11 @@ def test_fast_picks_winograd_im2col_or_gemm_by_layer():
     assert fast_algorithm(narrow, (many, wide - 1, 3, 3), (1, 1), (0, 0), f32) == "im2col"
     assert fast_algorithm(x, (many, wide, 3, 3), (3, 3), (1, 1), f32) == "im2col"    # strided
     # 5x5 and 7x7: Winograd at any tile count (one image of 4 tiles), not when non-square,
-    # strided or narrow; 9x9 has no Winograd plan
+    # strided or narrow (5x5 "same" layers: past the direct sum's channel pairs); 9x9 has no
+    # Winograd plan
+    wider = DIRECT_5X5_MAX_CHANNEL_PAIRS // wide + 1
     for k in (5, 7):
-        assert fast_algorithm((1, wide, 4, 4), (16, wide, k, k), (1, 1), (k // 2,) * 2,
+        assert fast_algorithm((1, wide, 4, 4), (wider, wide, k, k), (1, 1), (k // 2,) * 2,
                               f32) == "winograd"
         assert fast_algorithm(x, (16, wide, k, k), (2, 2), (2, 2), f32) == "im2col"
     assert fast_algorithm(narrow, (16, wide - 1, 7, 7), (1, 1), (3, 3), f32) == "im2col"
@@ -405,14 +410,14 @@ def test_fast_picks_winograd_im2col_or_gemm_by_layer():
     assert fast_algorithm((64, few, 14, 14), (outs - 1, few, 5, 5), (1, 1), (0, 0),
                           f32) == "im2col"
     assert fast_algorithm((64, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), f32) == "winograd"
-    assert fast_algorithm((64, 1, 28, 28), (6, 1, 5, 5), (1, 1), (2, 2), f32) == "im2col"
+    assert fast_algorithm((64, 1, 32, 32), (6, 1, 5, 5), (1, 1), (0, 0), f32) == "im2col"
     assert fast_algorithm(x, (16, wide, 5, 3), (1, 1), (2, 1), f32) == "im2col"
     assert fast_algorithm(x, (16, wide, 9, 9), (1, 1), (4, 4), f32) == "im2col"
     # a column matrix over IM2COL_MAX_BYTES: gemm (one more output row tips it over)
-    rows = IM2COL_MAX_BYTES // (4 * 25 * (wide - 1) * 16)
-    assert fast_algorithm((1, wide - 1, rows, 16), (4, wide - 1, 5, 5), (1, 1), (2, 2),
+    rows = IM2COL_MAX_BYTES // (4 * 49 * (wide - 1) * 16)
+    assert fast_algorithm((1, wide - 1, rows, 16), (4, wide - 1, 7, 7), (1, 1), (3, 3),
                           f32) == "im2col"
-    assert fast_algorithm((1, wide - 1, rows + 1, 16), (4, wide - 1, 5, 5), (1, 1), (2, 2),
+    assert fast_algorithm((1, wide - 1, rows + 1, 16), (4, wide - 1, 7, 7), (1, 1), (3, 3),
                           f32) == "gemm"
 
 
@@ -445,6 +450,29 @@ def test_fast_sums_narrow_3x3_same_layers_directly():
     assert fast_algorithm(x, (8, wide, 3, 1), (1, 1), (1, 1), f32) == "im2col"
 
 
+def test_fast_sums_5x5_same_layers_with_few_channels_directly():
+    f32 = np.float32
+    few, pairs = DIRECT_5X5_ANY_WIDTH_CHANNELS, DIRECT_5X5_MAX_CHANNEL_PAIRS
+    # below DIRECT_5X5_ANY_WIDTH_CHANNELS inputs, any width: LeNet-5's 1 -> 6 at batch 256
+    # (whose columns would pass IM2COL_MAX_BYTES), RGB first layers, a batch of one
+    for x_shape, out_channels in (((256, 1, 28, 28), 6), ((64, 1, 28, 28), 6),
+                                  ((64, 3, 32, 32), 32), ((16, few - 1, 64, 64), 512),
+                                  ((1, 2, 3, 4), 1)):
+        weight = (out_channels, x_shape[1], 5, 5)
+        assert fast_algorithm(x_shape, weight, (1, 1), (2, 2), f32) == "direct"
+    # from there while C_in * C_out <= DIRECT_5X5_MAX_CHANNEL_PAIRS, then Winograd
+    for c_in in (few, WINOGRAD_MIN_CHANNELS, 2 * WINOGRAD_MIN_CHANNELS):
+        x = (64, c_in, 14, 14)
+        assert fast_algorithm(x, (pairs // c_in, c_in, 5, 5), (1, 1), (2, 2), f32) == "direct"
+        assert fast_algorithm(x, (pairs // c_in + 1, c_in, 5, 5), (1, 1), (2, 2),
+                              f32) == "winograd"
+    # only padding 2 and stride 1: LeNet-5's 6 -> 16 (padding 0) keeps Winograd, others im2col
+    assert fast_algorithm((64, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), f32) == "winograd"
+    for stride, padding in (((1, 1), (1, 1)), ((2, 2), (2, 2)), ((1, 1), (2, 1))):
+        assert fast_algorithm((64, 1, 28, 28), (6, 1, 5, 5), stride, padding, f32) == "im2col"
+    assert fast_algorithm((64, 1, 28, 28), (6, 1, 5, 3), (1, 1), (2, 1), f32) == "im2col"
+
+
 def test_fast_sums_narrow_stride_2_layers_directly():
     f32 = np.float32
     wide, pairs = WINOGRAD_MIN_CHANNELS, DIRECT_STRIDE2_MAX_CHANNEL_PAIRS
@@ -470,6 +498,7 @@ def test_fast_cache_records_the_algorithm_that_ran(rng, c_in, c_out, n, algorith
 
 
 def test_fast_runs_gemm_on_a_large_image(rng, monkeypatch):
+    _no_direct(monkeypatch)                       # a 5x5 "same" layer: else the direct sum
     monkeypatch.setattr(choose, "IM2COL_MAX_BYTES", 1000)
     x, weight, bias, dout = make_inputs(rng, 1, 2, 12, 12, 3, (5, 5), 1, 2, np.float64)
     out, cache = conv2d_forward(x, weight, bias, 1, 2, method="fast")

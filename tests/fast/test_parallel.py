@@ -148,14 +148,14 @@ def test_winograd_backward_in_other_parts_than_the_forward(rng, monkeypatch):
 @pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("n, c_in, c_out", [(1, 3, 5), (7, 8, 16), (4, 2, 3)])
 @pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one-chunk", "image-by-image"])
-@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("kernel, stride", [(3, 1), (3, 2), (5, 1)])
 def test_direct_in_parts_matches_one_part_and_the_naive_sum(rng, monkeypatch, count, dtype,
                                                             tolerance, n, c_in, c_out,
-                                                            chunk_bytes, stride):
+                                                            chunk_bytes, kernel, stride):
     if chunk_bytes is not None:
         monkeypatch.setattr(conv_direct, "DIRECT_CHUNK_BYTES", chunk_bytes)
     x = rng.standard_normal((n, c_in, 6, 7)).astype(dtype)
-    weight = rng.standard_normal((c_out, c_in, 3, 3)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, kernel, kernel)).astype(dtype)
     bias = rng.standard_normal(c_out).astype(dtype)
     out_h, out_w = -(-6 // stride), -(-7 // stride)           # ceil(H / s), ceil(W / s)
     dout = rng.standard_normal((n, c_out, out_h, out_w)).astype(dtype)
@@ -169,7 +169,7 @@ def test_direct_in_parts_matches_one_part_and_the_naive_sum(rng, monkeypatch, co
     got = direct()
     monkeypatch.setattr(conv_direct, "batch_parts", lambda n_batch: [(0, n_batch)])
     one_part = direct()
-    naive_out, cache = conv2d_forward(x, weight, bias, stride, 1, method="naive")
+    naive_out, cache = conv2d_forward(x, weight, bias, stride, kernel // 2, method="naive")
     naive = (naive_out, *conv2d_backward(dout, cache))
     for name, g, single, reference in zip(("out", "dx", "dweight", "dbias"), got, one_part,
                                           naive):

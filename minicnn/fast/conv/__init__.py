@@ -6,7 +6,8 @@ choose.py) and runs it:
 - ``pointwise.py``: a 1x1 filter at stride 1 without padding is one matrix product per
   image;
 - ``direct.py``: the lecture's sum for narrow 3x3 padding-1 layers, vectorised on flat
-  padded planes (stride 1) or phase planes (stride 2);
+  padded planes (stride 1) or phase planes (stride 2), and for 5x5 padding-2 stride-1
+  layers with few input channels (LeNet-5's first);
 - ``winograd.py``: F(4x4, 3x3) and F(2x2, r x r) for wider 3x3, 5x5 and 7x7 stride-1
   layers;
 - ``im2col.py``: the lecture's im2col, tuned (one product per image on small layers);

@@ -17,7 +17,8 @@ from minicnn.functional import output_shape2d
 
 __all__ = ["fast_algorithm", "WINOGRAD_MIN_CHANNELS", "WINOGRAD_5X5_MIN_CHANNELS",
            "WINOGRAD_5X5_MIN_OUT_CHANNELS", "WINOGRAD_MIN_TILES", "DIRECT_MAX_PLANE",
-           "DIRECT_MAX_CHANNEL_PAIRS", "DIRECT_STRIDE2_MAX_CHANNEL_PAIRS", "IM2COL_MAX_BYTES"]
+           "DIRECT_MAX_CHANNEL_PAIRS", "DIRECT_STRIDE2_MAX_CHANNEL_PAIRS",
+           "DIRECT_5X5_ANY_WIDTH_CHANNELS", "DIRECT_5X5_MAX_CHANNEL_PAIRS", "IM2COL_MAX_BYTES"]
 
 # Below this many input channels Winograd's tile transforms cost more than the products they
 # save (HISTORY.md, "Convolution at PyTorch's pace").
@@ -40,6 +41,14 @@ DIRECT_MAX_PLANE = 16 * 16
 # The same for stride 2 (no Winograd there): beyond it im2col's and gemm's products win
 # (HISTORY.md, "The direct sum for stride 2").
 DIRECT_STRIDE2_MAX_CHANNEL_PAIRS = 4096
+# 5x5 stride-1 padding-2 layers with fewer input channels than this run the direct sum at any
+# width: im2col copies each input 25 times, and Winograd's transforms outweigh the products
+# it saves (LeNet-5's 1 -> 6, RGB first layers; RESULTS.md, "The networks' layers") ...
+DIRECT_5X5_ANY_WIDTH_CHANNELS = 4
+# ... and from there while C_in * C_out <= DIRECT_5X5_MAX_CHANNEL_PAIRS: on wider layers
+# F(2x2, 5x5)'s 9 products an output for the direct sum's 25 win (8 -> 16 on 14x14 planes,
+# 128 pairs, is a tie; same section).
+DIRECT_5X5_MAX_CHANNEL_PAIRS = 120
 # Other layers run im2col while its column matrix fits in this many bytes (the lecture's two
 # layers at batch 64), else gemm, whose memory stays bounded (HISTORY.md, "Convolution at
 # PyTorch's pace").
@@ -55,7 +64,9 @@ def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
     filter with padding 1 is summed directly below WINOGRAD_MIN_CHANNELS input channels and,
     from there, while C_in * C_out <= DIRECT_MAX_CHANNEL_PAIRS on output planes of at most
     DIRECT_MAX_PLANE positions (stride 1) or C_in * C_out <=
-    DIRECT_STRIDE2_MAX_CHANNEL_PAIRS (stride 2). Winograd (F(4x4, 3x3) or F(2x2, r x r))
+    DIRECT_STRIDE2_MAX_CHANNEL_PAIRS (stride 2). A 5x5 filter with padding 2 and stride 1 is
+    summed directly below DIRECT_5X5_ANY_WIDTH_CHANNELS input channels and, from there, while
+    C_in * C_out <= DIRECT_5X5_MAX_CHANNEL_PAIRS. Winograd (F(4x4, 3x3) or F(2x2, r x r))
     exists for square 3x3, 5x5 and 7x7 filters with stride 1, and pays from
     WINOGRAD_MIN_CHANNELS input channels (and, for 3x3, WINOGRAD_MIN_TILES 2x2 output tiles;
     for 5x5, from WINOGRAD_5X5_MIN_CHANNELS with WINOGRAD_5X5_MIN_OUT_CHANNELS outputs);
@@ -69,11 +80,16 @@ def fast_algorithm(x_shape, weight_shape, stride, padding, dtype):
                                   tuple(padding), func="conv2d")
     if is_direct(weight_shape, stride, padding):
         pairs = in_channels * weight_shape[0]
-        if tuple(stride) == (1, 1):
-            narrow = pairs <= DIRECT_MAX_CHANNEL_PAIRS and out_h * out_w <= DIRECT_MAX_PLANE
+        if kernel_h == 5:
+            narrow = (in_channels < DIRECT_5X5_ANY_WIDTH_CHANNELS
+                      or pairs <= DIRECT_5X5_MAX_CHANNEL_PAIRS)
+        elif tuple(stride) == (1, 1):
+            narrow = in_channels < WINOGRAD_MIN_CHANNELS or (
+                pairs <= DIRECT_MAX_CHANNEL_PAIRS and out_h * out_w <= DIRECT_MAX_PLANE)
         else:
-            narrow = pairs <= DIRECT_STRIDE2_MAX_CHANNEL_PAIRS
-        if in_channels < WINOGRAD_MIN_CHANNELS or narrow:
+            narrow = (in_channels < WINOGRAD_MIN_CHANNELS
+                      or pairs <= DIRECT_STRIDE2_MAX_CHANNEL_PAIRS)
+        if narrow:
             return "direct"
     tiles = n_batch * ((out_h + 1) // 2) * ((out_w + 1) // 2)
     wide_enough = in_channels >= WINOGRAD_MIN_CHANNELS or (

@@ -1,27 +1,31 @@
-"""3x3 convolution with padding 1 and stride 1 or 2, computed directly on flat padded planes.
+"""3x3 convolution with padding 1 (stride 1 or 2) and 5x5 with padding 2 (stride 1), computed
+directly on flat padded planes.
 
-The lecture's sum,
+The lecture's sum for an r x r filter with padding p = (r - 1) / 2,
 
     Z[n, o, i, j] = sum_c sum_(u, v) W[o, c, u, v] * X_pad[n, c, i + u, j + v] + b[o],
 
-costs 9 multiply-adds per output and channel pair, 2.25 to 4 times Winograd's
+costs r * r multiply-adds per output and channel pair, 2.25 to 4 times Winograd's
 (minicnn/fast/conv/winograd.py), but needs no tile transforms. On narrow layers those
 transforms, not the products, are most of Winograd's time, and there the direct sum is
-faster (benchmarks/HISTORY.md, "Winograd in vector lanes"). Each input channel becomes one flat plane holding the padded images
-one after another, row after row, with one zero column between neighbouring rows and one zero
-row between neighbouring images (each serves as the padding on both of its sides):
+faster (benchmarks/HISTORY.md, "Winograd in vector lanes"); with one to a few input channels
+(LeNet-5's first layer) it also beats im2col, whose column matrix copies every input r * r
+times. Each input channel becomes one flat plane holding the padded images one after
+another, row after row, with p zero columns between neighbouring rows and p zero rows between
+neighbouring images (each serves as the padding on both of its sides):
 
-    planes[c, n * image_size + (y + 1) * pitch + (k + 1)] = X[n, c, y, k],
-    pitch = W + 1, image_size = (H + 1) * (W + 1), zero everywhere else,
+    planes[c, n * image_size + (y + p) * pitch + (k + p)] = X[n, c, y, k],
+    pitch = W + p, image_size = (H + p) * (W + p), zero everywhere else,
 
-so the nine inputs of the output (n, i, j), at flat position f = n * image_size + i * pitch +
-j, are planes[c, f + u * pitch + v] (u, v in 0..2), and each (output channel, input channel)
-pair is one loop over f that Numba vectorises (minicnn/fast/kernels/conv_direct.py). The loop also
-computes the one position per row past the image's width (j = W), which is thrown away.
+so the r * r inputs of the output (n, i, j), at flat position f = n * image_size + i * pitch
++ j, are planes[c, f + u * pitch + v] (u, v in 0..r-1), and each (output channel, input
+channel) pair is one loop over f that Numba vectorises (minicnn/fast/kernels/conv_direct.py
+for 3x3, conv_direct_5x5.py for 5x5). The loop also computes the p positions per row past
+the image's width (j >= W), which are thrown away.
 
-The backward pass uses the same layout for dZ, padded by one (Z_pad below):
+The backward pass uses the same layout for dZ, padded by p (Z_pad below):
 
-    dL/dX[n, c, y, k] = sum_o sum_(u, v) W[o, c, 2 - u, 2 - v] * dZ_pad[n, o, y + u, k + v]
+    dL/dX[n, c, y, k] = sum_o sum_(u, v) W[o, c, r-1 - u, r-1 - v] * dZ_pad[n, o, y + u, k + v]
                         (the same correlation, filters transposed and turned by 180 degrees)
     dL/dW[o, c, u, v] = sum_(n, i, j) dZ[n, o, i, j] * X_pad[n, c, i + u, j + v]
     dL/db[o]          = sum_(n, i, j) dZ[n, o, i, j]
@@ -36,8 +40,8 @@ no Winograd for stride 2, and im2col spends a large part of a stride-2 layer's t
 and folding its column matrix (benchmarks/HISTORY.md, "The direct sum for stride 2").
 
 With T threads the batch is cut into T parts that run at once (minicnn/fast/parallel.py).
-Method "fast" runs it for narrow 3x3 padding-1 layers of either stride
-(minicnn/fast/conv/choose.py, fast_algorithm).
+Method "fast" runs it for narrow 3x3 padding-1 layers of either stride and for 5x5 padding-2
+layers with few input channels (minicnn/fast/conv/choose.py, fast_algorithm).
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ import numpy as np
 
 from minicnn.fast.parallel import batch_parts, run_parts
 from minicnn.fast.kernels.conv_direct import (correlate_3x3, fill_phase_planes,
-                                         input_gradient_3x3_stride2, interleave_phases,
-                                         weight_gradient_3x3)
+                                              input_gradient_3x3_stride2, interleave_phases,
+                                              weight_gradient_3x3)
+from minicnn.fast.kernels.conv_direct_5x5 import correlate_5x5, weight_gradient_5x5
 
 __all__ = ["DIRECT_CHUNK_BYTES", "is_direct", "plane_geometry", "flat_planes", "phase_planes",
            "conv2d_direct_forward", "conv2d_direct_backward"]
@@ -64,10 +69,12 @@ PRODUCTS_MIN_CHANNELS = 32
 
 
 def is_direct(weight_shape, stride, padding) -> bool:
-    """A 3x3 filter, padding 1 and stride 1 or 2 (the same on both axes): the layers this
-    file computes."""
-    return (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) in ((1, 1), (2, 2))
-            and tuple(padding) == (1, 1))
+    """The layers this file computes: a 3x3 filter, padding 1 and stride 1 or 2, or a 5x5
+    filter, padding 2 and stride 1 (the same on both axes)."""
+    kernel, stride, padding = tuple(weight_shape[2:]), tuple(stride), tuple(padding)
+    if kernel == (5, 5):
+        return stride == (1, 1) and padding == (2, 2)
+    return kernel == (3, 3) and stride in ((1, 1), (2, 2)) and padding == (1, 1)
 
 
 def plane_geometry(height, width, padding=1):
@@ -115,26 +122,36 @@ def phase_planes(images):
 
 
 def conv2d_direct_forward(x, weight, bias, stride=1):
-    """Forward pass of a 3x3, padding-1 convolution of stride 1 or 2, summed directly.
+    """Forward pass of a 3x3, padding-1 convolution of stride 1 or 2, or of a 5x5, padding-2
+    convolution of stride 1, summed directly.
 
     Parameters
     ----------
     x : (N, C_in, H, W) array, checked by conv2d_forward
-    weight : (C_out, C_in, 3, 3) array of x's dtype
+    weight : (C_out, C_in, r, r) array of x's dtype, r = 3 or 5
     bias : (C_out,) array or None
-    stride : 1 or 2 (an int, or a pair of equal ints)
+    stride : 1 or 2 (an int, or a pair of equal ints); 1 for 5x5
 
     Returns
     -------
     out : (N, C_out, H_out, W_out) C-contiguous array (H_out = H for stride 1, ceil(H / 2)
           for stride 2)
-    planes : for the backward pass, (stride**2, C_in, L): x as flat padded planes
-             (flat_planes, one plane a channel) for stride 1, as its phase planes
+    planes : for the backward pass, (stride**2, C_in, L): x as flat planes padded by
+             (r - 1) / 2 (flat_planes, one plane a channel) for stride 1, as its phase planes
              (phase_planes) for stride 2
     """
     n_batch, _, height, width = x.shape
-    out_channels = weight.shape[0]
+    out_channels, kernel = weight.shape[0], weight.shape[2]
     stride = stride if isinstance(stride, int) else stride[0]    # is_direct checked it
+    bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
+    if kernel == 5:
+        out = np.empty((n_batch, out_channels, height, width), x.dtype)
+        planes = flat_planes(x, padding=2)                    # (C_in, N * image_size + slack)
+        pitch, image_size = plane_geometry(height, width, 2)
+        run_parts(lambda first, stop: correlate_5x5(planes, weight, bias_values, pitch,
+                                                    image_size, first, stop, out),
+                  batch_parts(n_batch))                       # images first .. stop-1 a part
+        return out, planes[None]
     if stride == 1:
         out_h, out_w = height, width
         planes = flat_planes(x)[None]                         # (1, C_in, N * image_size + slack)
@@ -142,7 +159,6 @@ def conv2d_direct_forward(x, weight, bias, stride=1):
         out_h, out_w = (height + 1) // 2, (width + 1) // 2
         planes = phase_planes(x)                              # (4, C_in, N * image_size + slack)
     pitch, image_size = plane_geometry(out_h, out_w)
-    bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     out = np.empty((n_batch, out_channels, out_h, out_w), x.dtype)
 
     run_parts(lambda first, stop: correlate_3x3(planes, weight, bias_values, pitch, image_size,
@@ -152,28 +168,30 @@ def conv2d_direct_forward(x, weight, bias, stride=1):
 
 
 def conv2d_direct_backward(dout, planes, weight, x_shape, input_gradient=True):
-    """Backward pass of conv2d_direct_forward (of either stride: ``planes`` tells which).
+    """Backward pass of conv2d_direct_forward (of either stride and filter size: ``planes``
+    tells the stride, ``weight`` the size).
 
     Parameters
     ----------
     dout : (N, C_out, H_out, W_out) array of the forward pass's dtype
     planes : the second value returned by conv2d_direct_forward
-    weight : (C_out, C_in, 3, 3) array
+    weight : (C_out, C_in, r, r) array, r = 3 or 5
     x_shape : (N, C_in, H, W)
     input_gradient : False when dL/dX is not needed (the input is the data)
 
     Returns
     -------
     dx : (N, C_in, H, W) array, or None when input_gradient is False
-    dweight : (C_out, C_in, 3, 3) array
+    dweight : (C_out, C_in, r, r) array
     dbias : (C_out,) array
     """
-    out_channels = weight.shape[0]
+    out_channels, kernel = weight.shape[0], weight.shape[2]
     grad_count = out_channels + out_channels % 2      # the dL/dW kernels take pairs
     dx_filters = None                                 # stride 2, narrow: the phase loop
     if len(planes) == 1:                              # stride 1: dL/dX is a correlation too
-        # W[o, c, 2 - u, 2 - v] as filters from the C_out (+ zero) planes to the C_in outputs
-        dx_filters = np.zeros((weight.shape[1], grad_count, 3, 3), weight.dtype)
+        # W[o, c, r-1 - u, r-1 - v] as filters from the C_out (+ zero) planes to the C_in
+        # outputs
+        dx_filters = np.zeros((weight.shape[1], grad_count, kernel, kernel), weight.dtype)
         dx_filters[:, :out_channels] = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
     elif weight.shape[1] >= PRODUCTS_MIN_CHANNELS:    # stride 2, wide: dL/dX by products
         dx_filters = _phase_matrices(weight)
@@ -187,32 +205,44 @@ def conv2d_direct_backward(dout, planes, weight, x_shape, input_gradient=True):
 
 def _backward_part(dout, planes, weight, dx_filters, grad_count, in_channels, dx, first, stop):
     """dL/dX of images first .. stop-1 (written into dx; skipped when dx is None) and their
-    part of dL/dW (returned, (grad_count, C_in, 3, 3)) for conv2d_direct_backward. ``dx_filters``: for stride 1 the
-    transposed, turned filters; for stride 2 None (the phase loop) or _phase_matrices
-    (products). dZ is padded into flat planes a chunk of images at a time, so that copy never
-    holds the whole batch's output gradient (3->64 at 224x224: 13 MB an image)."""
-    pitch, image_size = plane_geometry(*dout.shape[2:])
+    part of dL/dW (returned, (grad_count, C_in, r, r)) for conv2d_direct_backward.
+    ``dx_filters``: for stride 1 the transposed, turned filters; for stride 2 None (the phase
+    loop) or _phase_matrices (products). dZ is padded into flat planes a chunk of images at a
+    time, so that copy never holds the whole batch's output gradient (3->64 at 224x224: 13 MB
+    an image)."""
+    kernel = weight.shape[2]
+    padding = kernel // 2
+    pitch, image_size = plane_geometry(*dout.shape[2:], padding)
     chunk = max(1, DIRECT_CHUNK_BYTES // (grad_count * image_size * dout.itemsize))
-    dweight_part = np.zeros((grad_count, in_channels, 3, 3), dout.dtype)
+    dweight_part = np.zeros((grad_count, in_channels, kernel, kernel), dout.dtype)
     dweight_chunk = np.empty_like(dweight_part)
     stride = 1 if len(planes) == 1 else 2
     no_bias = np.zeros(in_channels, dout.dtype) if stride == 1 else None  # dL/dX's "bias"
     for n0 in range(first, stop, chunk):
         n1 = min(stop, n0 + chunk)
-        grad_planes = flat_planes(dout[n0:n1], grad_count)        # dZ_pad of images n0..n1-1
-        if dx is not None and stride == 1:
-            correlate_3x3(grad_planes[None], dx_filters, no_bias, pitch, image_size, 1, 0,
-                          n1 - n0, dx[n0:n1])
-        elif dx is not None and dx_filters is None:
-            input_gradient_3x3_stride2(grad_planes, weight, pitch, image_size, 0, n1 - n0,
-                                       dx[n0:n1])
-        elif dx is not None:
-            _phase_products(grad_planes, dx_filters, weight.shape[0], pitch, image_size,
-                            dx[n0:n1])
-        # dZ at output position f of image n is grad_planes[o, f - n0 * image_size + pitch
-        # + 1]: the chunk starts at image n0, and the padding shifts it
-        weight_gradient_3x3(planes, grad_planes, pitch + 1 - n0 * image_size, pitch, stride,
-                            n0 * image_size, n1 * image_size, dweight_chunk)
+        # dZ_pad of images n0..n1-1
+        grad_planes = flat_planes(dout[n0:n1], grad_count, padding)
+        # dZ at output position f of image n is grad_planes[o, f - n0 * image_size
+        # + padding * (pitch + 1)]: the chunk starts at image n0, and the padding shifts it
+        offset = padding * (pitch + 1) - n0 * image_size
+        if kernel == 5:
+            if dx is not None:
+                correlate_5x5(grad_planes, dx_filters, no_bias, pitch, image_size, 0, n1 - n0,
+                              dx[n0:n1])
+            weight_gradient_5x5(planes[0], grad_planes, offset, pitch, n0 * image_size,
+                                n1 * image_size, dweight_chunk)
+        else:
+            if dx is not None and stride == 1:
+                correlate_3x3(grad_planes[None], dx_filters, no_bias, pitch, image_size, 1, 0,
+                              n1 - n0, dx[n0:n1])
+            elif dx is not None and dx_filters is None:
+                input_gradient_3x3_stride2(grad_planes, weight, pitch, image_size, 0, n1 - n0,
+                                           dx[n0:n1])
+            elif dx is not None:
+                _phase_products(grad_planes, dx_filters, weight.shape[0], pitch, image_size,
+                                dx[n0:n1])
+            weight_gradient_3x3(planes, grad_planes, offset, pitch, stride, n0 * image_size,
+                                n1 * image_size, dweight_chunk)
         dweight_part += dweight_chunk
     return dweight_part
 

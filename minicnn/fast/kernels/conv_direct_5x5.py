@@ -13,8 +13,8 @@ zero elsewhere, so that
 
 the two zero columns that open each row are the right padding of the row before and the
 left padding of their own, and the two zero rows that open each image the bottom padding of
-the image before and the top padding of their own (a layout that runs on past the image's
-last row, column or the last image reads zeros). Output (n, i, j) sits at flat position
+the image before and the top padding of their own (reads past the last image land on the
+planes' trailing zeros). Output (n, i, j) sits at flat position
 f = n * image_size + i * pitch + j, and its 25 inputs are planes[c, f + u * pitch + v].
 
 For one filter row u, the five taps of a channel are five 1-d views of its plane, starting
@@ -26,8 +26,9 @@ is a loop over f of straight-line code that LLVM vectorises (16 float32 lanes a 
 machine): every read is contiguous in f. Four output channels share each loop (every input
 read serves four multiply-adds), the last O % 4 in a pair and then one at a time; a loop
 holds a row of taps, not all 25, so that its 20 filter numbers, five inputs and four sums
-stay in registers. Positions with j >= W (the rest of each row) are computed too and thrown
-away (pitch / W extra work for a branch-free loop).
+stay in registers. Positions with j >= W (the rest of each row) and the two rows between
+images are computed too and thrown away (image_size / (H W) extra work for a branch-free
+loop).
 
 dL/dW[o, c, u, v] = sum_(n, i, j) dZ[n, o, i, j] X_pad[n, c, i + u, j + v] is the same walk:
 with dZ in the same flat layout (zero at the positions that are not outputs), one row of taps
