@@ -28,7 +28,8 @@ WINOGRAD_MIN_CHANNELS = 8
 WINOGRAD_5X5_MIN_CHANNELS = 3
 WINOGRAD_5X5_MIN_OUT_CHANNELS = 8
 # ... and for 3x3, below this many 2x2 output tiles in the batch its fixed costs (16 products,
-# four transforms) lose to im2col; 5x5 and 7x7 save more and need no minimum (same section).
+# four transforms) lose to im2col; 5x5 and 7x7 save more and need no minimum (HISTORY.md,
+# "Convolution at PyTorch's pace").
 WINOGRAD_MIN_TILES = 128
 # 3x3 stride-1 padding-1 layers with at most this many channel pairs C_in * C_out run the
 # direct sum, where Winograd's transforms outweigh the products it saves (HISTORY.md,
