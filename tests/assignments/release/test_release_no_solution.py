@@ -115,6 +115,31 @@ dx_padded[:, :, 1:-1, 1:-1] = dx
 return dx_padded, np.zeros_like(weight), dout.sum(axis=(0, 2, 3))
 """
 
+# The 5x5 direct sum (stride 1, padding 2), through its kernels' NumPy twins, on X_pad without
+# its outer two rings: the answer wherever the case's filter is 5x5 with stride 1, padding 2
+CONV_FORWARD_DIRECT_5X5_KERNEL = """
+from minicnn.fast.conv.direct import flat_planes, plane_geometry
+from minicnn.fast.kernels.conv_direct_5x5 import correlate_5x5_numpy
+inner = np.ascontiguousarray(x_padded[:, :, 2:-2, 2:-2])
+n, _, height, width = inner.shape
+out = np.empty((n, weight.shape[0], height, width), x_padded.dtype)
+bias_values = np.zeros(weight.shape[0], x_padded.dtype) if bias is None else bias
+correlate_5x5_numpy(flat_planes(inner, padding=2), weight, bias_values,
+                    *plane_geometry(height, width, 2), 0, n, out)
+return out
+"""
+CONV_BACKWARD_DIRECT_5X5_KERNEL = """
+from minicnn.fast.conv.direct import flat_planes, plane_geometry
+from minicnn.fast.kernels.conv_direct_5x5 import weight_gradient_5x5_numpy
+inner = np.ascontiguousarray(x_padded[:, :, 2:-2, 2:-2])
+n, _, height, width = inner.shape
+pitch, image_size = plane_geometry(height, width, 2)
+dweight = np.empty(weight.shape, dout.dtype)
+weight_gradient_5x5_numpy(flat_planes(inner, padding=2), flat_planes(dout, padding=2),
+                          2 * pitch + 2, pitch, 0, n * image_size, dweight)
+return np.zeros_like(x_padded), dweight, dout.sum(axis=(0, 2, 3))
+"""
+
 IM2COL_BACKWARD_LOOP_DX = """
 from minicnn.kernels.conv import conv2d_loop_backward_input
 n_batch, channels, height, width = x_shape
@@ -156,6 +181,7 @@ CHEATS = {
         "fast": _conv_forward_via("fast"),
         "direct": CONV_FORWARD_DIRECT,
         "direct_numpy_twin": CONV_FORWARD_DIRECT_KERNEL,
+        "direct_5x5_numpy_twin": CONV_FORWARD_DIRECT_5X5_KERNEL,
         "loop_numpy_twin": "from minicnn.kernels.conv import conv2d_loop_forward_numpy\n"
                            "out = conv2d_loop_forward_numpy(x_padded, weight, *stride)\n"
                            "return out if bias is None else out + bias.reshape(1, -1, 1, 1)",
@@ -167,6 +193,7 @@ CHEATS = {
         "fast": _conv_backward_via("fast"),
         "direct": CONV_BACKWARD_DIRECT,
         "direct_numpy_twin": CONV_BACKWARD_DIRECT_KERNEL,
+        "direct_5x5_numpy_twin": CONV_BACKWARD_DIRECT_5X5_KERNEL,
         "direct_stride2_numpy_twin": CONV_BACKWARD_DIRECT_STRIDE2_KERNEL,
         "direct_stride2_products": CONV_BACKWARD_DIRECT_STRIDE2_PRODUCTS,
     },
