@@ -171,15 +171,24 @@ def _zero_four(sums, span):
 def _sum_four(planes, weight, o, base, pitch, stride, span, sums):
     """sums[k, f] = sum_c sum_(u, v) weight[o + k, c, u, v] * (tap (u, v) of channel c at
     flat position base + f) for k < 4 and f < span: every input read serves four
-    multiply-adds."""
-    _zero_four(sums, span)
-    sum0, sum1, sum2, sum3 = sums[0], sums[1], sums[2], sums[3]
+    multiply-adds. Channel 0 writes the sums and the others add to them, so no pass zeroes
+    them first (15 % of a one-channel layer's forward pass, benchmarks/HISTORY.md, "The first
+    channel writes the sums")."""
     for c in range(planes.shape[1]):
-        t00, t01, t02, t10, t11, t12, t20, t21, t22 = _taps(planes, c, base, pitch, stride)
-        a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
-        b00, b01, b02, b10, b11, b12, b20, b21, b22 = _filter(weight, o + 1, c)
-        c00, c01, c02, c10, c11, c12, c20, c21, c22 = _filter(weight, o + 2, c)
-        d00, d01, d02, d10, d11, d12, d20, d21, d22 = _filter(weight, o + 3, c)
+        _taps_four(planes, weight, o, c, base, pitch, stride, span, sums, c > 0)
+
+
+@njit(cache=True, inline="always")
+def _taps_four(planes, weight, o, c, base, pitch, stride, span, sums, add):
+    """Channel c's part of _sum_four, written into the sums (``add`` False) or added to them.
+    The two loops are written out: a branch inside one keeps LLVM from vectorising it."""
+    sum0, sum1, sum2, sum3 = sums[0], sums[1], sums[2], sums[3]
+    t00, t01, t02, t10, t11, t12, t20, t21, t22 = _taps(planes, c, base, pitch, stride)
+    a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
+    b00, b01, b02, b10, b11, b12, b20, b21, b22 = _filter(weight, o + 1, c)
+    c00, c01, c02, c10, c11, c12, c20, c21, c22 = _filter(weight, o + 2, c)
+    d00, d01, d02, d10, d11, d12, d20, d21, d22 = _filter(weight, o + 3, c)
+    if add:
         for f in range(span):
             x00, x01, x02 = t00[f], t01[f], t02[f]
             x10, x11, x12 = t10[f], t11[f], t12[f]
@@ -192,21 +201,39 @@ def _sum_four(planes, weight, o, base, pitch, stride, span, sums):
                         + c12 * x12 + c20 * x20 + c21 * x21 + c22 * x22)
             sum3[f] += (d00 * x00 + d01 * x01 + d02 * x02 + d10 * x10 + d11 * x11
                         + d12 * x12 + d20 * x20 + d21 * x21 + d22 * x22)
+    else:
+        for f in range(span):
+            x00, x01, x02 = t00[f], t01[f], t02[f]
+            x10, x11, x12 = t10[f], t11[f], t12[f]
+            x20, x21, x22 = t20[f], t21[f], t22[f]
+            sum0[f] = (a00 * x00 + a01 * x01 + a02 * x02 + a10 * x10 + a11 * x11
+                       + a12 * x12 + a20 * x20 + a21 * x21 + a22 * x22)
+            sum1[f] = (b00 * x00 + b01 * x01 + b02 * x02 + b10 * x10 + b11 * x11
+                       + b12 * x12 + b20 * x20 + b21 * x21 + b22 * x22)
+            sum2[f] = (c00 * x00 + c01 * x01 + c02 * x02 + c10 * x10 + c11 * x11
+                       + c12 * x12 + c20 * x20 + c21 * x21 + c22 * x22)
+            sum3[f] = (d00 * x00 + d01 * x01 + d02 * x02 + d10 * x10 + d11 * x11
+                       + d12 * x12 + d20 * x20 + d21 * x21 + d22 * x22)
 
 
 @njit(cache=True, inline="always")
 def _sum_one(planes, weight, o, base, pitch, stride, span, sum0):
     """sum0[f] = sum_c sum_(u, v) weight[o, c, u, v] * (tap (u, v) of channel c at flat
-    position base + f) for f < span: one output channel (the last O % OUT_BLOCK of a layer)."""
-    for f in range(span):
-        sum0[f] = 0
+    position base + f) for f < span: one output channel (the last O % OUT_BLOCK of a layer).
+    Channel 0 writes the sums, as in _sum_four."""
     for c in range(planes.shape[1]):
         t00, t01, t02, t10, t11, t12, t20, t21, t22 = _taps(planes, c, base, pitch, stride)
         a00, a01, a02, a10, a11, a12, a20, a21, a22 = _filter(weight, o, c)
-        for f in range(span):
-            sum0[f] += (a00 * t00[f] + a01 * t01[f] + a02 * t02[f]
-                        + a10 * t10[f] + a11 * t11[f] + a12 * t12[f]
-                        + a20 * t20[f] + a21 * t21[f] + a22 * t22[f])
+        if c > 0:
+            for f in range(span):
+                sum0[f] += (a00 * t00[f] + a01 * t01[f] + a02 * t02[f]
+                            + a10 * t10[f] + a11 * t11[f] + a12 * t12[f]
+                            + a20 * t20[f] + a21 * t21[f] + a22 * t22[f])
+        else:
+            for f in range(span):
+                sum0[f] = (a00 * t00[f] + a01 * t01[f] + a02 * t02[f]
+                           + a10 * t10[f] + a11 * t11[f] + a12 * t12[f]
+                           + a20 * t20[f] + a21 * t21[f] + a22 * t22[f])
 
 
 @njit(cache=True, inline="always")
