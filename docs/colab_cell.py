@@ -47,14 +47,22 @@ def colab_cell(url: str | None = None) -> dict:
             "source": cell_source(url).splitlines(keepends=True)}
 
 
+def _is_install_cell(cell: dict) -> bool:
+    """The install cell, by its id or by its tag (a copy pasted from another notebook gets a
+    new id but keeps the tag)."""
+    return cell.get("id") == CELL_ID or TAGS[0] in cell.get("metadata", {}).get("tags", [])
+
+
 def has_current_cell(notebook: dict, url: str | None = None) -> bool:
+    """The first cell is the current install cell, and no other cell is one."""
     cells = notebook.get("cells", [])
     return bool(cells) and cells[0].get("id") == CELL_ID \
-        and "".join(cells[0]["source"]) == cell_source(url)
+        and "".join(cells[0]["source"]) == cell_source(url) \
+        and not any(_is_install_cell(cell) for cell in cells[1:])
 
 
 def with_cell(notebook: dict, url: str | None = None) -> dict:
-    cells = [c for c in notebook["cells"] if c.get("id") != CELL_ID]
+    cells = [c for c in notebook["cells"] if not _is_install_cell(c)]
     return {**notebook, "cells": [colab_cell(url)] + cells}
 
 
