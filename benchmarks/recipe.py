@@ -405,12 +405,15 @@ def _plot(runs: dict, path: Path, recipe: Recipe) -> None:
             length = max(len(curve) for curve in curves)
             mean = [np.mean([c[e] for c in curves if len(c) > e]) for e in range(length)]
             ax.plot(range(1, length + 1), mean, color=colours.get(base), linewidth=2.5,
-                    marker=".", label=f"{base}, mean of {len(curves)} seeds")
+                    marker=".", label=f"{base}, mean of {len(curves)} seeds"
+                    if len(curves) > 1 else f"{base}, 1 seed")
         if recipe.target is not None:
             ax.axhline(100 * recipe.target, color="grey", linestyle=":",
                        label=f"target {recipe.target:.1%}")
+        schedule = ("cosine schedule" if recipe.settings.get("scheduler") == "cosine"
+                    else "scheduler on validation loss")
         ax.set_title("full protocol: 60,000 images, scheduler on test loss" if protocol
-                     else "holdout: 55,000 images, scheduler on validation loss", fontsize=10)
+                     else f"holdout: 55,000 images, {schedule}", fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
