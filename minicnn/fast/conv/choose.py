@@ -35,9 +35,8 @@ WINOGRAD_MIN_TILES = 128
 # direct sum, where Winograd's transforms outweigh the products it saves (HISTORY.md,
 # "Winograd in vector lanes").
 DIRECT_MAX_CHANNEL_PAIRS = 256
-# ... on output planes of at most this many positions: on larger ones (ResNet's 16 -> 16 at
-# 28x28 and 32x32) Winograd's 4x4 tiles cover the plane with little waste and win by 1.4x
-# (RESULTS.md, "The networks' layers").
+# ... on output planes of at most this many positions: on larger ones Winograd's 4x4 tiles
+# cover the plane with little waste and win (RESULTS.md, "The networks' layers").
 DIRECT_MAX_PLANE = 16 * 16
 # The same for stride 2 (no Winograd there): beyond it im2col's and gemm's products win
 # (HISTORY.md, "The direct sum for stride 2").
