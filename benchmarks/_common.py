@@ -122,6 +122,17 @@ def import_torch(disabled: bool = False):
     return _TORCH or None
 
 
+def torch_twin(torch, name: str, seed: int, **kwargs):
+    """PyTorch's twin of ``minicnn.models.build(name, ...)`` (LeNet-5, the ResNets), seeded:
+    the tests' definition (tests/support/torch_models.py), one for tests and benchmarks."""
+    tests = str(REPO_DIR / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from support.torch_models import torch_module
+    torch.manual_seed(seed)
+    return torch_module(torch, name, **kwargs)
+
+
 def output_path(args, stem: str, suffix: str) -> Path:
     """``<out>/<stem>[_<tag>].<suffix>``, creating the folder."""
     args.out.mkdir(parents=True, exist_ok=True)

@@ -174,10 +174,8 @@ def torch_recipe(torch, config):
         from train_step import torch_setup
         model, criterion, _ = torch_setup(torch, seed=config.seed)
     else:
-        sys.path.insert(0, str(common.REPO_DIR / "tests"))
-        from support.torch_models import torch_module
-        torch.manual_seed(config.seed)
-        model = torch_module(torch, config.model, num_classes=10, in_channels=1)
+        model = common.torch_twin(torch, config.model, config.seed, num_classes=10,
+                                  in_channels=1)
         criterion = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     params = model.parameters()
     if config.optimizer == "sgd":

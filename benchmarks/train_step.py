@@ -123,10 +123,7 @@ def torch_setup(torch, seed: int = 0, model: str = "cnn"):
     the tests' PyTorch twin of ``model`` with the optimiser ``minicnn_setup`` gives it."""
     nn = torch.nn
     if model != "cnn":
-        sys.path.insert(0, str(common.REPO_DIR / "tests"))
-        from support.torch_models import torch_module
-        torch.manual_seed(seed)
-        network = torch_module(torch, model, num_classes=10, in_channels=1)
+        network = common.torch_twin(torch, model, seed, num_classes=10, in_channels=1)
         if model.startswith("resnet"):
             optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9,
                                         weight_decay=5e-4)
