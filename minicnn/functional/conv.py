@@ -111,7 +111,8 @@ def conv2d_backward(dout, cache, input_gradient=True):
     dout : (N, C_out, H_out, W_out) array, dL/dZ; cast to the forward pass's dtype
     cache : the cache returned by conv2d_forward (any method; the same method runs backward)
     input_gradient : False when nothing needs dL/dX, as for a network's first layer, whose
-        input is the data: dx is then None, and the engine's methods skip its work
+        input is the data: dx is then None, and the engine's methods skip its work (they
+        skip dL/db's sum too when the forward pass had no bias, as ResNet's layers)
 
     Returns
     -------
@@ -122,11 +123,11 @@ def conv2d_backward(dout, cache, input_gradient=True):
     method, saved, weight, stride, padding, x_shape, has_bias = _check_cache(cache)
     dout = _check_dout(dout, weight, stride, padding, x_shape)
     _, backward = _method_functions(method)
-    if input_gradient or method in ("naive", "loop", "im2col"):  # the lecture's: all three
+    if method in ("naive", "loop", "im2col"):     # the lecture's compute all three
         dx, dweight, dbias = backward(dout, saved, weight, stride, padding, x_shape)
-    else:
+    else:                                         # the engine's skip what nobody asked for
         dx, dweight, dbias = backward(dout, saved, weight, stride, padding, x_shape,
-                                      input_gradient=False)
+                                      input_gradient=input_gradient, bias_gradient=has_bias)
     return (dx if input_gradient else None), dweight, (dbias if has_bias else None)
 
 

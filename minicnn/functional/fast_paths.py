@@ -43,9 +43,9 @@ def register(name: str, function) -> None:
 def register_conv_method(method: str, forward, backward) -> None:
     """Offer a convolution method: ``forward(x, weight, bias, stride, padding) -> (out,
     saved)`` and ``backward(dout, saved, weight, stride, padding, x_shape,
-    input_gradient=True) -> (dx, dweight, dbias)``, as the lecture's own methods in
-    minicnn/functional/conv.py, plus the keyword: ``input_gradient=False`` may skip dx (and
-    return None for it)."""
+    input_gradient=True, bias_gradient=True) -> (dx, dweight, dbias)``, as the lecture's own
+    methods in minicnn/functional/conv.py, plus the keywords: ``input_gradient=False`` may
+    skip dx and ``bias_gradient=False`` dbias (returning None for it)."""
     _CONV_METHODS[method] = (forward, backward)
 
 

@@ -17,6 +17,7 @@ from minicnn.fast.conv.choose import (DIRECT_5X5_ANY_WIDTH_CHANNELS,
                                       WINOGRAD_MIN_TILES, fast_algorithm)
 from minicnn.fast.conv.direct import conv2d_direct_backward, conv2d_direct_forward
 from minicnn.fast.conv.winograd import conv2d_winograd_backward, conv2d_winograd_forward
+from minicnn.functional import fast_paths
 from minicnn.functional.conv import conv2d_backward, conv2d_forward
 from minicnn.gradcheck import numerical_gradient, rel_error
 
@@ -164,6 +165,46 @@ def test_without_the_input_gradient_the_weight_gradients_are_the_same(
     assert dx is None
     np.testing.assert_array_equal(dweight_only, dweight)
     np.testing.assert_array_equal(dbias_only, dbias)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("method", METHODS, indirect=True)
+@pytest.mark.parametrize("n, c_in, h, w, c_out, kernel, stride, padding", GRID)
+def test_without_the_bias_gradient_the_other_gradients_are_the_same(
+        rng, method, dtype, n, c_in, h, w, c_out, kernel, stride, padding):
+    """bias_gradient=False (a layer without bias, as ResNet's): the engine's backward returns
+    None for dL/db instead of summing dZ, and dx and dW are the full backward's to the last
+    bit, whichever algorithm ran."""
+    x, weight, _, dout = make_inputs(rng, n, c_in, h, w, c_out, kernel, stride, padding, dtype)
+    _, backward = fast_paths.conv_method(method)
+    caches = [conv2d_forward(x, weight, None, stride, padding, method=method)[1]
+              for _ in range(2)]
+    # the cache: (method, saved, weight, stride pair, padding pair, x's shape, has a bias)
+    full, no_bias = [backward(dout, cache[1], weight, cache[3], cache[4], cache[5],
+                              bias_gradient=wanted)
+                     for cache, wanted in zip(caches, (True, False))]
+    assert full[2].shape == (c_out,) and no_bias[2] is None
+    np.testing.assert_array_equal(no_bias[0], full[0])
+    np.testing.assert_array_equal(no_bias[1], full[1])
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+def test_conv2d_backward_asks_the_engine_for_the_bias_gradient_only_with_a_bias(
+        rng, monkeypatch, bias):
+    x, weight, bias_values, dout = make_inputs(rng, 2, 3, 6, 5, 4, (3, 3), 1, 1, np.float64)
+    forward, backward = fast_paths.conv_method("fast")
+    asked = []
+
+    def recording_backward(*args, **keywords):
+        asked.append(keywords)
+        return backward(*args, **keywords)
+
+    monkeypatch.setitem(fast_paths._CONV_METHODS, "fast", (forward, recording_backward))
+    _, cache = conv2d_forward(x, weight, bias_values if bias else None, 1, 1, method="fast")
+    dx, dweight, dbias = conv2d_backward(dout, cache)
+    assert asked == [{"input_gradient": True, "bias_gradient": bias}]
+    assert dx.shape == x.shape and dweight.shape == weight.shape
+    assert (dbias is not None) == bias
 
 
 @pytest.mark.parametrize("method", ["naive", "loop", "im2col"])

@@ -51,22 +51,26 @@ def conv2d_fast_forward(x, weight, bias, stride, padding):
     return out, (algorithm, kept)
 
 
-def conv2d_fast_backward(dout, saved, weight, stride, padding, x_shape, input_gradient=True):
+def conv2d_fast_backward(dout, saved, weight, stride, padding, x_shape, input_gradient=True,
+                         bias_gradient=True):
     """Method "fast"'s backward pass: the same algorithm as the forward pass ran.
     ``input_gradient=False`` (the layer's input is the data): dx is None, and direct, im2col
     and gemm skip its work (Winograd and pointwise layers, never a network's first here,
-    compute it and drop it)."""
+    compute it and drop it). ``bias_gradient=False`` (a layer without bias): dbias is None and
+    its sum over dZ is skipped."""
     algorithm, kept = saved
     if algorithm == "direct":
-        return conv2d_direct_backward(dout, kept, weight, x_shape, input_gradient)
+        return conv2d_direct_backward(dout, kept, weight, x_shape, input_gradient,
+                                      bias_gradient)
     if algorithm == "im2col":
         return conv2d_im2col_backward(dout, kept, weight, stride, padding, x_shape,
-                                      input_gradient)
+                                      input_gradient, bias_gradient)
     if algorithm == "gemm":
         return conv2d_gemm_backward(dout, kept, weight, stride, padding, x_shape,
-                                    input_gradient)
+                                    input_gradient, bias_gradient)
     if algorithm == "winograd":
-        dx, dweight, dbias = conv2d_winograd_backward(dout, kept, weight, padding)
+        dx, dweight, dbias = conv2d_winograd_backward(dout, kept, weight, padding,
+                                                      bias_gradient)
     else:
-        dx, dweight, dbias = conv2d_pointwise_backward(dout, kept, weight)
+        dx, dweight, dbias = conv2d_pointwise_backward(dout, kept, weight, bias_gradient)
     return (dx if input_gradient else None), dweight, dbias

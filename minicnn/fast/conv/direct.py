@@ -167,7 +167,8 @@ def conv2d_direct_forward(x, weight, bias, stride=1):
     return out, planes
 
 
-def conv2d_direct_backward(dout, planes, weight, x_shape, input_gradient=True):
+def conv2d_direct_backward(dout, planes, weight, x_shape, input_gradient=True,
+                           bias_gradient=True):
     """Backward pass of conv2d_direct_forward (of either stride and filter size: ``planes``
     tells the stride, ``weight`` the size).
 
@@ -178,12 +179,13 @@ def conv2d_direct_backward(dout, planes, weight, x_shape, input_gradient=True):
     weight : (C_out, C_in, r, r) array, r = 3 or 5
     x_shape : (N, C_in, H, W)
     input_gradient : False when dL/dX is not needed (the input is the data)
+    bias_gradient : False when dL/db is not needed (the layer has no bias)
 
     Returns
     -------
     dx : (N, C_in, H, W) array, or None when input_gradient is False
     dweight : (C_out, C_in, r, r) array
-    dbias : (C_out,) array
+    dbias : (C_out,) array, or None when bias_gradient is False
     """
     out_channels, kernel = weight.shape[0], weight.shape[2]
     grad_count = out_channels + out_channels % 2      # the dL/dW kernels take pairs
@@ -200,7 +202,8 @@ def conv2d_direct_backward(dout, planes, weight, x_shape, input_gradient=True):
     parts = run_parts(partial(_backward_part, dout, planes, weight, dx_filters, grad_count,
                               x_shape[1], dx),
                       batch_parts(x_shape[0]))
-    return dx, sum(parts)[:out_channels], dout.sum(axis=(0, 2, 3))
+    dbias = dout.sum(axis=(0, 2, 3)) if bias_gradient else None
+    return dx, sum(parts)[:out_channels], dbias
 
 
 def _backward_part(dout, planes, weight, dx_filters, grad_count, in_channels, dx, first, stop):

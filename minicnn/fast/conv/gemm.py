@@ -91,7 +91,8 @@ def conv2d_gemm_forward(x, weight, bias, stride, padding):
     return out, x_padded
 
 
-def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape, input_gradient=True):
+def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape, input_gradient=True,
+                         bias_gradient=True):
     """Convolution backward pass over the forward pass's chunks, columns recomputed.
 
     dL/db = sum_(n, i, j) dZ;  dL/dW = sum_chunks dZ_mat @ cols.T;
@@ -105,12 +106,13 @@ def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape, input
     stride, padding : (int, int) pairs
     x_shape : (N, C_in, H, W), the unpadded input's shape
     input_gradient : False when dL/dX is not needed (the input is the data)
+    bias_gradient : False when dL/db is not needed (the layer has no bias)
 
     Returns
     -------
     dx : (N, C_in, H, W) array, or None when input_gradient is False
     dweight : (C_out, C_in, kH, kW) C-contiguous array
-    dbias : (C_out,) array
+    dbias : (C_out,) array, or None when bias_gradient is False
     """
     n_batch, channels, height, width = x_shape
     out_channels, _, kernel_h, kernel_w = weight.shape
@@ -138,7 +140,7 @@ def conv2d_gemm_backward(dout, x_padded, weight, stride, padding, x_shape, input
     dx = None if dx_padded is None else np.ascontiguousarray(
         dx_padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
     dweight = dweight_t.T.reshape(out_channels, kernel_h, kernel_w, channels)
-    dbias = dout.sum(axis=(0, 2, 3))
+    dbias = dout.sum(axis=(0, 2, 3)) if bias_gradient else None
     return dx, np.ascontiguousarray(dweight.transpose(0, 3, 1, 2)), dbias
 
 

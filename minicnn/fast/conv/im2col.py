@@ -46,11 +46,13 @@ def conv2d_im2col_forward(x, weight, bias, stride, padding):
     return out, cols
 
 
-def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape, input_gradient=True):
+def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape, input_gradient=True,
+                           bias_gradient=True):
     """The lecture's ``_conv2d_im2col_backward``: ``(dx, dweight, dbias)`` from the forward
     pass's columns, folded back by the Numba ``col2im``. Small layers run the products image
     by image on dZ[n] (C_out, H_out*W_out), a free reshape of dout, so dout is never
-    transposed. ``input_gradient=False``: dx is None, neither computed nor folded."""
+    transposed. ``input_gradient=False``: dx is None, neither computed nor folded;
+    ``bias_gradient=False``: dbias is None, not summed."""
     n_batch, channels, height, width = x_shape
     out_channels, _, kernel_h, kernel_w = weight.shape
     weight_matrix = weight.reshape(out_channels, -1)             # (C_out, C_in*kH*kW)
@@ -59,7 +61,7 @@ def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape, input_g
         #   dL/dW = sum_n dZ[n] @ cols[n].T,   dL/dcols[n] = W_mat.T @ dZ[n]
         dout_by_image = dout.reshape(n_batch, out_channels, -1)
         cols_by_image = _by_image(cols, n_batch)
-        dbias = dout_by_image.sum(axis=2).sum(axis=0)
+        dbias = dout_by_image.sum(axis=2).sum(axis=0) if bias_gradient else None
         dweight = np.zeros_like(weight_matrix)
         product = np.empty_like(weight_matrix)
         for n in range(n_batch):
@@ -72,7 +74,7 @@ def conv2d_im2col_backward(dout, cols, weight, stride, padding, x_shape, input_g
     else:
         # (N, C_out, H_out, W_out) -> (C_out, N, H_out, W_out) -> (C_out, N*H_out*W_out): a copy
         dout_matrix = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)
-        dbias = dout_matrix.sum(axis=1)
+        dbias = dout_matrix.sum(axis=1) if bias_gradient else None
         dweight = dout_matrix @ cols.T
         if not input_gradient:
             return None, dweight.reshape(weight.shape), dbias

@@ -53,7 +53,7 @@ def conv2d_pointwise_forward(x, weight, bias):
     return out.reshape(n_batch, -1, height, width), x
 
 
-def conv2d_pointwise_backward(dout, x, weight):
+def conv2d_pointwise_backward(dout, x, weight, bias_gradient=True):
     """Backward pass of conv2d_pointwise_forward.
 
     Parameters
@@ -61,12 +61,13 @@ def conv2d_pointwise_backward(dout, x, weight):
     dout : (N, C_out, H, W) C-contiguous array of x's dtype
     x : the second value returned by conv2d_pointwise_forward
     weight : (C_out, C_in, 1, 1) array
+    bias_gradient : False when dL/db is not needed (the layer has no bias)
 
     Returns
     -------
     dx : (N, C_in, H, W) array
     dweight : (C_out, C_in, 1, 1) array
-    dbias : (C_out,) array
+    dbias : (C_out,) array, or None when bias_gradient is False
     """
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
@@ -80,5 +81,5 @@ def conv2d_pointwise_backward(dout, x, weight):
     for n in range(n_batch):
         np.matmul(dout_by_image[n], x_by_image[n].T, out=product)
         dweight += product
-    dbias = dout_by_image.sum(axis=2).sum(axis=0)
+    dbias = dout_by_image.sum(axis=2).sum(axis=0) if bias_gradient else None
     return dx, dweight.reshape(weight.shape), dbias

@@ -125,7 +125,7 @@ def conv2d_winograd_forward(x, weight, bias, padding):
     return out, (x, v_kept)
 
 
-def conv2d_winograd_backward(dout, kept, weight, padding):
+def conv2d_winograd_backward(dout, kept, weight, padding, bias_gradient=True):
     """Backward pass of conv2d_winograd_forward, on the input tiles V it kept, or with V
     computed again chunk by chunk.
 
@@ -136,12 +136,13 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
            dict, e.g. after the thread count changed, has its V computed again)
     weight : (C_out, C_in, r, r) C-contiguous array
     padding : (p_h, p_w) pair
+    bias_gradient : False when dL/db is not needed (the layer has no bias)
 
     Returns
     -------
     dx : (N, C_in, H, W) array
     dweight : (C_out, C_in, r, r) array
-    dbias : (C_out,) array
+    dbias : (C_out,) array, or None when bias_gradient is False
     """
     x, v_kept = kept
     n_batch, channels = x.shape[:2]
@@ -172,7 +173,8 @@ def conv2d_winograd_backward(dout, kept, weight, padding):
     # that is the row vector times kron(G, G), one product for all (o, c)
     du_by_filter = du_filters.reshape(plan.planes, -1).T      # (C_out*C_in, alpha^2)
     dweight = (du_by_filter @ plan.kron_g[np.dtype(x.dtype)]).reshape(weight.shape)
-    return dx, dweight, dout.sum(axis=(0, 2, 3))
+    dbias = dout.sum(axis=(0, 2, 3)) if bias_gradient else None
+    return dx, dweight, dbias
 
 
 class _PlaneTiles(NamedTuple):
