@@ -11,7 +11,8 @@ kernel size and stride, and a few large layers.
 Each row gives the median of several repeats and its interquartile range, the effective rate
 in GFLOP/s (the direct convolution's flops over the time: a forward pass is
 2 * N * C_out * H_out * W_out * C_in * k * k flops, forward + backward counted as 3x that (2x
-for a network's first layer, marked "no dx", whose backward computes no dx in training), dx
+for a network's first layer, marked "no dx", whose backward computes no dx in training; a
+layer marked "no bias", as ResNet's, has no bias and so no dL/db in either framework), dx
 and dW each costing one forward's worth; Winograd does fewer multiplications, so its
 effective rate can exceed the matrix-product rate), the rate as a percentage of this
 machine's float32 matrix-product rate measured in the same run (best of several 2048 x 2048
@@ -58,6 +59,7 @@ class ConvCase:
     pad: int | None = None      # None: k // 2, "same" padding
     input_gradient: bool = True     # False: a network's first layer, whose backward (in
     #                                 training, both frameworks) computes dW and db only
+    bias: bool = True               # False: the layer has no bias (ResNet's), so no dL/db
 
     @property
     def padding(self) -> int:
@@ -80,7 +82,8 @@ class ConvCase:
     def label(self) -> str:
         return (f"N={self.n} {self.c_in}->{self.c_out} {self.size}x{self.size} "
                 f"k={self.k} p={self.padding}" + (f" s={self.stride}" if self.stride > 1 else "")
-                + ("" if self.input_gradient else " (no dx)"))
+                + ("" if self.input_gradient else " (no dx)")
+                + ("" if self.bias else " (no bias)"))
 
 
 def lecture_cases(quick: bool) -> list[ConvCase]:
@@ -136,7 +139,7 @@ def network_cases(quick: bool) -> list[ConvCase]:
                   ("layer2", 32, 32, half, 3, 1), ("layer3.0", 32, 64, half, 3, 2),
                   ("layer3.0 shortcut", 32, 64, half, 1, 2), ("layer3", 64, 64, quarter, 3, 1)]
         cases += [ConvCase(f"resnet {size}x{size} {name}", "networks", 128, c_in, c_out, side,
-                           k, stride=stride, input_gradient=name != "conv1")
+                           k, stride=stride, input_gradient=name != "conv1", bias=False)
                   for name, c_in, c_out, side, k, stride in layers]
     return cases
 
@@ -154,7 +157,7 @@ def make_inputs(case: ConvCase, n: int, seed: int = 0):
               / np.float32(np.sqrt(fan_in)))
     bias = rng.standard_normal(case.c_out, dtype=np.float32) * np.float32(0.1)
     dout = rng.standard_normal((n, case.c_out, case.out_size, case.out_size), dtype=np.float32)
-    return x, weight, bias, dout
+    return x, weight, (bias if case.bias else None), dout
 
 
 def minicnn_fns(case: ConvCase, method: str, n: int):
@@ -178,9 +181,11 @@ def torch_fns(case: ConvCase, n: int):
     for dx, dW and db (as a training step needs them; dW and db only for a first layer)."""
     torch = common.import_torch()
     import torch.nn.functional as F
-    x, weight, bias, dout = (torch.from_numpy(a) for a in make_inputs(case, n))
-    xg, wg, bg = (t.clone().requires_grad_(True) for t in (x, weight, bias))
-    wanted = (xg, wg, bg) if case.input_gradient else (wg, bg)
+    x, weight, bias, dout = (None if a is None else torch.from_numpy(a)
+                             for a in make_inputs(case, n))
+    xg, wg, bg = (None if t is None else t.clone().requires_grad_(True)
+                  for t in (x, weight, bias))
+    wanted = tuple(t for t in ((xg if case.input_gradient else None), wg, bg) if t is not None)
     if not case.input_gradient:
         xg = x                          # the images: no gradient, as in a training step
 
@@ -202,9 +207,11 @@ def check_against_torch(case: ConvCase, methods, torch) -> dict:
     import torch.nn.functional as F
     from minicnn.functional import conv2d_backward, conv2d_forward
     x, weight, bias, dout = make_inputs(case, 2, seed=1)
-    xt, wt, bt = (torch.from_numpy(a).requires_grad_(True) for a in (x, weight, bias))
+    xt, wt, bt = (None if a is None else torch.from_numpy(a).requires_grad_(True)
+                  for a in (x, weight, bias))
     out_t = F.conv2d(xt, wt, bt, stride=case.stride, padding=case.padding)
-    grads_t = torch.autograd.grad(out_t, (xt, wt, bt), torch.from_numpy(dout))
+    grads_t = torch.autograd.grad(out_t, tuple(t for t in (xt, wt, bt) if t is not None),
+                                  torch.from_numpy(dout))
     errors = {}
     for method in methods:
         out, cache = conv2d_forward(x, weight, bias, stride=case.stride, padding=case.padding,
