@@ -35,6 +35,9 @@ from minicnn.kernels.conv import (conv2d_loop_backward_input, conv2d_loop_backwa
 __all__ = ["CONV_METHODS", "DEFAULT_METHOD", "conv2d_forward", "conv2d_backward"]
 
 CONV_METHODS = ("naive", "loop", "im2col", "gemm", "fast")
+# The lecture's own methods, written below: they always compute all three gradients. The
+# others are the engine's, which skip dL/dX and dL/db when nobody needs them.
+LECTURE_METHODS = ("naive", "loop", "im2col")
 # The fastest on every layer measured, PyTorch's pace or better (benchmarks/HISTORY.md,
 # "Convolution at PyTorch's pace"); a student copy points this at "im2col".
 DEFAULT_METHOD = "fast"
@@ -123,9 +126,9 @@ def conv2d_backward(dout, cache, input_gradient=True):
     method, saved, weight, stride, padding, x_shape, has_bias = _check_cache(cache)
     dout = _check_dout(dout, weight, stride, padding, x_shape)
     _, backward = _method_functions(method)
-    if method in ("naive", "loop", "im2col"):     # the lecture's compute all three
+    if method in LECTURE_METHODS:
         dx, dweight, dbias = backward(dout, saved, weight, stride, padding, x_shape)
-    else:                                         # the engine's skip what nobody asked for
+    else:
         dx, dweight, dbias = backward(dout, saved, weight, stride, padding, x_shape,
                                       input_gradient=input_gradient, bias_gradient=has_bias)
     return (dx if input_gradient else None), dweight, (dbias if has_bias else None)
