@@ -436,6 +436,15 @@ def _cmd_assignment(argv) -> int:
     return int(assignment_main(list(argv)) or 0)
 
 
+def _error_text(exc: BaseException) -> str:
+    """What ``minicnn: error:`` is followed by: one line, but for a data set that was not
+    found, whose message is a list (the places tried, the ways to fix it) kept as written."""
+    from minicnn.data.locate import DatasetNotFoundError
+    if isinstance(exc, DatasetNotFoundError) and str(exc).strip():
+        return str(exc).strip()
+    return _one_line(exc)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, KeyError) and text.startswith("'") and text.endswith("'"):
@@ -498,5 +507,5 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001 (the point: one line, no traceback)
         if debug:
             raise
-        sys.stderr.write(f"{PROG}: error: {_one_line(exc)}\n")
+        sys.stderr.write(f"{PROG}: error: {_error_text(exc)}\n")
         return 1

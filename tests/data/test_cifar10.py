@@ -278,3 +278,25 @@ def test_offline_download_fails_cleanly_saying_which_file_to_put_where(monkeypat
                  "--data-dir DIR", str(cifar10.cache_dir())]:
         assert text in message, text
     assert not cifar10.cache_dir().exists()
+
+
+def test_the_command_line_prints_the_places_tried_and_the_fixes_one_a_line(monkeypatch,
+                                                                            capsys, tmp_path):
+    from minicnn.cli import main
+
+    def unreachable(url, timeout):
+        raise urllib.error.URLError("[Errno 101] Network is unreachable")
+    monkeypatch.setattr(cifar10, "url_opener", unreachable)
+    code = main(["train", "--model", "resnet20", "--dataset", "cifar10", "--epochs", "1",
+                 "--threads", "1", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    error_lines = [line for line in lines if line.startswith("minicnn: error: ")]
+    assert len(error_lines) == 1, err
+    first = lines.index(error_lines[0])
+    assert "CIFAR-10 (train split, binary version) was not found" in lines[first]
+    below = lines[first + 1:]
+    assert [line.split(".")[0].strip() for line in below[:3]] == ["1", "2", "3"], err
+    assert "Network is unreachable" in below[2]
+    assert any(line.strip().startswith("- download the binary version") for line in below)
