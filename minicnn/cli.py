@@ -202,16 +202,23 @@ def _dataset_names() -> tuple:
     return DATASETS
 
 
+# --data-dir of the commands that read a checkpoint's data set
+_CHECKPOINT_DATA_DIR = ("directory holding the data set's files (default: the search path of "
+                        "minicnn train --data-dir; for --dataset folder, where the run read "
+                        "its images)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = _defaults()
     parser = Parser(prog=PROG, description="Convolutional neural networks from scratch in "
                                            "NumPy: train, evaluate and inspect the lecture's "
-                                           "CNN on Fashion-MNIST.")
+                                           "CNN on Fashion-MNIST, the networks of its "
+                                           "references and other data sets.")
     parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser(
-        "train", help="train the lecture's CNN on Fashion-MNIST",
+        "train", help="train a network (default: the lecture's CNN on Fashion-MNIST)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Train the lecture's CNN with the lecture's recipe: Adam(lr=1e-3, weight_decay=1e-4),"
@@ -225,7 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
             "Stops with an error if the loss becomes NaN or explodes, keeping the last good\n"
             "checkpoint.\n"
             "Ctrl-C stops too; `minicnn train --resume RUN_DIR` continues exactly where a run\n"
-            "stopped (optionally with a larger --epochs)."))
+            "stopped (optionally with a larger --epochs).\n\n"
+            "--model and --dataset train another network (LeNet-5, the CIFAR ResNets) or on\n"
+            "other images (MNIST, CIFAR-10, a folder of your own) with the same recipe; the\n"
+            "input shape, the classes and the normalisation come from the data."))
     for flag, dest, kwargs in _train_options(d):
         train.add_argument(flag, dest=dest, default=None, **kwargs)
     train.add_argument("--resume", metavar="RUN_DIR",
@@ -234,9 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="test accuracy of a checkpoint, overall and per class",
         description="Evaluate a checkpoint written by `minicnn train` (last.npz or best.npz) "
-                    "on the Fashion-MNIST test set: overall and per-class accuracy.")
+                    "on the test images of the data set it was trained on (the checkpoint records "
+                    "which): overall and per-class accuracy.")
     evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="a .npz checkpoint")
-    evaluate.add_argument("--data-dir", metavar="DIR", help="directory of the IDX files")
+    evaluate.add_argument("--data-dir", metavar="DIR", help=_CHECKPOINT_DATA_DIR)
     evaluate.add_argument("--sample", action="store_true",
                           help="evaluate on the bundled sample's test split")
     evaluate.add_argument("--batch-size", type=_positive_int, default=500, metavar="N",
@@ -256,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser(
         "explain", help="why the model said what it said: saliency, Grad-CAM, occlusion",
-        description="Explain a checkpoint's predictions on a few Fashion-MNIST test images: one "
+        description="Explain a checkpoint's predictions on a few test images of the data set it "
+                    "was trained on: one "
                     "figure row per image with the image (true and predicted class), the "
                     "saliency map |dz/dx|, Grad-CAM on the last conv block and the occlusion "
                     "map (minicnn.explain; z = the predicted class's logit).")
@@ -266,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", metavar="FILE",
                          help="where to write the figure (default: <checkpoint>_explanations"
                               ".png next to the checkpoint)")
-    explain.add_argument("--data-dir", metavar="DIR", help="directory of the IDX files")
+    explain.add_argument("--data-dir", metavar="DIR", help=_CHECKPOINT_DATA_DIR)
     explain.add_argument("--sample", action="store_true",
                          help="take the images from the bundled sample's test split")
     explain.add_argument("--smoothgrad", type=_index, default=0, metavar="N",
