@@ -105,6 +105,33 @@ def test_a_stopped_recipe_run_continues_where_it_stopped(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_stopped_full_protocol_run_continues_bit_for_bit(tmp_path):
+    """--protocol full trains outside minicnn.train's run (no validation split) and keeps its
+    own last.npz: one epoch and then the same command for two gives the numbers of two epochs
+    in one go (test loss and accuracy of every epoch; 1 thread)."""
+    def run(out, epochs):
+        proc = run_script("recipe.py", "run", "--model", "lenet5", "--framework", "minicnn",
+                          "--quick", "--protocol", "full", "--threads", "1", "--epochs",
+                          str(epochs), "--out", str(out))
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        return proc.stdout + proc.stderr
+
+    run(tmp_path / "stopped", 1)
+    assert "resuming" in run(tmp_path / "stopped", 2)
+    run(tmp_path / "whole", 2)
+
+    def numbers(out):
+        lines = (out / "minicnn-full_seed0" / "metrics.csv").read_text().splitlines()
+        header = lines[0].split(",")
+        keep = [header.index(name) for name in ("epoch", "train_loss", "train_acc",
+                                                  "test_loss", "test_acc", "lr")]
+        return [[line.split(",")[k] for k in keep] for line in lines[1:]]
+
+    assert numbers(tmp_path / "stopped") == numbers(tmp_path / "whole")
+    assert len(numbers(tmp_path / "whole")) == 2
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("script, outputs", [
     ("train_step.py", ["train_step_lenet5_quick.md", "train_step_layers_lenet5_quick.png"]),
     ("memory.py", ["memory_lenet5_quick.md"])])
