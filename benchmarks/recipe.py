@@ -372,9 +372,11 @@ def report(out: Path, pytorch_from: Path | None = None, model: str = "cnn") -> s
     comparison = _comparison(runs, epochs[-1], target)
     also = f" --pytorch-from {pytorch_from}" if pytorch_from is not None else ""
     which = "" if model == "cnn" else f" --model {model}"
+    full = (" (`--protocol full` for the rows marked -full)"
+            if any(name.endswith("-full") for name in runs) else "")
     lines = [f"# {recipe.title}, seed by seed: test accuracy (%)", "",
              f"Command: `python benchmarks/recipe.py run{which} --framework F --seed S "
-             f"--epochs {recipe.epochs}` per run, then `python benchmarks/recipe.py "
+             f"--epochs {recipe.epochs}` per run{full}, then `python benchmarks/recipe.py "
              f"report{which} --out {out}{also}`.", "",
              common.markdown_table(headers, rows), "",
              "Mean ± sample standard deviation over seeds:", "",
