@@ -89,7 +89,10 @@ def execute(path: Path, kernel_dir: Path):
     client = nbclient.NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT,
                                      kernel_name=KERNEL_NAME,
                                      resources={"metadata": {"path": str(Path(path).parent)}})
-    client.execute()
+    # cleanup_kc: nbclient stops only the kernels it started itself, and this one's manager
+    # is ours; without it every notebook's kernel (up to 1 GB) lived until the test process
+    # ended, eleven of them in a suite
+    client.execute(cleanup_kc=True)
     return nb
 
 
