@@ -422,10 +422,9 @@ def _plot(runs: dict, path: Path, recipe: Recipe) -> None:
         if recipe.target is not None:
             ax.axhline(100 * recipe.target, color="grey", linestyle=":",
                        label=f"target {recipe.target:.1%}")
+        watched = "test" if protocol else "validation"       # full: the test set validates
         schedule = ("cosine schedule" if recipe.settings.get("scheduler") == "cosine"
-                    else "scheduler on validation loss")
-        if protocol and schedule != "cosine schedule":
-            schedule = "scheduler on test loss"
+                    else f"scheduler on {watched} loss")
         ax.set_title(f"full protocol: 60,000 images, {schedule}" if protocol
                      else f"holdout: 55,000 images, {schedule}", fontsize=10)
         ax.set_xlabel("epoch")
