@@ -7,19 +7,31 @@ other's child. xdist's own "loadgroup" marks would do this through a suffix it w
 each test's node id, which pytest 9.2 no longer lets a plugin change: with them, the grading
 tests ran on both workers, and the user sandbox's probe was killed in two runs
 (benchmarks/RESULTS.md, "The suite's time"). So the scheduler here asks work_unit instead.
+
+Every test in tests/fast/ is in one unit too, for another reason: those tests compile the
+engine's Numba kernels, one compiled copy per kernel, dtype and channel block count, and
+Numba's cache on disk only helps a worker once the other has finished writing it. Spread over
+both workers, the same kernels were compiled by both at the same moment, which cost more of
+the suite's time than any notebook (benchmarks/RESULTS.md, "The suite's time").
 """
 
 from __future__ import annotations
 
 GRADING_TESTS = "tests/assignments/"    # node ids, relative to the rootdir
+KERNEL_TESTS = "tests/fast/"
 
 
 def work_unit(nodeid: str) -> str:
     """The unit of work a test is scheduled in: "grading" for every test in
     tests/assignments/, which one worker then runs one after another (the "user" sandbox
     kills every process of its account after each run, so two grading tests at once could
-    kill each other's child), and the test itself for any other."""
-    return "grading" if nodeid.startswith(GRADING_TESTS) else nodeid
+    kill each other's child); "kernels" for every test in tests/fast/, so that each Numba
+    kernel they need is compiled by one worker, once; the test itself for any other."""
+    if nodeid.startswith(GRADING_TESTS):
+        return "grading"
+    if nodeid.startswith(KERNEL_TESTS):
+        return "kernels"
+    return nodeid
 
 
 try:
