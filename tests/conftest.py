@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from support.torch_reference import RECORDER_KEY, TorchReference
-from support.work_units import GradingTogether
+from support.work_units import ByWorkUnit
 
 # Tests must never reach for the network or a user's real cache.
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -66,9 +66,9 @@ def pytest_cmdline_main(config):
     """Run the suite on pytest-xdist's workers, one a core up to MAX_WORKERS, when it is
     installed (``pip install -e ".[test]"`` installs it) and the command line did not choose
     (``-n``, ``-p no:xdist``, ``--pdb``); on workers, chosen here or by ``-n``, the grading
-    tests run together (pytest_xdist_make_scheduler). Each worker still runs one thread of
-    BLAS and Numba; the suite's time on 2 cores is in benchmarks/RESULTS.md ("The suite's
-    time")."""
+    tests run together, and so do the engine's kernel tests (pytest_xdist_make_scheduler).
+    Each worker still runs one thread of BLAS and Numba; the suite's time on 2 cores is in
+    benchmarks/RESULTS.md ("The suite's time")."""
     if (not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput")
             or config.getoption("usepdb", False)):
         return
@@ -80,12 +80,13 @@ def pytest_cmdline_main(config):
             config.option.numprocesses = workers
 
 
-if GradingTogether is not None:                  # pytest-xdist is installed
+if ByWorkUnit is not None:                       # pytest-xdist is installed
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(config, log):
         """(pytest-xdist, in the main process.) Tests in units of work_unit
-        (tests/support/work_units.py): every grading test in one, which one worker runs."""
-        return GradingTogether(config, log)
+        (tests/support/work_units.py): every grading test in one, every test of the engine's
+        kernels in another, each run by one worker."""
+        return ByWorkUnit(config, log)
 
 
 def pytest_collection_modifyitems(items):

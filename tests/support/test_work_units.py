@@ -6,7 +6,7 @@ from minicnn.assignments.registry import SOURCE_ROOT
 
 pytest.importorskip("xdist")
 
-from support.work_units import (GRADING_TESTS, KERNEL_TESTS, GradingTogether,  # noqa: E402
+from support.work_units import (GRADING_TESTS, KERNEL_TESTS, ByWorkUnit,  # noqa: E402
                                 work_unit)
 
 
@@ -35,7 +35,7 @@ def test_every_test_of_the_engines_kernels_is_in_one_work_unit():
 
 
 def test_the_scheduler_splits_work_by_that_unit():
-    split = GradingTogether._split_scope                 # the method xdist asks per test
+    split = ByWorkUnit._split_scope                      # the method xdist asks per test
     assert split(None, "tests/assignments/test_audit.py::test_y") == "grading"
     assert split(None, "tests/test_cli.py::test_z") == "tests/test_cli.py::test_z"
     assert split(None, "tests/fast/kernels/test_pool_kernels.py::test_p") == "kernels"

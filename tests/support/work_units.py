@@ -11,8 +11,8 @@ tests ran on both workers, and the user sandbox's probe was killed in two runs
 Every test in tests/fast/ is in one unit too, for another reason: those tests compile the
 engine's Numba kernels, one compiled copy per kernel, dtype and channel block count, and
 Numba's cache on disk only helps a worker once the other has finished writing it. Spread over
-both workers, the same kernels were compiled by both at the same moment, which cost more of
-the suite's time than any notebook (benchmarks/RESULTS.md, "The suite's time").
+both workers, the same kernels were compiled by both at the same moment (the measurement:
+benchmarks/RESULTS.md, "The suite's time").
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def work_unit(nodeid: str) -> str:
 try:
     from xdist.scheduler import LoadScopeScheduling
 except ImportError:                     # no pytest-xdist: the suite runs in one process
-    GradingTogether = None
+    ByWorkUnit = None
 else:
-    class GradingTogether(LoadScopeScheduling):
+    class ByWorkUnit(LoadScopeScheduling):
         """pytest-xdist's scheduling by scope, the scopes being work_unit's."""
 
         def _split_scope(self, nodeid):
