@@ -6,7 +6,7 @@ its account after each run, so two grading tests at once, on two workers, could 
 other's child. xdist's own "loadgroup" marks would do this through a suffix it writes into
 each test's node id, which pytest 9.2 no longer lets a plugin change: with them, the grading
 tests ran on both workers, and the user sandbox's probe was killed in two runs
-(benchmarks/RESULTS.md, "The suite's time"). So the scheduler here asks work_unit instead.
+(benchmarks/HISTORY.md, "The suite's time"). So the scheduler here asks work_unit instead.
 
 Every test in tests/fast/ is in one unit too, for another reason: those tests compile the
 engine's Numba kernels, one compiled copy per kernel, dtype and channel block count, and
