@@ -3,9 +3,9 @@
 import os
 import time
 
-import nbformat
 import pytest
 
+nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbclient")
 
 from support.notebook_runner import execute, write_kernel_spec  # noqa: E402
