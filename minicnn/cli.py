@@ -176,6 +176,11 @@ def _train_options(d):
                                              f"smaller data set such as the sample)")),
         ("--subset", "subset", dict(type=_positive_int, metavar="N",
                                     help="train on only N images (quick runs)")),
+        ("--test-subset", "test_subset", dict(type=_positive_int, metavar="N",
+                                              help="score only N test images each epoch "
+                                                   "(stratified, seeded; quick runs: the "
+                                                   "figure is an estimate, `minicnn "
+                                                   "evaluate` scores them all)")),
         ("--figures", "figures", dict(action=argparse.BooleanOptionalAction,
                                       help="write the PNG figures at the end (default on)")),
         ("--progress", "progress", dict(action=argparse.BooleanOptionalAction,

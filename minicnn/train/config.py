@@ -75,6 +75,7 @@ class TrainConfig:
     std: float | list | None = None      # (per channel, from the training images)
     val_size: int = 5000
     subset: int | None = None        # train on the first N (shuffled, seeded) training images
+    test_subset: int | None = None   # score N test images (stratified, seeded): quick runs
     seed: int = 0
     conv_method: str = DEFAULT_METHOD    # one of minicnn.functional.conv.CONV_METHODS
     model: str = "cnn"               # one of MODEL_NAMES
@@ -138,6 +139,9 @@ class TrainConfig:
              f"val_size must be an integer >= 1; got {self.val_size!r}")
         need(self.subset is None or (isinstance(self.subset, int) and self.subset >= 1),
              f"subset must be an integer >= 1; got {self.subset!r}")
+        need(self.test_subset is None
+             or (isinstance(self.test_subset, int) and self.test_subset >= 1),
+             f"test_subset must be an integer >= 1; got {self.test_subset!r}")
         need(self.threads is None or self.threads == "auto"
              or (isinstance(self.threads, int) and not isinstance(self.threads, bool)
                  and self.threads >= 1),

@@ -97,7 +97,9 @@ def load_datasets(config: TrainConfig, *, log=None) -> Splits:
     then a download, then (Fashion-MNIST only) the bundled sample (``log`` says so). On a data
     set too small for ``val_size`` (the sample, a folder of photos) a tenth of the training
     images is held out instead. ``config.subset`` keeps N of the remaining training images
-    (seeded).
+    (seeded); ``config.test_subset`` keeps N test images (stratified, seeded: the same N for
+    every run with that seed), so a quick run does not spend most of its epochs scoring all
+    of them.
     """
     from minicnn import data as mdata
 
@@ -118,6 +120,12 @@ def load_datasets(config: TrainConfig, *, log=None) -> Splits:
                        [:config.subset])
         train = mdata.ArrayDataset(train.images[keep], train.labels[keep], train.classes,
                                    "train", train.source, train.is_sample, train.indices[keep])
+    if config.test_subset is not None and config.test_subset < len(test):
+        log(f"note: scoring {config.test_subset} of the {len(test)} test images each epoch "
+            f"(test_subset): an estimate; minicnn evaluate scores them all")
+        part = mdata.train_val_split(test, config.test_subset, seed=config.seed)[1]
+        test = mdata.ArrayDataset(part.images, part.labels, test.classes, "test", test.source,
+                                  test.is_sample, part.indices)
     return Splits(train, val, test, list(full_train.classes), str(full_train.source),
                   bool(full_train.is_sample))
 

@@ -43,6 +43,7 @@ class TrainResult:
     classes: list = field(default_factory=list)
     figures: list = field(default_factory=list)
     model: object = None
+    test_images: int | None = None      # with test_subset: the test images scored
 
     @property
     def test_acc(self) -> float:
@@ -52,7 +53,8 @@ class TrainResult:
         """The lines ``minicnn train`` ends with."""
         last = self.history[-1]
         epochs = f"{last['epoch']} epoch" + ("s" if last["epoch"] != 1 else "")
-        lines = [f"test accuracy {100 * last['test_acc']:.2f}% after {epochs} "
+        scored = f" on {self.test_images} test images" if self.test_images else ""
+        lines = [f"test accuracy {100 * last['test_acc']:.2f}%{scored} after {epochs} "
                  f"(test loss {last['test_loss']:.4f})"]
         if self.best_epoch is not None and self.best_epoch != last["epoch"]:
             best = self.history[self.best_epoch - 1]
@@ -210,7 +212,8 @@ def _train(config: TrainConfig, log, _resume_from) -> TrainResult:
             f"with: minicnn train --resume {run_dir}")
         raise
 
-    result = TrainResult(run_dir, history, best_epoch, splits.classes, [], model)
+    result = TrainResult(run_dir, history, best_epoch, splits.classes, [], model,
+                         len(splits.test) if config.test_subset else None)
     if config.figures and history:
         result.figures = write_figures(run_dir, model, history, splits, test_loader,
                                        test_predictions)

@@ -268,6 +268,56 @@ def test_label_smoothing_reaches_the_loss_and_is_saved(tmp_path):
         resume(result.run_dir, epochs=2, label_smoothing=0.0, log=None)
 
 
+def test_test_subset_scores_a_stratified_seeded_part_of_the_test_set(tmp_path, monkeypatch):
+    from minicnn.data import FashionMNIST
+    full = FashionMNIST("test", root="sample")                  # the sample's 500 test images
+    splits = training.load_datasets(_tiny(tmp_path / "a", test_subset=100))
+    assert len(splits.test) == 100 and splits.test.split == "test"
+    assert np.bincount(splits.test.labels).tolist() == [10] * 10        # stratified
+    np.testing.assert_array_equal(splits.test.images, full.images[splits.test.indices])
+    np.testing.assert_array_equal(splits.test.labels, full.labels[splits.test.indices])
+    again = training.load_datasets(_tiny(tmp_path / "b", test_subset=100))
+    np.testing.assert_array_equal(again.test.indices, splits.test.indices)
+    other = training.load_datasets(_tiny(tmp_path / "c", test_subset=100, seed=1))
+    assert set(other.test.indices) != set(splits.test.indices)
+    assert len(training.load_datasets(_tiny(tmp_path / "d", test_subset=501)).test) == 500
+
+    # each epoch scores those images (the evaluation sees 100), the run says so and records it
+    scored = []
+    real_evaluate = training.run.evaluate
+    monkeypatch.setattr(training.run, "evaluate",
+                        lambda model, loader, *a, **k: scored.append(len(loader.dataset))
+                        or real_evaluate(model, loader, *a, **k))
+    notes = []
+    result = train(_tiny(tmp_path / "run", test_subset=100), log=notes.append)
+    assert scored == [len(splits.val), 100]
+    assert any("scoring 100 of the 500 test images" in note for note in notes)
+    assert result.test_images == 100 and "on 100 test images" in result.report()
+    doc = json.loads((result.run_dir / "config.json").read_text())
+    assert doc["config"]["test_subset"] == 100
+    with pytest.raises(ValueError, match="test_subset cannot change"):
+        resume(result.run_dir, epochs=2, test_subset=None, log=None)
+    assert "test images" not in train(_tiny(tmp_path / "full"), log=None).report()
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, "100"])
+def test_test_subset_must_be_a_positive_integer(value):
+    with pytest.raises(ValueError, match="test_subset must be an integer >= 1"):
+        TrainConfig(test_subset=value).validate()
+
+
+def test_cli_test_subset_option_reaches_the_run(tmp_path, capsys):
+    from minicnn.cli import main
+    out = tmp_path / "run"
+    assert main(["train", "--sample", "--subset", "64", "--batch-size", "32", "--epochs", "1",
+                 "--no-figures", "--no-progress", "--test-subset", "50", "--out",
+                 str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["config"]["test_subset"] == 50
+    assert "on 50 test images" in capsys.readouterr().out
+    assert main(["train", "--sample", "--test-subset", "0"]) == 2
+    assert "--test-subset: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
 def test_every_name_of_the_old_train_module_is_still_importable():
     # the names tests, notebooks, benchmarks, cli.py and the README import from minicnn.train
     names = ["TrainConfig", "TrainResult", "TrainingDiverged", "DivergenceGuard", "ProgressBar",
