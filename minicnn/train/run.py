@@ -27,7 +27,7 @@ from minicnn.train.config import RESUMABLE_OVERRIDES, TrainConfig
 from minicnn.train.datasets import load_datasets, make_loaders, normalisation
 from minicnn.train.figures import write_figures
 from minicnn.train.loop import DivergenceGuard, TrainingDiverged, evaluate, train_one_epoch
-from minicnn.train.progress import ProgressBar, stderr_is_terminal
+from minicnn.train.progress import CompileNotice, ProgressBar, stderr_is_terminal
 from minicnn.train.run_dir import new_run_dir, write_config, write_metrics
 from minicnn.train.threads import limit_threads
 
@@ -174,43 +174,45 @@ def _train(config: TrainConfig, log, _resume_from) -> TrainResult:
 
     show_bar = stderr_is_terminal() if config.progress is None else config.progress
     epoch = start_epoch - 1
-    try:
-        for epoch in range(start_epoch, config.epochs + 1):
-            start = time.perf_counter()
-            train_loader.set_epoch(epoch)
-            bar = ProgressBar(len(train_loader), desc=f"epoch {epoch}/{config.epochs}",
-                              enabled=show_bar)
-            lr = float(optimizer.param_groups[0]["lr"])
-            try:
-                train_loss, train_acc = train_one_epoch(model, train_loader, criterion,
-                                                        optimizer, guard=guard, progress=bar,
-                                                        epoch=epoch)
-            except TrainingDiverged as exc:
-                good = f"epoch {epoch - 1}" if epoch > 1 else "the initial weights"
-                raise TrainingDiverged(f"{exc}. Stopped; the last good checkpoint is "
-                                       f"{last_path} ({good})", last_path) from None
-            train_seconds = time.perf_counter() - start
-            val_loss, val_acc, _ = evaluate(model, val_loader, criterion)
-            test_loss, test_acc, test_predictions = evaluate(model, test_loader, criterion)
-            if config.scheduler == "plateau":
-                scheduler.step(val_loss)
-            elif scheduler is not None:
-                scheduler.step()
-            row = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
-                       val_loss=val_loss, val_acc=val_acc, test_loss=test_loss,
-                       test_acc=test_acc, lr=lr, seconds=time.perf_counter() - start,
-                       images_per_second=len(splits.train) / train_seconds)
-            history.append(row)
-            if val_loss < best_val_loss:
-                best_epoch, best_val_loss = epoch, val_loss
-                save(best_path, epoch)
-            save(last_path, epoch)
-            write_metrics(run_dir / "metrics.csv", history)
-            log(_epoch_line(row, config.epochs))
-    except KeyboardInterrupt:
-        log(f"interrupted in epoch {epoch}; {last_path} holds epoch {len(history)}; continue "
-            f"with: minicnn train --resume {run_dir}")
-        raise
+    with CompileNotice(log) as compiling:     # a machine's first run compiles kernels
+        try:
+            for epoch in range(start_epoch, config.epochs + 1):
+                start = time.perf_counter()
+                train_loader.set_epoch(epoch)
+                bar = ProgressBar(len(train_loader), desc=f"epoch {epoch}/{config.epochs}",
+                                  enabled=show_bar)
+                lr = float(optimizer.param_groups[0]["lr"])
+                try:
+                    train_loss, train_acc = train_one_epoch(
+                        model, train_loader, criterion, optimizer, guard=guard, progress=bar,
+                        epoch=epoch)
+                except TrainingDiverged as exc:
+                    good = f"epoch {epoch - 1}" if epoch > 1 else "the initial weights"
+                    raise TrainingDiverged(f"{exc}. Stopped; the last good checkpoint is "
+                                           f"{last_path} ({good})", last_path) from None
+                train_seconds = time.perf_counter() - start
+                val_loss, val_acc, _ = evaluate(model, val_loader, criterion)
+                test_loss, test_acc, test_predictions = evaluate(model, test_loader, criterion)
+                if config.scheduler == "plateau":
+                    scheduler.step(val_loss)
+                elif scheduler is not None:
+                    scheduler.step()
+                row = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
+                           val_loss=val_loss, val_acc=val_acc, test_loss=test_loss,
+                           test_acc=test_acc, lr=lr, seconds=time.perf_counter() - start,
+                           images_per_second=len(splits.train) / train_seconds)
+                history.append(row)
+                if val_loss < best_val_loss:
+                    best_epoch, best_val_loss = epoch, val_loss
+                    save(best_path, epoch)
+                save(last_path, epoch)
+                write_metrics(run_dir / "metrics.csv", history)
+                log(_epoch_line(row, config.epochs))
+                compiling.report()
+        except KeyboardInterrupt:
+            log(f"interrupted in epoch {epoch}; {last_path} holds epoch {len(history)}; "
+                f"continue with: minicnn train --resume {run_dir}")
+            raise
 
     result = TrainResult(run_dir, history, best_epoch, splits.classes, [], model,
                          len(splits.test) if config.test_subset else None)
