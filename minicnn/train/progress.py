@@ -144,8 +144,11 @@ class CompileNotice:
                      "first batches wait for it)")
 
     def _ended(self):
-        self._depth.value -= 1
-        if self._depth.value:
+        depth = getattr(self._depth, "value", 0)
+        if depth == 0:                  # began before the listener was installed: not ours
+            return
+        self._depth.value = depth - 1
+        if depth > 1:
             return
         with self._lock:
             self._running -= 1

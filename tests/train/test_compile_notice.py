@@ -85,3 +85,14 @@ def test_a_run_says_it_compiles_and_reports_after_the_epoch(tmp_path, monkeypatc
     epochs = [i for i, note in enumerate(notes) if note.startswith("epoch ")]
     assert len(compiling) == 1 and compiling[0] < epochs[0]
     assert compiled == [epochs[0] + 1, epochs[1] + 1]       # each epoch compiled one
+
+
+def test_an_end_without_its_start_is_ignored():
+    # a compilation already running on another thread when the listener was installed
+    notes = []
+    with CompileNotice(notes.append) as notice:
+        notice._ended()
+        notice.report()
+        _fresh_kernels()(1)
+        notice.report()
+    assert len(notes) == 2 and notes[1].startswith("note: compiled 1 kernel in ")
