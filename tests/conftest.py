@@ -91,7 +91,18 @@ if ByWorkUnit is not None:                       # pytest-xdist is installed
 
 def pytest_collection_modifyitems(items):
     """Every test that asks for ``torch`` or ``torch_reference`` carries the ``torch`` marker,
-    so ``pytest -m torch`` runs exactly the PyTorch cross-checks."""
+    so ``pytest -m torch`` runs exactly the PyTorch cross-checks.
+
+    The notebooks run first, the last chapters (which train the most) first. They are the
+    longest single tests (benchmarks/RESULTS.md, "The suite's time"), and the workers take
+    units of work in collection order once the two large units (the grading and kernel
+    tests, tests/support/work_units.py) are handed out: collected where they fall, after
+    most of the suite, a late notebook could leave one worker running it alone at the end
+    while the other had nothing left."""
     for item in items:
         if {"torch", "torch_reference"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.torch)
+    notebooks = sorted((item for item in items if item.get_closest_marker("notebook")),
+                       key=lambda item: item.name, reverse=True)
+    rest = [item for item in items if not item.get_closest_marker("notebook")]
+    items[:] = notebooks + rest
