@@ -93,12 +93,15 @@ def pytest_collection_modifyitems(items):
     """Every test that asks for ``torch`` or ``torch_reference`` carries the ``torch`` marker,
     so ``pytest -m torch`` runs exactly the PyTorch cross-checks.
 
-    The notebooks run first, the last chapters (which train the most) first. They are the
-    longest single tests (benchmarks/RESULTS.md, "The suite's time"), and the workers take
-    units of work in collection order once the two large units (the grading and kernel
+    The notebooks are collected first, the last chapters (which train the most) first. They
+    are the longest single tests (benchmarks/RESULTS.md, "The suite's time"), and the workers
+    take units of work in collection order once the two large units (the grading and kernel
     tests, tests/support/work_units.py) are handed out: collected where they fall, after
     most of the suite, a late notebook could leave one worker running it alone at the end
-    while the other had nothing left."""
+    while the other had nothing left. The two large units still go first (xdist orders the
+    units by their number of tests): dispatched before them, the notebooks compiled every
+    kernel cold in their own copies, whose Numba cache is seeded from the checkout's
+    (benchmarks/HISTORY.md, "The suite's time: earlier rows")."""
     for item in items:
         if {"torch", "torch_reference"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.torch)
