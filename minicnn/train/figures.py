@@ -28,6 +28,10 @@ def write_figures(run_dir: Path, model, history, splits: Splits, test_loader, pr
 
     labels = np.asarray(splits.test.labels)
     cm = confusion_matrix(labels, predictions, len(splits.classes))
+    # the test images' numbers in their data set (a run with test_subset scores a part of it)
+    numbers = (np.arange(len(labels)) if splits.test.indices is None
+               else np.asarray(splits.test.indices))
+    scored = "test set" if splits.test.indices is None else f"{len(labels)} test images"
     first_conv = next(p for _, p in model.named_parameters() if np.ndim(p.data) == 4)
     image = next(iter(test_loader))[0][:1]  # an evaluation loader: always in order
     # the first two test images the model gets right and the first two it gets wrong: cheap
@@ -37,12 +41,12 @@ def write_figures(run_dir: Path, model, history, splits: Splits, test_loader, pr
     figures = {
         "curves.png": lambda: viz.plot_curves(history, title=f"Training curves ({run_dir.name})"),
         "confusion_matrix.png": lambda: viz.plot_confusion_matrix(
-            cm, splits.classes, title=f"Confusion matrix (test set, epoch "
+            cm, splits.classes, title=f"Confusion matrix ({scored}, epoch "
                                       f"{history[-1]['epoch']}, accuracy "
                                       f"{100 * np.trace(cm) / cm.sum():.1f}%)"),
         "filters.png": lambda: viz.plot_filters(first_conv.data),
         "feature_maps.png": lambda: viz.plot_feature_maps(
-            model, image, title=f"Feature maps of test image 0 "
+            model, image, title=f"Feature maps of test image {numbers[0]} "
                                 f"({splits.classes[int(labels[0])]})"),
         "misclassified.png": lambda: viz.plot_misclassified(
             np.asarray(splits.test.images), labels, predictions, splits.classes,
@@ -50,7 +54,8 @@ def write_figures(run_dir: Path, model, history, splits: Splits, test_loader, pr
         "explanations.png": lambda: viz.plot_explanations(
             model, test_loader.transform(np.asarray(splits.test.images)[explained]),
             labels[explained], splits.classes,
-            title=f"Why did it say that? (test images {', '.join(map(str, explained))})"),
+            title=f"Why did it say that? (test images "
+                  f"{', '.join(map(str, numbers[explained]))})"),
     }
     for name, make in figures.items():
         fig = make()

@@ -300,6 +300,23 @@ def test_test_subset_scores_a_stratified_seeded_part_of_the_test_set(tmp_path, m
     assert "test images" not in train(_tiny(tmp_path / "full"), log=None).report()
 
 
+def test_figures_of_a_test_subset_run_name_the_images_by_their_number_in_the_test_set(
+        tmp_path, monkeypatch):
+    from minicnn import viz
+    titles = {}
+    for name in ("plot_confusion_matrix", "plot_feature_maps", "plot_explanations"):
+        real = getattr(viz, name)
+        monkeypatch.setattr(viz, name, lambda *a, _real=real, _name=name, **k:
+                            titles.setdefault(_name, k["title"]) and _real(*a, **k))
+    result = train(_tiny(tmp_path / "run", test_subset=100, figures=True), log=None)
+    numbers = training.load_datasets(_tiny(tmp_path / "b", test_subset=100)).test.indices
+    assert titles["plot_confusion_matrix"].startswith("Confusion matrix (100 test images, ")
+    assert titles["plot_feature_maps"].startswith(f"Feature maps of test image {numbers[0]} ")
+    shown = titles["plot_explanations"].split("(test images ")[1].rstrip(")").split(", ")
+    assert set(map(int, shown)) <= set(numbers.tolist()) and len(shown) >= 2
+    assert len(result.figures) == len(training.FIGURES)
+
+
 @pytest.mark.parametrize("value", [0, -3, 2.5, "100"])
 def test_test_subset_must_be_a_positive_integer(value):
     with pytest.raises(ValueError, match="test_subset must be an integer >= 1"):
