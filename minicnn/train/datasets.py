@@ -26,6 +26,9 @@ class Splits:
     classes: list
     source: str
     is_sample: bool
+    # with test_subset: each scored test image's position in the whole test split (the
+    # number minicnn explain --index takes); None when every test image is scored
+    test_positions: object = None
 
 
 def open_split(config: TrainConfig, split: str, log):
@@ -124,8 +127,13 @@ def load_datasets(config: TrainConfig, *, log=None) -> Splits:
         log(f"note: scoring {config.test_subset} of the {len(test)} test images each epoch "
             f"(test_subset): an estimate; minicnn evaluate scores them all")
         part = mdata.train_val_split(test, config.test_subset, seed=config.seed)[1]
+        positions = part.indices                             # in the test split
+        if test.indices is not None:                         # a folder's seeded fifth
+            part.indices = test.indices[positions]           # in the folder, as before
         test = mdata.ArrayDataset(part.images, part.labels, test.classes, "test", test.source,
                                   test.is_sample, part.indices)
+        return Splits(train, val, test, list(full_train.classes), str(full_train.source),
+                      bool(full_train.is_sample), positions)
     return Splits(train, val, test, list(full_train.classes), str(full_train.source),
                   bool(full_train.is_sample))
 

@@ -28,10 +28,11 @@ def write_figures(run_dir: Path, model, history, splits: Splits, test_loader, pr
 
     labels = np.asarray(splits.test.labels)
     cm = confusion_matrix(labels, predictions, len(splits.classes))
-    # the test images' numbers in their data set (a run with test_subset scores a part of it)
-    numbers = (np.arange(len(labels)) if splits.test.indices is None
-               else np.asarray(splits.test.indices))
-    scored = "test set" if splits.test.indices is None else f"{len(labels)} test images"
+    # the test images' numbers in the test split, as minicnn explain --index takes them (a run
+    # with test_subset scores a part of it)
+    numbers = (np.arange(len(labels)) if splits.test_positions is None
+               else np.asarray(splits.test_positions))
+    scored = "test set" if splits.test_positions is None else f"{len(labels)} test images"
     first_conv = next(p for _, p in model.named_parameters() if np.ndim(p.data) == 4)
     image = next(iter(test_loader))[0][:1]  # an evaluation loader: always in order
     # the first two test images the model gets right and the first two it gets wrong: cheap

@@ -147,3 +147,17 @@ def test_data_stats_prints_the_training_images_mean_and_std(stripes, capsys):
 def test_train_on_a_folder_without_data_dir_is_one_clear_line(capsys):
     assert main(["train", "--dataset", "folder"]) == 1
     assert "give the folder with data_dir" in capsys.readouterr().err
+
+
+def test_a_test_subset_of_a_folder_keeps_both_numberings(stripes):
+    # a folder without train/ and test/ holds out a seeded fifth: its test split's indices
+    # are positions in the folder; a test_subset of it keeps that meaning, and its positions
+    # in the test split (what minicnn explain --index takes) come separately
+    from minicnn.train.datasets import load_datasets
+    config = TrainConfig(dataset="folder", data_dir=str(stripes), image_size=20)
+    whole = load_datasets(config).test
+    part = load_datasets(TrainConfig(dataset="folder", data_dir=str(stripes), image_size=20,
+                                     test_subset=4))
+    assert len(part.test) == 4 and whole.indices is not None
+    np.testing.assert_array_equal(part.test.images, whole.images[part.test_positions])
+    np.testing.assert_array_equal(part.test.indices, whole.indices[part.test_positions])

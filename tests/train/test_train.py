@@ -274,8 +274,10 @@ def test_test_subset_scores_a_stratified_seeded_part_of_the_test_set(tmp_path, m
     splits = training.load_datasets(_tiny(tmp_path / "a", test_subset=100))
     assert len(splits.test) == 100 and splits.test.split == "test"
     assert np.bincount(splits.test.labels).tolist() == [10] * 10        # stratified
-    np.testing.assert_array_equal(splits.test.images, full.images[splits.test.indices])
-    np.testing.assert_array_equal(splits.test.labels, full.labels[splits.test.indices])
+    np.testing.assert_array_equal(splits.test_positions, splits.test.indices)
+    np.testing.assert_array_equal(splits.test.images, full.images[splits.test_positions])
+    np.testing.assert_array_equal(splits.test.labels, full.labels[splits.test_positions])
+    assert training.load_datasets(_tiny(tmp_path / "e")).test_positions is None
     again = training.load_datasets(_tiny(tmp_path / "b", test_subset=100))
     np.testing.assert_array_equal(again.test.indices, splits.test.indices)
     other = training.load_datasets(_tiny(tmp_path / "c", test_subset=100, seed=1))
@@ -309,7 +311,7 @@ def test_figures_of_a_test_subset_run_name_the_images_by_their_number_in_the_tes
         monkeypatch.setattr(viz, name, lambda *a, _real=real, _name=name, **k:
                             titles.setdefault(_name, k["title"]) and _real(*a, **k))
     result = train(_tiny(tmp_path / "run", test_subset=100, figures=True), log=None)
-    numbers = training.load_datasets(_tiny(tmp_path / "b", test_subset=100)).test.indices
+    numbers = training.load_datasets(_tiny(tmp_path / "b", test_subset=100)).test_positions
     assert titles["plot_confusion_matrix"].startswith("Confusion matrix (100 test images, ")
     assert titles["plot_feature_maps"].startswith(f"Feature maps of test image {numbers[0]} ")
     shown = titles["plot_explanations"].split("(test images ")[1].rstrip(")").split(", ")
