@@ -123,19 +123,18 @@ def load_datasets(config: TrainConfig, *, log=None) -> Splits:
                        [:config.subset])
         train = mdata.ArrayDataset(train.images[keep], train.labels[keep], train.classes,
                                    "train", train.source, train.is_sample, train.indices[keep])
+    positions = None                                         # every test image scored
     if config.test_subset is not None and config.test_subset < len(test):
         log(f"note: scoring {config.test_subset} of the {len(test)} test images each epoch "
             f"(test_subset): an estimate; minicnn evaluate scores them all")
         part = mdata.train_val_split(test, config.test_subset, seed=config.seed)[1]
         positions = part.indices                             # in the test split
-        if test.indices is not None:                         # a folder's seeded fifth
-            part.indices = test.indices[positions]           # in the folder, as before
+        # a folder's seeded test fifth holds indices into the folder: the part keeps them
+        indices = positions if test.indices is None else test.indices[positions]
         test = mdata.ArrayDataset(part.images, part.labels, test.classes, "test", test.source,
-                                  test.is_sample, part.indices)
-        return Splits(train, val, test, list(full_train.classes), str(full_train.source),
-                      bool(full_train.is_sample), positions)
+                                  test.is_sample, indices)
     return Splits(train, val, test, list(full_train.classes), str(full_train.source),
-                  bool(full_train.is_sample))
+                  bool(full_train.is_sample), positions)
 
 
 def normalisation(config: TrainConfig, train=None) -> tuple[list, list]:

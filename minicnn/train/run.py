@@ -215,7 +215,7 @@ def _train(config: TrainConfig, log, _resume_from) -> TrainResult:
             raise
 
     result = TrainResult(run_dir, history, best_epoch, splits.classes, [], model,
-                         len(splits.test) if config.test_subset else None)
+                         None if splits.test_positions is None else len(splits.test))
     if config.figures and history:
         result.figures = write_figures(run_dir, model, history, splits, test_loader,
                                        test_predictions)
