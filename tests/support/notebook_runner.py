@@ -53,31 +53,70 @@ def write_kernel_spec(directory: Path, python_path: Path | None = None) -> Path:
 
 
 def seed_numba_cache(copy_root: Path, source_root: Path) -> int:
-    """Give a student copy the Numba cache of the checkout it was released from, for every
+    """Let a student copy use the Numba cache of the checkout it was released from, for every
     module of ``copy_root``/minicnn whose source is byte for byte the checkout's; returns how
-    many modules were seeded.
+    many modules share it.
 
     Numba keeps its cache beside each source file and trusts it only for that file's
     modification time and size (and each entry for the function's bytecode and this CPU), so
     a copy compiles every kernel again, which took a large share of the notebooks' run time
-    (benchmarks/RESULTS.md, "The suite's time"). Each such file gets the checkout's
-    modification time and the checkout's cache entries; an edited one (a task's stub or
-    restored solution) is skipped, and Numba compiles what it needs. A student's copy starts
-    with an empty cache, as released: this is for the tests only."""
+    (benchmarks/RESULTS.md, "The suite's time"). Each unchanged file gets the checkout's
+    modification time, so that the two caches are interchangeable, and then:
+
+    - in a directory whose modules are all unchanged (every directory of the engine, in a
+      restored copy), the copy's ``__pycache__`` becomes a link to the checkout's: a kernel
+      compiled by a notebook's kernel process is there for the tests that run later in the
+      checkout, and one compiled by a test for the notebooks, whichever comes first (the
+      notebooks are collected first: tests/conftest.py). Numba writes each entry whole and
+      checks the stamps when it loads, as it does when the suite's workers share the
+      checkout's cache;
+    - in a directory with an edited module (a task's stub or restored solution), the
+      unchanged modules' entries are copied as they are now, and Numba compiles what else it
+      needs in the copy.
+
+    A student's copy starts with an empty cache, as released: this is for the tests only."""
     source_package, seeded = Path(source_root) / "minicnn", 0
-    for source in sorted(source_package.rglob("*.py")):
-        target = Path(copy_root) / "minicnn" / source.relative_to(source_package)
-        entries = sorted((source.parent / "__pycache__").glob(f"{source.stem}.*.nb[ic]"))
-        if not entries or not target.is_file() or target.read_bytes() != source.read_bytes():
+    copy_package = Path(copy_root) / "minicnn"
+    for source_dir in sorted({path.parent for path in source_package.rglob("*.py")}):
+        target_dir = copy_package / source_dir.relative_to(source_package)
+        unchanged = [source for source in sorted(source_dir.glob("*.py"))
+                     if (target_dir / source.name).is_file()
+                     and (target_dir / source.name).read_bytes() == source.read_bytes()]
+        for source in unchanged:
+            stat = source.stat()
+            os.utime(target_dir / source.name, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        every_module = {path.name for path in target_dir.glob("*.py")}
+        if unchanged and every_module == {source.name for source in unchanged} \
+                and _link_cache(source_dir / "__pycache__", target_dir / "__pycache__"):
+            seeded += len(unchanged)
             continue
-        stat = source.stat()
-        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        cache = target.parent / "__pycache__"
-        cache.mkdir(exist_ok=True)
-        for entry in entries:
-            shutil.copy2(entry, cache / entry.name)
-        seeded += 1
+        for source in unchanged:
+            entries = sorted((source_dir / "__pycache__").glob(f"{source.stem}.*.nb[ic]"))
+            if entries:
+                cache = target_dir / "__pycache__"
+                cache.mkdir(exist_ok=True)
+                for entry in entries:
+                    shutil.copy2(entry, cache / entry.name)
+                seeded += 1
     return seeded
+
+
+def _link_cache(source_cache: Path, target_cache: Path) -> bool:
+    """Make ``target_cache`` a link to ``source_cache`` (created if need be); False, nothing
+    changed, where the checkout's directory cannot take a cache (read-only)."""
+    try:
+        source_cache.mkdir(exist_ok=True)
+        probe = source_cache / f".minicnn-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        return False
+    if target_cache.is_symlink():
+        target_cache.unlink()
+    elif target_cache.exists():
+        shutil.rmtree(target_cache)
+    target_cache.symlink_to(source_cache, target_is_directory=True)
+    return True
 
 
 def execute(path: Path, kernel_dir: Path):
