@@ -2,7 +2,13 @@
 and the family modules) for the 6x6 tiles of F(4x4, 3x3) and F(2x2, 5x5) and the 8x8 tiles
 of F(2x2, 7x7): the channels-last copy against NumPy's padded transpose, and the four
 transforms against the per-plane kernels (to the last bit) and their NumPy twins, on whole
-chunks and bands of tile rows, for channel counts below, at and past a block of LANE."""
+chunks and bands of tile rows, for channel counts below, at and past a block of LANE.
+
+Each dtype and block count compiles every lanes kernel afresh (seconds each: these tests were
+the suite's largest compile cost), so float32 runs every case and float64 the cases of two
+blocks (a whole block and a part, or two whole ones), against the NumPy twins: the per-plane
+kernels of these families, the bit-for-bit reference, run nowhere in the engine and are
+compiled in float32 only (test_winograd_per_plane.py)."""
 
 from types import SimpleNamespace
 
@@ -24,6 +30,13 @@ CASES = [
     pytest.param(2, 13, 2, 3, (1, 1), (0, 2, 0, 1), id="13ch-2x3-image-mostly-padding"),
     pytest.param(1, 16, 14, 14, (1, 1), (0, 1, 3, 4), id="16ch-last-tile-row-hangs-over"),
 ]
+
+
+# float32 on every case, float64 on those of two blocks (see the module docstring)
+CASE_DTYPES = [pytest.param(*case.values, dtype, id=f"{case.id}-{dtype.__name__}")
+               for dtype in DTYPES for case in CASES
+               if dtype is np.float32 or case.values[1] > lanes.LANE]
+TWO_BLOCK_CASES = [case for case in CASES if case.values[1] > lanes.LANE]
 
 
 # The three plans in lanes: their lanes kernels, their per-plane kernels (the reference) and
@@ -99,12 +112,11 @@ def test_fill_channels_last_is_the_padded_transpose(rng, dtype, step, n, c, h, w
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+@pytest.mark.parametrize("n, c, h, w, padding, chunk, dtype", CASE_DTYPES)
 def test_input_transform_in_lanes_is_the_per_plane_kernels(rng, family, dtype, n, c, h, w,
                                                            padding, chunk):
     """The same V to the last bit as the per-plane kernel (the same operations in the same
-    order), and the padded channels zero."""
+    order; float32), the NumPy twin's within rounding, and the padded channels zero."""
     padding, _, _, _, tiles_w = _case(family, h, w, padding)
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     count, planes = _count(chunk, tiles_w), family.size ** 2
@@ -114,24 +126,25 @@ def test_input_transform_in_lanes_is_the_per_plane_kernels(rng, family, dtype, n
     v_lanes = np.full((count, planes * c_pad), np.nan, dtype)
     family.input(image_rows, chunk[3] - chunk[2], tiles_w, family.step, blocks, v_lanes)
 
-    per_plane = np.full((planes, c, count), np.nan, dtype)
-    family.planes_input(x, *chunk, tiles_w, *padding, per_plane)
     got = v_lanes.reshape(count, planes, c_pad)
-    np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
+    v = got[:, :, :c].transpose(1, 2, 0)
+    if dtype == np.float32:
+        per_plane = np.full((planes, c, count), np.nan, dtype)
+        family.planes_input(x, *chunk, tiles_w, *padding, per_plane)
+        np.testing.assert_array_equal(v, per_plane)
     assert not got[:, :, c:].any()
-    twin = np.empty_like(per_plane)
+    twin = np.empty_like(v)
     family.twins.input_transform_numpy(x, *chunk, tiles_w, *padding, twin)
-    np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
+    np.testing.assert_allclose(v, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+@pytest.mark.parametrize("n, c, h, w, padding, chunk, dtype", CASE_DTYPES)
 def test_output_transform_in_lanes_matches_numpy_twin(rng, family, dtype, n, c, h, w, padding,
                                                       chunk):
     """Y = A^T M A + b on the chunk's outputs inside the image, nothing written elsewhere;
-    the same numbers as the per-plane kernel to the last bit."""
+    the same numbers as the per-plane kernel to the last bit (float32)."""
     padding, out_h, out_w, _, tiles_w = _case(family, h, w, padding)
     count = _count(chunk, tiles_w)
     blocks = lanes.channel_blocks(c)
@@ -145,9 +158,10 @@ def test_output_transform_in_lanes_matches_numpy_twin(rng, family, dtype, n, c, 
     got = np.full((n, c, out_h, out_w), np.nan, dtype)
     lanes.write_channels_first(y_lanes, bias, *chunk, tiles_w, family.step, blocks, got)
 
-    per_plane = np.full_like(got, np.nan)
-    family.planes_output(m, bias, *chunk, tiles_w, per_plane)
-    np.testing.assert_array_equal(got, per_plane)         # NaN where neither writes
+    if dtype == np.float32:
+        per_plane = np.full_like(got, np.nan)
+        family.planes_output(m, bias, *chunk, tiles_w, per_plane)
+        np.testing.assert_array_equal(got, per_plane)     # NaN where neither writes
     twin = np.full_like(got, np.nan)
     family.twins.output_transform_numpy(m, bias, *chunk, tiles_w, twin)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(twin))
@@ -157,12 +171,12 @@ def test_output_transform_in_lanes_matches_numpy_twin(rng, family, dtype, n, c, 
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+@pytest.mark.parametrize("n, c, h, w, padding, chunk, dtype", CASE_DTYPES)
 def test_output_transform_adjoint_in_lanes_is_the_per_plane_kernels(rng, family, dtype, n, c,
                                                                     h, w, padding, chunk):
     """dM = A dY A^T, zero where the tile hangs over the output: the same numbers as the
-    per-plane kernel to the last bit, and the padded filters zero."""
+    per-plane kernel to the last bit (float32), the NumPy twin's within rounding, and the
+    padded filters zero."""
     padding, out_h, out_w, _, tiles_w = _case(family, h, w, padding)
     count = _count(chunk, tiles_w)
     blocks = lanes.channel_blocks(c)
@@ -173,14 +187,16 @@ def test_output_transform_adjoint_in_lanes_is_the_per_plane_kernels(rng, family,
     dm_lanes = np.full((count, family.size ** 2 * c_pad), np.nan, dtype)
     family.output_adjoint(g_lanes, blocks, dm_lanes)
 
-    per_plane = np.full((family.size ** 2, c, count), np.nan, dtype)
-    family.planes_output_adjoint(dout, *chunk, tiles_w, per_plane)
     got = dm_lanes.reshape(count, family.size ** 2, c_pad)
-    np.testing.assert_array_equal(got[:, :, :c].transpose(1, 2, 0), per_plane)
+    dm = got[:, :, :c].transpose(1, 2, 0)
+    if dtype == np.float32:
+        per_plane = np.full((family.size ** 2, c, count), np.nan, dtype)
+        family.planes_output_adjoint(dout, *chunk, tiles_w, per_plane)
+        np.testing.assert_array_equal(dm, per_plane)
     assert not got[:, :, c:].any()
-    twin = np.empty_like(per_plane)
+    twin = np.empty_like(dm)
     family.twins.output_transform_adjoint_numpy(dout, *chunk, tiles_w, twin)
-    np.testing.assert_allclose(per_plane, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
+    np.testing.assert_allclose(dm, twin, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
 
 
@@ -201,8 +217,7 @@ def _input_adjoint_in_lanes(family, dv, chunk, tiles_w, padding, dx):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+@pytest.mark.parametrize("n, c, h, w, padding, chunk, dtype", CASE_DTYPES)
 def test_input_transform_adjoint_in_lanes_matches_numpy_twin(rng, family, dtype, n, c, h, w,
                                                              padding, chunk):
     """dX += B dV B^T tile by tile, the overlapping tiles summed, the padding dropped, and
@@ -218,9 +233,10 @@ def test_input_transform_adjoint_in_lanes_matches_numpy_twin(rng, family, dtype,
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("n, c, h, w, padding, chunk", CASES)
+@pytest.mark.parametrize("n, c, h, w, padding, chunk", TWO_BLOCK_CASES)
 def test_lanes_adjoints_are_transposes(rng, family, n, c, h, w, padding, chunk):
-    """<T x, y> = <x, T^T y> for the lanes input and output transforms (float64)."""
+    """<T x, y> = <x, T^T y> for the lanes input and output transforms (float64, so the cases
+    of two blocks)."""
     padding, out_h, out_w, _, tiles_w = _case(family, h, w, padding)
     step, count = family.step, _count(chunk, tiles_w)
     blocks = lanes.channel_blocks(c)
