@@ -99,9 +99,10 @@ def pytest_collection_modifyitems(items):
     tests, tests/support/work_units.py) are handed out: collected where they fall, after
     most of the suite, a late notebook could leave one worker running it alone at the end
     while the other had nothing left. The two large units still go first (xdist orders the
-    units by their number of tests): dispatched before them, the notebooks compiled every
-    kernel cold in their own copies, whose Numba cache is seeded from the checkout's
-    (benchmarks/HISTORY.md, "The suite's time: earlier rows")."""
+    units by their number of tests): dispatched before them (28d165a), the notebooks compiled
+    every kernel cold in their own copies, whose Numba cache was then a copy of the
+    checkout's (benchmarks/HISTORY.md, "The suite's time: earlier rows"); the copies now share
+    the checkout's cache (tests/support/notebook_runner.py, seed_numba_cache)."""
     for item in items:
         if {"torch", "torch_reference"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.torch)
