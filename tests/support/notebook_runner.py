@@ -71,7 +71,7 @@ def seed_numba_cache(copy_root: Path, source_root: Path) -> int:
       checks the stamps when it loads, as it does when the suite's workers share the
       checkout's cache;
     - in a directory with an edited module (a task's stub or restored solution), the
-      unchanged modules' entries are copied as they are now, and Numba compiles what else it
+      unchanged modules' entries are copied as they stand then, and Numba compiles what else it
       needs in the copy.
 
     A student's copy starts with an empty cache, as released: this is for the tests only."""
