@@ -94,3 +94,21 @@ def test_a_copy_and_its_checkout_share_one_numba_cache(tmp_path):
     (copy / "minicnn" / "edited" / "kernel.py").write_text(KERNEL_MODULE + "\n")
     assert _cache_hits(copy, "minicnn.edited.kernel") == (0, 1)       # edited: compiled anew
     assert _cache_hits(checkout, "minicnn.edited.kernel") == (1, 0)   # the checkout's kept
+
+
+def test_a_checkout_that_cannot_take_a_cache_is_not_linked(tmp_path):
+    """Where the checkout's __pycache__ cannot be made (here a file stands in its place, as
+    a read-only checkout refuses it), the copy keeps a cache of its own: no link, nothing
+    removed from the copy."""
+    checkout, copy = tmp_path / "checkout", tmp_path / "copy"
+    for root in (checkout, copy):
+        (root / "minicnn").mkdir(parents=True)
+        (root / "minicnn" / "__init__.py").write_text("")
+        (root / "minicnn" / "kernel.py").write_text(KERNEL_MODULE)
+    (checkout / "minicnn" / "__pycache__").write_text("not a directory")
+    (copy / "minicnn" / "__pycache__").mkdir()
+    (copy / "minicnn" / "__pycache__" / "kept").write_text("")
+    assert seed_numba_cache(copy, checkout) == 0
+    assert not (copy / "minicnn" / "__pycache__").is_symlink()
+    assert (copy / "minicnn" / "__pycache__" / "kept").exists()
+    assert _cache_hits(copy, "minicnn.kernel") == (0, 1)        # compiled in the copy
