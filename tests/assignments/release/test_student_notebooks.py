@@ -17,11 +17,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-try:                                    # the test infrastructure's folder (tests/support/)
-    from support.notebook_runner import (MARK, execute, stream_text,  # noqa: E402
-                                         write_kernel_spec)
-except ImportError:                     # (before it moved there: tests/notebook_runner.py)
-    from notebook_runner import MARK, execute, stream_text, write_kernel_spec  # noqa: E402
+from support.notebook_runner import MARK, execute, stream_text, write_kernel_spec  # noqa: E402
 
 
 # ------------------------------------------------------------------- the cell transformer
