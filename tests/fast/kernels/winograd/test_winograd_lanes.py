@@ -33,10 +33,10 @@ CASES = [
 
 
 # float32 on every case, float64 on those of two blocks (see the module docstring)
-CASE_DTYPES = [pytest.param(*case.values, dtype, id=f"{case.id}-{dtype.__name__}")
-               for dtype in DTYPES for case in CASES
-               if dtype is np.float32 or case.values[1] > lanes.LANE]
 TWO_BLOCK_CASES = [case for case in CASES if case.values[1] > lanes.LANE]
+CASE_DTYPES = [pytest.param(*case.values, dtype, id=f"{case.id}-{dtype.__name__}")
+               for dtype, cases in ((np.float32, CASES), (np.float64, TWO_BLOCK_CASES))
+               for case in cases]
 
 
 # The three plans in lanes: their lanes kernels, their per-plane kernels (the reference) and

@@ -34,11 +34,12 @@ TOLERANCE = {np.float32: 1e-6, np.float64: 1e-14}
 # lanes kernels' bit-for-bit reference and benchmarks/winograd_layout.py's baseline, both in
 # float32, so they are tested in float32 only (each dtype compiles each kernel afresh, seconds
 # apiece, and these tests were the suite's largest compile cost).
+RUN_IN_FLOAT64 = {"F2-3x3"}                 # the families whose per-plane kernels the engine runs
 FAMILY_DTYPES = [pytest.param(family.values[0], dtype, id=f"{dtype.__name__}-{family.id}")
                  for family in FAMILIES for dtype in DTYPES
-                 if dtype is np.float32 or family.id == "F2-3x3"]
+                 if dtype is np.float32 or family.id in RUN_IN_FLOAT64]
 # the adjoint identity in float64 where the engine runs float64, else in float32
-ADJOINT_DTYPES = [pytest.param(family.values[0], np.float64 if family.id == "F2-3x3"
+ADJOINT_DTYPES = [pytest.param(family.values[0], np.float64 if family.id in RUN_IN_FLOAT64
                                else np.float32, id=family.id) for family in FAMILIES]
 
 # (N, C, H, W, padding (p_h, p_w), chunk (n0, n1, a0, a1)): odd and even output sizes, a chunk
